@@ -1,0 +1,169 @@
+"""``ketasim simulate``: concentrations over time for one patient and a regimen or event table."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ketasim.catalogue import resolve_model
+from ketasim.catalogue.schema import ModelSpec
+from ketasim.cli.common import OutputFormat, handle_errors, print_findings
+from ketasim.errors import InputError
+from ketasim.io import individual_inputs, read_event_table
+from ketasim.patient import Patient
+from ketasim.pk import SimulationResult, build_system, simulate
+from ketasim.regimens import parse_regimen
+from ketasim.units import parse_duration_min
+
+
+def time_grid(until_min: float, every_min: float) -> np.ndarray:
+    """Output times 0, every, 2 every, ... up to and including ``until_min`` (min)."""
+    if every_min <= 0:
+        raise InputError("--every", f"{every_min:g} min must be > 0")
+    if until_min <= 0:
+        raise InputError("--until", f"{until_min:g} min must be > 0")
+    count = int(np.floor(until_min / every_min + 1e-9)) + 1
+    if count > 5_000_000:
+        raise InputError("--every", f"{count} output times; accepted at most 5,000,000 "
+                         "(use a coarser --every or a shorter --until)")
+    return np.arange(count) * every_min
+
+
+def _patient(weight: float | None, age: float | None, height: float | None,
+             sex: str | None, covariates: dict[str, float] | None = None) -> Patient:
+    if weight is None:
+        raise InputError("--weight", "required (kg)")
+    sex_value: Literal["female", "male"] | None = None
+    if sex is not None:
+        key = sex.strip().lower()
+        if key in ("f", "female"):
+            sex_value = "female"
+        elif key in ("m", "male"):
+            sex_value = "male"
+        else:
+            raise InputError("--sex", f"{sex!r} is not one of female, male")
+    return Patient(weight_kg=weight, age_years=age, height_cm=height, sex=sex_value,
+                   extra=covariates or {})
+
+
+def _emit(frame: pd.DataFrame, output: OutputFormat, title: str) -> None:
+    if output is OutputFormat.csv:
+        sys.stdout.write(frame.to_csv(index=False, float_format="%.6g"))
+    elif output is OutputFormat.json:
+        typer.echo(json.dumps(frame.to_dict(orient="records")))
+    else:
+        table = Table(title=title)
+        for col in frame.columns:
+            table.add_column(col.replace("_ng_per_ml", " (ng/mL)"), justify="right")
+        for row in frame.itertuples(index=False):
+            table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+        Console(width=200).print(table)
+
+
+def _simulate_events(model: ModelSpec, path: Path, *, weight: float | None, age: float | None,
+                     height: float | None, sex: str | None, grid: np.ndarray | None,
+                     time_unit: str, amount_unit: str, allow_extrapolation: bool
+                     ) -> pd.DataFrame:
+    frames = []
+    compartments = [c.name for c in model.compartments]
+    for ind in read_event_table(path, time_unit=time_unit, amount_unit=amount_unit):
+        cov = dict(ind.covariates)
+        w = cov.pop("WT", weight)
+        a = cov.pop("AGE", age)
+        h = cov.pop("HT", height)
+        female = cov.pop("FEMALE", None)
+        s = sex if female is None else ("female" if female == 1 else "male")
+        try:
+            patient = _patient(w, a, h, s, cov)
+        except InputError as exc:
+            raise InputError(f"ID {ind.id}", str(exc)) from None
+        system = build_system(model, patient)
+        inputs = individual_inputs(system, ind, compartments=compartments)
+        times = grid if grid is not None else ind.observation_times_min
+        if times.size == 0:
+            raise InputError(f"ID {ind.id}", "no observation rows (EVID 0/2) and no --every "
+                             "grid; nothing to report")
+        res = simulate(model, patient, None, times_min=times, extra_inputs=inputs,
+                       allow_extrapolation=allow_extrapolation, system=system)
+        print_findings(res.findings)
+        frame = res.to_dataframe()
+        frame.insert(0, "ID", ind.id)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+@handle_errors
+def simulate_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="model id, short name "
+                                       "(e.g. domino, herd, perez-ruixo) or a model file")],
+    weight: Annotated[float | None, typer.Option("--weight", help="body weight (kg)")] = None,
+    age: Annotated[float | None, typer.Option("--age", help="age (years)")] = None,
+    height: Annotated[float | None, typer.Option("--height", help="height (cm)")] = None,
+    sex: Annotated[str | None, typer.Option("--sex", help="female or male")] = None,
+    dose: Annotated[str | None, typer.Option(
+        "--dose", help="e.g. '0.5 mg/kg', '2 mg/kg IV bolus', '84 mg intranasal'; "
+        "several doses separated by ';'")] = None,
+    over: Annotated[str | None, typer.Option("--over", help="infusion duration, e.g. 40min")
+                    ] = None,
+    route: Annotated[str, typer.Option("--route", help="iv, im, intranasal, oral, sublingual, "
+                                       "rectal (what the model supports)")] = "iv",
+    repeat: Annotated[str | None, typer.Option("--repeat", help="e.g. 'every 12h x 4'")
+                      ] = None,
+    until: Annotated[str, typer.Option("--until", help="end of output, e.g. 4h")] = "24h",
+    every: Annotated[str, typer.Option("--every", help="output interval, e.g. 5min")] = "1min",
+    events: Annotated[Path | None, typer.Option(
+        "--events", help="NONMEM-style event table (CSV: ID, TIME, AMT, RATE, CMT, EVID, ...)")
+    ] = None,
+    time_unit: Annotated[str, typer.Option("--time-unit", help="TIME unit of --events")] = "h",
+    amount_unit: Annotated[str, typer.Option("--amount-unit", help="AMT unit of --events")
+                           ] = "mg",
+    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="csv, table or json")
+                      ] = OutputFormat.csv,
+    plot: Annotated[Path | None, typer.Option("--plot", help="write a figure (PNG)")] = None,
+    allow_extrapolation: Annotated[bool, typer.Option(
+        "--allow-extrapolation", help="simulate covariates outside the model's validated "
+        "range, with a warning")] = False,
+) -> None:
+    """Simulate plasma, effect-site and metabolite concentrations (ng/mL) over time.
+
+    Output columns: time_min, then <analyte>_<site>_ng_per_ml (e.g. ketamine_plasma_ng_per_ml,
+    ketamine_effect_ng_per_ml, norketamine_plasma_ng_per_ml); with --events, an ID column first.
+    """
+    m = resolve_model(model)
+    if events is not None:
+        if dose is not None:
+            raise InputError("--dose", "give either --dose or --events, not both")
+        grid = None
+        if "--every" in sys.argv or "--until" in sys.argv:
+            grid = time_grid(parse_duration_min(until, field="--until"),
+                             parse_duration_min(every, field="--every"))
+        frame = _simulate_events(m, events, weight=weight, age=age, height=height, sex=sex,
+                                 grid=grid, time_unit=time_unit, amount_unit=amount_unit,
+                                 allow_extrapolation=allow_extrapolation)
+        _emit(frame, output, f"{m.id}: {events}")
+        return
+    if dose is None:
+        raise InputError("--dose", "required (or --events FILE)")
+    patient = _patient(weight, age, height, sex)
+    regimen = parse_regimen(dose, route=route, over=over, repeat=repeat)
+    times = time_grid(parse_duration_min(until, field="--until"),
+                      parse_duration_min(every, field="--every"))
+    result: SimulationResult = simulate(m, patient, regimen, times_min=times,
+                                        allow_extrapolation=allow_extrapolation)
+    print_findings(result.findings)
+    frame = result.to_dataframe()
+    _emit(frame, output, f"{m.id}: " + "; ".join(d.describe() for d in regimen))
+    if plot is not None:
+        from ketasim.report.plots import plot_concentrations
+
+        plot_concentrations(result, plot, title=f"{m.title}\n"
+                            + "; ".join(d.describe() for d in regimen))
+        print(f"ketasim: wrote {plot}", file=sys.stderr)

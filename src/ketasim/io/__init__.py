@@ -1,0 +1,5 @@
+"""Files in and out: NONMEM-style event tables, results tables."""
+
+from ketasim.io.nonmem import EventRecord, Individual, individual_inputs, read_event_table
+
+__all__ = ["EventRecord", "Individual", "individual_inputs", "read_event_table"]

@@ -1,0 +1,276 @@
+"""NONMEM-style event tables (ID, TIME, AMT, RATE, CMT, EVID, DV, MDV, II, ADDL).
+
+Units: TIME in hours, AMT in mg, DV in ng/mL by default (``time_unit``, ``amount_unit``,
+``dv_unit`` change them); RATE is in AMT units per TIME unit.
+
+Conventions followed (NONMEM's, where users expect them):
+
+- EVID 0 observation, 1 dose, 2 other (output only), 3 reset, 4 reset and dose. Without an EVID
+  column, a row with AMT > 0 is a dose and any other row an observation.
+- MDV defaults to 1 for non-observation rows and to 0 for EVID 0 rows with a DV.
+- CMT numbers the model file's compartments from 1 in file order. A dose into a compartment
+  takes the bioavailability, lag and modelled duration of the route input that targets that
+  compartment (F1/ALAG1 in NONMEM terms); with no such input, F = 1. An optional ROUTE column
+  (e.g. ``intranasal``) instead applies a whole route with all its pathways. Without CMT and
+  ROUTE, a dose goes by the ``iv`` route (or the model's only route).
+- RATE 0: bolus; RATE > 0: infusion at that rate, F x AMT delivered, so F shortens the
+  duration; RATE = -2: duration modelled by the route input. RATE = -1 and SS are refused.
+- ADDL/II: ADDL additional doses every II (TIME units) after the record.
+- Covariate columns (WT, AGE, HT, FEMALE, ...) are read from each individual's first row.
+"""
+
+from __future__ import annotations
+
+import io as _io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ketasim.errors import DataFileError, InputError
+from ketasim.pk.events import Bolus, Dose, Infusion, Reset, SystemInputs, resolve_inputs
+from ketasim.pk.system import LinearSystem
+from ketasim.units import to_internal
+
+__all__ = ["EventRecord", "Individual", "individual_inputs", "read_event_table"]
+
+REQUIRED = ("ID", "TIME", "AMT")
+NUMERIC = ("TIME", "AMT", "RATE", "CMT", "EVID", "DV", "MDV", "II", "ADDL", "SS")
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One row of an event table, in internal units (min, mg, mg/min, ng/mL).
+
+    ``row`` is the 1-based data row number in the file (header excluded) for error messages.
+    """
+
+    row: int
+    id: str
+    time_min: float
+    evid: int
+    amt_mg: float = 0.0
+    rate_mg_per_min: float = 0.0
+    cmt: int | None = None
+    route: str | None = None
+    dv_ng_per_ml: float | None = None
+    mdv: int = 1
+    analyte: str | None = None
+
+
+@dataclass(frozen=True)
+class Individual:
+    """All records of one ID, in file order, with that individual's covariates."""
+
+    id: str
+    records: tuple[EventRecord, ...]
+    covariates: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def observation_times_min(self) -> np.ndarray:
+        """Times (min) of rows that ask for a prediction (EVID 0 and 2)."""
+        return np.array([r.time_min for r in self.records if r.evid in (0, 2)])
+
+
+def _num(df: pd.DataFrame, col: str) -> pd.Series:
+    raw = df[col]
+    values = pd.to_numeric(raw.replace({".": np.nan, "": np.nan}), errors="coerce")
+    bad = values.isna() & raw.notna() & ~raw.astype(str).str.strip().isin({".", ""})
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataFileError(f"{raw.iloc[i]!r} is not a number", row=i + 1, column=col)
+    return values
+
+
+def read_event_table(
+    source: str | Path | pd.DataFrame,
+    *,
+    time_unit: str = "h",
+    amount_unit: str = "mg",
+    dv_unit: str = "ng/mL",
+) -> list[Individual]:
+    """Read and validate a NONMEM-style event table (CSV path or DataFrame).
+
+    Errors are :class:`~ketasim.errors.DataFileError` naming the row and column.
+    """
+    if isinstance(source, pd.DataFrame):
+        df = source.copy()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError("--events", f"cannot read {source}: {exc.strerror}") from None
+        try:
+            df = pd.read_csv(_io.StringIO(text), dtype=str, skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DataFileError(f"not a readable CSV table: {exc}") from None
+    df.columns = [str(c).strip().upper() for c in df.columns]
+    for col in REQUIRED:
+        if col not in df.columns:
+            raise DataFileError(f"missing required column (have {', '.join(df.columns)})",
+                                column=col)
+    if df.empty:
+        raise DataFileError("the table has no rows")
+    t_factor, _ = to_internal(1.0, time_unit, expect="time", field="--time-unit")
+    a_factor, _ = to_internal(1.0, amount_unit, expect="amount", field="--amount-unit")
+    dv_factor, _ = to_internal(1.0, dv_unit, expect="concentration", field="--dv-unit")
+    nums = {c: _num(df, c) for c in NUMERIC if c in df.columns}
+    if "SS" in nums and (nums["SS"].fillna(0) != 0).any():
+        i = int(np.flatnonzero((nums["SS"].fillna(0) != 0).to_numpy())[0])
+        raise DataFileError("steady-state doses (SS) are not supported", row=i + 1, column="SS")
+    covariate_cols = [c for c in df.columns if c not in (*NUMERIC, "ID", "ROUTE", "ANALYTE")]
+    individuals: list[Individual] = []
+    order: list[str] = []
+    by_id: dict[str, list[EventRecord]] = {}
+    covs: dict[str, dict[str, float]] = {}
+    last_time: dict[str, float] = {}
+    for i in range(len(df)):
+        row = i + 1
+
+        def val(col: str, default: float | None = None, *, i: int = i) -> float | None:
+            if col not in nums:
+                return default
+            v = nums[col].iloc[i]
+            return default if pd.isna(v) else float(v)
+
+        pid = str(df["ID"].iloc[i]).strip()
+        if pid in ("", "nan"):
+            raise DataFileError("ID is empty", row=row, column="ID")
+        time = val("TIME")
+        if time is None:
+            raise DataFileError("TIME is empty", row=row, column="TIME")
+        if time < 0:
+            raise DataFileError(f"TIME {time:g} is negative; times must be >= 0", row=row,
+                                column="TIME")
+        if pid in last_time and time < last_time[pid]:
+            raise DataFileError(f"TIME {time:g} goes back in time within ID {pid}", row=row,
+                                column="TIME")
+        last_time[pid] = time
+        amt = val("AMT", 0.0) or 0.0
+        if amt < 0:
+            raise DataFileError(f"AMT {amt:g} is negative", row=row, column="AMT")
+        evid_v = val("EVID")
+        evid = int(evid_v) if evid_v is not None else (1 if amt > 0 else 0)
+        if evid not in (0, 1, 2, 3, 4):
+            raise DataFileError(f"EVID {evid} is not one of 0, 1, 2, 3, 4", row=row,
+                                column="EVID")
+        if evid in (1, 4) and amt <= 0:
+            raise DataFileError("a dose record (EVID 1/4) needs AMT > 0", row=row, column="AMT")
+        rate = val("RATE", 0.0) or 0.0
+        if rate == -1:
+            raise DataFileError("RATE = -1 (modelled rate) is not supported; give RATE > 0 or "
+                                "RATE = -2 (modelled duration)", row=row, column="RATE")
+        if rate < 0 and rate != -2:
+            raise DataFileError(f"RATE {rate:g} is negative", row=row, column="RATE")
+        cmt_v = val("CMT")
+        dv = val("DV")
+        mdv_v = val("MDV")
+        mdv = int(mdv_v) if mdv_v is not None else (0 if evid == 0 and dv is not None else 1)
+        if evid == 0 and mdv == 0 and dv is None:
+            raise DataFileError("observation with MDV = 0 has no DV", row=row, column="DV")
+        if dv is not None and dv < 0:
+            raise DataFileError(f"DV {dv:g} is negative", row=row, column="DV")
+        route = None
+        if "ROUTE" in df.columns and isinstance(df["ROUTE"].iloc[i], str):
+            route = df["ROUTE"].iloc[i].strip().lower() or None
+        analyte = None
+        if "ANALYTE" in df.columns and isinstance(df["ANALYTE"].iloc[i], str):
+            analyte = df["ANALYTE"].iloc[i].strip().lower() or None
+        rec = EventRecord(
+            row=row, id=pid, time_min=time * t_factor, evid=evid, amt_mg=amt * a_factor,
+            rate_mg_per_min=(rate * a_factor / t_factor) if rate > 0 else rate,
+            cmt=int(cmt_v) if cmt_v is not None else None, route=route,
+            dv_ng_per_ml=(dv * dv_factor * 1000.0) if dv is not None else None,
+            mdv=mdv, analyte=analyte,
+        )
+        if pid not in by_id:
+            order.append(pid)
+            by_id[pid] = []
+            cov: dict[str, float] = {}
+            for c in covariate_cols:
+                v = pd.to_numeric(pd.Series([df[c].iloc[i]]), errors="coerce").iloc[0]
+                if not pd.isna(v):
+                    cov[c] = float(v)
+            covs[pid] = cov
+        by_id[pid].append(rec)
+        addl = int(val("ADDL", 0) or 0)
+        ii = val("II", 0.0) or 0.0
+        if addl > 0:
+            if ii <= 0:
+                raise DataFileError("ADDL > 0 needs II > 0", row=row, column="II")
+            for k in range(1, addl + 1):
+                by_id[pid].append(EventRecord(
+                    row=row, id=pid, time_min=(time + k * ii) * t_factor, evid=1,
+                    amt_mg=rec.amt_mg, rate_mg_per_min=rec.rate_mg_per_min, cmt=rec.cmt,
+                    route=rec.route, mdv=1))
+    for pid in order:
+        records = sorted(by_id[pid], key=lambda r: r.time_min)  # stable: file order kept
+        individuals.append(Individual(pid, tuple(records), covs[pid]))
+    return individuals
+
+
+def individual_inputs(system: LinearSystem, individual: Individual, *,
+                      compartments: list[str]) -> SystemInputs:
+    """Translate an individual's dose and reset records into inputs of ``system``.
+
+    ``compartments`` are the model's compartment names in file order (CMT 1 = first).
+    """
+    boluses: list[Bolus] = []
+    infusions: list[Infusion] = []
+    resets: list[Reset] = []
+    default_route = "iv" if "iv" in system.routes else next(iter(system.routes))
+    for rec in individual.records:
+        if rec.evid in (3, 4):
+            resets.append(Reset(rec.time_min))
+        if rec.evid not in (1, 4):
+            continue
+        if rec.route is not None or rec.cmt is None:
+            route = rec.route or default_route
+            if route not in system.routes:
+                raise DataFileError(f"route {route!r} is not supported by {system.model_id} "
+                                    f"(supported: {', '.join(system.routes)})", row=rec.row,
+                                    column="ROUTE")
+            if rec.rate_mg_per_min == -2:
+                dose = Dose(rec.amt_mg, "mg", rec.time_min, route)
+            elif rec.rate_mg_per_min > 0:
+                dose = Dose(rec.amt_mg, "mg", rec.time_min, route,
+                            rec.amt_mg / rec.rate_mg_per_min)
+            else:
+                dose = Dose(rec.amt_mg, "mg", rec.time_min, route)
+            got = resolve_inputs(system, [dose], 1.0)
+            boluses += got.boluses
+            infusions += got.infusions
+            continue
+        if not 1 <= rec.cmt <= len(compartments):
+            raise DataFileError(f"CMT {rec.cmt} is not a compartment of {system.model_id} "
+                                f"(1 to {len(compartments)}: {', '.join(compartments)})",
+                                row=rec.row, column="CMT")
+        name = compartments[rec.cmt - 1]
+        state = rec.cmt - 1
+        targeting = [inp for inputs in system.routes.values() for inp in inputs
+                     if inp.compartment == name]
+        values = dict(system.parameters)
+        values["DOSE_MG"] = rec.amt_mg
+        f, lag, duration = 1.0, 0.0, None
+        if len(targeting) > 1 and len({i.fraction.text for i in targeting}) > 1:
+            raise DataFileError(f"several routes dose into {name!r} with different "
+                                "bioavailability; add a ROUTE column", row=rec.row, column="CMT")
+        if targeting:
+            inp = targeting[0]
+            f = float(inp.fraction.evaluate(values))
+            lag = float(inp.lag.evaluate(values)) if inp.lag else 0.0
+            duration = float(inp.duration.evaluate(values)) if inp.duration else None
+        start = rec.time_min + lag
+        delivered = f * rec.amt_mg
+        if rec.rate_mg_per_min == -2:
+            if not duration:
+                raise DataFileError(f"RATE = -2 but {name!r} has no modelled duration",
+                                    row=rec.row, column="RATE")
+            infusions.append(Infusion(start, start + duration, state, delivered / duration))
+        elif rec.rate_mg_per_min > 0:
+            rate = rec.rate_mg_per_min
+            infusions.append(Infusion(start, start + delivered / rate, state, rate))
+        else:
+            boluses.append(Bolus(start, state, delivered))
+    return SystemInputs(tuple(boluses), tuple(infusions), tuple(resets))

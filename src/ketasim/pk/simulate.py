@@ -1,0 +1,176 @@
+"""The front door of the PK engine: ``simulate(model, patient, regimen, times_min=...)``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ketasim.catalogue.schema import ModelSpec
+from ketasim.errors import InputError, RangeError
+from ketasim.findings import Finding
+from ketasim.patient import Patient
+from ketasim.pk.events import Regimen, SystemInputs, resolve_inputs
+from ketasim.pk.solve import ExactSolver
+from ketasim.pk.system import LinearSystem, build_system
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["SimulationResult", "check_validity", "simulate"]
+
+_COVARIATE_FIELDS = {"weight_kg": ("weight_kg", "--weight", "kg"),
+                     "age_years": ("age_years", "--age", "years"),
+                     "height_cm": ("height_cm", "--height", "cm")}
+
+
+def check_validity(model: ModelSpec, patient: Patient) -> list[Finding]:
+    """Compare the patient's covariates with the ranges the model was built on.
+
+    Returns ``warn`` findings for values outside the range (or unknown when a range exists);
+    callers decide whether that is an error (see ``allow_extrapolation`` in :func:`simulate`).
+    """
+    findings: list[Finding] = []
+    for key, rng in model.validity.items():
+        attr, flag, unit = _COVARIATE_FIELDS[key]
+        value = getattr(patient, attr)
+        source = rng.source or f"model file {model.id}"
+        if value is None:
+            findings.append(Finding(f"validity.{key}.unknown", "warn",
+                                    f"{flag}: not given; {model.id} was built on "
+                                    f"{rng.describe()} {unit}", source))
+        elif not rng.contains(value):
+            findings.append(Finding(
+                f"validity.{key}", "warn",
+                f"{flag}: {value:g} {unit} is outside the range model {model.id} was built on "
+                f"({rng.describe()} {unit})", source))
+    return findings
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Concentrations over time for one patient, with provenance.
+
+    Attributes
+    ----------
+    times_min:
+        Output times (min).
+    concentrations_ng_per_ml:
+        ``<analyte>_<site>`` -> concentration (ng/mL) at each time.
+    states:
+        Raw state values at each time: amounts (mg) of the compartments, then effect-site
+        concentrations (mg/L); columns named by ``state_names``.
+    findings:
+        Warnings raised on the way (e.g. extrapolation beyond the model's covariate ranges).
+    """
+
+    model_id: str
+    citation: str
+    patient: Patient
+    regimen: Regimen | None
+    times_min: NDArray[np.float64]
+    concentrations_ng_per_ml: Mapping[str, NDArray[np.float64]]
+    states: NDArray[np.float64]
+    state_names: tuple[str, ...]
+    findings: tuple[Finding, ...] = ()
+    provenance: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        """Output column names, e.g. ``ketamine_plasma_ng_per_ml``."""
+        return [f"{name}_ng_per_ml" for name in self.concentrations_ng_per_ml]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """A pandas DataFrame: ``time_min`` then one ``<analyte>_<site>_ng_per_ml`` column each."""
+        import pandas as pd
+
+        data: dict[str, NDArray[np.float64]] = {"time_min": self.times_min}
+        for name, values in self.concentrations_ng_per_ml.items():
+            data[f"{name}_ng_per_ml"] = values
+        return pd.DataFrame(data)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ketasim")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def simulate(
+    model: ModelSpec,
+    patient: Patient,
+    regimen: Regimen | None,
+    *,
+    times_min: NDArray[np.float64] | list[float],
+    etas: Mapping[str, float] | None = None,
+    extra_inputs: SystemInputs | None = None,
+    allow_extrapolation: bool = False,
+    solver: ExactSolver | None = None,
+    system: LinearSystem | None = None,
+) -> SimulationResult:
+    """Simulate plasma (and effect-site, metabolite) concentrations exactly.
+
+    Parameters
+    ----------
+    model:
+        A catalogue model (see :func:`ketasim.catalogue.resolve_model`).
+    patient:
+        Covariates (weight kg, age years, ...).
+    regimen:
+        Doses; ``None`` when all input comes from ``extra_inputs``.
+    times_min:
+        Output times in minutes, ascending.
+    etas:
+        Individual random effects by parameter name (default: typical patient).
+    extra_inputs:
+        Additional resolved inputs (e.g. from a NONMEM event table with CMT doses).
+    allow_extrapolation:
+        If False, covariates outside the model's validated ranges raise
+        :class:`~ketasim.errors.RangeError`; if True they become ``warn`` findings.
+    solver, system:
+        Reuse a prepared system/solver (e.g. many regimens for one patient).
+
+    Returns
+    -------
+    SimulationResult
+        Concentrations in ng/mL at ``times_min``.
+    """
+    findings = check_validity(model, patient)
+    out_of_range = [f for f in findings if not f.rule_id.endswith(".unknown")]
+    if out_of_range and not allow_extrapolation:
+        first = out_of_range[0]
+        field_name, _, rest = first.message.partition(": ")
+        raise RangeError(field_name, rest + " (use --allow-extrapolation to simulate anyway)")
+    sys_ = system if system is not None else build_system(model, patient, etas=etas)
+    inputs = SystemInputs()
+    if regimen is not None:
+        inputs = resolve_inputs(sys_, regimen, patient.weight_kg)
+    if extra_inputs is not None:
+        inputs = inputs + extra_inputs
+    if not inputs.boluses and not inputs.infusions:
+        raise InputError("regimen", "no dose reaches the model (all doses have zero amount)")
+    times = np.asarray(times_min, dtype=float)
+    solver = solver if solver is not None else ExactSolver(sys_.K)
+    states = solver.solve(inputs, times)
+    C = sys_.output_matrix()
+    conc_mg_per_l = states @ C.T
+    conc = {o.name: conc_mg_per_l[:, i] * 1000.0 for i, o in enumerate(sys_.outputs)}
+    return SimulationResult(
+        model_id=model.id,
+        citation=model.citation.text,
+        patient=patient,
+        regimen=regimen,
+        times_min=times,
+        concentrations_ng_per_ml=conc,
+        states=states,
+        state_names=sys_.state_names,
+        findings=tuple(findings),
+        provenance={"model_id": model.id, "doi": model.citation.doi or "",
+                    "pmid": model.citation.pmid or "", "ketasim_version": _version()},
+    )

@@ -1,0 +1,1 @@
+"""Reports: figures and tables built from results (no computation of their own)."""
