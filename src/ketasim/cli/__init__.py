@@ -1,11 +1,17 @@
-"""The ``ketasim`` command line. Each command lives in its own module and registers here."""
+"""The ``ketasim`` command line.
+
+Each command lives in its own module of this package and exposes ``register(app)``; modules are
+discovered in name order, so adding a command never means editing this file.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import typer
 
-from ketasim.cli import models as _models
-from ketasim.cli import simulate as _simulate
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="ketasim",
@@ -15,8 +21,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(_models.app, name="models")
-app.command("simulate")(_simulate.simulate_command)
+
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+    if _info.name.startswith("_") or _info.name == "common":
+        continue
+    _module = importlib.import_module(f"{__name__}.{_info.name}")
+    _register = getattr(_module, "register", None)
+    if callable(_register):
+        _register(app)
 
 
 def main() -> None:

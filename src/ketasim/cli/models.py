@@ -128,3 +128,8 @@ def _iiv_text(iiv: Any) -> str:
         return ""
     size = f"{iiv.cv_percent:g}% CV" if iiv.cv_percent is not None else f"ω² {iiv.omega_sq:g}"
     return f"{size} ({iiv.scale})" + (" assumed" if iiv.assumed else "")
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``ketasim models`` to the root app."""
+    root.add_typer(app, name="models")

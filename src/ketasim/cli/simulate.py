@@ -167,3 +167,8 @@ def simulate_command(
         plot_concentrations(result, plot, title=f"{m.title}\n"
                             + "; ".join(d.describe() for d in regimen))
         print(f"ketasim: wrote {plot}", file=sys.stderr)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``ketasim simulate`` to the root app."""
+    root.command("simulate")(simulate_command)

@@ -1,0 +1,1 @@
+"""Estimation: Bayesian (MAP) individualisation from measured concentrations."""

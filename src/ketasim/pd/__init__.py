@@ -1,0 +1,1 @@
+"""Pharmacodynamics: effect-site responses, receptor occupancy, response time courses."""

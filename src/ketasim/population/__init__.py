@@ -1,0 +1,1 @@
+"""Virtual populations and trials: covariates, variability, batched kernels, summaries."""

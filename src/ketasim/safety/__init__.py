@@ -1,0 +1,1 @@
+"""Safety checks: contraindications, dose and frequency limits, monitoring, as cited rules."""

@@ -1,0 +1,1 @@
+"""Target-controlled infusion: plasma- and effect-site targeting over a pump model."""
