@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -61,8 +62,9 @@ class SimulationResult:
     concentrations_ng_per_ml:
         ``<analyte>_<site>`` -> concentration (ng/mL) at each time.
     states:
-        Raw state values at each time: amounts (mg) of the compartments, then effect-site
-        concentrations (mg/L); columns named by ``state_names``.
+        Raw state values at each time (only with ``return_states=True``, else ``None``):
+        amounts (mg) of the compartments, then effect-site concentrations (mg/L); columns
+        named by ``state_names``.
     findings:
         Warnings raised on the way (e.g. extrapolation beyond the model's covariate ranges).
     """
@@ -73,7 +75,7 @@ class SimulationResult:
     regimen: Regimen | None
     times_min: NDArray[np.float64]
     concentrations_ng_per_ml: Mapping[str, NDArray[np.float64]]
-    states: NDArray[np.float64]
+    states: NDArray[np.float64] | None
     state_names: tuple[str, ...]
     findings: tuple[Finding, ...] = ()
     provenance: Mapping[str, str] = field(default_factory=dict)
@@ -93,6 +95,7 @@ class SimulationResult:
         return pd.DataFrame(data)
 
 
+@cache
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -113,6 +116,7 @@ def simulate(
     allow_extrapolation: bool = False,
     solver: ExactSolver | None = None,
     system: LinearSystem | None = None,
+    return_states: bool = False,
 ) -> SimulationResult:
     """Simulate plasma (and effect-site, metabolite) concentrations exactly.
 
@@ -135,6 +139,8 @@ def simulate(
         :class:`~ketasim.errors.RangeError`; if True they become ``warn`` findings.
     solver, system:
         Reuse a prepared system/solver (e.g. many regimens for one patient).
+    return_states:
+        Also return the raw states (amounts in mg, effect-site mg/L) in ``result.states``.
 
     Returns
     -------
@@ -157,10 +163,15 @@ def simulate(
         raise InputError("regimen", "no dose reaches the model (all doses have zero amount)")
     times = np.asarray(times_min, dtype=float)
     solver = solver if solver is not None else ExactSolver(sys_.K)
-    states = solver.solve(inputs, times)
-    C = sys_.output_matrix()
-    conc_mg_per_l = states @ C.T
-    conc = {o.name: conc_mg_per_l[:, i] * 1000.0 for i, o in enumerate(sys_.outputs)}
+    if return_states:
+        states: NDArray[np.float64] | None = solver.solve(inputs, times)
+        assert states is not None
+        conc_ng_per_ml = states @ (sys_.output_matrix().T * 1000.0)
+    else:
+        states = None
+        conc_ng_per_ml = solver.solve(inputs, times, project=sys_.output_matrix() * 1000.0)
+    conc_ng_per_ml = np.asfortranarray(conc_ng_per_ml)  # each output column contiguous
+    conc = {o.name: conc_ng_per_ml[:, i] for i, o in enumerate(sys_.outputs)}
     return SimulationResult(
         model_id=model.id,
         citation=model.citation.text,

@@ -81,30 +81,41 @@ class ExactSolver:
         self._grid_cache[key] = tables
         return tables
 
-    def advance_grid(self, x: FloatArray, u: FloatArray, offsets_min: FloatArray) -> FloatArray:
+    def advance_grid(self, x: FloatArray, u: FloatArray, offsets_min: FloatArray,
+                     out: FloatArray | None = None,
+                     project: FloatArray | None = None) -> FloatArray:
         """States at ``offsets_min`` (sorted, >= 0) after a start state ``x``, constant ``u``.
 
-        Returns an array of shape (len(offsets), n).
+        Returns an array of shape (len(offsets), n), written into ``out`` when given. With
+        ``project`` (a (k, n) matrix), returns ``states @ project.T`` (shape (len, k)) instead,
+        without forming the states.
         """
         offsets = np.asarray(offsets_min, dtype=float)
         count = offsets.size
-        out = np.empty((count, self.n))
+        P = np.eye(self.n) if project is None else np.asarray(project, dtype=float)
+        k = P.shape[0]
+        if out is None:
+            out = np.empty((count, k))
         if count == 0:
             return out
         x0 = self.advance(x, u, float(offsets[0]))
-        out[0] = x0
+        out[0] = P @ x0
         if count == 1:
             return out
-        steps = np.diff(offsets)
-        h = float(steps[0])
-        uniform = h > 0 and np.allclose(steps, h, rtol=1e-9, atol=1e-12)
-        if not uniform or count < 8:
+        h = float(offsets[1] - offsets[0])
+        uniform = count >= 8 and h > 0 and abs(
+            (float(offsets[-1]) - float(offsets[0])) / (count - 1) - h) <= 1e-9 * h
+        if uniform:
+            steps = np.diff(offsets)
+            uniform = float(np.max(np.abs(steps - h))) <= 1e-9 * h
+        if not uniform:
             current = x0
-            for i, step in enumerate(steps, start=1):
-                current = self.advance(current, u, float(step))
-                out[i] = current
+            for i in range(1, count):
+                current = self.advance(current, u, float(offsets[i] - offsets[i - 1]))
+                out[i] = P @ current
             return out
-        m = min(_BLOCK, count)
+        # block length ~ sqrt(count): few Python-level steps, small power tables
+        m = int(min(max(8, np.ceil(np.sqrt(count))), 2048))
         powers, gammas, phi_m, gamma_m = self._grid_tables(h, m)
         n_blocks = -(-count // m)
         starts = np.empty((n_blocks, self.n))
@@ -112,16 +123,31 @@ class ExactSolver:
         drive = gamma_m @ u
         for b in range(1, n_blocks):
             starts[b] = phi_m @ starts[b - 1] + drive
-        block = np.einsum("jkl,bl->bjk", powers, starts) + (gammas @ u)[None, :, :]
-        out[:] = block.reshape(n_blocks * m, self.n)[:count]
+        # out[b*m + j] = P powers[j] @ starts[b] + P gammas[j] @ u, written in place
+        if project is None:
+            table = powers.reshape(m * self.n, self.n).T
+            forced = (gammas @ u).reshape(1, m * k)
+        else:
+            table = np.matmul(P, powers).reshape(m * k, self.n).T
+            forced = (P @ (gammas @ u).T).T.reshape(1, m * k)
+        full = count // m
+        if full:
+            view = out[: full * m].reshape(full, m * k)
+            np.matmul(starts[:full], table, out=view)
+            view += forced
+        rest = count - full * m
+        if rest:
+            tail = (starts[full] @ table + forced[0]).reshape(m, k)
+            out[full * m:] = tail[:rest]
         return out
 
     def solve(self, inputs: SystemInputs, times_min: FloatArray,
-              x0: FloatArray | None = None) -> FloatArray:
+              x0: FloatArray | None = None, project: FloatArray | None = None) -> FloatArray:
         """States at ``times_min`` (sorted ascending) for the given inputs.
 
         The system starts from ``x0`` (default zero) at the earlier of the first output time and
-        the first input event. Returns shape (len(times), n).
+        the first input event. Returns shape (len(times), n), or ``states @ project.T`` when a
+        (k, n) ``project`` matrix is given (e.g. the output matrix: concentrations directly).
         """
         times = np.asarray(times_min, dtype=float)
         if times.ndim != 1 or times.size == 0:
@@ -134,7 +160,7 @@ class ExactSolver:
         t0 = min([float(times[0]), *events])
         breakpoints = sorted({t0, *events})
         x = np.zeros(self.n) if x0 is None else np.asarray(x0, dtype=float).copy()
-        out = np.empty((times.size, self.n))
+        out = np.empty((times.size, self.n if project is None else project.shape[0]))
         ti = 0
         for k, a in enumerate(breakpoints):
             b = breakpoints[k + 1] if k + 1 < len(breakpoints) else np.inf
@@ -149,7 +175,7 @@ class ExactSolver:
                     u[inf.state] += inf.rate_mg_per_min
             j = int(np.searchsorted(times, b, side="left"))
             if j > ti:
-                out[ti:j] = self.advance_grid(x, u, times[ti:j] - a)
+                self.advance_grid(x, u, times[ti:j] - a, out=out[ti:j], project=project)
                 ti = j
             if ti >= times.size or not np.isfinite(b):
                 break
