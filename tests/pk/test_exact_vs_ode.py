@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference_ode import ode_concentrations
 
 from ketasim.catalogue import available_models
 from ketasim.catalogue.schema import ModelSpec
@@ -11,8 +12,6 @@ from ketasim.expressions import Expression
 from ketasim.patient import Patient
 from ketasim.pk import Dose, Regimen, simulate
 from ketasim.pk.system import individual_parameters
-
-from reference_ode import ode_concentrations
 
 
 def _patient(model: ModelSpec) -> Patient:
