@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the system packages ketasim's tests need beyond Python: headless Chromium
+# (for the HTML report screenshot test in tests/safety/test_plan_report_screenshot.py).
+# Idempotent: does nothing when /usr/bin/chromium already exists; otherwise runs
+# `apt-get update` once and installs chromium and chromium-driver.
+set -euo pipefail
+
+if [ -x /usr/bin/chromium ]; then
+    echo "system-deps: /usr/bin/chromium present; nothing to do"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    else
+        echo "system-deps: need root (or sudo) to install chromium" >&2
+        exit 1
+    fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y chromium chromium-driver
+test -x /usr/bin/chromium
+echo "system-deps: installed $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
