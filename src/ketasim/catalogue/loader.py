@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from ketasim.catalogue.schema import ModelSpec
+from ketasim.datafiles import load_validated_toml
 from ketasim.errors import ModelError, ModelNotFoundError
 
 __all__ = ["available_models", "load_model", "load_model_file", "resolve_model"]
 
 
-def _format_validation(path: str, exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{path}: field {loc}: {first['msg']}{more}"
-
-
 def load_model_text(text: str, *, origin: str) -> ModelSpec:
     """Parse and validate model TOML ``text``; errors name ``origin`` and the field."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{origin}: not valid TOML: {exc}") from None
-    try:
-        return ModelSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ModelError(_format_validation(origin, exc)) from None
+    return load_validated_toml(text, ModelSpec, origin=origin)
 
 
 def load_model_file(path: str | Path) -> ModelSpec:

@@ -110,10 +110,13 @@ def _apply_eta(value: Any, eta: float, scale: str) -> Any:
 
 def individual_parameters(
     model: ModelSpec,
-    covariates: Mapping[str, float],
-    etas: Mapping[str, float] | None = None,
+    covariates: Mapping[str, Any],
+    etas: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate parameters, covariate equations and IIV for one set of covariates.
+
+    Covariates and etas may be floats (one patient) or equal-length numpy arrays (a population
+    evaluated at once).
 
     Parameter values are converted to internal units (mg, L, min). ``etas`` maps a parameter
     or derived name with an ``[iiv]`` entry to its random effect (0 = typical value).
