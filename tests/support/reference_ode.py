@@ -7,6 +7,7 @@ propagation shows up as a difference.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -67,7 +68,7 @@ def ode_concentrations(
                      *(i[0] for i in infusions), *(i[1] for i in infusions)})
     x = np.zeros(n)
     states = np.zeros((len(times_min), n))
-    for a, b in zip(events[:-1], events[1:], strict=True):
+    for a, b in itertools.pairwise(events):
         for t, comp, amt in boluses:
             if t == a:
                 x[idx[comp]] += amt
