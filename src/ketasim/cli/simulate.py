@@ -117,8 +117,10 @@ def simulate_command(
                                        "rectal (what the model supports)")] = "iv",
     repeat: Annotated[str | None, typer.Option("--repeat", help="e.g. 'every 12h x 4'")
                       ] = None,
-    until: Annotated[str, typer.Option("--until", help="end of output, e.g. 4h")] = "24h",
-    every: Annotated[str, typer.Option("--every", help="output interval, e.g. 5min")] = "1min",
+    until: Annotated[str | None, typer.Option(
+        "--until", help="end of output, e.g. 4h [default: 24h]")] = None,
+    every: Annotated[str | None, typer.Option(
+        "--every", help="output interval, e.g. 5min [default: 1min]")] = None,
     events: Annotated[Path | None, typer.Option(
         "--events", help="NONMEM-style event table (CSV: ID, TIME, AMT, RATE, CMT, EVID, ...)")
     ] = None,
@@ -141,10 +143,10 @@ def simulate_command(
     if events is not None:
         if dose is not None:
             raise InputError("--dose", "give either --dose or --events, not both")
-        grid = None
-        if "--every" in sys.argv or "--until" in sys.argv:
-            grid = time_grid(parse_duration_min(until, field="--until"),
-                             parse_duration_min(every, field="--every"))
+        grid = None  # default: predictions at the table's own observation rows
+        if every is not None or until is not None:
+            grid = time_grid(parse_duration_min(until or "24h", field="--until"),
+                             parse_duration_min(every or "1min", field="--every"))
         frame = _simulate_events(m, events, weight=weight, age=age, height=height, sex=sex,
                                  grid=grid, time_unit=time_unit, amount_unit=amount_unit,
                                  allow_extrapolation=allow_extrapolation)
@@ -154,8 +156,8 @@ def simulate_command(
         raise InputError("--dose", "required (or --events FILE)")
     patient = _patient(weight, age, height, sex)
     regimen = parse_regimen(dose, route=route, over=over, repeat=repeat)
-    times = time_grid(parse_duration_min(until, field="--until"),
-                      parse_duration_min(every, field="--every"))
+    times = time_grid(parse_duration_min(until or "24h", field="--until"),
+                      parse_duration_min(every or "1min", field="--every"))
     result: SimulationResult = simulate(m, patient, regimen, times_min=times,
                                         allow_extrapolation=allow_extrapolation)
     print_findings(result.findings)
