@@ -35,7 +35,10 @@ def plot_concentrations(result: SimulationResult, path: str | Path, *,
                 label=f"{analyte} ({site})")
     ax.set_xlabel("time (h)" if in_hours else "time (min)")
     ax.set_ylabel("concentration (ng/mL)")
-    ax.set_title(title or f"{result.model_id}")
+    import textwrap
+
+    heading = "\n".join(textwrap.fill(line, 95) for line in (title or result.model_id).split("\n"))
+    ax.set_title(heading, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
     ax.set_ylim(bottom=0)
