@@ -12,11 +12,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Expression", "ExpressionError"]
+__all__ = ["Expression", "ExpressionError", "compile_expression"]
 
 _FUNCTIONS: dict[str, Any] = {
     "exp": np.exp,
@@ -93,3 +94,9 @@ class Expression:
         if isinstance(result, np.generic):
             return float(result)
         return result
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(text: str) -> Expression:
+    """The compiled :class:`Expression` for ``text``, parsed once and reused (it is immutable)."""
+    return Expression(text)

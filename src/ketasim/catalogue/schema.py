@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ketasim.expressions import Expression, ExpressionError
@@ -137,6 +139,13 @@ class IIV(_Strict):
         if (self.cv_percent is None) == (self.omega_sq is None):
             raise ValueError("give exactly one of cv_percent or omega_sq")
         return self
+
+    def variance(self) -> float:
+        """omega^2 of this eta: ``omega_sq``, or from ``cv_percent`` by the rule above."""
+        if self.omega_sq is not None:
+            return float(self.omega_sq)
+        cv = float(self.cv_percent or 0.0) / 100.0
+        return float(np.log1p(cv**2)) if self.scale == "exponential" else cv**2
 
 
 class IIVCorrelation(_Strict):
@@ -350,6 +359,15 @@ class ModelSpec(_Strict):
             if a not in analytes:
                 raise ValueError(f"residual_error.{a}: unknown analyte")
         return self
+
+    def omega(self) -> tuple[list[str], NDArray[np.float64]]:
+        """Names (file order) and covariance matrix of the model's etas (empty if none)."""
+        names = list(self.iiv)
+        matrix = np.diag([self.iiv[n].variance() for n in names]) if names else np.zeros((0, 0))
+        for c in self.iiv_correlations:
+            i, j = names.index(c.a), names.index(c.b)
+            matrix[i, j] = matrix[j, i] = c.r * np.sqrt(matrix[i, i] * matrix[j, j])
+        return names, matrix
 
     @property
     def analyte_names(self) -> list[str]:

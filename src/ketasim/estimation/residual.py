@@ -104,20 +104,5 @@ def residual_errors_for(model: ModelSpec, analytes: set[str],
 
 
 def omega_matrix(model: ModelSpec) -> tuple[list[str], NDArray[np.float64]]:
-    """Names and covariance matrix of the model's random effects (from ``[iiv]``).
-
-    Exponential IIV given as CV%: omega^2 = log(1 + CV^2); logit/additive: omega = CV/100.
-    """
-    names = list(model.iiv)
-    omega = np.zeros((len(names), len(names)))
-    for i, name in enumerate(names):
-        iiv = model.iiv[name]
-        if iiv.omega_sq is not None:
-            omega[i, i] = iiv.omega_sq
-        else:
-            cv = float(iiv.cv_percent or 0.0) / 100.0
-            omega[i, i] = np.log1p(cv**2) if iiv.scale == "exponential" else cv**2
-    for c in model.iiv_correlations:
-        i, j = names.index(c.a), names.index(c.b)
-        omega[i, j] = omega[j, i] = c.r * np.sqrt(omega[i, i] * omega[j, j])
-    return names, omega
+    """Names and covariance matrix of the model's random effects (``ModelSpec.omega``)."""
+    return model.omega()

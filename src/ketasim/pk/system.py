@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError, ModelError
-from ketasim.expressions import Expression
+from ketasim.expressions import Expression, compile_expression
 from ketasim.patient import Patient
 
 __all__ = [
@@ -136,7 +136,7 @@ def individual_parameters(
             v = _apply_eta(v, etas[name], model.iiv[name].scale)
         values[name] = v
     for name, text in model.derived.items():
-        expr = Expression(text)
+        expr = compile_expression(text)
         missing = expr.names - set(values)
         if missing:
             raise InputError(
@@ -163,7 +163,7 @@ def build_system(
     values = individual_parameters(model, patient.covariates(), etas)
 
     def ev(text: str, where: str) -> float:
-        expr = Expression(text)
+        expr = compile_expression(text)
         missing = expr.names - set(values)
         if missing:
             raise InputError("patient", f"model {model.id} needs {', '.join(sorted(missing))} "
@@ -226,9 +226,9 @@ def build_system(
             RouteInputResolved(
                 state=index[i.compartment],
                 compartment=i.compartment,
-                fraction=Expression(i.fraction),
-                duration=Expression(i.duration) if i.duration else None,
-                lag=Expression(i.lag) if i.lag else None,
+                fraction=compile_expression(i.fraction),
+                duration=compile_expression(i.duration) if i.duration else None,
+                lag=compile_expression(i.lag) if i.lag else None,
             )
             for i in r.inputs
         )

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError
 from ketasim.pk.system import LinearSystem, build_system
+from ketasim.pk.variability import sample_etas as _sample_etas
 from ketasim.tci.effect import _iv_state, with_effect_site
 from ketasim.tci.plan import TciPlan, replay_rates
 
@@ -67,32 +68,17 @@ def varvel_measures(times_min: FloatArray, measured: FloatArray,
 
 
 def omega_matrix(model: ModelSpec) -> tuple[list[str], FloatArray]:
-    """Names and covariance matrix of the model's random effects (from ``[iiv]``)."""
-    names = list(model.iiv)
-    omega = np.zeros((len(names), len(names)))
-    for i, name in enumerate(names):
-        iiv = model.iiv[name]
-        if iiv.omega_sq is not None:
-            omega[i, i] = iiv.omega_sq
-        else:
-            cv = float(iiv.cv_percent or 0.0) / 100.0
-            omega[i, i] = np.log1p(cv**2) if iiv.scale == "exponential" else cv**2
-    for c in model.iiv_correlations:
-        i, j = names.index(c.a), names.index(c.b)
-        omega[i, j] = omega[j, i] = c.r * np.sqrt(omega[i, i] * omega[j, j])
-    return names, omega
+    """Names and covariance matrix of the model's random effects (``ModelSpec.omega``)."""
+    return model.omega()
 
 
 def sample_etas(model: ModelSpec, n: int,
                 rng: np.random.Generator | int | None = None) -> list[dict[str, float]]:
     """``n`` sets of random effects drawn from the model's variability."""
-    names, omega = omega_matrix(model)
-    if not names:
+    if not model.iiv:
         raise InputError("--true-model", f"model {model.id} has no inter-individual "
                          "variability to draw patients from; name another model")
-    gen = np.random.default_rng(rng)
-    draws = gen.multivariate_normal(np.zeros(len(names)), omega, size=n, method="cholesky")
-    return [dict(zip(names, map(float, row), strict=True)) for row in draws]
+    return _sample_etas(model, n, rng)
 
 
 @dataclass(frozen=True)
