@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import ParamSpec, TypeVar
+from typing import Literal, ParamSpec, TypeVar
 
+import numpy as np
+import pandas as pd
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from ketasim.errors import KetasimError
+from ketasim.errors import InputError, KetasimError
 from ketasim.findings import Finding
+from ketasim.patient import Patient
 
-__all__ = ["OutputFormat", "fail", "handle_errors", "print_findings"]
+__all__ = [
+    "OutputFormat",
+    "emit_frame",
+    "fail",
+    "handle_errors",
+    "patient_from_options",
+    "print_findings",
+    "time_grid",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -50,3 +64,48 @@ def print_findings(findings: tuple[Finding, ...] | list[Finding]) -> None:
     """Print findings to stderr, one line each, with their severity."""
     for f in findings:
         print(f"ketasim: {f.severity}: {f.message} [{f.rule_id}; {f.source}]", file=sys.stderr)
+
+
+def time_grid(until_min: float, every_min: float) -> np.ndarray:
+    """Output times 0, every, 2 every, ... up to and including ``until_min`` (min)."""
+    if every_min <= 0:
+        raise InputError("--every", f"{every_min:g} min must be > 0")
+    if until_min <= 0:
+        raise InputError("--until", f"{until_min:g} min must be > 0")
+    count = int(np.floor(until_min / every_min + 1e-9)) + 1
+    if count > 5_000_000:
+        raise InputError("--every", f"{count} output times; accepted at most 5,000,000 "
+                         "(use a coarser --every or a shorter --until)")
+    return np.arange(count) * every_min
+
+def patient_from_options(weight: float | None, age: float | None, height: float | None,
+                         sex: str | None, covariates: dict[str, float] | None = None
+                         ) -> Patient:
+    """A :class:`Patient` from CLI options (weight kg, age years, height cm, sex)."""
+    if weight is None:
+        raise InputError("--weight", "required (kg)")
+    sex_value: Literal["female", "male"] | None = None
+    if sex is not None:
+        key = sex.strip().lower()
+        if key in ("f", "female"):
+            sex_value = "female"
+        elif key in ("m", "male"):
+            sex_value = "male"
+        else:
+            raise InputError("--sex", f"{sex!r} is not one of female, male")
+    return Patient(weight_kg=weight, age_years=age, height_cm=height, sex=sex_value,
+                   extra=covariates or {})
+
+def emit_frame(frame: pd.DataFrame, output: OutputFormat, title: str) -> None:
+    """Print a table as CSV, JSON records or a rich table on stdout."""
+    if output is OutputFormat.csv:
+        sys.stdout.write(frame.to_csv(index=False, float_format="%.6g"))
+    elif output is OutputFormat.json:
+        typer.echo(json.dumps(frame.to_dict(orient="records")))
+    else:
+        table = Table(title=title)
+        for col in frame.columns:
+            table.add_column(col.replace("_ng_per_ml", " (ng/mL)"), justify="right")
+        for row in frame.itertuples(index=False):
+            table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+        Console(width=200).print(table)

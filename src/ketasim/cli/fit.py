@@ -15,8 +15,7 @@ from rich.table import Table
 
 from ketasim.catalogue import resolve_model
 from ketasim.catalogue.schema import ModelSpec
-from ketasim.cli.common import OutputFormat, handle_errors, print_findings
-from ketasim.cli.simulate import _patient
+from ketasim.cli.common import OutputFormat, handle_errors, patient_from_options, print_findings
 from ketasim.errors import InputError
 from ketasim.estimation import (
     DoseRecommendation,
@@ -54,7 +53,7 @@ def _individual_patient(ind: Individual, weight: float | None, age: float | None
     female = cov.pop("FEMALE", None)
     s = sex if female is None else ("female" if female == 1 else "male")
     try:
-        return _patient(w, a, h, s, cov)
+        return patient_from_options(w, a, h, s, cov)
     except InputError as exc:
         raise InputError(f"ID {ind.id}", str(exc)) from None
 

@@ -2,70 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from ketasim.catalogue import resolve_model
 from ketasim.catalogue.schema import ModelSpec
-from ketasim.cli.common import OutputFormat, handle_errors, print_findings
+from ketasim.cli.common import (
+    OutputFormat,
+    emit_frame,
+    handle_errors,
+    patient_from_options,
+    print_findings,
+    time_grid,
+)
 from ketasim.errors import InputError
 from ketasim.io import individual_inputs, read_event_table
-from ketasim.patient import Patient
 from ketasim.pk import SimulationResult, build_system, simulate
 from ketasim.regimens import parse_regimen
 from ketasim.units import parse_duration_min
-
-
-def time_grid(until_min: float, every_min: float) -> np.ndarray:
-    """Output times 0, every, 2 every, ... up to and including ``until_min`` (min)."""
-    if every_min <= 0:
-        raise InputError("--every", f"{every_min:g} min must be > 0")
-    if until_min <= 0:
-        raise InputError("--until", f"{until_min:g} min must be > 0")
-    count = int(np.floor(until_min / every_min + 1e-9)) + 1
-    if count > 5_000_000:
-        raise InputError("--every", f"{count} output times; accepted at most 5,000,000 "
-                         "(use a coarser --every or a shorter --until)")
-    return np.arange(count) * every_min
-
-
-def _patient(weight: float | None, age: float | None, height: float | None,
-             sex: str | None, covariates: dict[str, float] | None = None) -> Patient:
-    if weight is None:
-        raise InputError("--weight", "required (kg)")
-    sex_value: Literal["female", "male"] | None = None
-    if sex is not None:
-        key = sex.strip().lower()
-        if key in ("f", "female"):
-            sex_value = "female"
-        elif key in ("m", "male"):
-            sex_value = "male"
-        else:
-            raise InputError("--sex", f"{sex!r} is not one of female, male")
-    return Patient(weight_kg=weight, age_years=age, height_cm=height, sex=sex_value,
-                   extra=covariates or {})
-
-
-def _emit(frame: pd.DataFrame, output: OutputFormat, title: str) -> None:
-    if output is OutputFormat.csv:
-        sys.stdout.write(frame.to_csv(index=False, float_format="%.6g"))
-    elif output is OutputFormat.json:
-        typer.echo(json.dumps(frame.to_dict(orient="records")))
-    else:
-        table = Table(title=title)
-        for col in frame.columns:
-            table.add_column(col.replace("_ng_per_ml", " (ng/mL)"), justify="right")
-        for row in frame.itertuples(index=False):
-            table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
-        Console(width=200).print(table)
 
 
 def _simulate_events(model: ModelSpec, path: Path, *, weight: float | None, age: float | None,
@@ -82,7 +41,7 @@ def _simulate_events(model: ModelSpec, path: Path, *, weight: float | None, age:
         female = cov.pop("FEMALE", None)
         s = sex if female is None else ("female" if female == 1 else "male")
         try:
-            patient = _patient(w, a, h, s, cov)
+            patient = patient_from_options(w, a, h, s, cov)
         except InputError as exc:
             raise InputError(f"ID {ind.id}", str(exc)) from None
         system = build_system(model, patient)
@@ -150,11 +109,11 @@ def simulate_command(
         frame = _simulate_events(m, events, weight=weight, age=age, height=height, sex=sex,
                                  grid=grid, time_unit=time_unit, amount_unit=amount_unit,
                                  allow_extrapolation=allow_extrapolation)
-        _emit(frame, output, f"{m.id}: {events}")
+        emit_frame(frame, output, f"{m.id}: {events}")
         return
     if dose is None:
         raise InputError("--dose", "required (or --events FILE)")
-    patient = _patient(weight, age, height, sex)
+    patient = patient_from_options(weight, age, height, sex)
     regimen = parse_regimen(dose, route=route, over=over, repeat=repeat)
     times = time_grid(parse_duration_min(until or "24h", field="--until"),
                       parse_duration_min(every or "1min", field="--every"))
@@ -162,7 +121,7 @@ def simulate_command(
                                         allow_extrapolation=allow_extrapolation)
     print_findings(result.findings)
     frame = result.to_dataframe()
-    _emit(frame, output, f"{m.id}: " + "; ".join(d.describe() for d in regimen))
+    emit_frame(frame, output, f"{m.id}: " + "; ".join(d.describe() for d in regimen))
     if plot is not None:
         from ketasim.report.plots import plot_concentrations
 

@@ -12,8 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from ketasim.catalogue import resolve_model
-from ketasim.cli.common import OutputFormat, handle_errors, print_findings
-from ketasim.cli.simulate import _emit, _patient
+from ketasim.cli.common import (
+    OutputFormat,
+    emit_frame,
+    handle_errors,
+    patient_from_options,
+    print_findings,
+)
 from ketasim.errors import InputError
 from ketasim.tci import TciPerformance, TciPlan, parse_pump, parse_targets, plan_tci
 from ketasim.tci.performance import tci_performance
@@ -104,7 +109,7 @@ def tci_command(
     on stderr (and in JSON).
     """
     m = resolve_model(model)
-    patient = _patient(weight, age, height, sex)
+    patient = patient_from_options(weight, age, height, sex)
     site_key = site.strip().lower()
     if site_key not in ("effect", "plasma"):
         raise InputError("--site", f"{site!r} is not one of effect, plasma")
@@ -127,7 +132,7 @@ def tci_command(
     if output is OutputFormat.json:
         typer.echo(_json(plan, perf))
     else:
-        _emit(plan.to_dataframe(), output, f"{m.id}: {site_key}-site TCI, {target}")
+        emit_frame(plan.to_dataframe(), output, f"{m.id}: {site_key}-site TCI, {target}")
         if perf is not None:
             if output is OutputFormat.table:
                 table = Table(title="\n".join(_performance_lines(perf)[:1]))
