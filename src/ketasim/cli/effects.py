@@ -1,0 +1,237 @@
+"""``ketasim effects``: a PD model joined to a PK model through the PD paper's effect site.
+
+``ketasim effects --model domino --pd schuttler --weight 70 --dose "2 mg/kg" --over 1min``
+prints time, effect-site concentrations and each endpoint (value, or Ce/C50 where the paper's
+Hill coefficient was not found). ``ketasim effects --list`` lists the PD models.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ketasim.catalogue import resolve_model
+from ketasim.cli.common import OutputFormat, handle_errors, print_findings, time_grid
+from ketasim.errors import InputError
+from ketasim.patient import Patient
+from ketasim.pd import available_pd_models, pd_ke0_per_min, resolve_pd_model, simulate_effects
+from ketasim.regimens import parse_regimen
+from ketasim.units import parse_duration_min
+
+
+def _list(output: OutputFormat) -> None:
+    rows = [{"id": m.id, "title": m.title, "drug": m.drug, "empirical": m.empirical,
+             "ke0_per_min": pd_ke0_per_min(m), "endpoints": [e.name for e in m.endpoints],
+             "recommended_pk_models": m.recommended_pk_models,
+             "citation": m.citation.text, "doi": m.citation.doi, "pmid": m.citation.pmid}
+            for m in available_pd_models()]
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table(title="PD models")
+    for col in ("id", "drug", "ke0 (1/min)", "endpoints", "pair with"):
+        table.add_column(col)
+    for r in rows:
+        ke0 = r["ke0_per_min"]
+        table.add_row(str(r["id"]), str(r["drug"]),
+                      "not found" if ke0 is None else f"{ke0:.4g}",
+                      ", ".join(r["endpoints"]),  # type: ignore[arg-type]
+                      ", ".join(r["recommended_pk_models"]))  # type: ignore[arg-type]
+    Console(width=200).print(table)
+
+
+@handle_errors
+def effects_command(
+    pd: Annotated[str | None, typer.Option("--pd", help="PD model id or short name "
+                                           "(see --list)")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="PK model")] = None,
+    weight: Annotated[float | None, typer.Option("--weight", help="body weight (kg)")] = None,
+    age: Annotated[float | None, typer.Option("--age", help="age (years)")] = None,
+    height: Annotated[float | None, typer.Option("--height", help="height (cm)")] = None,
+    sex: Annotated[str | None, typer.Option("--sex", help="female or male")] = None,
+    dose: Annotated[str | None, typer.Option("--dose", help="e.g. '0.5 mg/kg'")] = None,
+    over: Annotated[str | None, typer.Option("--over", help="infusion duration, e.g. 40min")
+                    ] = None,
+    route: Annotated[str, typer.Option("--route", help="iv, intranasal, ...")] = "iv",
+    repeat: Annotated[str | None, typer.Option("--repeat", help="e.g. 'every 12h x 4'")] = None,
+    until: Annotated[str, typer.Option("--until", help="end of output, e.g. 4h")] = "4h",
+    every: Annotated[str, typer.Option("--every", help="output interval, e.g. 5min")] = "5min",
+    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="csv, table or json")
+                      ] = OutputFormat.csv,
+    allow_extrapolation: Annotated[bool, typer.Option("--allow-extrapolation")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="write a figure (PNG)")] = None,
+    list_models: Annotated[bool, typer.Option("--list", help="list the PD models")] = False,
+) -> None:
+    """Effects over time: effect-site concentrations (ng/mL) and PD endpoints."""
+    if list_models:
+        _list(output)
+        return
+    if pd is None:
+        raise InputError("--pd", "required (see ketasim effects --list)")
+    if model is None:
+        raise InputError("--model", "required (a PK model, e.g. domino, otto, herd)")
+    if dose is None:
+        raise InputError("--dose", "required, e.g. '0.5 mg/kg'")
+    if weight is None:
+        raise InputError("--weight", "required (kg)")
+    sex_value = None
+    if sex is not None:
+        key = sex.strip().lower()
+        if key not in ("f", "female", "m", "male"):
+            raise InputError("--sex", f"{sex!r} is not one of female, male")
+        sex_value = "female" if key.startswith("f") else "male"
+    patient = Patient(weight_kg=weight, age_years=age, height_cm=height,
+                      sex=sex_value)  # type: ignore[arg-type]
+    pd_model = resolve_pd_model(pd)
+    m = resolve_model(model)
+    regimen = parse_regimen(dose, route=route, over=over, repeat=repeat)
+    times = time_grid(parse_duration_min(until, field="--until"),
+                      parse_duration_min(every, field="--every"))
+    _, res = simulate_effects(pd_model, m, patient, regimen, times_min=times,
+                              allow_extrapolation=allow_extrapolation)
+    print_findings(res.findings)
+    frame = res.to_dataframe()
+    if output is OutputFormat.csv:
+        sys.stdout.write(frame.to_csv(index=False, float_format="%.6g"))
+    elif output is OutputFormat.json:
+        typer.echo(json.dumps({
+            "pd_model": pd_model.id, "pk_model": m.id, "citation": pd_model.citation.text,
+            "ke0_per_min": res.ke0_per_min,
+            "endpoints": {k: {"unit": e.unit, "description": e.description,
+                              "c50_ng_per_ml": e.c50_ng_per_ml} for k, e in res.endpoints.items()},
+            "findings": [{"rule_id": f.rule_id, "severity": f.severity, "message": f.message,
+                          "source": f.source} for f in res.findings],
+            "rows": frame.to_dict(orient="records")}))
+    else:
+        table = Table(title=f"{pd_model.title} with {m.id}")
+        for col in frame.columns:
+            table.add_column(col, justify="right")
+        for row in frame.itertuples(index=False):
+            table.add_row(*[f"{v:.4g}" for v in row])
+        Console(width=200).print(table)
+    if plot is not None:
+        from ketasim.report.pd_plots import plot_effects
+
+        plot_effects(res, plot)
+        print(f"ketasim: wrote {plot}", file=sys.stderr)
+
+
+@handle_errors
+def calibration_command(
+    which: Annotated[str, typer.Argument(help="antidepressant or cardiovascular")],
+    refit: Annotated[bool, typer.Option("--refit", help="refit now (about 30 s) instead of "
+                                        "showing the stored parameters' fit")] = False,
+    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")
+                      ] = OutputFormat.table,
+) -> None:
+    """Print the calibration of an empirical PD model: predicted vs published, with errors."""
+    if which == "cardiovascular":
+        from ketasim.pd.calibration.fit_cardiovascular import main as cv_report
+
+        cv_report()
+        return
+    if which != "antidepressant":
+        raise InputError("WHICH", f"{which!r} is not one of: antidepressant, cardiovascular")
+    from ketasim.pd.antidepressant import default_antidepressant_params
+    from ketasim.pd.calibration.antidepressant_fit import fit_antidepressant, fit_report, summarise
+
+    result = fit_antidepressant() if refit else summarise(default_antidepressant_params())
+    if output is OutputFormat.json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps({
+            "model": "ketasim empirical antidepressant response (not a published model)",
+            "parameters": asdict(result.params),
+            "rmse_madrs_points": result.rmse_madrs_points,
+            "rmse_response_pct_points": result.rmse_response_pct_points,
+            "weighted_chi2": result.chi2,
+            "points": [{"study": p.study, "arm": p.arm, "time_h": p.time_h,
+                        "quantity": p.quantity, "published": p.value, "predicted": float(v),
+                        "error": float(v - p.value), "se": p.se, "source": p.source}
+                       for p, v in zip(result.points, result.predicted, strict=True)]}))
+    else:
+        typer.echo(fit_report(result))
+
+
+@handle_errors
+def antidepressant_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="PK model (domino, perez-ruixo, ...)"
+                                       )],
+    dose: Annotated[str, typer.Option("--dose", help="e.g. '0.5 mg/kg over 40 min at 48h; ...' "
+                                      "or '84 mg intranasal every 84h x 8'")],
+    weight: Annotated[float, typer.Option("--weight", help="body weight (kg)")],
+    age: Annotated[float | None, typer.Option("--age", help="age (years)")] = None,
+    over: Annotated[str | None, typer.Option("--over", help="infusion duration, e.g. 40min")
+                    ] = None,
+    route: Annotated[str, typer.Option("--route", help="iv, intranasal, ...")] = "iv",
+    repeat: Annotated[str | None, typer.Option("--repeat", help="e.g. 'every 48h x 6'")] = None,
+    until: Annotated[str, typer.Option("--until", help="end of output, e.g. 28d")] = "28d",
+    every: Annotated[str, typer.Option("--every", help="output interval, e.g. 1d")] = "1d",
+    background: Annotated[str, typer.Option(
+        "--background", help="continuing (stable treatment) or new_oral_ad")] = "continuing",
+    baseline: Annotated[float | None, typer.Option("--baseline", help="baseline MADRS "
+                                                   "(default: typical 36.7)")] = None,
+    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="csv, table or json")
+                      ] = OutputFormat.csv,
+    plot: Annotated[Path | None, typer.Option("--plot", help="write a figure (PNG)")] = None,
+    allow_extrapolation: Annotated[bool, typer.Option("--allow-extrapolation")] = False,
+) -> None:
+    """Mean MADRS change and response probability over days: an EMPIRICAL model calibrated to
+    trial summaries (see ketasim calibration antidepressant). Not a prediction for one patient.
+    """
+    import pandas as pd
+
+    from ketasim.pd.antidepressant import simulate_antidepressant_course
+
+    if background not in ("continuing", "new_oral_ad"):
+        raise InputError("--background", f"{background!r} is not one of continuing, "
+                         "new_oral_ad")
+    m = resolve_model(model)
+    regimen = parse_regimen(dose, route=route, over=over, repeat=repeat)
+    end_h = parse_duration_min(until, field="--until") / 60.0
+    step_h = parse_duration_min(every, field="--every") / 60.0
+    times = time_grid(end_h, step_h)
+    course = simulate_antidepressant_course(
+        m, Patient(weight_kg=weight, age_years=age), regimen, times,
+        background=background, baseline_madrs=baseline,  # type: ignore[arg-type]
+        allow_extrapolation=allow_extrapolation)
+    frame = pd.DataFrame({"time_h": course.times_h, "time_d": course.times_h / 24.0,
+                          "madrs_change": course.madrs_change,
+                          "placebo_part": -course.baseline_madrs * course.placebo_effect,
+                          "drug_effect_fraction": course.drug_effect,
+                          "response_probability": course.response_probability})
+    print("ketasim: info: EMPIRICAL antidepressant model calibrated to trial summaries (mean "
+          "response of a trial population); see ketasim calibration antidepressant",
+          file=sys.stderr)
+    if output is OutputFormat.csv:
+        sys.stdout.write(frame.to_csv(index=False, float_format="%.6g"))
+    elif output is OutputFormat.json:
+        typer.echo(json.dumps({"model": "ketasim empirical antidepressant response",
+                               "empirical": True, "pk_model": m.id,
+                               "baseline_madrs": course.baseline_madrs,
+                               "rows": frame.to_dict(orient="records")}))
+    else:
+        table = Table(title=f"Empirical antidepressant course with {m.id}")
+        for col in frame.columns:
+            table.add_column(col, justify="right")
+        for row in frame.itertuples(index=False):
+            table.add_row(*[f"{v:.4g}" for v in row])
+        Console(width=200).print(table)
+    if plot is not None:
+        from ketasim.report.pd_plots import plot_antidepressant_course
+
+        plot_antidepressant_course(course, plot)
+        print(f"ketasim: wrote {plot}", file=sys.stderr)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``ketasim effects``, ``ketasim calibration`` and ``ketasim antidepressant``."""
+    root.command("effects")(effects_command)
+    root.command("calibration")(calibration_command)
+    root.command("antidepressant")(antidepressant_command)
