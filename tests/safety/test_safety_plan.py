@@ -113,5 +113,8 @@ def test_effects_of_the_protocols_pd_model() -> None:
     # Olofsen 2022: C50 0.51 nmol/mL; 0.51 umol/L x 237.73 g/mol = 121.2 ng/mL
     assert ext.c50_ng_per_ml == pytest.approx(0.51 * 237.73, rel=1e-3)
     assert ext.ce_over_c50 is not None and np.all(ext.ce_over_c50 >= 0)
-    none = make_plan(get_protocol("depression-iv-course"), record(), n_samples=0, weeks=1)
+    none = make_plan(get_protocol("analgesia-infusion-iv"), record(), n_samples=0, weeks=1)
     assert none.effects == () and "Concentrations only" in none.effects_note
+    course = make_plan(get_protocol("depression-iv-course"), record(), n_samples=0, weeks=1)
+    sbp = next(e for e in course.effects if e.endpoint == "sbp_change")
+    assert sbp.values is not None and float(np.max(sbp.values)) > 0  # BP rises during dosing

@@ -219,7 +219,8 @@ def _effects(protocol: Protocol, model: ModelSpec, record: PatientRecord,
             "No effect predicted: the PD model(s) " + ", ".join(protocol.pd_models)
             + " have no endpoint for this drug (" + "; ".join(notes) + ").")
     note = ("Effects (first session, typical patient) from " + ", ".join(protocol.pd_models)
-            + "; blood pressure and antidepressant response are not predicted here."
+            + "; the antidepressant response over the course is predicted by `ketasim "
+            "antidepressant`, not in this plan."
             + (" Notes: " + "; ".join(notes) if notes else ""))
     return tuple(out), note
 
