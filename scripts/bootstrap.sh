@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,dask]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,dask,clinic]"
 # opentiva is the peer library the benchmarks and a cross-check test compare against. Its sdist
 # ships C generated for older Pythons, so it is built from its .pyx with Cython (installed by the
 # dev extra) without build isolation.
