@@ -1,0 +1,251 @@
+"""The trial spec: a TOML file describing a virtual trial.
+
+::
+
+    title = "Domino + effect site, 0.5 mg/kg over 40 min"
+    n = 1000000                 # virtual patients per arm
+    seed = 20261124
+    chunk_size = 20000          # patients per chunk (the unit of work and of randomness)
+
+    [population]                # kind = "parametric" | "csv" | "fixed" (see covariates.py)
+    ...
+
+    [outputs]
+    until = "24h"               # or times_min = [0, 5, 10, ...] (strictly increasing)
+    every = "1min"
+    names = ["ketamine_plasma", "ketamine_effect"]   # default: every output of each model;
+                                # each arm summarises the names its model produces
+    percentiles = [5, 25, 50, 75, 95]
+
+    [[arms]]
+    name = "0.5 mg/kg over 40 min"
+    model = "domino"
+    regimen = "0.5 mg/kg over 40 min"    # ketasim.regimens grammar; route/over/repeat optional
+    [arms.assumed_iiv.k10]               # required when the model publishes no variability
+    cv_percent = 30
+    source = "ASSUMED: ..."
+
+    [[endpoints]]
+    name = "cmax_plasma"
+    kind = "cmax"               # cmax | auc | time_above | probability_above
+    output = "ketamine_plasma"
+    from = "0min"               # window on the output grid (default: the whole grid)
+    to = "24h"
+    threshold_ng_per_ml = 100   # time_above and probability_above
+    arms = ["0.5 mg/kg over 40 min"]    # optional: only these arms (default: every arm)
+
+An optional ``[optimise]`` table describes a regimen search (``ketasim trial --optimise``); it is
+validated by :mod:`ketasim.population.optimise`.
+
+Every error names the field (``arms[0].model``, ``n``, ``outputs.times_min``) and what is
+accepted.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ketasim.catalogue.schema import IIV
+from ketasim.errors import InputError
+from ketasim.population.covariates import CsvPopulation, FixedPopulation, ParametricPopulation
+from ketasim.units import parse_duration_min
+
+__all__ = ["Arm", "Endpoint", "Outputs", "TrialSpec", "load_trial_spec", "parse_trial_spec"]
+
+_MAX_TIMES = 200_000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Arm(_Strict):
+    """One arm: a model and a regimen."""
+
+    name: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    regimen: str = Field(min_length=1)
+    route: str = "iv"
+    over: str | None = None
+    repeat: str | None = None
+    assumed_iiv: dict[str, IIV] = Field(default_factory=dict)
+
+
+class Outputs(_Strict):
+    """The output time grid and what to summarise on it."""
+
+    until: str | None = None
+    every: str | None = None
+    times_min: list[float] | None = None
+    names: list[str] | None = None
+    percentiles: list[float] = Field(default_factory=lambda: [5.0, 10.0, 25.0, 50.0, 75.0,
+                                                              90.0, 95.0])
+    floor_ng_per_ml: float = Field(default=1e-3, gt=0)
+
+    @model_validator(mode="after")
+    def _grid(self) -> Outputs:
+        if self.times_min is not None and (self.until is not None or self.every is not None):
+            raise ValueError("give either times_min or until and every, not both")
+        if self.times_min is None and (self.until is None or self.every is None):
+            raise ValueError("give until and every (e.g. until = '24h', every = '1min') "
+                             "or times_min")
+        for p in self.percentiles:
+            if not 0 <= p <= 100:
+                raise ValueError(f"percentile {p} is outside 0 to 100")
+        return self
+
+    def grid(self) -> NDArray[np.float64]:
+        """Output times (min), strictly increasing."""
+        if self.times_min is not None:
+            times = np.asarray(self.times_min, dtype=np.float64)
+            if times.size == 0:
+                raise InputError("outputs.times_min", "empty; give at least one time (min)")
+            if not np.all(np.isfinite(times)):
+                raise InputError("outputs.times_min", "times must be finite numbers (min)")
+            bad = np.flatnonzero(np.diff(times) <= 0)
+            if bad.size:
+                i = int(bad[0])
+                raise InputError("outputs.times_min", f"times must increase strictly; "
+                                 f"{times[i]:g} is followed by {times[i + 1]:g} "
+                                 f"(positions {i} and {i + 1})")
+        else:
+            until = parse_duration_min(self.until or "", field="outputs.until")
+            every = parse_duration_min(self.every or "", field="outputs.every")
+            if every <= 0:
+                raise InputError("outputs.every", f"{self.every!r} must be > 0")
+            if until <= 0:
+                raise InputError("outputs.until", f"{self.until!r} must be > 0")
+            count = int(np.floor(until / every + 1e-9)) + 1
+            if count > _MAX_TIMES:
+                raise InputError("outputs.every", f"{count} output times; accepted at most "
+                                 f"{_MAX_TIMES}")
+            times = np.arange(count, dtype=np.float64) * every
+        if times.size > _MAX_TIMES:
+            raise InputError("outputs.times_min", f"{times.size} times; accepted at most "
+                             f"{_MAX_TIMES}")
+        if times[0] < 0:
+            raise InputError("outputs.times_min", "times must be >= 0 min")
+        return times
+
+
+class Endpoint(_Strict):
+    """A per-patient endpoint over a window of the output grid."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["cmax", "auc", "time_above", "probability_above"]
+    output: str
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    threshold_ng_per_ml: float | None = Field(default=None, gt=0)
+    arms: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _threshold(self) -> Endpoint:
+        needs = self.kind in ("time_above", "probability_above")
+        if needs and self.threshold_ng_per_ml is None:
+            raise ValueError(f"kind {self.kind!r} needs threshold_ng_per_ml")
+        if not needs and self.threshold_ng_per_ml is not None:
+            raise ValueError(f"kind {self.kind!r} takes no threshold_ng_per_ml")
+        return self
+
+    @property
+    def unit(self) -> str:
+        """Unit of the endpoint's per-patient value."""
+        return {"cmax": "ng/mL", "auc": "ng*h/mL", "time_above": "min",
+                "probability_above": "ng/mL"}[self.kind]
+
+
+Population = Annotated[ParametricPopulation | CsvPopulation | FixedPopulation,
+                       Field(discriminator="kind")]
+
+
+class TrialSpec(_Strict):
+    """A whole trial spec, validated (see the module docstring)."""
+
+    title: str = "virtual trial"
+    n: int = Field(gt=0, le=10**9)
+    seed: int = Field(ge=0)
+    chunk_size: int = Field(default=20_000, gt=0, le=1_000_000)
+    population: Population
+    outputs: Outputs
+    arms: list[Arm] = Field(min_length=1)
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    optimise: dict[str, Any] | None = Field(
+        default=None, description="regimen search (validated by ketasim.population.optimise)")
+
+    @model_validator(mode="after")
+    def _unique(self) -> TrialSpec:
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError("arms: names must be unique")
+        ends = [e.name for e in self.endpoints]
+        if len(set(ends)) != len(ends):
+            raise ValueError("endpoints: names must be unique")
+        for e in self.endpoints:
+            unknown = [a for a in e.arms or [] if a not in names]
+            if unknown:
+                raise ValueError(f"endpoint {e.name!r}: unknown arm(s) {unknown}; arms are "
+                                 f"{names}")
+        return self
+
+    def endpoint_applies(self, index: int, arm_name: str) -> bool:
+        """Whether endpoint ``index`` is computed for the arm called ``arm_name``."""
+        arms = self.endpoints[index].arms
+        return arms is None or arm_name in arms
+
+    def with_n(self, n: int) -> TrialSpec:
+        """A copy with ``n`` patients per arm."""
+        return self.model_copy(update={"n": n})
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("parametric", "csv", "fixed"):
+            continue
+        else:
+            out += ("." if out else "") + ("from" if part == "from_" else str(part))
+    return out or "spec"
+
+
+def parse_trial_spec(data: dict[str, Any], *, base_dir: str | Path | None = None) -> TrialSpec:
+    """Validate a spec given as a dict (e.g. parsed TOML); CSV paths are taken relative to
+    ``base_dir``. Raises :class:`~ketasim.errors.InputError` naming the first bad field."""
+    data = dict(data)
+    pop = data.get("population")
+    if base_dir is not None and isinstance(pop, dict) and isinstance(pop.get("path"), str):
+        path = Path(pop["path"])
+        if not path.is_absolute():
+            data["population"] = {**pop, "path": str(Path(base_dir) / path)}
+    try:
+        spec = TrialSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = _loc(tuple(err["loc"]))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        given = err.get("input")
+        shown = f" (given {given!r})" if isinstance(given, int | float | str) else ""
+        more = f"; and {len(exc.errors()) - 1} more problem(s)" if len(exc.errors()) > 1 else ""
+        raise InputError(field, f"{msg}{shown}{more}") from None
+    spec.outputs.grid()
+    return spec
+
+
+def load_trial_spec(path: str | Path) -> TrialSpec:
+    """Read and validate a trial spec TOML file."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("spec", f"no such file: {p}")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError("spec", f"{p}: not valid TOML ({exc})") from None
+    return parse_trial_spec(data, base_dir=p.parent)

@@ -1,0 +1,73 @@
+"""Shared helpers for the population tests: a one-compartment model with log-normal clearance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ONE_COMPARTMENT_LOGNORMAL_CL = """
+schema_version = 1
+id = "test-onecomp-lognormal-cl"
+short_names = ["onecomp-iiv"]
+title = "One-compartment model with log-normal clearance (synthetic, for tests)"
+drug = "racemic ketamine"
+population = "synthetic, for tests"
+[citation]
+text = "Synthetic model for closed-form tests (no publication)"
+verified = "not applicable"
+[parameters.V]
+value = 20.0
+unit = "L"
+source = "test value"
+[parameters.CL]
+value = 0.2
+unit = "L/min"
+source = "test value"
+[iiv.CL]
+omega_sq = 0.09
+source = "test value"
+[[analytes]]
+name = "ketamine"
+molecular_weight_g_per_mol = 237.73
+[[compartments]]
+name = "central"
+analyte = "ketamine"
+volume = "V"
+observed = "plasma"
+[[flows]]
+from = "central"
+clearance = "CL"
+[[routes]]
+name = "iv"
+source = "test"
+[[routes.inputs]]
+compartment = "central"
+"""
+
+V_L = 20.0
+CL_L_PER_MIN = 0.2
+OMEGA_SQ = 0.09
+
+
+@pytest.fixture
+def onecomp_path(tmp_path: Path) -> Path:
+    path = tmp_path / "onecomp.toml"
+    path.write_text(ONE_COMPARTMENT_LOGNORMAL_CL)
+    return path
+
+
+def base_spec(model: str, **changes: Any) -> dict[str, Any]:
+    """A small valid spec dict (fixed 70 kg population, 100 mg IV bolus)."""
+    spec: dict[str, Any] = {
+        "title": "test",
+        "n": 200,
+        "seed": 7,
+        "chunk_size": 100,
+        "population": {"kind": "fixed", "weight_kg": 70.0, "age_years": 40.0},
+        "outputs": {"until": "2h", "every": "10min", "percentiles": [5, 50, 95]},
+        "arms": [{"name": "bolus", "model": model, "regimen": "100 mg"}],
+    }
+    spec.update(changes)
+    return spec
