@@ -5,8 +5,10 @@ marginals joined by a Gaussian copula with the stated correlations: a normal (``
 a log-normal (``median``, ``cv_percent``) or a uniform (only ``min`` and ``max``) marginal, each
 optionally truncated to [``min``, ``max``] by inverting the truncated distribution (no rejection
 loop, so the number of random draws never depends on the values). Every population states its
-``source`` (a survey, a trial's baseline table, or ``ASSUMED ...``): ketasim ships no built-in
-distributions because numbers need a citation.
+``source`` (a survey, a trial's baseline table, or ``ASSUMED ...``).
+
+Preset populations (``kind = "preset"``, or just ``preset = "adult-us-nhanes"``) use the built-in,
+cited survey distributions of :mod:`ketasim.population.presets` (adult and paediatric NHANES).
 
 CSV populations (``kind = "csv"``) resample rows of a file of real covariates with replacement
 (``sample = "bootstrap"``) or take them in order, cycling (``sample = "sequential"``). Columns:
@@ -29,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import ndtr, ndtri
 
 from ketasim.errors import DataFileError, InputError
+from ketasim.population.presets import Bounds, PresetPopulation, sample_preset
 from ketasim.population.variability import as_generator
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "Marginals",
     "ParametricPopulation",
     "PopulationSpec",
+    "PresetPopulation",
     "read_covariate_csv",
     "sample_covariates",
 ]
@@ -158,7 +162,7 @@ class FixedPopulation(_Strict):
     source: str = "fixed covariates stated in the spec"
 
 
-PopulationSpec = ParametricPopulation | CsvPopulation | FixedPopulation
+PopulationSpec = ParametricPopulation | CsvPopulation | FixedPopulation | PresetPopulation
 
 
 def read_covariate_csv(path: str | Path) -> dict[str, FloatArray]:
@@ -228,15 +232,18 @@ def _sample_parametric(pop: ParametricPopulation, n: int, gen: np.random.Generat
 
 def sample_covariates(pop: PopulationSpec, n: int, rng: np.random.Generator | int | None,
                       *, first: int = 0,
-                      csv_cache: Mapping[str, Mapping[str, FloatArray]] | None = None
-                      ) -> dict[str, FloatArray]:
+                      csv_cache: Mapping[str, Mapping[str, FloatArray]] | None = None,
+                      bounds: Bounds | None = None) -> dict[str, FloatArray]:
     """Covariates of ``n`` virtual patients (arrays of shape (n,)), by model name (``WT``...).
 
     ``rng`` is the only source of randomness. ``first``: index of the first patient in the whole
     population (used by sequential CSV sampling). ``csv_cache`` maps a CSV path to its already
-    read columns (to avoid re-reading the file per chunk).
+    read columns (to avoid re-reading the file per chunk). ``bounds``: covariate bounds of a
+    preset population (:func:`ketasim.population.presets.preset_bounds`; ignored otherwise).
     """
     gen = as_generator(rng)
+    if isinstance(pop, PresetPopulation):
+        return sample_preset(pop, n, gen, bounds)
     if isinstance(pop, FixedPopulation):
         out: dict[str, FloatArray] = {"WT": np.full(n, pop.weight_kg)}
         if pop.age_years is not None:

@@ -7,7 +7,8 @@ endpoint to maximise and constraints::
     arm = "0.5 mg/kg over 40 min"            # the arm whose model and variability are used
     regimen = "{dose} mg/kg over {duration} min"
     maximise = "p_effect_above_150"          # an endpoint of the spec
-    statistic = "probability"                # default: probability (probability_above), else mean
+    statistic = "probability"                # default: probability (probability_above,
+                                             # pd_event, response_rate), else mean
     n = 2000                                 # patients per candidate (default: min(spec n, 2000))
     [optimise.parameters]
     dose = [0.25, 0.5, 0.75, 1.0]
@@ -16,6 +17,10 @@ endpoint to maximise and constraints::
     endpoint = "cmax_plasma"
     statistic = "p95"                        # mean, sd, min, max, pXX or probability
     max = 600
+    [[optimise.constraints]]                 # a PD constraint: a pd_peak endpoint of the
+    endpoint = "sbp_peak"                    # spec, e.g. the peak systolic blood-pressure rise
+    statistic = "p95"                        # (cardiovascular-iv-empirical, EMPIRICAL), mmHg
+    max = 15
 
 Every combination of the parameter values is a candidate (an exhaustive grid: the search space of
 clinical regimens is small and the grid makes the frontier explicit). All candidates are run on
@@ -140,7 +145,8 @@ def optimise_regimen(spec: TrialSpec, opt: OptimiseSpec, *, scheduler: str | Non
         raise InputError("optimise.maximise", f"no endpoint {opt.maximise!r}; endpoints are "
                          f"{', '.join(names) or 'none'}")
     kind = spec.endpoints[names.index(opt.maximise)].kind
-    stat = opt.statistic or ("probability" if kind == "probability_above" else "mean")
+    stat = opt.statistic or ("probability" if kind in ("probability_above", "pd_event",
+                                                        "response_rate") else "mean")
     grid = list(itertools.product(*opt.parameters.values()))
     if len(grid) > _MAX_CANDIDATES:
         raise InputError("optimise.parameters", f"{len(grid)} candidates; accepted at most "

@@ -7,8 +7,9 @@
     seed = 20261124
     chunk_size = 20000          # patients per chunk (the unit of work and of randomness)
 
-    [population]                # kind = "parametric" | "csv" | "fixed" (see covariates.py)
-    ...
+    [population]                # kind = "parametric" | "csv" | "fixed" | "preset"
+    preset = "adult-us-nhanes"  # built-in cited survey distributions (see presets.py); or
+    ...                         # the fields of a parametric, csv or fixed population
 
     [outputs]
     until = "24h"               # or times_min = [0, 5, 10, ...] (strictly increasing)
@@ -27,12 +28,27 @@
 
     [[endpoints]]
     name = "cmax_plasma"
-    kind = "cmax"               # cmax | auc | time_above | probability_above
+    kind = "cmax"               # cmax | auc | time_above | probability_above |
+                                # pd_peak | pd_event | response_rate (PD: see below)
     output = "ketamine_plasma"
     from = "0min"               # window on the output grid (default: the whole grid)
     to = "24h"
     threshold_ng_per_ml = 100   # time_above and probability_above
     arms = ["0.5 mg/kg over 40 min"]    # optional: only these arms (default: every arm)
+
+    [[endpoints]]               # PD endpoints (ketasim.population.pd_endpoints): no `output`
+    name = "p_deep_sedation"
+    kind = "pd_event"           # pd_peak: the effect at the peak driver (distribution only)
+    pd_model = "herd-2008"      # a PD model file of ketasim.pd and one of its endpoints
+    pd_endpoint = "sedation_score"
+    effect_below = 2            # or effect_above = X, or ce_over_c50_above = 1
+    pd_iiv = true               # published PD variability (log-normal), default true
+
+    [[endpoints]]
+    name = "response_day28"
+    kind = "response_rate"      # EMPIRICAL antidepressant model (ketasim.pd.antidepressant)
+    at = "28d"                  # assessment time after the first dose
+    background = "continuing"   # or "new_oral_ad"; baseline_madrs optional
 
 An optional ``[optimise]`` table describes a regimen search (``ketasim trial --optimise``); it is
 validated by :mod:`ketasim.population.optimise`.
@@ -53,7 +69,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ketasim.catalogue.schema import IIV
 from ketasim.errors import InputError
-from ketasim.population.covariates import CsvPopulation, FixedPopulation, ParametricPopulation
+from ketasim.population.covariates import (
+    CsvPopulation,
+    FixedPopulation,
+    ParametricPopulation,
+    PresetPopulation,
+)
 from ketasim.units import parse_duration_min
 
 __all__ = ["Arm", "Endpoint", "Outputs", "TrialSpec", "load_trial_spec", "parse_trial_spec"]
@@ -135,15 +156,32 @@ class Outputs(_Strict):
 
 
 class Endpoint(_Strict):
-    """A per-patient endpoint over a window of the output grid."""
+    """A per-patient endpoint over a window of the output grid.
+
+    PK kinds (``cmax``, ``auc``, ``time_above``, ``probability_above``) read ``output``. PD kinds
+    (see :mod:`ketasim.population.pd_endpoints`): ``pd_peak`` and ``pd_event`` name a PD model
+    file and one of its endpoints (``pd_model``, ``pd_endpoint``); ``pd_event`` adds one event
+    condition (``effect_above``, ``effect_below`` or ``ce_over_c50_above``); ``response_rate``
+    evaluates the EMPIRICAL antidepressant model ``at`` a time after the first dose.
+    """
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["cmax", "auc", "time_above", "probability_above"]
-    output: str
+    kind: Literal["cmax", "auc", "time_above", "probability_above", "pd_peak", "pd_event",
+                  "response_rate"]
+    output: str | None = None
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
     threshold_ng_per_ml: float | None = Field(default=None, gt=0)
     arms: list[str] | None = None
+    pd_model: str | None = None
+    pd_endpoint: str | None = None
+    effect_above: float | None = None
+    effect_below: float | None = None
+    ce_over_c50_above: float | None = Field(default=None, gt=0)
+    pd_iiv: bool = True
+    at: str | None = None
+    background: Literal["continuing", "new_oral_ad"] = "continuing"
+    baseline_madrs: float | None = None
 
     @model_validator(mode="after")
     def _threshold(self) -> Endpoint:
@@ -152,16 +190,46 @@ class Endpoint(_Strict):
             raise ValueError(f"kind {self.kind!r} needs threshold_ng_per_ml")
         if not needs and self.threshold_ng_per_ml is not None:
             raise ValueError(f"kind {self.kind!r} takes no threshold_ng_per_ml")
+        pd = self.kind in ("pd_peak", "pd_event")
+        if self.kind in ("cmax", "auc", "time_above", "probability_above") and not self.output:
+            raise ValueError(f"kind {self.kind!r} needs output (e.g. 'ketamine_plasma')")
+        if self.kind not in ("cmax", "auc", "time_above", "probability_above") and self.output:
+            raise ValueError(f"kind {self.kind!r} takes no output (it follows from the models)")
+        if pd and (not self.pd_model or not self.pd_endpoint):
+            raise ValueError(f"kind {self.kind!r} needs pd_model and pd_endpoint (e.g. "
+                             "'herd-2008' and 'sedation_score')")
+        if not pd and (self.pd_model or self.pd_endpoint):
+            raise ValueError(f"kind {self.kind!r} takes no pd_model or pd_endpoint")
+        conditions = [c for c in ("effect_above", "effect_below", "ce_over_c50_above")
+                      if getattr(self, c) is not None]
+        if self.kind == "pd_event" and len(conditions) != 1:
+            raise ValueError("kind 'pd_event' needs exactly one of effect_above, effect_below "
+                             "and ce_over_c50_above")
+        if self.kind != "pd_event" and conditions:
+            raise ValueError(f"kind {self.kind!r} takes no {conditions[0]} (use pd_event)")
+        if (self.kind == "response_rate") != (self.at is not None):
+            raise ValueError("kind 'response_rate' needs at (assessment time after the first "
+                             "dose, e.g. '24h')" if self.kind == "response_rate" else
+                             f"kind {self.kind!r} takes no at")
         return self
 
     @property
+    def condition(self) -> str | None:
+        """The event condition of a ``pd_event`` (its field name), else None."""
+        for c in ("effect_above", "effect_below", "ce_over_c50_above"):
+            if getattr(self, c) is not None:
+                return c
+        return None
+
+    @property
     def unit(self) -> str:
-        """Unit of the endpoint's per-patient value."""
+        """Unit of the endpoint's per-patient value (PD kinds: see the endpoint table)."""
         return {"cmax": "ng/mL", "auc": "ng*h/mL", "time_above": "min",
-                "probability_above": "ng/mL"}[self.kind]
+                "probability_above": "ng/mL", "pd_peak": "", "pd_event": "",
+                "response_rate": "probability"}[self.kind]
 
 
-Population = Annotated[ParametricPopulation | CsvPopulation | FixedPopulation,
+Population = Annotated[ParametricPopulation | CsvPopulation | FixedPopulation | PresetPopulation,
                        Field(discriminator="kind")]
 
 
@@ -209,7 +277,7 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("parametric", "csv", "fixed"):
+        elif part in ("parametric", "csv", "fixed", "preset"):
             continue
         else:
             out += ("." if out else "") + ("from" if part == "from_" else str(part))
@@ -221,6 +289,8 @@ def parse_trial_spec(data: dict[str, Any], *, base_dir: str | Path | None = None
     ``base_dir``. Raises :class:`~ketasim.errors.InputError` naming the first bad field."""
     data = dict(data)
     pop = data.get("population")
+    if isinstance(pop, dict) and "preset" in pop and "kind" not in pop:
+        pop = data["population"] = {"kind": "preset", **pop}
     if base_dir is not None and isinstance(pop, dict) and isinstance(pop.get("path"), str):
         path = Path(pop["path"])
         if not path.is_absolute():
@@ -236,6 +306,10 @@ def parse_trial_spec(data: dict[str, Any], *, base_dir: str | Path | None = None
         more = f"; and {len(exc.errors()) - 1} more problem(s)" if len(exc.errors()) > 1 else ""
         raise InputError(field, f"{msg}{shown}{more}") from None
     spec.outputs.grid()
+    if isinstance(spec.population, PresetPopulation):
+        from ketasim.population.presets import preset_bounds
+
+        preset_bounds(spec.population, [])  # unknown preset or ages outside it: error now
     return spec
 
 

@@ -21,10 +21,12 @@ from ketasim.catalogue import resolve_model
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError, ModelNotFoundError
 from ketasim.findings import Finding
+from ketasim.pd import resolve_pd_model
+from ketasim.pd.schema import Endpoint as PDEndpoint
 from ketasim.pk import Regimen
 from ketasim.population.backends import Scheduler, parse_scheduler, run_ordered
-from ketasim.population.batch import batch_inputs, batch_system
-from ketasim.population.covariates import sample_covariates
+from ketasim.population.batch import BatchSystem, batch_inputs, batch_system
+from ketasim.population.covariates import PresetPopulation, sample_covariates
 from ketasim.population.kernel import (
     ENDPOINT_AUC,
     ENDPOINT_MAX,
@@ -33,7 +35,17 @@ from ketasim.population.kernel import (
     build_programs,
     run_group,
 )
-from ketasim.population.spec import TrialSpec
+from ketasim.population.pd_endpoints import (
+    PDPlan,
+    ResponsePlan,
+    add_pd_sites,
+    pd_values,
+    plan_pd_endpoint,
+    plan_response_rate,
+    response_probabilities,
+    sample_pd_parameters,
+)
+from ketasim.population.spec import Endpoint, TrialSpec
 from ketasim.population.summaries import (
     Accumulator,
     ChunkSummary,
@@ -49,6 +61,7 @@ from ketasim.population.variability import (
     with_assumed_iiv,
 )
 from ketasim.regimens import parse_regimen
+from ketasim.units import parse_duration_min
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +70,8 @@ __all__ = ["ChunkTask", "ResolvedArm", "TrialResult", "resolve_arms", "run_chunk
 
 FloatArray = NDArray[np.float64]
 _KIND_CODES = {"cmax": ENDPOINT_MAX, "probability_above": ENDPOINT_MAX, "auc": ENDPOINT_AUC,
-               "time_above": ENDPOINT_TIME_ABOVE}
+               "time_above": ENDPOINT_TIME_ABOVE, "pd_peak": ENDPOINT_MAX,
+               "pd_event": ENDPOINT_MAX}
 _ENDPOINT_BINS = LogBins(1e-3, 1e9)
 _PROFILE_CEILING = 1e6  # ng/mL; higher concentrations are counted as overflow (NaN quantile)
 
@@ -72,6 +86,9 @@ class ResolvedArm:
     regimen: Regimen
     omega: Omega
     output_names: tuple[str, ...]
+    pd_plans: Mapping[int, PDPlan] = field(default_factory=dict)
+    response_plans: Mapping[int, ResponsePlan] = field(default_factory=dict)
+    pd_sites: tuple[tuple[str, float, str], ...] = ()
 
     @property
     def variability(self) -> str:
@@ -112,14 +129,32 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
                 raise InputError(f"{where}.regimen", f"model {model.id} does not support route "
                                  f"{dose.route!r}; supported: {', '.join(model.route_names)}")
         names = _output_names(model)
+        pd_plans: dict[int, PDPlan] = {}
+        response_plans: dict[int, ResponsePlan] = {}
+        sites: dict[str, tuple[str, float, str]] = {}
         for j, ep in enumerate(spec.endpoints):
             if not spec.endpoint_applies(j, arm.name):
+                continue
+            if ep.kind in ("pd_peak", "pd_event"):
+                plan = plan_pd_endpoint(model, ep.pd_model or "", ep.pd_endpoint or "",
+                                        field=f"endpoints[{j}]", condition=ep.condition)
+                pd_plans[j] = plan
+                if plan.site is not None:
+                    sites.setdefault(plan.driver, (*plan.site, plan.driver))
+                continue
+            if ep.kind == "response_rate":
+                at = parse_duration_min(ep.at or "", field=f"endpoints[{j}].at") / 60.0
+                response_plans[j] = plan_response_rate(
+                    model, field=f"endpoints[{j}]", at_h=at, background=ep.background,
+                    baseline_madrs=ep.baseline_madrs)
                 continue
             if ep.output not in names:
                 raise InputError(f"endpoints[{j}].output", f"{ep.output!r} is not produced by "
                                  f"model {model.id} (arm {arm.name!r}); it has "
                                  f"{', '.join(names)}")
-        arms.append(ResolvedArm(i, arm.name, model, regimen, omega, names))
+        names = (*names, *sites)
+        arms.append(ResolvedArm(i, arm.name, model, regimen, omega, names, pd_plans,
+                                response_plans, tuple(sites.values())))
     produced = {n for a in arms for n in a.output_names}
     missing = [n for n in spec.outputs.names or [] if n not in produced]
     if missing:
@@ -129,11 +164,9 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
 
 
 def _endpoint_plan(spec: TrialSpec, arm: ResolvedArm, grid: FloatArray) -> EndpointPlan:
-    from ketasim.units import parse_duration_min
-
     out, kind, start, stop, thr = [], [], [], [], []
     for j, ep in enumerate(spec.endpoints):
-        if not spec.endpoint_applies(j, arm.name):
+        if not spec.endpoint_applies(j, arm.name) or ep.kind == "response_rate":
             # not computed for this arm: an empty window (start > stop) never updates
             out.append(0)
             kind.append(ENDPOINT_MAX)
@@ -155,7 +188,8 @@ def _endpoint_plan(spec: TrialSpec, arm: ResolvedArm, grid: FloatArray) -> Endpo
         if bounds[0] > bounds[1] or (bounds[0] == bounds[1]
                                      and ep.kind in ("auc", "time_above")):
             raise InputError(f"endpoints[{j}].to", "the window must end after it starts")
-        out.append(arm.output_names.index(ep.output))
+        plan = arm.pd_plans.get(j)
+        out.append(arm.output_names.index(plan.driver if plan is not None else ep.output or ""))
         kind.append(_KIND_CODES[ep.kind])
         start.append(bounds[0])
         stop.append(bounds[1])
@@ -193,6 +227,30 @@ def _arms_cached(spec: TrialSpec) -> list[ResolvedArm]:
     return arms
 
 
+_BOUNDS_CACHE: dict[str, dict[str, tuple[float, float]] | None] = {}
+
+
+def population_bounds(spec: TrialSpec, arms: list[ResolvedArm]
+                      ) -> dict[str, tuple[float, float]] | None:
+    """Covariate bounds of a preset population given every arm's model validity (``None`` for
+    other populations); raises :class:`InputError` naming the field (see ``presets.py``)."""
+    if not isinstance(spec.population, PresetPopulation):
+        return None
+    from ketasim.population.presets import preset_bounds
+
+    models = list({a.model.id: a.model for a in arms}.values())
+    return preset_bounds(spec.population, models)
+
+
+def _bounds_cached(spec: TrialSpec) -> dict[str, tuple[float, float]] | None:
+    key = spec.model_dump_json()
+    if key not in _BOUNDS_CACHE:
+        if len(_BOUNDS_CACHE) > 8:
+            _BOUNDS_CACHE.clear()
+        _BOUNDS_CACHE[key] = population_bounds(spec, _arms_cached(spec))
+    return _BOUNDS_CACHE[key]
+
+
 def _stream(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
@@ -218,9 +276,9 @@ def run_chunk(task: ChunkTask) -> ChunkSummary:
     grid = spec.outputs.grid()
     n = task.size
     cov = sample_covariates(spec.population, n, _stream(spec.seed, 0, task.chunk_index),
-                            first=task.start)
+                            first=task.start, bounds=_bounds_cached(spec))
     etas = sample_etas(arm.omega, n, _stream(spec.seed, 1, task.chunk_index))
-    system = batch_system(arm.model, cov, etas)
+    system = add_pd_sites(batch_system(arm.model, cov, etas), arm.pd_sites)
     inputs = batch_inputs(arm.model, system, arm.regimen, cov["WT"])
     programs = build_programs(inputs, grid, system.K.shape[1])
     bins = LogBins(spec.outputs.floor_ng_per_ml, _PROFILE_CEILING)
@@ -249,11 +307,13 @@ def run_chunk(task: ChunkTask) -> ChunkSummary:
     for j, ep in enumerate(spec.endpoints):
         if ep.kind == "probability_above":
             exceed[j] = int(np.sum(values[j] > (ep.threshold_ng_per_ml or 0.0)))
+    pd_params = _pd_chunk(task, arm, system, cov, values, exceed)
     ep_counts = np.stack([_ENDPOINT_BINS.count(v) for v in values]) if plan.size else np.zeros(
         (0, _ENDPOINT_BINS.n_bins), dtype=np.int64)
     individuals = parameters = None
     if keep:
-        individuals, parameters = _individuals(task, arm, grid, cov, etas, system.values,
+        individuals, parameters = _individuals(task, arm, grid, cov, etas,
+                                               {**system.values, **pd_params},
                                                profiles, system.output_names)
     if task.sparse:
         index, count = sparse_counts(hist)
@@ -270,6 +330,44 @@ def run_chunk(task: ChunkTask) -> ChunkSummary:
         endpoint_max=values.max(axis=1) if n else np.full(plan.size, -np.inf),
         exceed=exceed, outside_validity=_outside_validity(arm.model, cov),
         individuals=individuals, parameters=parameters, profile_dense=dense)
+
+
+def _pd_chunk(task: ChunkTask, arm: ResolvedArm, system: BatchSystem,
+              cov: Mapping[str, FloatArray], values: FloatArray, exceed: NDArray[np.int64]
+              ) -> dict[str, FloatArray]:
+    """PD endpoints of one chunk, in place: ``values[j]`` from the peak driver to the effect
+    (or the response probability), ``exceed[j]`` the exact count of PD events. Returns the
+    per-patient PD parameters (for ``--individuals``)."""
+    spec = task.spec
+    n = task.size
+    gen = _stream(spec.seed, 3, task.chunk_index)  # shared by the arms: paired comparisons
+    params_out: dict[str, FloatArray] = {}
+    for j, ep in enumerate(spec.endpoints):
+        if ep.kind not in ("pd_peak", "pd_event"):
+            continue
+        pd_ep = _pd_endpoint(ep.pd_model or "", ep.pd_endpoint or "")
+        params = sample_pd_parameters(pd_ep, n, gen, iiv=ep.pd_iiv)
+        plan = arm.pd_plans.get(j)
+        if plan is None:
+            continue
+        peak = values[j].copy()
+        values[j] = pd_values(plan, peak, params)
+        if ep.effect_above is not None:
+            exceed[j] = int(np.sum(values[j] > ep.effect_above))
+        elif ep.effect_below is not None:
+            exceed[j] = int(np.sum(values[j] < ep.effect_below))
+        elif ep.ce_over_c50_above is not None:
+            ratio = peak * plan.scale / params["c50_ng_per_ml"]
+            exceed[j] = int(np.sum(ratio > ep.ce_over_c50_above))
+        for key, v in params.items():
+            params_out[f"pd_{ep.name}_{key}"] = v
+    for j, rplan in arm.response_plans.items():
+        values[j] = response_probabilities(rplan, arm.model, system, arm.regimen, cov["WT"])
+    return params_out
+
+
+def _pd_endpoint(pd_model: str, name: str) -> PDEndpoint:
+    return resolve_pd_model(pd_model).endpoint(name)
 
 
 def _individuals(task: ChunkTask, arm: ResolvedArm, grid: FloatArray,
@@ -336,6 +434,78 @@ class TrialResult:
         return self.spec.seed
 
 
+def _pd_row(row: dict[str, Any], ep: Endpoint, arm: ResolvedArm, j: int, n: int,
+            mean: float, sd: float) -> None:
+    """Columns of the PD kinds (added to the endpoint row in place)."""
+    plan = arm.pd_plans.get(j)
+    if plan is not None:
+        row.update({"output": plan.driver, "unit": plan.unit, "pd_model": plan.pd_model.id,
+                    "pd_endpoint": plan.endpoint.name})
+        if ep.condition is not None:
+            row.update({"condition": ep.condition, "level": getattr(ep, ep.condition)})
+        basis = ("EMPIRICAL model" if plan.pd_model.empirical else "published PD model")
+        variability = ("PD variability: published CVs, log-normal (ASSUMED form)"
+                       if ep.pd_iiv and _has_pd_iiv(plan) else "PD typical values")
+        site = (f"effect site with the PD paper's ke0 {plan.site[1]:.4g} /min"
+                if plan.site is not None else "plasma (the PD model has no ke0)")
+        row["note"] = (f"{basis} {plan.pd_model.id}; driver: {site}; value per patient: "
+                       f"{'Ce/C50' if plan.ratio_only else 'effect'} at the peak driver "
+                       f"concentration in the window; {variability}")
+        return
+    rplan = arm.response_plans.get(j)
+    if rplan is not None:
+        half = 1.959963984540054 * sd / np.sqrt(max(n, 1))
+        row.update({"output": rplan.parent_output, "probability": mean,
+                    "ci95_low": max(0.0, mean - half), "ci95_high": min(1.0, mean + half),
+                    "pd_model": "antidepressant-empirical",
+                    "note": "EMPIRICAL (ketasim's antidepressant model calibrated to trial "
+                            "summaries): value per patient = the model's probability of "
+                            "response (>= 50% MADRS reduction) at the assessment time given "
+                            "that patient's exposure; probability = their mean (an expected "
+                            "response rate); the CI covers virtual-patient sampling only, not "
+                            "the empirical model's calibration uncertainty"})
+
+
+def _has_pd_iiv(plan: PDPlan) -> bool:
+    return any(getattr(plan.endpoint, k) is not None and getattr(plan.endpoint, k).iiv_cv_percent
+               for k in ("c50", "emax", "imax", "e0", "gamma"))
+
+
+def _pd_findings(arm: ResolvedArm) -> list[Finding]:
+    out: list[Finding] = []
+    seen: set[str] = set()
+    for plan in arm.pd_plans.values():
+        pd_model = plan.pd_model
+        if pd_model.id in seen:
+            continue
+        seen.add(pd_model.id)
+        src = f"PD model {pd_model.id}"
+        drug = arm.model.drug
+        if drug is not None and drug not in pd_model.compatible_drugs:
+            out.append(Finding(f"pd.{pd_model.id}.drug", "warn",
+                               f"arm {arm.name!r}: PK model drug {drug!r} is not among the "
+                               f"drugs {pd_model.id} was estimated for "
+                               f"({', '.join(pd_model.compatible_drugs)})", src))
+        if plan.site is None:
+            out.append(Finding(f"pd.{pd_model.id}.no_ke0", "info",
+                               f"{pd_model.id}: no effect-site ke0 in the source; effects are "
+                               "driven by plasma concentration", src))
+        if pd_model.empirical:
+            out.append(Finding(f"pd.{pd_model.id}.empirical", "info",
+                               f"{pd_model.id} is an EMPIRICAL model calibrated by ketasim to "
+                               "summary data, not a published PK/PD model", src))
+        if plan.scale != 1.0:
+            out.append(Finding(f"pd.{pd_model.id}.racemic_half", "info",
+                               f"{pd_model.id}: C50 refers to S-ketamine; taken as half of the "
+                               "racemic concentration (approximation)", src))
+    if arm.response_plans:
+        out.append(Finding("pd.antidepressant.empirical", "info",
+                           f"arm {arm.name!r}: response rates come from ketasim's EMPIRICAL "
+                           "antidepressant model (not a published PK/PD model)",
+                           "ketasim.pd.antidepressant"))
+    return out
+
+
 def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     if n == 0:
         return float("nan"), float("nan")
@@ -387,6 +557,7 @@ def run_trial(
     if individuals < 0:
         raise InputError("--individuals", f"{individuals} must be >= 0")
     arms = resolve_arms(spec)
+    bounds = population_bounds(spec, arms)
     sched = scheduler if isinstance(scheduler, Scheduler) else parse_scheduler(scheduler)
     grid = spec.outputs.grid()
     bins = LogBins(spec.outputs.floor_ng_per_ml, _PROFILE_CEILING)
@@ -411,6 +582,14 @@ def run_trial(
     frames = []
     ep_rows: list[dict[str, Any]] = []
     findings: list[Finding] = []
+    if bounds is not None and isinstance(spec.population, PresetPopulation):
+        shown = ", ".join(f"{k} {lo:g}-{hi:g}" for k, (lo, hi) in bounds.items()
+                          if np.isfinite(hi) or k == "age_years")
+        findings.append(Finding(
+            "population.preset", "info",
+            f"covariates from preset {spec.population.preset} "
+            f"(validity = {spec.population.validity!r}): sampled within {shown}",
+            spec.population.source))
     for arm, acc in zip(arms, accs, strict=True):
         q = quantiles_from_counts(acc.profile, probs, bins)  # (T, n_out, Q)
         wanted = [n for n in spec.outputs.names or arm.output_names if n in arm.output_names]
@@ -435,12 +614,14 @@ def run_trial(
                 "max": acc.endpoint_max[j]}
             for k, col in enumerate(pcols):
                 row[col] = eq[j, k]
-            if ep.kind == "probability_above":
+            if ep.kind in ("probability_above", "pd_event"):
                 k_ = int(acc.exceed[j])
                 lo, hi = _wilson(k_, n)
                 row.update({"count": k_, "probability": k_ / n, "ci95_low": lo,
                             "ci95_high": hi})
+            _pd_row(row, ep, arm, j, n, mean, float(np.sqrt(var)))
             ep_rows.append(row)
+        findings.extend(_pd_findings(arm))
         if acc.outside_validity:
             findings.append(Finding(
                 "population.validity", "warn",

@@ -1,0 +1,332 @@
+"""PD endpoints of virtual trials: peak effects, PD event probabilities and response rates.
+
+Effects come from the PD layer's model files (:mod:`ketasim.pd`), joined to each virtual patient
+the way :func:`ketasim.pd.simulate_effects` does it:
+
+- the driver is the effect-site concentration with the **PD paper's ke0**, added to every
+  patient's linear system as one more state (``<analyte>_pd_<pd model id>``), or the plasma
+  concentration when the PD model has no ke0 (``[effect_site]`` without ``t_half_ke0``);
+- a C50 given for the S-enantiomer is applied to half the racemic concentration after a racemic
+  PK model (the PD layer's approximation);
+- each endpoint is monotone in the driver for one patient (Hill and Emax curves, a fractional
+  inhibitory curve, a one-analyte linear slope), so the extreme effect over a window is the
+  effect at the patient's peak driver concentration, which the kernel already accumulates
+  (``max`` over the window). Nothing N x T is stored.
+
+Kinds (``[[endpoints]]``):
+
+- ``pd_peak``: per patient, the effect at the peak driver concentration in the window (the
+  highest effect, or the lowest for a decreasing effect such as the Herd 2008 sedation score);
+  ``Ce/C50`` at the peak when the paper's Hill coefficient was not found;
+- ``pd_event``: the same value plus the exact number (and fraction) of patients in whom the event
+  happens at an output time of the window: ``effect_below`` (decreasing effects) or
+  ``effect_above`` (increasing effects) a level, or ``ce_over_c50_above`` (driver above a multiple
+  of C50: 1 = the published C50);
+- ``response_rate``: the EMPIRICAL antidepressant model (:mod:`ketasim.pd.antidepressant`), which
+  gives the probability of response (>= 50% MADRS reduction) of patients *with a given
+  exposure*; the value per patient is that probability from the patient's own parent plasma
+  curve (2-min steps, exactly as :func:`ketasim.pd.simulate_antidepressant_course`), and the
+  response rate is their mean (an expected rate, not a count of simulated responders).
+
+Between-patient PD variability (``pd_iiv = true``, the default): each parameter with a published
+``iiv_cv_percent`` is sampled log-normal per patient (fractional Imax capped at 1), as
+:func:`ketasim.pd.endpoint_band` does; the log-normal form is an assumption unless the PD file
+says otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import ndtr
+
+from ketasim.catalogue.schema import ModelSpec
+from ketasim.errors import InputError, ModelNotFoundError
+from ketasim.pd import (
+    AntidepressantParams,
+    PDModelSpec,
+    default_antidepressant_params,
+    pd_ke0_per_min,
+    resolve_pd_model,
+)
+from ketasim.pd.effects import _same_drug, analyte_role  # the PD layer's drug matching
+from ketasim.pd.schema import Endpoint as PDEndpoint
+from ketasim.pk import Regimen
+from ketasim.population.batch import NG_PER_ML_PER_MG_PER_L, BatchSystem, batch_inputs
+from ketasim.population.kernel import build_programs, propagators
+from ketasim.units import MOLECULAR_WEIGHT_G_PER_MOL, convert
+
+__all__ = [
+    "PDPlan",
+    "ResponsePlan",
+    "add_pd_sites",
+    "pd_values",
+    "plan_pd_endpoint",
+    "plan_response_rate",
+    "response_probabilities",
+    "sample_pd_parameters",
+]
+
+FloatArray = NDArray[np.float64]
+_PARENTS = ("ketamine", "esketamine", "arketamine")
+_STEP_MIN = 2.0  # as simulate_antidepressant_course's default step
+
+
+@dataclass(frozen=True)
+class PDPlan:
+    """How one ``pd_peak``/``pd_event`` endpoint is computed for one arm's model.
+
+    ``driver``: output name whose window maximum drives the effect (ng/mL); ``site``: an effect
+    state to add, (analyte, ke0 1/min), or None (plasma driver); ``scale``: factor on the driver
+    (0.5 for an S-enantiomer C50 after racemic ketamine); ``direction``: +1 if the effect rises
+    with concentration, -1 if it falls; ``unit``: unit of the per-patient value.
+    """
+
+    pd_model: PDModelSpec
+    endpoint: PDEndpoint
+    driver: str
+    site: tuple[str, float] | None
+    scale: float
+    direction: int
+    unit: str
+    ratio_only: bool
+
+
+@dataclass(frozen=True)
+class ResponsePlan:
+    """How a ``response_rate`` endpoint is computed: parent plasma output, assessment time (h
+    after the first dose), background treatment, baseline MADRS, empirical parameters."""
+
+    parent_output: str
+    at_h: float
+    background: str
+    baseline_madrs: float | None
+    params: AntidepressantParams
+
+
+def plan_pd_endpoint(model: ModelSpec, pd_model_name: str, pd_endpoint: str, *, field: str,
+                     condition: str | None) -> PDPlan:
+    """Resolve a PD model endpoint against a PK model; errors name ``field`` (``endpoints[j]``).
+
+    ``condition``: ``effect_above``, ``effect_below``, ``ce_over_c50_above`` or None.
+    """
+    try:
+        pd_model = resolve_pd_model(pd_model_name)
+    except ModelNotFoundError as exc:
+        raise InputError(f"{field}.pd_model", str(exc).removeprefix("--pd: ")) from None
+    names = [e.name for e in pd_model.endpoints]
+    if pd_endpoint not in names:
+        raise InputError(f"{field}.pd_endpoint", f"{pd_model.id} has no endpoint "
+                         f"{pd_endpoint!r}; it has {', '.join(names)}")
+    ep = pd_model.endpoint(pd_endpoint)
+    if ep.drug is not None and model.drug and not _same_drug(ep.drug, model.drug):
+        raise InputError(f"{field}.pd_endpoint", f"{pd_model.id} {ep.name} was estimated for "
+                         f"{ep.drug}, not for model {model.id}'s {model.drug}")
+    if ep.kind == "linear":
+        if len(ep.slopes) != 1 or (ep.e0 is not None and ep.e0.value != 0):
+            raise InputError(f"{field}.pd_endpoint", f"{pd_model.id} {ep.name} is linear in "
+                             "several analytes (or has a baseline); its peak is not the effect "
+                             "at one peak concentration, so it is not supported here")
+        role = ep.slopes[0].analyte
+        direction = 1 if ep.slopes[0].value >= 0 else -1
+    else:
+        role = ep.analyte
+        direction = -1 if ep.kind == "fractional_inhibitory" or (
+            ep.kind == "sigmoid_emax" and ep.emax is not None and ep.emax.value < 0) else 1
+    analyte = next((a.name for a in model.analytes if analyte_role(a.name) == role), None)
+    if analyte is None:
+        raise InputError(f"{field}.pd_endpoint", f"{pd_model.id} {ep.name} is driven by "
+                         f"{role}, which model {model.id} does not produce")
+    ratio_only = ep.kind != "linear" and ep.gamma is None
+    if condition == "ce_over_c50_above" and ep.c50 is None:
+        raise InputError(f"{field}.ce_over_c50_above", f"{pd_model.id} {ep.name} has no C50")
+    if condition in ("effect_above", "effect_below") and ratio_only:
+        raise InputError(f"{field}.{condition}", f"{pd_model.id} {ep.name}: the Hill "
+                         "coefficient was not found, so there is no effect value; use "
+                         "ce_over_c50_above")
+    if (condition == "effect_above" and direction < 0) or (
+            condition == "effect_below" and direction > 0):
+        raise InputError(f"{field}.{condition}", f"{pd_model.id} {ep.name} "
+                         f"{'falls' if direction < 0 else 'rises'} with concentration; use "
+                         f"{'effect_below' if direction < 0 else 'effect_above'}")
+    ke0 = pd_ke0_per_min(pd_model)
+    racemic = model.drug is not None and _same_drug(model.drug, "racemic ketamine")
+    scale = 0.5 if ep.enantiomer == "S" and racemic else 1.0
+    if ke0 is None:
+        driver, site = f"{analyte}_plasma", None
+    else:
+        driver, site = f"{analyte}_pd_{pd_model.id}", (analyte, ke0)
+    unit = "Ce/C50" if ratio_only else ep.effect_unit
+    return PDPlan(pd_model, ep, driver, site, scale, direction, unit, ratio_only)
+
+
+def add_pd_sites(system: BatchSystem, sites: tuple[tuple[str, float, str], ...]
+                 ) -> BatchSystem:
+    """A copy of ``system`` with one effect state per (analyte, ke0 1/min, output name):
+    ``dCe/dt = ke0 (Cp - Ce)`` on the analyte's plasma concentration.
+
+    The batched counterpart of :func:`ketasim.pd.add_effect_site`; the outputs (ng/mL) are
+    appended in the order of ``sites``.
+    """
+    if not sites:
+        return system
+    n_pat, n, _ = system.K.shape
+    m = len(sites)
+    K = np.zeros((n_pat, n + m, n + m))
+    K[:, :n, :n] = system.K
+    C = np.zeros((n_pat, system.C.shape[1] + m, n + m))
+    C[:, :system.C.shape[1], :n] = system.C
+    for i, (analyte, ke0, _) in enumerate(sites):
+        row = system.C[:, system.output_names.index(f"{analyte}_plasma"), :]
+        s = n + i
+        K[:, s, :n] = ke0 * row / NG_PER_ML_PER_MG_PER_L  # plasma concentration in mg/L
+        K[:, s, s] = -ke0
+        C[:, system.C.shape[1] + i, s] = NG_PER_ML_PER_MG_PER_L
+    return BatchSystem(system.model_id, K, C,
+                       (*system.state_names, *(f"effect_{name}" for _, _, name in sites)),
+                       (*system.output_names, *(name for _, _, name in sites)), system.values)
+
+
+def _conc(p: float, unit: str, analyte: str) -> float:
+    return convert(p, unit, "ng/mL", molecular_weight_g_per_mol=MOLECULAR_WEIGHT_G_PER_MOL[
+        analyte])
+
+
+def sample_pd_parameters(ep: PDEndpoint, n: int, gen: np.random.Generator, *, iiv: bool
+                         ) -> dict[str, FloatArray]:
+    """Per-patient PD parameters (``c50_ng_per_ml``, ``emax``, ``imax``, ``e0``, ``gamma``,
+    ``slope_per_ng_per_ml``), typical values or log-normal draws of the published CVs.
+
+    Always draws ``n`` normals per parameter that publishes a CV (whether or not ``iiv``), so
+    the stream's use never depends on the settings of other endpoints' values.
+    """
+    out: dict[str, FloatArray] = {}
+    for name in ("c50", "emax", "imax", "e0", "gamma"):
+        p = getattr(ep, name)
+        if p is None:
+            continue
+        value = p.value
+        if name == "c50":
+            value = _conc(p.value, p.unit, ep.analyte)
+        if p.iiv_cv_percent is not None:
+            omega = math.sqrt(math.log(1.0 + (p.iiv_cv_percent / 100.0) ** 2))
+            eta = gen.normal(0.0, omega, n)
+            draws = value * np.exp(eta) if iiv else np.full(n, value)
+        else:
+            draws = np.full(n, value)
+        if name == "imax":
+            draws = np.minimum(draws, 1.0)
+        out["c50_ng_per_ml" if name == "c50" else name] = draws
+    if ep.kind == "linear":
+        s = ep.slopes[0]
+        per = _conc(1.0, s.per_unit, s.analyte)
+        out["slope_per_ng_per_ml"] = np.full(n, s.value / per)
+    return out
+
+
+def pd_values(plan: PDPlan, peak_driver_ng_per_ml: FloatArray,
+              params: Mapping[str, FloatArray]) -> FloatArray:
+    """Per-patient effect at the peak driver concentration (or Ce/C50 when ``ratio_only``)."""
+    c = np.maximum(np.asarray(peak_driver_ng_per_ml, dtype=np.float64), 0.0) * plan.scale
+    ep = plan.endpoint
+    if ep.kind == "linear":
+        return np.asarray(params["slope_per_ng_per_ml"] * c, dtype=np.float64)
+    ratio = c / params["c50_ng_per_ml"]
+    if plan.ratio_only:
+        return np.asarray(ratio, dtype=np.float64)
+    r_g = ratio ** params["gamma"]
+    frac = r_g / (1.0 + r_g)
+    if ep.kind == "sigmoid_emax":
+        e0 = params.get("e0", 0.0)
+        return np.asarray(e0 + params["emax"] * frac, dtype=np.float64)
+    if ep.kind == "fractional_inhibitory":
+        return np.asarray(params["e0"] * (1.0 - params["imax"] * frac), dtype=np.float64)
+    return np.asarray(frac, dtype=np.float64)
+
+
+def plan_response_rate(model: ModelSpec, *, field: str, at_h: float, background: str,
+                       baseline_madrs: float | None) -> ResponsePlan:
+    """Check that ``model`` has a parent plasma output and the settings are valid."""
+    parent = next((f"{a.name}_plasma" for a in model.analytes if a.name in _PARENTS), None)
+    if parent is None:
+        raise InputError(f"{field}.kind", f"response_rate needs a ketamine or esketamine "
+                         f"plasma output; model {model.id} has none")
+    if not at_h > 0:
+        raise InputError(f"{field}.at", "the assessment time must be after the first dose")
+    if baseline_madrs is not None and not 0 < baseline_madrs <= 60:
+        raise InputError(f"{field}.baseline_madrs", f"{baseline_madrs!r} must lie in (0, 60]")
+    return ResponsePlan(parent, at_h, background, baseline_madrs,
+                        default_antidepressant_params())
+
+
+def response_probabilities(plan: ResponsePlan, model: ModelSpec, system: BatchSystem,
+                           regimen: Regimen, weight_kg: FloatArray) -> FloatArray:
+    """Per patient, the empirical model's response probability at ``plan.at_h``.
+
+    The parent plasma concentration is propagated exactly on a uniform 2-min grid from 0 (the
+    grid of :func:`ketasim.pd.simulate_antidepressant_course`), driving the plasticity state
+    step by step (exact per step, the drive constant over each step), for all patients at once.
+    """
+    p = plan.params
+    step_h = _STEP_MIN / 60.0
+    grid_h = np.arange(0.0, plan.at_h + step_h, step_h)
+    inputs = batch_inputs(model, system, regimen, weight_kg)
+    n_pat = system.n_patients
+    out_index = system.output_names.index(plan.parent_output)
+    s_at = np.zeros(n_pat)
+    k_hi = int(np.searchsorted(grid_h, plan.at_h, side="left"))
+    k_hi = min(max(k_hi, 1), grid_h.size - 1)
+    t0, t1 = float(grid_h[k_hi - 1]), float(grid_h[k_hi])
+    w = (plan.at_h - t0) / (t1 - t0)
+    for prog in build_programs(inputs, grid_h * 60.0, system.K.shape[1]):
+        pts = prog.patients
+        K = system.K[pts]
+        row = system.C[pts, out_index, :]
+        props = [propagators(K, float(h)) for h in prog.h_values]
+        drives: dict[tuple[int, int], FloatArray] = {}
+        x = np.zeros((pts.size, K.shape[1]))
+        s = np.zeros(pts.size)
+        g = np.zeros(pts.size)
+        s_lo = np.zeros(pts.size)
+        for b in range(prog.times.size):
+            bi = int(prog.bolus_index[b])
+            if bi >= 0:
+                x += prog.bolus[bi]
+            j = int(prog.record[b])
+            if j >= 0:
+                if j > 0:  # advance S over the step [j-1, j] with the drive at j-1
+                    rate = g + p.kout_per_h
+                    a = np.exp(-rate * step_h)
+                    s = a * s + g / rate * (1.0 - a)
+                c = np.maximum(np.einsum("pk,pk->p", row, x), 0.0)
+                g = p.kin_per_h * c / (p.ec50_ng_per_ml + c)
+                if j == k_hi - 1:
+                    s_lo = s.copy()
+                if j == k_hi:
+                    s_at[pts] = s_lo + w * (s - s_lo)
+                    break
+            if b < prog.times.size - 1:
+                h = int(prog.step_h[b])
+                r = int(prog.step_rate[b])
+                phi, gamma = props[h]
+                x = np.einsum("pik,pk->pi", phi, x)
+                if r >= 0:
+                    key = (h, r)
+                    if key not in drives:
+                        drives[key] = np.einsum("pik,pk->pi", gamma, prog.rates[r])
+                    x = x + drives[key]
+    t_first = min(d.time_min for d in regimen)
+    sessions = sorted({(d.time_min - t_first) / 60.0 for d in regimen})
+    d = p.dmax * s_at
+    pbg = p.pbg_continuing if plan.background == "continuing" else p.pbg_new_oral_ad
+    placebo = pbg * (1.0 - math.exp(-p.kp_per_h * plan.at_h))
+    for ts in sessions:
+        if plan.at_h - ts >= 0:
+            placebo += p.pacute * math.exp(-p.ka_per_h * (plan.at_h - ts))
+    placebo = min(placebo, 0.999)
+    m = 1.0 - (1.0 - placebo) * (1.0 - d)
+    return np.asarray(ndtr((m - 0.5) / p.sigma), dtype=np.float64)
