@@ -17,6 +17,7 @@ from rich.table import Table
 
 from ketasim.errors import InputError, KetasimError
 from ketasim.findings import Finding
+from ketasim.io import Individual
 from ketasim.patient import Patient
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "emit_frame",
     "fail",
     "handle_errors",
+    "patient_for_individual",
     "patient_from_options",
     "print_findings",
     "time_grid",
@@ -109,3 +111,18 @@ def emit_frame(frame: pd.DataFrame, output: OutputFormat, title: str) -> None:
         for row in frame.itertuples(index=False):
             table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
         Console(width=200).print(table)
+
+
+def patient_for_individual(ind: Individual, weight: float | None, age: float | None,
+                           height: float | None, sex: str | None) -> Patient:
+    """The patient of one event-table ID: its WT/AGE/HT/FEMALE columns, else the CLI options."""
+    cov = dict(ind.covariates)
+    w = cov.pop("WT", weight)
+    a = cov.pop("AGE", age)
+    h = cov.pop("HT", height)
+    female = cov.pop("FEMALE", None)
+    s = sex if female is None else ("female" if female == 1 else "male")
+    try:
+        return patient_from_options(w, a, h, s, cov)
+    except InputError as exc:
+        raise InputError(f"ID {ind.id}", str(exc)) from None

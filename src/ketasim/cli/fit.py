@@ -15,8 +15,12 @@ from rich.table import Table
 
 from ketasim.catalogue import resolve_model
 from ketasim.catalogue.schema import ModelSpec
-from ketasim.cli.common import OutputFormat, handle_errors, patient_from_options, print_findings
-from ketasim.errors import InputError
+from ketasim.cli.common import (
+    OutputFormat,
+    handle_errors,
+    patient_for_individual,
+    print_findings,
+)
 from ketasim.estimation import (
     DoseRecommendation,
     IndividualFit,
@@ -44,18 +48,6 @@ def _target(text: str) -> tuple[str, float]:
     return "rate", q.to_internal() * 1000.0
 
 
-def _individual_patient(ind: Individual, weight: float | None, age: float | None,
-                        height: float | None, sex: str | None) -> Any:
-    cov = dict(ind.covariates)
-    w = cov.pop("WT", weight)
-    a = cov.pop("AGE", age)
-    h = cov.pop("HT", height)
-    female = cov.pop("FEMALE", None)
-    s = sex if female is None else ("female" if female == 1 else "male")
-    try:
-        return patient_from_options(w, a, h, s, cov)
-    except InputError as exc:
-        raise InputError(f"ID {ind.id}", str(exc)) from None
 
 
 def _fit_one(model: ModelSpec, ind: Individual, patient: Any, residual: str | None,
@@ -155,7 +147,7 @@ def fit_command(
     docs: list[dict[str, Any]] = []
     fits: list[IndividualFit] = []
     for ind in individuals:
-        patient = _individual_patient(ind, weight, age, height, sex)
+        patient = patient_for_individual(ind, weight, age, height, sex)
         fit = _fit_one(m, ind, patient, residual_error, allow_extrapolation)
         rec = None
         if kind_value is not None:

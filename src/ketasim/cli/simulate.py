@@ -16,6 +16,7 @@ from ketasim.cli.common import (
     OutputFormat,
     emit_frame,
     handle_errors,
+    patient_for_individual,
     patient_from_options,
     print_findings,
     time_grid,
@@ -34,16 +35,7 @@ def _simulate_events(model: ModelSpec, path: Path, *, weight: float | None, age:
     frames = []
     compartments = [c.name for c in model.compartments]
     for ind in read_event_table(path, time_unit=time_unit, amount_unit=amount_unit):
-        cov = dict(ind.covariates)
-        w = cov.pop("WT", weight)
-        a = cov.pop("AGE", age)
-        h = cov.pop("HT", height)
-        female = cov.pop("FEMALE", None)
-        s = sex if female is None else ("female" if female == 1 else "male")
-        try:
-            patient = patient_from_options(w, a, h, s, cov)
-        except InputError as exc:
-            raise InputError(f"ID {ind.id}", str(exc)) from None
+        patient = patient_for_individual(ind, weight, age, height, sex)
         system = build_system(model, patient)
         inputs = individual_inputs(system, ind, compartments=compartments)
         times = grid if grid is not None else ind.observation_times_min

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from importlib import resources
 
-from pydantic import ValidationError
-
+from ketasim.datafiles import load_validated_toml
 from ketasim.errors import ModelError, ModelNotFoundError
 from ketasim.pd.schema import PDModelSpec
 
@@ -16,16 +14,7 @@ __all__ = ["available_pd_models", "load_pd_text", "resolve_pd_model"]
 
 def load_pd_text(text: str, *, origin: str) -> PDModelSpec:
     """Parse and validate PD model TOML ``text``; errors name ``origin`` and the field."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{origin}: not valid TOML: {exc}") from None
-    try:
-        return PDModelSpec.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ModelError(f"{origin}: field {loc}: {first['msg']}") from None
+    return load_validated_toml(text, PDModelSpec, origin=origin)
 
 
 @cache

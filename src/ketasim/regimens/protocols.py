@@ -24,16 +24,16 @@ Functions: :func:`available_protocols`, :func:`get_protocol`, :func:`load_protoc
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ketasim.catalogue.schema import Range
+from ketasim.datafiles import load_validated_toml
 from ketasim.errors import InputError, ModelError
 from ketasim.pk.events import Dose
 
@@ -217,22 +217,8 @@ class Protocol(_Strict):
         }
 
 
-def _format_validation(origin: str, exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{origin}: field {loc}: {first['msg']}{more}"
-
-
 def _load_text(text: str, *, origin: str) -> Protocol:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{origin}: not valid TOML: {exc}") from None
-    try:
-        return Protocol.model_validate(data)
-    except ValidationError as exc:
-        raise ModelError(_format_validation(origin, exc)) from None
+    return load_validated_toml(text, Protocol, origin=origin)
 
 
 def load_protocol_file(path: str | Path) -> Protocol:

@@ -25,15 +25,15 @@ Filters ``drugs``, ``routes``, ``indications``, ``protocols`` restrict where a r
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ketasim.errors import InputError, ModelError
+from ketasim.datafiles import load_validated_toml
+from ketasim.errors import InputError
 
 __all__ = [
     "MEASUREMENT_FIELDS",
@@ -243,22 +243,8 @@ class RuleSet(_Strict):
         return frozenset(out)
 
 
-def _format_validation(origin: str, exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{origin}: field {loc}: {first['msg']}{more}"
-
-
 def _parse(text: str, origin: str) -> RuleSet:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{origin}: not valid TOML: {exc}") from None
-    try:
-        return RuleSet.model_validate(data)
-    except ValidationError as exc:
-        raise ModelError(_format_validation(origin, exc)) from None
+    return load_validated_toml(text, RuleSet, origin=origin)
 
 
 @cache
