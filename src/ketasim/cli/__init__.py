@@ -22,6 +22,24 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"ketasim {version('ketasim')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                 callback=_version_callback, is_eager=True),
+) -> None:
+    """Clinical pharmacology of ketamine (decision support for professionals)."""
+
+
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
     if _info.name.startswith("_") or _info.name == "common":
         continue
