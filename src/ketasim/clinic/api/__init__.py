@@ -1,0 +1,1 @@
+"""REST API under /api/v1 (FastAPI routers, typed Create/Update/Public schemas)."""

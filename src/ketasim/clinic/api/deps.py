@@ -1,0 +1,106 @@
+"""Request dependencies: the database, the logged-in user, role checks and CSRF."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Path, Query, Request
+
+from ketasim.clinic.auth import COOKIE_NAME, CurrentUser, csrf_matches, lookup_login
+from ketasim.clinic.db import Database
+from ketasim.clinic.services.base import Actor
+from ketasim.clinic.settings import Settings
+
+__all__ = [
+    "ALL_ROLES",
+    "CLINICIANS",
+    "MAX_ID",
+    "Forbidden",
+    "Id",
+    "LoginRequired",
+    "QId",
+    "actor",
+    "db",
+    "require",
+    "settings",
+]
+
+MAX_ID = 2_147_483_647
+#: a record id in a path / an optional one in a query (bounded: no overflow in the database)
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+QId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+ALL_ROLES = ("admin", "prescriber", "nurse", "auditor")
+CLINICIANS = ("prescriber", "nurse")
+_UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class LoginRequired(Exception):  # noqa: N818
+    """No valid login (401 for the API, a redirect to the login page for pages)."""
+
+
+class Forbidden(Exception):  # noqa: N818
+    """Logged in, but the role (or a missing CSRF token) forbids the request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+def db(request: Request) -> Database:
+    """The app's database."""
+    database: Database = request.app.state.db
+    return database
+
+
+def settings(request: Request) -> Settings:
+    """The app's settings."""
+    s: Settings = request.app.state.settings
+    return s
+
+
+def _token(request: Request) -> tuple[str | None, bool]:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip(), False
+    return request.cookies.get(COOKIE_NAME), True
+
+
+def optional_user(request: Request) -> CurrentUser | None:
+    """The logged-in user, or None."""
+    token, via_cookie = _token(request)
+    if not token:
+        return None
+    with db(request).read() as s:
+        return lookup_login(s, token, via_cookie=via_cookie)
+
+
+def require(*roles: str) -> Callable[[Request], Awaitable[CurrentUser]]:
+    """A dependency admitting only ``roles`` (CSRF-checked for cookie logins that write)."""
+    allowed = frozenset(roles)
+
+    async def dependency(request: Request) -> CurrentUser:
+        user = optional_user(request)
+        if user is None:
+            raise LoginRequired()
+        if user.role not in allowed:
+            raise Forbidden(f"role {user.role} may not use this; allowed: "
+                            f"{', '.join(sorted(allowed))}")
+        if request.method in _UNSAFE and user.via_cookie:
+            given = request.headers.get("x-csrf-token")
+            if given is None and request.headers.get("content-type", "").startswith(
+                    ("application/x-www-form-urlencoded", "multipart/form-data")):
+                form = await request.form()
+                value = form.get("csrf_token")
+                given = value if isinstance(value, str) else None
+            if not csrf_matches(user.csrf_token, given):
+                raise Forbidden("missing or wrong CSRF token")
+        request.state.user = user
+        return user
+
+    dependency.allowed_roles = allowed  # type: ignore[attr-defined]
+    return dependency
+
+
+def actor(user: CurrentUser) -> Actor:
+    """The audit actor of a user."""
+    return Actor(user.id, user.username)

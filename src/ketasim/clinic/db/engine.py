@@ -1,0 +1,101 @@
+"""Engines and sessions: SQLite (WAL, immediate write transactions) or PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from ketasim.clinic.settings import Settings
+
+__all__ = ["MIGRATIONS_DIR", "Database", "make_engine", "migrate"]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def make_engine(settings: Settings) -> Engine:
+    """An engine for ``settings.url``.
+
+    SQLite: the data directory is created; WAL journal, ``synchronous=FULL`` (a killed server
+    loses no committed transaction), foreign keys on, 30 s busy timeout, and every transaction
+    begins ``IMMEDIATE`` so concurrent writers queue instead of failing on a stale snapshot
+    (read-only transactions, :meth:`Database.read`, begin deferred and never wait for writers).
+    """
+    if not settings.is_sqlite:
+        return create_engine(settings.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.url, connect_args={"check_same_thread": False,
+                                                       "timeout": 30.0},
+                           pool_size=10, max_overflow=20)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        read_only = conn.get_execution_options().get("ketasim_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Create or upgrade the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _refuse_flush(*_args: Any) -> None:
+    raise RuntimeError("a write in a read-only session (use Database.session())")
+
+
+class Database:
+    """An engine and its session factory (one per app)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if settings.is_sqlite else nullcontext())
+        self.read_sessionmaker = sessionmaker(
+            self.engine.execution_options(ketasim_read_only=True), expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        On SQLite, writers of this process queue on a lock first (SQLite allows one writer;
+        waiting on a lock wakes at once, where SQLite's busy handler sleeps and polls)."""
+        with self._write_lock, self.sessionmaker() as s, s.begin():
+            yield s
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session (on SQLite a deferred transaction that does not queue behind
+        writers); a write in it raises."""
+        with self.read_sessionmaker() as s:  # closing returns the connection rolled back
+            event.listen(s, "before_flush", _refuse_flush)
+            yield s
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

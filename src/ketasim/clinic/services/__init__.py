@@ -1,0 +1,1 @@
+"""Clinic services: database functions taking the session (and the acting user) explicitly."""

@@ -1,0 +1,69 @@
+"""Clinic settings: where the data live and how the server behaves (read once, passed around)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+
+def default_data_dir() -> Path:
+    """``$KETASIM_DATA_DIR`` or ``~/.ketasim``."""
+    env = os.environ.get("KETASIM_DATA_DIR")
+    return Path(env) if env else Path.home() / ".ketasim"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one clinic app.
+
+    ``database_url`` overrides the SQLite file ``<data_dir>/clinic.sqlite3``; PostgreSQL is
+    ``postgresql+psycopg://user:password@host/db``. ``cookie_secure`` marks the session cookie
+    ``Secure`` (set it when served over HTTPS). Login rate limit: at most
+    ``login_max_failures`` failed attempts per user name and client within
+    ``login_window_s`` seconds. ``session_ttl_s``: idle lifetime of a login (s).
+    """
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str | None = None
+    cookie_secure: bool = False
+    session_ttl_s: int = 8 * 3600
+    login_max_failures: int = 5
+    login_window_s: int = 300
+    bp_alert_sbp_mmhg: float = 180.0
+    bp_alert_dbp_mmhg: float = 110.0
+    plan_samples: int = 30
+    migrate: bool = True
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy database URL in use."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'clinic.sqlite3').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the records live in SQLite."""
+        return self.url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, data_dir: Path | None = None,
+                 **overrides: object) -> Settings:
+        """Settings from the environment: ``DATABASE_URL``, ``KETASIM_DATA_DIR``,
+        ``KETASIM_COOKIE_SECURE`` (1/0)."""
+        env = os.environ if env is None else env
+        kwargs: dict[str, object] = {}
+        if data_dir is not None:
+            kwargs["data_dir"] = data_dir
+        elif env.get("KETASIM_DATA_DIR"):
+            kwargs["data_dir"] = Path(env["KETASIM_DATA_DIR"])
+        if env.get("DATABASE_URL"):
+            kwargs["database_url"] = env["DATABASE_URL"]
+        if env.get("KETASIM_COOKIE_SECURE"):
+            kwargs["cookie_secure"] = env["KETASIM_COOKIE_SECURE"] not in ("0", "false", "")
+        kwargs.update(overrides)
+        return cls(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,104 @@
+"""Pages for administration and oversight: users, consent documents, the audit log with its
+verification, and the access/outcomes (equity) report."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from ketasim.clinic import audit
+from ketasim.clinic.api.deps import Id, actor, db, require
+from ketasim.clinic.auth import CurrentUser
+from ketasim.clinic.db import Database
+from ketasim.clinic.db.models import AuditEntry
+from ketasim.clinic.services import consent as co
+from ketasim.clinic.services import reports as rp
+from ketasim.clinic.services import users as us
+from ketasim.clinic.services.base import ServiceError
+from ketasim.clinic.web.pages import _text, render
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+DB = Annotated[Database, Depends(db)]
+Admin = Annotated[CurrentUser, Depends(require("admin"))]
+Oversight = Annotated[CurrentUser, Depends(require("admin", "auditor"))]
+Reporter = Annotated[CurrentUser, Depends(require("admin", "auditor", "prescriber"))]
+
+
+def _admin_page(request: Request, database: Database, status_code: int = 200,
+                error: str = "") -> HTMLResponse:
+    with database.read() as s:
+        users = us.list_users(s)
+        documents = co.list_documents(s)
+    return render(request, "admin.html", {"users": users, "documents": documents},
+                  status_code=status_code, error=error)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request, user: Admin, database: DB) -> HTMLResponse:
+    return _admin_page(request, database)
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+async def admin_user_create(request: Request, user: Admin, database: DB) -> Response:
+    form = await request.form()
+    try:
+        with database.session() as s:
+            us.create_user(s, actor(user), username=_text(form, "username"),
+                           full_name=_text(form, "full_name"), role=_text(form, "role"),
+                           password=_text(form, "password"))
+    except ServiceError as exc:
+        return _admin_page(request, database, exc.status, str(exc))
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/users/{user_id}/active", response_class=HTMLResponse)
+async def admin_user_active(request: Request, user_id: Id, user: Admin, database: DB
+                            ) -> Response:
+    form = await request.form()
+    try:
+        with database.session() as s:
+            us.set_active(s, actor(user), user_id, _text(form, "active") == "yes")
+    except ServiceError as exc:
+        return _admin_page(request, database, exc.status, str(exc))
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/consent-documents", response_class=HTMLResponse)
+async def admin_document_create(request: Request, user: Admin, database: DB) -> Response:
+    form = await request.form()
+    try:
+        with database.session() as s:
+            co.create_document(s, actor(user), code=_text(form, "code"),
+                               title=_text(form, "title"), body=_text(form, "body"))
+    except ServiceError as exc:
+        return _admin_page(request, database, exc.status, str(exc))
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, user: Oversight, database: DB) -> HTMLResponse:
+    with database.read() as s:
+        n, problems = audit.verify_chain(s)
+        entries = list(s.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(200)
+                                 ).scalars())
+    return render(request, "audit.html", {"entries": entries, "n": n, "problems": problems})
+
+
+@router.get("/reports/equity", response_class=HTMLResponse)
+def equity_page(request: Request, user: Reporter, database: DB,
+                dimension: Annotated[str, Query(max_length=32)] = "sex",
+                min_cell: Annotated[int, Query(ge=1, le=100)] = 5) -> HTMLResponse:
+    try:
+        with database.read() as s:
+            report = rp.equity_report(s, dimension, min_cell=min_cell)
+    except ServiceError as exc:
+        return render(request, "equity.html", {"report": None, "dimensions": rp.DIMENSIONS,
+                                               "metrics": rp.METRICS}, status_code=exc.status,
+                      error=str(exc))
+    return render(request, "equity.html", {"report": report, "dimensions": rp.DIMENSIONS,
+                                           "metrics": rp.METRICS})

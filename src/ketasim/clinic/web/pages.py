@@ -1,0 +1,430 @@
+"""Server-rendered pages for the clinic workflow (login, patients, consent, screening, plan with
+its predicted curves, sessions with vitals, rating scales with the response chart, alerts) and
+the simulator page calling the same functions as the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+
+from ketasim.clinic.api.deps import ALL_ROLES, CLINICIANS, Id, actor, db, optional_user, require
+from ketasim.clinic.api.routes import do_login, set_login_cookie
+from ketasim.clinic.auth import COOKIE_NAME, CurrentUser, revoke_login
+from ketasim.clinic.db import Database
+from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession
+from ketasim.clinic.services import alerts as al
+from ketasim.clinic.services import consent as co
+from ketasim.clinic.services import patients as pa
+from ketasim.clinic.services import plans as pl
+from ketasim.clinic.services import ratings as ra
+from ketasim.clinic.services import screening as scr
+from ketasim.clinic.services import sessions as se
+from ketasim.clinic.services.base import Invalid, ServiceError, get_or_404
+from ketasim.clinic.web.charts import line_chart_svg
+from ketasim.regimens.protocols import available_protocols
+from ketasim.safety import default_rules
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+_templates: list[Jinja2Templates] = []
+DB = Annotated[Database, Depends(db)]
+Anyone = Annotated[CurrentUser, Depends(require(*ALL_ROLES))]
+Clinician = Annotated[CurrentUser, Depends(require(*CLINICIANS))]
+Prescriber = Annotated[CurrentUser, Depends(require("prescriber"))]
+Recorder = Annotated[CurrentUser, Depends(require("admin", "prescriber", "nurse"))]
+
+
+def templates() -> Jinja2Templates:
+    """The template set (built on first use, not at import)."""
+    if not _templates:
+        _templates.append(Jinja2Templates(directory=Path(__file__).parent / "templates"))
+    return _templates[0]
+
+
+def render(request: Request, name: str, ctx: Mapping[str, object] | None = None, *,
+           status_code: int = 200, **context: object) -> HTMLResponse:
+    """Render a page with the current user and CSRF token."""
+    user = getattr(request.state, "user", None) or optional_user(request)
+    return templates().TemplateResponse(request, name, {"user": user, **(ctx or {}), **context},
+                                        status_code=status_code)
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _text(form: FormData, name: str, default: str = "") -> str:
+    v = form.get(name)
+    return v.strip() if isinstance(v, str) else default
+
+
+def _num(form: FormData, name: str, *, required: bool = False) -> float | None:
+    raw = _text(form, name)
+    if not raw:
+        if required:
+            raise Invalid(name, "required")
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise Invalid(name, f"{raw!r} is not a number") from None
+
+
+def _req(form: FormData, name: str) -> float:
+    v = _num(form, name, required=True)
+    assert v is not None
+    return v
+
+
+def _bool(form: FormData, name: str) -> bool | None:
+    raw = _text(form, name)
+    return {"yes": True, "no": False, "on": True}.get(raw)
+
+
+def _date(form: FormData, name: str) -> dt.date:
+    raw = _text(form, name)
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(name, f"{raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _time(form: FormData, name: str) -> dt.datetime | None:
+    raw = _text(form, name)
+    if not raw:
+        return None
+    try:
+        return dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(name, f"{raw!r} is not a date and time (YYYY-MM-DDTHH:MM)") from None
+
+
+def _list(form: FormData, name: str) -> list[str]:
+    return [x.strip() for x in _text(form, name).replace("\n", ",").split(",") if x.strip()]
+
+
+# --- login ---------------------------------------------------------------------------------------
+@router.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", next=next if next.startswith("/") else "/")
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_submit(request: Request, database: DB) -> Response:
+    form = await request.form()
+    nxt = _text(form, "next", "/")
+    try:
+        token, _csrf, _n, _r = do_login(request, database, _text(form, "username"),
+                                        _text(form, "password"))
+    except ServiceError as exc:
+        return render(request, "login.html", status_code=exc.status, error=str(exc), next=nxt)
+    response = _redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
+    set_login_cookie(request, response, token)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, user: Anyone, database: DB) -> Response:
+    with database.session() as s:
+        revoke_login(s, request.cookies.get(COOKIE_NAME, ""))
+    response = _redirect("/login")
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+# --- patients ------------------------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+@router.get("/patients", response_class=HTMLResponse)
+def patients_page(request: Request, user: Anyone, database: DB, q: str | None = None
+                  ) -> HTMLResponse:
+    with database.read() as s:
+        patients = pa.list_patients(s, q=q)
+        open_alerts = len(al.list_alerts(s, open_only=True))
+    return render(request, "patients.html", patients=patients, q=q or "",
+                  open_alerts=open_alerts)
+
+
+@router.post("/patients", response_class=HTMLResponse)
+async def patient_create(request: Request, user: Recorder, database: DB) -> Response:
+    form = await request.form()
+    try:
+        with database.session() as s:
+            p = pa.create_patient(
+                s, actor(user), mrn=_text(form, "mrn"), given_name=_text(form, "given_name"),
+                family_name=_text(form, "family_name"), birth_date=_date(form, "birth_date"),
+                sex=_text(form, "sex"), weight_kg=_req(form, "weight_kg"),
+                height_cm=_num(form, "height_cm"),
+                ethnicity=_text(form, "ethnicity") or "not stated",
+                language=_text(form, "language") or "not stated")
+            pid = p.id
+    except ServiceError as exc:
+        with database.session() as s:
+            patients = pa.list_patients(s)
+        return render(request, "patients.html", status_code=exc.status, error=str(exc),
+                      patients=patients, q="", open_alerts=0)
+    return _redirect(f"/patients/{pid}")
+
+
+def _patient_context(database: Database, patient_id: Id) -> dict[str, object]:
+    with database.read() as s:
+        patient = pa.get_patient(s, patient_id)
+        ratings = ra.list_ratings(s, patient_id)
+        courses = {scale: ra.course(ratings, scale) for scale in ra.SCALES}
+        charts = {}
+        for scale, pts in courses.items():
+            if pts:
+                day0 = pts[0].taken_on
+                base = pts[0].score
+                charts[scale] = line_chart_svg(
+                    [((p.taken_on - day0).days, p.score) for p in pts],
+                    x_label="days since baseline", y_label=f"{scale} total",
+                    y_max=ra.SCALES[scale][0], hline=base * (1 - ra.RESPONSE_DROP),
+                    hline_label="response: 50 % below baseline")
+        return {
+            "patient": patient, "age": pa.age_years(patient.birth_date),
+            "documents": [d for d in co.list_documents(s) if d.current],
+            "consents": co.list_consents(s, patient_id),
+            "current_consent": co.current_consent(s, patient_id),
+            "screenings": scr.list_screenings(s, patient_id),
+            "plans": pl.list_plans(s, patient_id),
+            "sessions": se.list_sessions(s, patient_id),
+            "courses": courses, "charts": charts,
+            "alerts": al.list_alerts(s, patient_id=patient_id),
+            "protocols": available_protocols(),
+            "conditions": default_rules().conditions,
+            "today": dt.date.today().isoformat(),
+        }
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+def patient_page(request: Request, patient_id: Id, user: Anyone, database: DB,
+                 msg: str = "") -> HTMLResponse:
+    return render(request, "patient.html", _patient_context(database, patient_id), msg=msg)
+
+
+async def _patient_action(request: Request, database: Database, patient_id: Id,
+                          action: object) -> Response:
+    form = await request.form()
+    try:
+        with database.session() as s:
+            target = action(s, form)  # type: ignore[operator]
+    except ServiceError as exc:
+        return render(request, "patient.html", status_code=exc.status, error=str(exc),
+                      ctx=_patient_context(database, patient_id), msg="")
+    return _redirect(target or f"/patients/{patient_id}")
+
+
+@router.post("/patients/{patient_id}/consent", response_class=HTMLResponse)
+async def consent_sign(request: Request, patient_id: Id, user: Clinician,
+                       database: DB) -> Response:
+    def act(s: object, form: FormData) -> None:
+        co.sign_consent(s, actor(user), patient_id, int(_req(form, "document_id")),  # type: ignore[arg-type]
+                        _text(form, "signed_by_name"))
+    return await _patient_action(request, database, patient_id, act)
+
+
+@router.post("/patients/{patient_id}/consent/{consent_id}/withdraw",
+             response_class=HTMLResponse)
+async def consent_withdraw(request: Request, patient_id: Id, consent_id: Id,
+                           user: Clinician, database: DB) -> Response:
+    def act(s: object, form: FormData) -> None:
+        co.withdraw_consent(s, actor(user), consent_id, _text(form, "reason"))  # type: ignore[arg-type]
+    return await _patient_action(request, database, patient_id, act)
+
+
+@router.post("/patients/{patient_id}/screening", response_class=HTMLResponse)
+async def screening_create(request: Request, patient_id: Id, user: Clinician,
+                           database: DB) -> Response:
+    def act(s: object, form: FormData) -> None:
+        preg = _text(form, "pregnant")
+        scr.create_screening(
+            s, actor(user), patient_id, protocol_id=_text(form, "protocol_id"),  # type: ignore[arg-type]
+            sbp_mmhg=_num(form, "sbp_mmhg"), dbp_mmhg=_num(form, "dbp_mmhg"),
+            heart_rate_bpm=_num(form, "heart_rate_bpm"), spo2_percent=_num(form, "spo2_percent"),
+            conditions=[c for c in form.getlist("conditions") if isinstance(c, str)],
+            medications=_list(form, "medications"),
+            pregnant={"yes": True, "no": False}.get(preg),
+            substance_use=_text(form, "substance_use"), history=_text(form, "history"))
+    return await _patient_action(request, database, patient_id, act)
+
+
+@router.post("/patients/{patient_id}/plan", response_class=HTMLResponse)
+async def plan_create(request: Request, patient_id: Id, user: Prescriber,
+                      database: DB) -> Response:
+    def act(s: object, form: FormData) -> str:
+        weeks = _num(form, "weeks")
+        p = pl.create_plan(s, actor(user), patient_id,  # type: ignore[arg-type]
+                           screening_id=int(_req(form, "screening_id")), dose=_num(form, "dose"),
+                           weeks=None if weeks is None else int(weeks))
+        return f"/plans/{p.id}"
+    return await _patient_action(request, database, patient_id, act)
+
+
+@router.post("/patients/{patient_id}/rating", response_class=HTMLResponse)
+async def rating_create(request: Request, patient_id: Id, user: Clinician,
+                        database: DB) -> Response:
+    def act(s: object, form: FormData) -> str:
+        ra.add_rating(s, actor(user), patient_id, scale=_text(form, "scale"),  # type: ignore[arg-type]
+                      score=int(_req(form, "score")), taken_on=_date(form, "taken_on"))
+        return f"/patients/{patient_id}#ratings"
+    return await _patient_action(request, database, patient_id, act)
+
+
+# --- plans ---------------------------------------------------------------------------------------
+@router.get("/plans/{plan_id}", response_class=HTMLResponse)
+def plan_page(request: Request, plan_id: Id, user: Anyone, database: DB) -> HTMLResponse:
+    from ketasim.report.plan_report import plan_figures
+
+    n = request.app.state.settings.plan_samples
+    with database.read() as s:
+        row = get_or_404(s, TreatmentPlan, plan_id, "plan")
+        patient = pa.get_patient(s, row.patient_id)
+        full = pl.predict(s, plan_id, n)
+    figures = plan_figures(full)
+    return render(request, "plan.html", plan=row, patient=patient, figures=figures,
+                  note=full.concentration_note, effects_note=full.effects_note)
+
+
+@router.post("/plans/{plan_id}/sign", response_class=HTMLResponse)
+async def plan_sign(request: Request, plan_id: Id, user: Prescriber, database: DB) -> Response:
+    try:
+        with database.session() as s:
+            pl.sign_plan(s, actor(user), plan_id)
+    except ServiceError as exc:
+        return HTMLResponse(f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
+                            status_code=exc.status)
+    return _redirect(f"/plans/{plan_id}")
+
+
+@router.post("/plans/{plan_id}/session", response_class=HTMLResponse)
+async def session_open(request: Request, plan_id: Id, user: Clinician,
+                       database: DB) -> Response:
+    form = await request.form()
+    try:
+        with database.session() as s:
+            x = se.open_session(s, actor(user), plan_id,
+                                early_request=_bool(form, "early_request") or False)
+            sid = x.id
+    except ServiceError as exc:
+        return HTMLResponse(f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
+                            status_code=exc.status)
+    return _redirect(f"/sessions/{sid}")
+
+
+# --- sessions ------------------------------------------------------------------------------------
+def _session_context(database: Database, session_id: Id) -> dict[str, object]:
+    with database.read() as s:
+        row = get_or_404(s, TreatmentSession, session_id, "session")
+        plan = get_or_404(s, TreatmentPlan, row.plan_id, "plan")
+        patient = pa.get_patient(s, row.patient_id)
+        form = se.rems_form(s, row)
+        missing = se.missing_fields(s, row)
+        vit = [(o.minutes_after_dose, o.sbp_mmhg) for o in row.observations
+               if o.sbp_mmhg is not None]
+        chart = line_chart_svg(vit, x_label="minutes after dosing", y_label="systolic BP (mmHg)",
+                               y_max=220.0) if vit else ""
+        return {"s": row, "plan": plan, "patient": patient, "rems": form, "missing": missing,
+                "bp_chart": chart, "now": _now().isoformat(timespec="minutes")}
+
+
+@router.get("/sessions/{session_id}", response_class=HTMLResponse)
+def session_page(request: Request, session_id: Id, user: Anyone, database: DB
+                 ) -> HTMLResponse:
+    return render(request, "session.html", _session_context(database, session_id))
+
+
+@router.post("/sessions/{session_id}/{step}", response_class=HTMLResponse)
+async def session_step(request: Request, session_id: Id, step: str, user: Clinician,
+                       database: DB) -> Response:
+    form = await request.form()
+    st = request.app.state.settings
+    who = actor(user)
+    try:
+        with database.session() as s:
+            if step == "predose":
+                se.predose_check(s, who, session_id, sbp_mmhg=_req(form, "sbp_mmhg"),
+                                 dbp_mmhg=_req(form, "dbp_mmhg"),
+                                 heart_rate_bpm=_req(form, "heart_rate_bpm"),
+                                 spo2_percent=_req(form, "spo2_percent"),
+                                 medications=_list(form, "medications"),
+                                 fasting_confirmed=_bool(form, "fasting_confirmed"),
+                                 transport_arranged=_bool(form, "transport_arranged"))
+            elif step == "dose":
+                se.give_dose(s, who, session_id, dose_mg=_req(form, "dose_mg"),
+                             lot_number=_text(form, "lot_number"),
+                             start_at=_time(form, "start_at") or _now(),
+                             end_at=_time(form, "end_at"),
+                             rationale=_text(form, "rationale") or None)
+            elif step == "vitals":
+                moaas = _num(form, "moaas")
+                se.add_observation(s, who, session_id,
+                                   minutes_after_dose=_req(form, "minutes_after_dose"),
+                                   checkpoint=_text(form, "checkpoint"),
+                                   sbp_mmhg=_num(form, "sbp_mmhg"),
+                                   dbp_mmhg=_num(form, "dbp_mmhg"),
+                                   heart_rate_bpm=_num(form, "heart_rate_bpm"),
+                                   spo2_percent=_num(form, "spo2_percent"),
+                                   cadss=_num(form, "cadss"),
+                                   moaas=None if moaas is None else int(moaas),
+                                   bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg))
+            elif step == "adverse-event":
+                se.add_adverse_event(s, who, session_id, category=_text(form, "category"),
+                                     severity=_text(form, "severity"),
+                                     description=_text(form, "description"),
+                                     serious=_bool(form, "serious") or False)
+            elif step == "discharge":
+                se.discharge(
+                    s, who, session_id, discharged_at=_time(form, "discharged_at") or _now(),
+                    criteria_met=bool(_bool(form, "criteria_met")),
+                    ready_to_leave_min=_num(form, "ready_to_leave_min"),
+                    vitals_acceptable_end=_bool(form, "vitals_acceptable_end"),
+                    transport_arranged=_bool(form, "transport_arranged"),
+                    first_treatment=_bool(form, "first_treatment"),
+                    monitoring_provider=_text(form, "monitoring_provider") or None,
+                    setting=_text(form, "setting") or None,
+                    vitals_acceptable_before=_bool(form, "vitals_acceptable_before"),
+                    sedation_observed=_bool(form, "sedation_observed"),
+                    dissociation_observed=_bool(form, "dissociation_observed"),
+                    respiratory_depression_observed=_bool(form,
+                                                          "respiratory_depression_observed"),
+                    serious_adverse_event=_bool(form, "serious_adverse_event"))
+            elif step == "sign":
+                se.sign_session(s, who, session_id)
+            else:
+                raise Invalid("step", f"unknown step {step!r}")
+    except ServiceError as exc:
+        return render(request, "session.html", _session_context(database, session_id),
+                      status_code=exc.status, error=str(exc))
+    return _redirect(f"/sessions/{session_id}")
+
+
+# --- alerts --------------------------------------------------------------------------------------
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, user: Anyone, database: DB) -> HTMLResponse:
+    with database.read() as s:
+        alerts = al.list_alerts(s)
+    return render(request, "alerts.html", alerts=alerts)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_class=HTMLResponse)
+async def alert_ack(request: Request, alert_id: Id, user: Prescriber, database: DB) -> Response:
+    with database.session() as s:
+        al.acknowledge(s, actor(user), alert_id)
+    return _redirect("/alerts")

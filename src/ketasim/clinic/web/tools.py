@@ -1,0 +1,244 @@
+"""Pages that open the computational side to people who do not use Python: the simulator
+(model, patient, regimen -> concentrations), the plan (protocol + patient -> findings, doses,
+predicted curves) and TCI. They call the same functions as ``ketasim simulate``, ``ketasim plan``
+and ``ketasim tci``; nothing is written to the records (GET forms, no CSRF needed)."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from ketasim.catalogue import available_models, resolve_model
+from ketasim.clinic.api.deps import ALL_ROLES, require
+from ketasim.clinic.auth import CurrentUser
+from ketasim.clinic.web.pages import render
+from ketasim.errors import KetasimError
+from ketasim.patient import Patient
+from ketasim.regimens.protocols import available_protocols
+
+__all__ = ["DEFAULT_TRIAL", "router"]
+
+MAX_TRIAL_N = 2000
+DEFAULT_TRIAL = """# Two esketamine arms over a 2-week induction (spec format of `ketasim trial`)
+title = "Esketamine 56 vs 84 mg twice weekly, 2 weeks"
+n = 300
+seed = 1
+
+[population]
+kind = "parametric"
+source = "ASSUMED illustrative adult population (not from a survey)"
+female_fraction = 0.6
+[population.female.weight_kg]
+median = 72
+cv_percent = 22
+min = 40
+max = 160
+[population.female.age_years]
+mean = 45
+sd = 13
+min = 18
+max = 75
+[population.male.weight_kg]
+median = 85
+cv_percent = 20
+min = 45
+max = 170
+[population.male.age_years]
+mean = 45
+sd = 13
+min = 18
+max = 75
+
+[outputs]
+until = "14d"
+every = "30min"
+percentiles = [5, 50, 95]
+
+[[arms]]
+name = "esketamine 56 mg twice weekly"
+model = "perez-ruixo"
+regimen = "56 mg intranasal every 84h x 4"
+
+[[arms]]
+name = "esketamine 84 mg twice weekly"
+model = "perez-ruixo"
+regimen = "84 mg intranasal every 84h x 4"
+
+[[endpoints]]
+name = "esketamine_cmax"
+kind = "cmax"
+output = "esketamine_plasma"
+"""
+
+router = APIRouter(include_in_schema=False)
+Anyone = Annotated[CurrentUser, Depends(require(*ALL_ROLES))]
+MAX_MIN = 7 * 1440.0
+
+
+def _png(draw: Callable[[Path], object]) -> str:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "figure.png"
+        draw(path)
+        return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _patient(weight: float, age: float | None, height: float | None, sex: str | None
+             ) -> Patient:
+    return Patient(weight_kg=weight, age_years=age, height_cm=height,
+                   sex=sex if sex in ("female", "male") else None)  # type: ignore[arg-type]
+
+
+def _models() -> list[str]:
+    return [m if isinstance(m, str) else m.id for m in available_models()]
+
+
+@router.get("/tools/simulate", response_class=HTMLResponse)
+def simulate_page(request: Request, user: Anyone, model: str = "domino-1982",
+                  dose: str = "", route: str = "iv", over: str = "", weight_kg: float = 70.0,
+                  age_years: float | None = 40.0, height_cm: float | None = None,
+                  sex: str = "", until: str = "6h") -> HTMLResponse:
+    """Simulator: as ``ketasim simulate --model --dose --route --over --until --plot``."""
+    from ketasim.pk import simulate
+    from ketasim.regimens import parse_regimen
+    from ketasim.report.plots import plot_concentrations
+    from ketasim.units import parse_duration_min
+
+    ctx: dict[str, object] = {"models": _models(), "q": dict(request.query_params),
+                              "model": model, "route": route, "until": until}
+    if dose:
+        try:
+            m = resolve_model(model)
+            regimen = parse_regimen(dose, route=route, over=over or None)
+            end = parse_duration_min(until, field="until")
+            if not 0 < end <= MAX_MIN:
+                raise KetasimError(f"until: accepted up to {MAX_MIN / 1440:g} days")
+            res = simulate(m, _patient(weight_kg, age_years, height_cm, sex), regimen,
+                           times_min=np.arange(0.0, end + 1.0, 1.0))
+            title = f"{m.title}\n" + "; ".join(d.describe() for d in regimen)
+            ctx["figure"] = _png(lambda p: plot_concentrations(res, p, title=title))
+            ctx["findings"] = list(res.findings)
+            frame = res.to_dataframe()
+            ctx["peaks"] = {c: float(frame[c].max()) for c in frame.columns if c != "time_min"}
+        except KetasimError as exc:
+            ctx["error"] = str(exc)
+    return render(request, "tool_simulate.html", ctx)
+
+
+@router.get("/tools/tci", response_class=HTMLResponse)
+def tci_page(request: Request, user: Anyone, model: str = "domino-1982", target: str = "",
+             duration: str = "60min", site: str = "effect", weight_kg: float = 70.0,
+             age_years: float | None = 40.0, height_cm: float | None = None,
+             sex: str = "") -> HTMLResponse:
+    """TCI: as ``ketasim tci --model --target --duration --site --plot``."""
+    from ketasim.report.tci_plots import plot_tci
+    from ketasim.tci import parse_pump, parse_targets, plan_tci
+    from ketasim.units import parse_duration_min
+
+    ctx: dict[str, object] = {"models": _models(), "q": dict(request.query_params),
+                              "model": model, "site": site}
+    if target:
+        try:
+            m = resolve_model(model)
+            minutes = parse_duration_min(duration, field="duration")
+            if not 0 < minutes <= 1440:
+                raise KetasimError("duration: accepted up to 24 h")
+            plan = plan_tci(m, _patient(weight_kg, age_years, height_cm, sex),
+                            parse_targets(target), duration_min=minutes,
+                            site="plasma" if site == "plasma" else "effect",
+                            pump=parse_pump("10 mg/mL", "1200 mL/h", "10s"))
+            ctx["figure"] = _png(lambda p: plot_tci(plan, p, title=f"{m.id}: {site}-site TCI, "
+                                                    f"{target}"))
+            ctx["findings"] = list(plan.findings)
+            ctx["total_mg"] = plan.total_mg
+        except KetasimError as exc:
+            ctx["error"] = str(exc)
+    return render(request, "tool_tci.html", ctx)
+
+
+@router.get("/tools/plan", response_class=HTMLResponse)
+def plan_tool_page(request: Request, user: Anyone, protocol: str = "", age_years: float = 45.0,
+                   weight_kg: float = 70.0, sex: str = "", sbp_mmhg: float | None = None,
+                   dbp_mmhg: float | None = None) -> HTMLResponse:
+    """Plan: as ``ketasim plan --protocol --patient`` (a patient typed in, not a record)."""
+    from ketasim.report.plan_report import plan_figures
+    from ketasim.safety import default_rules, make_plan, parse_patient_record
+
+    ctx: dict[str, object] = {"protocols": available_protocols(),
+                              "q": dict(request.query_params), "protocol": protocol}
+    if protocol:
+        try:
+            proto = next((p for p in available_protocols() if p.id == protocol), None)
+            if proto is None:
+                raise KetasimError(f"protocol: unknown {protocol!r}")
+            data: dict[str, object] = {"age_years": age_years, "weight_kg": weight_kg}
+            if sex:
+                data["sex"] = sex
+            if sbp_mmhg is not None and dbp_mmhg is not None:
+                data.update(sbp_mmhg=sbp_mmhg, dbp_mmhg=dbp_mmhg)
+            rules = default_rules()
+            plan = make_plan(proto, parse_patient_record(data, rules), rules=rules,
+                             n_samples=request.app.state.settings.plan_samples, rng=1)
+            ctx.update(plan=plan, figures=plan_figures(plan))
+        except KetasimError as exc:
+            ctx["error"] = str(exc)
+    return render(request, "tool_plan.html", ctx)
+
+
+def _check_trial_data(data: dict[str, object]) -> None:
+    """Only self-contained specs: no file references, a bounded N."""
+    pop = data.get("population")
+    if isinstance(pop, dict) and pop.get("kind", "preset" if "preset" in pop else None) not in (
+            "parametric", "preset", "fixed"):
+        raise KetasimError("population.kind: the web page accepts parametric, preset or fixed "
+                           "populations (CSV files only from the command line)")
+    n = data.get("n")
+    if not isinstance(n, int) or not 1 <= n <= MAX_TRIAL_N:
+        raise KetasimError(f"n: {n!r}; the web page runs 1 to {MAX_TRIAL_N} patients per arm "
+                           "(use `ketasim trial` for more)")
+
+
+@router.get("/tools/trial", response_class=HTMLResponse)
+def trial_page(request: Request, user: Anyone) -> HTMLResponse:
+    """Virtual trial form (a spec in the format of ``ketasim trial``)."""
+    return render(request, "tool_trial.html", {"spec": DEFAULT_TRIAL})
+
+
+@router.post("/tools/trial", response_class=HTMLResponse)
+async def trial_run(request: Request, user: Anyone) -> Response:
+    """Run a virtual trial: as ``ketasim trial SPEC`` (one local worker, N capped)."""
+    import tomllib
+
+    from ketasim.population import run_trial
+    from ketasim.population.spec import parse_trial_spec
+    from ketasim.report.trial_plots import plot_bands
+
+    form = await request.form()
+    raw = form.get("spec")
+    text = raw if isinstance(raw, str) else ""
+    ctx: dict[str, object] = {"spec": text}
+    try:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise KetasimError(f"spec: not valid TOML: {exc}") from None
+        _check_trial_data(data)
+        spec = parse_trial_spec(data)
+        from starlette.concurrency import run_in_threadpool
+
+        result = await run_in_threadpool(run_trial, spec, scheduler="local:1")
+        ctx["figure"] = _png(lambda p: plot_bands(result.summary, p, title=spec.title,
+                                                  variability=result.variability))
+        ctx["endpoints"] = result.endpoints.round(4).to_dict(orient="records")
+        ctx["findings"] = list(result.findings)
+        ctx["variability"] = dict(result.variability)
+    except KetasimError as exc:
+        ctx["error"] = str(exc)
+        return render(request, "tool_trial.html", ctx, status_code=422)
+    return render(request, "tool_trial.html", ctx)
