@@ -29,6 +29,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/api/v1/auth/logout"): ANY,
     ("GET", "/api/v1/auth/me"): ANY,
     ("GET", "/api/v1/openapi.json"): ANY,
+    ("GET", "/api/v1/docs"): ANY,
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
     ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
@@ -113,8 +114,8 @@ def _routes(app: Any) -> list[tuple[str, str]]:
             for m in sorted(r.methods - {"HEAD", "OPTIONS"}):
                 out.append((m, r.path))
         else:
-            # only the static-asset mount may be something else (CSS, no data)
-            assert r.path == "/static", f"unexpected non-route {r.path}"
+            # only the static-asset mounts (CSS, API-docs scripts; no data) may be something else
+            assert r.path in ("/static", "/static/swagger"), f"unexpected non-route {r.path}"
     return out
 
 
@@ -154,3 +155,16 @@ def test_routes_refuse_anonymous_and_wrong_roles(app: Any) -> None:
                 assert r.status_code not in (401, 403), (method, path, role, r.text)
             else:
                 assert r.status_code == 403, (method, path, role, r.status_code)
+
+
+def test_api_docs_are_served_locally(app: Any) -> None:
+    from clinic_support import login
+
+    c = login(app, "nurse")
+    page = c.get("/api/v1/docs")
+    assert page.status_code == 200
+    assert "/static/swagger/swagger-ui-bundle.js" in page.text and "http" not in page.text
+    assert c.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
+    assert c.get("/static/swagger-init.js").status_code == 200
+    anonymous = TestClient(app).get("/api/v1/docs")
+    assert anonymous.status_code == 401

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ketasim.clinic.api.deps import ALL_ROLES, Forbidden, LoginRequired, require
@@ -106,9 +106,24 @@ def create_app(settings: Settings) -> FastAPI:
         """The OpenAPI schema of /api/v1 (logged-in users only)."""
         return app.openapi()
 
+    @app.get("/api/v1/docs", include_in_schema=False, response_class=HTMLResponse)
+    def api_docs(user: Annotated[CurrentUser, Depends(require(*ALL_ROLES))]) -> str:
+        """Interactive OpenAPI docs (Swagger UI served locally; logged-in users only)."""
+        return (
+            '<!doctype html><html><head><meta charset="utf-8"><title>ketasim API</title>'
+            '<link rel="stylesheet" href="/static/swagger/swagger-ui.css"></head><body>'
+            '<div id="swagger-ui"></div>'
+            '<script src="/static/swagger/swagger-ui-bundle.js"></script>'
+            '<script src="/static/swagger-init.js"></script></body></html>'
+        )
+
     app.include_router(api_router)
     app.include_router(web_router)
     app.include_router(tools_router)
     app.include_router(admin_router)
+    import swagger_ui_bundle
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="swagger")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app
