@@ -17,7 +17,13 @@ from rich.console import Console
 from rich.table import Table
 
 from ketasim.catalogue import resolve_model
-from ketasim.cli.common import OutputFormat, handle_errors, print_findings, time_grid
+from ketasim.cli.common import (
+    OutputFormat,
+    emit_frame,
+    handle_errors,
+    print_findings,
+    time_grid,
+)
 from ketasim.errors import InputError
 from ketasim.patient import Patient
 from ketasim.pd import available_pd_models, pd_ke0_per_min, resolve_pd_model, simulate_effects
@@ -109,12 +115,7 @@ def effects_command(
                           "source": f.source} for f in res.findings],
             "rows": frame.to_dict(orient="records")}))
     else:
-        table = Table(title=f"{pd_model.title} with {m.id}")
-        for col in frame.columns:
-            table.add_column(col, justify="right")
-        for row in frame.itertuples(index=False):
-            table.add_row(*[f"{v:.4g}" for v in row])
-        Console(width=200).print(table)
+        emit_frame(frame, OutputFormat.table, f"{pd_model.title} with {m.id}")
     if plot is not None:
         from ketasim.report.pd_plots import plot_effects
 
@@ -217,12 +218,7 @@ def antidepressant_command(
                                "baseline_madrs": course.baseline_madrs,
                                "rows": frame.to_dict(orient="records")}))
     else:
-        table = Table(title=f"Empirical antidepressant course with {m.id}")
-        for col in frame.columns:
-            table.add_column(col, justify="right")
-        for row in frame.itertuples(index=False):
-            table.add_row(*[f"{v:.4g}" for v in row])
-        Console(width=200).print(table)
+        emit_frame(frame, OutputFormat.table, f"Empirical antidepressant course with {m.id}")
     if plot is not None:
         from ketasim.report.pd_plots import plot_antidepressant_course
 
