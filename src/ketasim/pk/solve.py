@@ -5,7 +5,8 @@ Gamma = int_0^h exp(K s) ds. Both come from one matrix exponential of the augmen
 [[K h, I h], [0, 0]] (no inverse of K needed, so singular or defective K are fine), and are
 cached per step length. A uniform output grid inside a constant-input segment is filled in
 blocks: powers Phi^j and Gamma_j (j < m) are formed once, block starts are propagated by
-Phi^m, and every point of a block is one batched matrix product.
+Phi^m, and every point of a block is one batched matrix product; both power tables are built by
+doubling.
 """
 
 from __future__ import annotations
@@ -67,17 +68,7 @@ class ExactSolver:
         if hit is not None:
             return hit
         phi, gamma = self.propagator(h)
-        n = self.n
-        powers = np.empty((m, n, n))
-        gammas = np.empty((m, n, n))
-        powers[0] = np.eye(n)
-        gammas[0] = 0.0
-        for j in range(1, m):
-            powers[j] = phi @ powers[j - 1]
-            gammas[j] = gamma + phi @ gammas[j - 1]
-        phi_m = phi @ powers[m - 1]
-        gamma_m = gamma + phi @ gammas[m - 1]
-        tables = (powers, gammas, phi_m, gamma_m)
+        tables = _power_tables(phi, gamma, m)
         self._grid_cache[key] = tables
         return tables
 
@@ -118,11 +109,9 @@ class ExactSolver:
         m = int(min(max(8, np.ceil(np.sqrt(count))), 2048))
         powers, gammas, phi_m, gamma_m = self._grid_tables(h, m)
         n_blocks = -(-count // m)
-        starts = np.empty((n_blocks, self.n))
-        starts[0] = x0
-        drive = gamma_m @ u
-        for b in range(1, n_blocks):
-            starts[b] = phi_m @ starts[b - 1] + drive
+        # block starts x_b = Phi_m^b x0 + Gamma_(b m) u, from the same doubling tables
+        block_powers, block_gammas, _, _ = _power_tables(phi_m, gamma_m, n_blocks)
+        starts = block_powers @ x0 + block_gammas @ u
         # out[b*m + j] = P powers[j] @ starts[b] + P gammas[j] @ u, written in place
         if project is None:
             table = powers.reshape(m * self.n, self.n).T
@@ -132,8 +121,10 @@ class ExactSolver:
             forced = (P @ (gammas @ u).T).T.reshape(1, m * k)
         full = count // m
         if full:
+            # einsum, not BLAS: a multithreaded BLAS product here leaves OpenBLAS threads
+            # spinning, which was measured to slow the next small LAPACK calls (expm) 100x
             view = out[: full * m].reshape(full, m * k)
-            np.matmul(starts[:full], table, out=view)
+            np.einsum("bi,ij->bj", starts[:full], table, out=view)
             view += forced
         rest = count - full * m
         if rest:
@@ -181,3 +172,32 @@ class ExactSolver:
                 break
             x = self.advance(x, u, b - a)
         return out
+
+
+def _power_tables(phi: FloatArray, gamma: FloatArray, m: int
+                  ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``Phi^j`` and ``S_j = sum_{i<j} Phi^i`` for j < m, plus ``Phi^m`` and ``S_m``.
+
+    Built by doubling (``Phi^(k+j) = Phi^k Phi^j``, ``S_(k+j) = S_k + Phi^k S_j``): a handful of
+    batched products instead of m Python-level steps. Returned: the powers, the input
+    integrals over j steps ``Gamma_j = S_j Gamma`` (``gamma`` is the one-step integral), and
+    ``Phi^m``, ``Gamma_m``.
+    """
+    n = phi.shape[0]
+    powers = np.empty((m, n, n))
+    sums = np.empty((m, n, n))
+    powers[0] = np.eye(n)
+    sums[0] = 0.0
+    k = 1
+    phi_k = phi.copy()  # Phi^k
+    sum_k = np.eye(n)  # S_k
+    while k < m:
+        take = min(k, m - k)
+        np.matmul(phi_k, powers[:take], out=powers[k:k + take])
+        sums[k:k + take] = sum_k + np.matmul(phi_k, sums[:take])
+        sum_k = sum_k + phi_k @ sum_k
+        phi_k = phi_k @ phi_k
+        k += take
+    phi_m = phi @ powers[m - 1]
+    sum_m = sums[m - 1] + powers[m - 1]
+    return powers, sums @ gamma, phi_m, sum_m @ gamma
