@@ -25,7 +25,7 @@ def login(app: Any, role: str) -> TestClient:
 
 CONSENT = {"code": "ketamine-treatment", "title": "Consent to ketamine treatment",
            "body": "I understand the risks of sedation, dissociation and raised blood pressure."}
-PATIENT = {"mrn": "MRN-1", "given_name": "Ada", "family_name": "Lovelace",
+PATIENT = {"mrn": "MRN-1", "given_name": "Test", "family_name": "Patient-One",
            "birth_date": "1980-05-01", "sex": "female", "weight_kg": 70.0, "height_cm": 168}
 
 
@@ -43,7 +43,7 @@ def patient_with_plan(c: dict[str, Any], *, protocol: str = "esketamine-trd-us",
                                    201)
     pid = ok(c["nurse"].post("/api/v1/patients", json={**PATIENT, "mrn": mrn}), 201)["id"]
     ok(c["nurse"].post(f"/api/v1/patients/{pid}/consents",
-                       json={"document_id": doc["id"], "signed_by_name": "Ada Lovelace"}), 201)
+                       json={"document_id": doc["id"], "signed_by_name": "Test Patient-One"}), 201)
     scr = ok(c["nurse"].post(f"/api/v1/patients/{pid}/screenings", json={
         "protocol_id": protocol, "sbp_mmhg": 128, "dbp_mmhg": 78, "heart_rate_bpm": 72,
         "conditions": conditions or [], "pregnant": False}), 201)

@@ -121,12 +121,12 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         fill("password", PASSWORD)
         click("login")
         assert "Patients" in driver.page_source
-        for k, v in (("mrn", "E2E-1"), ("given_name", "Rosa"), ("family_name", "Parks"),
+        for k, v in (("mrn", "E2E-1"), ("given_name", "Demo"), ("family_name", "Browser-Patient"),
                      ("weight_kg", "68"), ("height_cm", "165")):
             fill(k, v)
         driver.execute_script("document.getElementById('birth_date').value = '1972-02-04'")
         click("add-patient")
-        assert "Rosa Parks" in driver.find_element(By.TAG_NAME, "h1").text
+        assert "Demo Browser-Patient" in driver.find_element(By.TAG_NAME, "h1").text
         click("sign-consent")
         assert "Current consent" in driver.find_element(By.ID, "consent-status").text
         choose("protocol_id", next(o.text for o in Select(driver.find_element(
@@ -177,7 +177,7 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         shot("3-session")
         old = driver.find_element(By.TAG_NAME, "html")
         driver.execute_script("arguments[0].click()",
-                              driver.find_element(By.LINK_TEXT, "Rosa Parks"))
+                              driver.find_element(By.LINK_TEXT, "Demo Browser-Patient"))
         WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
         for day, score in (("2026-01-01", "34"), ("2026-01-15", "15")):
             choose("scale", "MADRS")

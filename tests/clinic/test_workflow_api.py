@@ -22,10 +22,11 @@ def test_no_session_without_current_consent(app: Any, as_role: dict[str, Any]) -
     assert doc2["version"] == 2
     old = ok(as_role["admin"].get("/api/v1/consent-documents"))[0]
     r = as_role["nurse"].post(f"/api/v1/patients/{pid}/consents",
-                              json={"document_id": old["id"], "signed_by_name": "Ada"})
+                              json={"document_id": old["id"], "signed_by_name": "Test Patient-One"})
     assert r.status_code == 409
     ok(as_role["nurse"].post(f"/api/v1/patients/{pid}/consents",
-                             json={"document_id": doc2["id"], "signed_by_name": "Ada"}), 201)
+                             json={"document_id": doc2["id"],
+                                   "signed_by_name": "Test Patient-One"}), 201)
     ok(as_role["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)
 
 
