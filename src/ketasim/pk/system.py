@@ -22,7 +22,9 @@ from ketasim.patient import Patient
 __all__ = [
     "LinearSystem",
     "Output",
+    "RateMatrices",
     "RouteInputResolved",
+    "assemble_rate_matrices",
     "build_system",
     "individual_parameters",
 ]
@@ -150,6 +152,102 @@ def individual_parameters(
     return values
 
 
+@dataclass(frozen=True)
+class RateMatrices:
+    """The assembled linear systems of P patients (P = 1 for :func:`build_system`).
+
+    ``K``: (P, n, n) rate matrices (1/min). ``rows``: (P, n_out, n) output rows giving
+    concentrations in mg/L from the state. ``outputs``: (name, analyte, site) per row.
+    """
+
+    K: NDArray[np.float64]
+    rows: NDArray[np.float64]
+    state_names: tuple[str, ...]
+    outputs: tuple[tuple[str, str, str], ...]
+
+
+def assemble_rate_matrices(model: ModelSpec, values: Mapping[str, Any], n_patients: int, *,
+                           field: str = "patient") -> RateMatrices:
+    """Rate matrices and output rows of ``n_patients`` from evaluated parameter ``values``.
+
+    ``values`` (from :func:`individual_parameters`) hold floats or arrays of shape
+    (n_patients,). One set of rules for one patient and for a population: flows (rate or
+    clearance / source volume), molar conversion between analytes, effect sites
+    dCe/dt = ke0 (Cp - Ce). Errors name ``field`` and the number of patients affected.
+    """
+
+    def ev(text: str, where: str) -> NDArray[np.float64]:
+        expr = compile_expression(text)
+        missing = expr.names - set(values)
+        if missing:
+            raise InputError(field, f"model {model.id} needs {', '.join(sorted(missing))} "
+                             f"for {where}")
+        arr = np.broadcast_to(np.asarray(expr.evaluate(values), dtype=np.float64),
+                              (n_patients,)).copy()
+        bad = ~np.isfinite(arr)
+        if np.any(bad):
+            raise ModelError(f"{model.id}: {where} is not finite for {int(bad.sum())} "
+                             "patient(s)")
+        return arr
+
+    comps = model.compartments
+    index = {c.name: i for i, c in enumerate(comps)}
+    volumes: dict[str, NDArray[np.float64]] = {}
+    for c in comps:
+        if c.volume is not None:
+            v = ev(c.volume, f"volume of {c.name}")
+            if np.any(v <= 0):
+                raise ModelError(f"{model.id}: volume of {c.name} is <= 0 L for "
+                                 f"{int(np.sum(v <= 0))} patient(s); must be > 0")
+            volumes[c.name] = v
+    mw = {a.name: a.molecular_weight_g_per_mol for a in model.analytes}
+    n_comp = len(comps)
+    n = n_comp + len(model.effect_sites)
+    K = np.zeros((n_patients, n, n))
+    for i, f in enumerate(model.flows):
+        src = index[f.from_]
+        if f.rate is not None:
+            k = ev(f.rate, f"flows[{i}].rate")
+        else:
+            k = ev(f.clearance or "", f"flows[{i}].clearance") / volumes[f.from_]
+        if np.any(k < 0):
+            raise ModelError(f"{model.id}: flows[{i}] has a negative rate for "
+                             f"{int(np.sum(k < 0))} patient(s)")
+        K[:, src, src] -= k
+        if f.to is not None:
+            factor = 1.0
+            a_from, a_to = comps[src].analyte, comps[index[f.to]].analyte
+            conversion = f.conversion or ("molar" if a_from != a_to else "none")
+            if conversion == "molar" and a_from and a_to and a_from != a_to:
+                factor = mw[a_to] / mw[a_from]
+            K[:, index[f.to], src] += k * factor
+    rows: list[NDArray[np.float64]] = []
+    outputs: list[tuple[str, str, str]] = []
+    plasma_rows: dict[str, NDArray[np.float64]] = {}
+    for a in model.analytes:
+        plasma = next(c for c in comps if c.analyte == a.name and c.observed == "plasma")
+        row = np.zeros((n_patients, n))
+        row[:, index[plasma.name]] = 1.0 / volumes[plasma.name]
+        plasma_rows[a.name] = row
+        rows.append(row)
+        outputs.append((f"{a.name}_plasma", a.name, "plasma"))
+    state_names = [c.name for c in comps]
+    for j, e in enumerate(model.effect_sites):
+        s = n_comp + j
+        ke0 = ev(e.ke0, f"ke0 of {e.analyte}")
+        if np.any(ke0 <= 0):
+            raise ModelError(f"{model.id}: ke0 of {e.analyte} is <= 0 for "
+                             f"{int(np.sum(ke0 <= 0))} patient(s); must be > 0")
+        K[:, s, :] += ke0[:, None] * plasma_rows[e.analyte]
+        K[:, s, s] -= ke0
+        row = np.zeros((n_patients, n))
+        row[:, s] = 1.0
+        rows.append(row)
+        outputs.append((f"{e.analyte}_effect", e.analyte, "effect"))
+        state_names.append(f"effect_{e.analyte}")
+    return RateMatrices(K, np.stack(rows, axis=1), tuple(state_names), tuple(outputs))
+
+
 def build_system(
     model: ModelSpec,
     patient: Patient,
@@ -161,66 +259,10 @@ def build_system(
     Covariate ranges are not checked here (see :func:`ketasim.pk.simulate.check_validity`).
     """
     values = individual_parameters(model, patient.covariates(), etas)
-
-    def ev(text: str, where: str) -> float:
-        expr = compile_expression(text)
-        missing = expr.names - set(values)
-        if missing:
-            raise InputError("patient", f"model {model.id} needs {', '.join(sorted(missing))} "
-                             f"for {where}")
-        result = float(expr.evaluate(values))
-        if not np.isfinite(result):
-            raise ModelError(f"{model.id}: {where} evaluates to {result}")
-        return result
-
-    comps = model.compartments
-    index = {c.name: i for i, c in enumerate(comps)}
-    volumes: dict[str, float] = {}
-    for c in comps:
-        if c.volume is not None:
-            v = ev(c.volume, f"volume of {c.name}")
-            if v <= 0:
-                raise ModelError(f"{model.id}: volume of {c.name} is {v} L; must be > 0")
-            volumes[c.name] = v
-    mw = {a.name: a.molecular_weight_g_per_mol for a in model.analytes}
-    n_comp = len(comps)
-    n = n_comp + len(model.effect_sites)
-    K = np.zeros((n, n))
-    for i, f in enumerate(model.flows):
-        src = index[f.from_]
-        if f.rate is not None:
-            k = ev(f.rate, f"flows[{i}].rate")
-        else:
-            k = ev(f.clearance or "", f"flows[{i}].clearance") / volumes[f.from_]
-        if k < 0:
-            raise ModelError(f"{model.id}: flows[{i}] has a negative rate {k} /min")
-        K[src, src] -= k
-        if f.to is not None:
-            factor = 1.0
-            a_from, a_to = comps[src].analyte, comps[index[f.to]].analyte
-            conversion = f.conversion or ("molar" if a_from != a_to else "none")
-            if conversion == "molar" and a_from and a_to and a_from != a_to:
-                factor = mw[a_to] / mw[a_from]
-            K[index[f.to], src] += k * factor
-    outputs: list[Output] = []
-    names = [c.name for c in comps]
-    for a in model.analytes:
-        plasma = next(c for c in comps if c.analyte == a.name and c.observed == "plasma")
-        row = np.zeros(n)
-        row[index[plasma.name]] = 1.0 / volumes[plasma.name]
-        outputs.append(Output(f"{a.name}_plasma", a.name, "plasma", row))
-    for j, e in enumerate(model.effect_sites):
-        s = n_comp + j
-        plasma_row = next(o.row for o in outputs if o.analyte == e.analyte)
-        ke0 = ev(e.ke0, f"ke0 of {e.analyte}")
-        if ke0 <= 0:
-            raise ModelError(f"{model.id}: ke0 of {e.analyte} is {ke0}; must be > 0")
-        K[s, :] += ke0 * plasma_row
-        K[s, s] -= ke0
-        row = np.zeros(n)
-        row[s] = 1.0
-        outputs.append(Output(f"{e.analyte}_effect", e.analyte, "effect", row))
-        names.append(f"effect_{e.analyte}")
+    assembled = assemble_rate_matrices(model, values, 1)
+    index = {c.name: i for i, c in enumerate(model.compartments)}
+    outputs = tuple(Output(name, analyte, site, assembled.rows[0, i])
+                    for i, (name, analyte, site) in enumerate(assembled.outputs))
     routes: dict[str, tuple[RouteInputResolved, ...]] = {
         r.name: tuple(
             RouteInputResolved(
@@ -235,4 +277,5 @@ def build_system(
         for r in model.routes
     }
     scalars = {k: float(v) for k, v in values.items() if np.ndim(v) == 0}
-    return LinearSystem(model.id, K, tuple(names), tuple(outputs), routes, scalars)
+    return LinearSystem(model.id, assembled.K[0], assembled.state_names, outputs, routes,
+                        scalars)

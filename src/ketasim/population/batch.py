@@ -3,9 +3,9 @@
 The batched counterpart of :func:`ketasim.pk.build_system` and :func:`ketasim.pk.resolve_inputs`:
 the same model file gives, for P patients, rate matrices ``K`` of shape (P, n, n), output rows of
 shape (P, n_out, n) and dose inputs whose amounts, rates and times are arrays over patients.
-The construction mirrors :mod:`ketasim.pk.system` rule for rule (flows, molar conversion, effect
-sites); ``tests/population/test_batch.py`` checks it against ``build_system`` for every model of
-the catalogue.
+The rate matrices come from the same assembly as :func:`ketasim.pk.build_system`
+(:func:`ketasim.pk.system.assemble_rate_matrices`); ``tests/population/test_batch.py`` checks
+them against ``build_system`` for every model of the catalogue.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError, ModelError
 from ketasim.expressions import Expression
 from ketasim.pk import Regimen, individual_parameters
+from ketasim.pk.system import assemble_rate_matrices
 from ketasim.units import to_internal
 
 __all__ = ["BatchInputs", "BatchSystem", "InputEvent", "batch_inputs", "batch_system"]
@@ -100,70 +101,9 @@ def batch_system(model: ModelSpec, covariates: Mapping[str, FloatArray],
     values = {k: _as_array(v, n_pat, k, model.id) for k, v in raw.items()
               if np.ndim(v) <= 1}
 
-    def ev(text: str, where: str) -> FloatArray:
-        expr = Expression(text)
-        missing = expr.names - set(values)
-        if missing:
-            raise InputError("population", f"model {model.id} needs "
-                             f"{', '.join(sorted(missing))} for {where}")
-        return _as_array(expr.evaluate(values), n_pat, where, model.id)
-
-    comps = model.compartments
-    index = {c.name: i for i, c in enumerate(comps)}
-    volumes: dict[str, FloatArray] = {}
-    for c in comps:
-        if c.volume is not None:
-            v = ev(c.volume, f"volume of {c.name}")
-            if np.any(v <= 0):
-                raise ModelError(f"{model.id}: volume of {c.name} is <= 0 L for "
-                                 f"{int(np.sum(v <= 0))} patient(s)")
-            volumes[c.name] = v
-    mw = {a.name: a.molecular_weight_g_per_mol for a in model.analytes}
-    n_comp = len(comps)
-    n = n_comp + len(model.effect_sites)
-    K = np.zeros((n_pat, n, n))
-    for i, f in enumerate(model.flows):
-        src = index[f.from_]
-        if f.rate is not None:
-            k = ev(f.rate, f"flows[{i}].rate")
-        else:
-            k = ev(f.clearance or "", f"flows[{i}].clearance") / volumes[f.from_]
-        if np.any(k < 0):
-            raise ModelError(f"{model.id}: flows[{i}] has a negative rate for "
-                             f"{int(np.sum(k < 0))} patient(s)")
-        K[:, src, src] -= k
-        if f.to is not None:
-            factor = 1.0
-            a_from, a_to = comps[src].analyte, comps[index[f.to]].analyte
-            conversion = f.conversion or ("molar" if a_from != a_to else "none")
-            if conversion == "molar" and a_from and a_to and a_from != a_to:
-                factor = mw[a_to] / mw[a_from]
-            K[:, index[f.to], src] += k * factor
-    rows: list[FloatArray] = []
-    names: list[str] = []
-    plasma_rows: dict[str, FloatArray] = {}
-    for a in model.analytes:
-        plasma = next(c for c in comps if c.analyte == a.name and c.observed == "plasma")
-        row = np.zeros((n_pat, n))
-        row[:, index[plasma.name]] = 1.0 / volumes[plasma.name]
-        plasma_rows[a.name] = row
-        rows.append(row)
-        names.append(f"{a.name}_plasma")
-    state_names = [c.name for c in comps]
-    for j, e in enumerate(model.effect_sites):
-        s = n_comp + j
-        ke0 = ev(e.ke0, f"ke0 of {e.analyte}")
-        if np.any(ke0 <= 0):
-            raise ModelError(f"{model.id}: ke0 of {e.analyte} is <= 0 for some patients")
-        K[:, s, :] += ke0[:, None] * plasma_rows[e.analyte]
-        K[:, s, s] -= ke0
-        row = np.zeros((n_pat, n))
-        row[:, s] = 1.0
-        rows.append(row)
-        names.append(f"{e.analyte}_effect")
-        state_names.append(f"effect_{e.analyte}")
-    C = np.stack(rows, axis=1) * NG_PER_ML_PER_MG_PER_L
-    return BatchSystem(model.id, K, C, tuple(state_names), tuple(names), values)
+    assembled = assemble_rate_matrices(model, values, n_pat, field="population")
+    return BatchSystem(model.id, assembled.K, assembled.rows * NG_PER_ML_PER_MG_PER_L,
+                       assembled.state_names, tuple(o[0] for o in assembled.outputs), values)
 
 
 def batch_inputs(model: ModelSpec, system: BatchSystem, regimen: Regimen,
