@@ -14,12 +14,21 @@ Quick start::
                       Regimen.of(Dose(0.5, "mg/kg", duration_min=40)),
                       times_min=np.arange(0, 241, 5.0))
     result.to_dataframe()
+
+The names below are imported on first use (PEP 562), so ``import ketasim`` (and the command
+line's start-up) does not pay for the numerical stack until it is needed.
 """
 
-from ketasim.catalogue import available_models, load_model_file, resolve_model
-from ketasim.patient import Patient
-from ketasim.pk import Dose, Regimen, SimulationResult, simulate
-from ketasim.regimens import parse_regimen
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ketasim.catalogue import available_models, load_model_file, resolve_model
+    from ketasim.patient import Patient
+    from ketasim.pk import Dose, Regimen, SimulationResult, simulate
+    from ketasim.regimens import parse_regimen
 
 __all__ = [
     "Dose",
@@ -32,3 +41,28 @@ __all__ = [
     "resolve_model",
     "simulate",
 ]
+
+_HOME = {
+    "Dose": "ketasim.pk",
+    "Patient": "ketasim.patient",
+    "Regimen": "ketasim.pk",
+    "SimulationResult": "ketasim.pk",
+    "available_models": "ketasim.catalogue",
+    "load_model_file": "ketasim.catalogue",
+    "parse_regimen": "ketasim.regimens",
+    "resolve_model": "ketasim.catalogue",
+    "simulate": "ketasim.pk",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'ketasim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

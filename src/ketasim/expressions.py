@@ -15,19 +15,20 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
 __all__ = ["Expression", "ExpressionError", "compile_expression"]
 
-_FUNCTIONS: dict[str, Any] = {
-    "exp": np.exp,
-    "log": np.log,
-    "sqrt": np.sqrt,
-    "abs": np.abs,
-    "min": np.minimum,
-    "max": np.maximum,
-    "where": np.where,
-}
+# numpy is imported at the first evaluation, not at import: reading the catalogue (``ketasim
+# models``) does not pay for it.
+_NUMPY_NAMES = {"exp": "exp", "log": "log", "sqrt": "sqrt", "abs": "abs", "min": "minimum",
+                "max": "maximum", "where": "where"}
+_FUNCTION_NAMES = frozenset(_NUMPY_NAMES)
+
+
+@lru_cache(maxsize=1)
+def _functions() -> dict[str, Any]:
+    import numpy as np
+
+    return {name: getattr(np, attr) for name, attr in _NUMPY_NAMES.items()}
 
 _ALLOWED_NODES = (
     ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Load, ast.Call,
@@ -65,14 +66,14 @@ class Expression:
                     f"({type(node).__name__})"
                 )
             if isinstance(node, ast.Call):
-                if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS:
+                if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTION_NAMES:
                     raise ExpressionError(
                         f"expression {self.text!r} calls an unknown function; allowed: "
-                        f"{', '.join(sorted(_FUNCTIONS))}"
+                        f"{', '.join(sorted(_FUNCTION_NAMES))}"
                     )
                 if node.keywords:
                     raise ExpressionError(f"expression {self.text!r}: keyword arguments refused")
-            elif isinstance(node, ast.Name) and node.id not in _FUNCTIONS:
+            elif isinstance(node, ast.Name) and node.id not in _FUNCTION_NAMES:
                 names.add(node.id)
             elif isinstance(node, ast.Constant) and not isinstance(node.value, int | float):
                 raise ExpressionError(f"expression {self.text!r}: only numeric constants allowed")
@@ -86,7 +87,9 @@ class Expression:
             raise ExpressionError(
                 f"expression {self.text!r} needs {', '.join(sorted(missing))}, which is not defined"
             )
-        namespace = dict(_FUNCTIONS)
+        import numpy as np
+
+        namespace = dict(_functions())
         namespace.update({k: values[k] for k in self.names})
         result = eval(self._code, {"__builtins__": {}}, namespace)
         if isinstance(result, np.ndarray) and result.ndim == 0:

@@ -24,14 +24,16 @@ expression works in internal units.
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ketasim.expressions import Expression, ExpressionError
 from ketasim.units import dimension_of
+
+if TYPE_CHECKING:  # numpy is imported where a matrix is built, not when the catalogue is read
+    from ketasim.types import FloatArray
 
 __all__ = [
     "IIV",
@@ -145,7 +147,7 @@ class IIV(_Strict):
         if self.omega_sq is not None:
             return float(self.omega_sq)
         cv = float(self.cv_percent or 0.0) / 100.0
-        return float(np.log1p(cv**2)) if self.scale == "exponential" else cv**2
+        return math.log1p(cv**2) if self.scale == "exponential" else cv**2
 
 
 class IIVCorrelation(_Strict):
@@ -360,8 +362,10 @@ class ModelSpec(_Strict):
                 raise ValueError(f"residual_error.{a}: unknown analyte")
         return self
 
-    def omega(self) -> tuple[list[str], NDArray[np.float64]]:
+    def omega(self) -> tuple[list[str], FloatArray]:
         """Names (file order) and covariance matrix of the model's etas (empty if none)."""
+        import numpy as np
+
         names = list(self.iiv)
         matrix = np.diag([self.iiv[n].variance() for n in names]) if names else np.zeros((0, 0))
         for c in self.iiv_correlations:

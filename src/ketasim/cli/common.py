@@ -7,18 +7,21 @@ import json
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ketasim.errors import InputError, KetasimError
 from ketasim.findings import Finding
-from ketasim.io import Individual
 from ketasim.patient import Patient
+
+if TYPE_CHECKING:  # numpy, pandas and the event-table reader load with the commands using them
+    import numpy as np
+    import pandas as pd
+
+    from ketasim.io import Individual
 
 __all__ = [
     "OutputFormat",
@@ -70,6 +73,8 @@ def print_findings(findings: tuple[Finding, ...] | list[Finding]) -> None:
 
 def time_grid(until_min: float, every_min: float) -> np.ndarray:
     """Output times 0, every, 2 every, ... up to and including ``until_min`` (min)."""
+    import numpy as np
+
     if every_min <= 0:
         raise InputError("--every", f"{every_min:g} min must be > 0")
     if until_min <= 0:
