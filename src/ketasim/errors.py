@@ -36,13 +36,16 @@ class InputError(KetasimError, ValueError):
     Parameters
     ----------
     field:
-        The name of the offending field as the user knows it (``--weight``, ``AMT``).
+        The name of the offending field in the domain (``weight_kg``, ``ke0_per_min``) or in
+        the file (``AMT``); the command line shows its own flag for a domain field (one table,
+        ``ketasim.cli.common.CLI_FLAGS``).
     message:
         What is wrong and what is accepted.
     """
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.message = message
         super().__init__(f"{field}: {message}")
 
 

@@ -15,10 +15,12 @@ class Finding:
     """One result of a check.
 
     ``severity``: ``stop`` (must not proceed), ``warn`` (proceed with care), ``info``.
-    ``source`` names the rule's origin (model file, label, guideline).
+    ``source`` names the rule's origin (model file, label, guideline); ``field`` the domain
+    field it concerns (``weight_kg``), when there is one.
     """
 
     rule_id: str
     severity: Severity
     message: str
     source: str
+    field: str | None = None

@@ -84,7 +84,7 @@ def test_route_column_applies_whole_route(tmp_path: Path) -> None:
         (HEADER, "1,0,-5,0,1,1,.,1,70,40\n", 1, "AMT"),
         (HEADER, "1,0,10,0,1,7,.,1,70,40\n", 1, "EVID"),
         (HEADER, "1,2,10,0,1,1,.,1,70,40\n1,1,.,.,1,0,5,0,70,40\n", 2, "TIME"),
-        (HEADER, "1,0,10,-1,1,1,.,1,70,40\n", 1, "RATE"),
+        (HEADER, "1,0,10,-3,1,1,.,1,70,40\n", 1, "RATE"),
         (HEADER, "1,0,0,0,1,1,.,1,70,40\n", 1, "AMT"),
     ],
 )

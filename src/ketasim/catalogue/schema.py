@@ -232,17 +232,20 @@ class RouteInput(_Strict):
     """Where a dose by this route goes: a ``fraction`` of it into ``compartment``.
 
     ``duration`` (min): modelled zero-order input into the compartment (NONMEM RATE=-2);
-    ``lag`` (min): absorption lag time. All three are expressions and may use ``DOSE_MG``.
+    ``lag`` (min): absorption lag time; ``rate`` (mg/min, optional): modelled zero-order rate,
+    used by event-table doses with RATE = -1 (NONMEM R1). All are expressions and may use
+    ``DOSE_MG``.
     """
 
     compartment: str
     fraction: str = "1"
     duration: str | None = None
     lag: str | None = None
+    rate: str | None = None
 
     @model_validator(mode="after")
     def _expressions(self) -> RouteInput:
-        for text in (self.fraction, self.duration, self.lag):
+        for text in (self.fraction, self.duration, self.lag, self.rate):
             if text is not None:
                 _check_expression(text)
         return self

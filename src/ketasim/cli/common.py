@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ketasim.errors import InputError, KetasimError
+from ketasim.errors import DataFileError, InputError, KetasimError, RangeError
 from ketasim.findings import Finding
 from ketasim.patient import Patient
 
@@ -24,7 +24,9 @@ if TYPE_CHECKING:  # numpy, pandas and the event-table reader load with the comm
     from ketasim.io import Individual
 
 __all__ = [
+    "CLI_FLAGS",
     "OutputFormat",
+    "describe_error",
     "emit_frame",
     "fail",
     "handle_errors",
@@ -46,6 +48,30 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+CLI_FLAGS: dict[str, str] = {
+    "weight_kg": "--weight",
+    "age_years": "--age",
+    "height_cm": "--height",
+    "sex": "--sex",
+    "ke0_per_min": "--ke0",
+    "duration_min": "--over",
+    "route": "--route",
+}
+"""Domain field -> command-line flag: the one table where a domain error meets the door."""
+
+
+def describe_error(exc: KetasimError) -> str:
+    """One line for ``exc``, naming the command line's flag for a domain field."""
+    if isinstance(exc, InputError) and not isinstance(exc, DataFileError):
+        flag = CLI_FLAGS.get(exc.field)
+        if flag is not None:
+            text = f"{flag} ({exc.field}): {exc.message}"
+            if isinstance(exc, RangeError):
+                text += " (use --allow-extrapolation to proceed anyway)"
+            return text
+    return str(exc)
+
+
 def fail(message: str) -> typer.Exit:
     """Print a one-line error to stderr and return the exit (code 2) to raise."""
     print(f"ketasim: error: {message}", file=sys.stderr)
@@ -60,7 +86,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except KetasimError as exc:
-            raise fail(str(exc)) from None
+            raise fail(describe_error(exc)) from None
 
     return wrapper
 
@@ -68,7 +94,9 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 def print_findings(findings: tuple[Finding, ...] | list[Finding]) -> None:
     """Print findings to stderr, one line each, with their severity."""
     for f in findings:
-        print(f"ketasim: {f.severity}: {f.message} [{f.rule_id}; {f.source}]", file=sys.stderr)
+        flag = CLI_FLAGS.get(f.field or "")
+        message = f"{flag}: {f.message}" if flag else f.message
+        print(f"ketasim: {f.severity}: {message} [{f.rule_id}; {f.source}]", file=sys.stderr)
 
 
 def time_grid(until_min: float, every_min: float) -> np.ndarray:

@@ -22,8 +22,9 @@ from ketasim.cli.common import (
     time_grid,
 )
 from ketasim.errors import InputError
-from ketasim.io import individual_inputs, read_event_table
-from ketasim.pk import SimulationResult, build_system, simulate
+from ketasim.io import read_event_table
+from ketasim.io.individual import simulate_individual
+from ketasim.pk import SimulationResult, simulate
 from ketasim.regimens import parse_regimen
 from ketasim.units import parse_duration_min
 
@@ -33,17 +34,14 @@ def _simulate_events(model: ModelSpec, path: Path, *, weight: float | None, age:
                      time_unit: str, amount_unit: str, allow_extrapolation: bool
                      ) -> pd.DataFrame:
     frames = []
-    compartments = [c.name for c in model.compartments]
     for ind in read_event_table(path, time_unit=time_unit, amount_unit=amount_unit):
-        patient = patient_for_individual(ind, weight, age, height, sex)
-        system = build_system(model, patient)
-        inputs = individual_inputs(system, ind, compartments=compartments)
         times = grid if grid is not None else ind.observation_times_min
         if times.size == 0:
             raise InputError(f"ID {ind.id}", "no observation rows (EVID 0/2) and no --every "
                              "grid; nothing to report")
-        res = simulate(model, patient, None, times_min=times, extra_inputs=inputs,
-                       allow_extrapolation=allow_extrapolation, system=system)
+        res = simulate_individual(
+            model, ind, lambda part: patient_for_individual(part, weight, age, height, sex),
+            times, allow_extrapolation=allow_extrapolation)
         print_findings(res.findings)
         frame = res.to_dataframe()
         frame.insert(0, "ID", ind.id)

@@ -36,6 +36,8 @@ def write_results(result: TrialResult, out: Path, spec_path: Path | None = None)
         both(result.individuals, "individuals")
     if result.individual_parameters is not None:
         both(result.individual_parameters, "individual_parameters")
+    if result.replicate_bands is not None:
+        both(result.replicate_bands, "replicate_bands")
     assumed = any(v.startswith("ASSUMED") for v in result.variability.values())
     title = result.spec.title
     if assumed and "ASSUMED" not in title:

@@ -17,10 +17,10 @@ from ketasim.estimation.fit import (
 )
 from ketasim.estimation.residual import (
     ResidualErrorModel,
-    omega_matrix,
     parse_residual_error,
     residual_errors_for,
 )
+from ketasim.pk.variability import omega_matrix
 
 __all__ = [
     "DoseRecommendation",

@@ -20,24 +20,25 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy.optimize import minimize
+from scipy.special import log_ndtr
 from scipy.stats import norm
 
 from ketasim.catalogue.schema import ModelSpec
-from ketasim.errors import DataFileError, InputError, RangeError
+from ketasim.errors import DataFileError, InputError
 from ketasim.estimation.predict import predict_states
-from ketasim.estimation.residual import ResidualErrorModel, omega_matrix, residual_errors_for
+from ketasim.estimation.residual import ResidualErrorModel, residual_errors_for
 from ketasim.findings import Finding
 from ketasim.patient import Patient
 from ketasim.pk.events import SystemInputs
-from ketasim.pk.simulate import check_validity
+from ketasim.pk.simulate import check_validity, refuse_extrapolation
 from ketasim.pk.system import LinearSystem, build_system, individual_parameters
+from ketasim.pk.variability import omega_matrix
+from ketasim.types import FloatArray
 
 __all__ = ["FitRow", "IndividualFit", "ParameterEstimate", "Prediction", "RecordLike",
            "fit_individual"]
 
-FloatArray = NDArray[np.float64]
 InputsLike = SystemInputs | Callable[[LinearSystem], SystemInputs]
 _Z90 = float(norm.ppf(0.95))
 _FD_STEP = 1e-5
@@ -116,8 +117,9 @@ class _Problem:
         self.model = model
         self.patient = patient
         self.inputs = inputs
-        self.names, omega = omega_matrix(model)
-        self.L = np.linalg.cholesky(omega) if self.names else np.zeros((0, 0))
+        omega = omega_matrix(model, required=False)
+        self.names = list(omega.names)
+        self.L = omega.cholesky()
 
     def etas(self, u: FloatArray) -> dict[str, float]:
         eta = self.L @ u
@@ -242,6 +244,18 @@ def _analyte_of(rec: RecordLike, model: ModelSpec) -> str:
     return names[0]
 
 
+def _lloq(rec: RecordLike) -> float | None:
+    value = getattr(rec, "lloq_ng_per_ml", None)
+    return None if value is None else float(value)
+
+
+def _censored(rec: RecordLike) -> bool:
+    """Below the limit of quantification: an LLOQ and no DV, or a DV under it (M3)."""
+    lloq = _lloq(rec)
+    return (rec.evid == 0 and rec.mdv == 0 and lloq is not None
+            and (rec.dv_ng_per_ml is None or rec.dv_ng_per_ml < lloq))
+
+
 def _check_records(records: Sequence[RecordLike]) -> None:
     doses = [r.time_min for r in records if r.evid in (1, 4)]
     first_dose = min(doses) if doses else None
@@ -273,7 +287,8 @@ def fit_individual(
         carry random effects), e.g. ``lambda s: ketasim.io.individual_inputs(s, ind, ...)``.
     records:
         The individual's records (time min, DV ng/mL, MDV, EVID, analyte or CMT); observations
-        are EVID 0 rows with MDV 0. Parent and metabolite levels are fitted jointly.
+        are EVID 0 rows with MDV 0. Parent and metabolite levels are fitted jointly. A record
+        with ``lloq_ng_per_ml`` and no DV (or a DV under it) is censored: M3 likelihood.
     residual_error:
         An assumed residual error model for every analyte (default: the model file's).
     allow_extrapolation:
@@ -285,10 +300,7 @@ def fit_individual(
         Parameters, posterior covariance and a row per record with PRED, IPRED and a 90% band.
     """
     findings = check_validity(model, patient)
-    bad = [f for f in findings if not f.rule_id.endswith(".unknown")]
-    if bad and not allow_extrapolation:
-        field_name, _, rest = bad[0].message.partition(": ")
-        raise RangeError(field_name, rest + " (use --allow-extrapolation to fit anyway)")
+    refuse_extrapolation(findings, allow=allow_extrapolation)
     if not model.iiv:
         raise InputError("--model", f"model {model.id} publishes no inter-individual "
                          "variability, so there is no prior to individualise; choose a model "
@@ -303,10 +315,16 @@ def fit_individual(
             rows_in.append(r)
     analytes_all = [_analyte_of(r, model) for r in rows_in]
     obs = [i for i, r in enumerate(rows_in)
-           if r.evid == 0 and r.mdv == 0 and r.dv_ng_per_ml is not None]
+           if r.evid == 0 and r.mdv == 0 and (r.dv_ng_per_ml is not None or _censored(r))]
     obs_times = np.array([rows_in[i].time_min for i in obs])
     obs_analytes = [analytes_all[i] for i in obs]
-    y = np.array([float(rows_in[i].dv_ng_per_ml or 0.0) for i in obs])
+    cens = np.array([_censored(rows_in[i]) for i in obs], dtype=bool)
+    y = np.array([(_lloq(rows_in[i]) if cens[k] else rows_in[i].dv_ng_per_ml) or 0.0
+                  for k, i in enumerate(obs)], dtype=np.float64)
+    if cens.any():
+        findings.append(Finding("fit.m3", "info", f"{int(cens.sum())} observation(s) below "
+                                "the limit of quantification: M3 likelihood P(Y < LLOQ)",
+                                "Beal, J Pharmacokinet Pharmacodyn 2001;28:481-504"))
     errors = residual_errors_for(model, set(obs_analytes) or {model.analyte_names[0]},
                                  residual_error)
     for a, e in errors.items():
@@ -317,19 +335,23 @@ def fit_individual(
     add = np.array([errors[a].additive_ng_per_ml for a in obs_analytes])
     log_mask = np.array([errors[a].log_scale for a in obs_analytes], dtype=bool)
     for i, k in enumerate(obs):
-        if log_mask[i] and y[i] <= 0:
+        if log_mask[i] and y[i] <= 0 and not cens[i]:
             raise DataFileError("DV must be > 0 for a log-scale residual error (set MDV = 1 "
                                 "below the limit of quantification)", row=rows_in[k].row,
                                 column="DV")
     logy = np.log(np.where(log_mask, np.maximum(y, 1e-300), 1.0))
 
     def residuals(u: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Residuals; a censored observation's is sqrt(-2 log P(Y < LLOQ)) (M3), so that
+        r'r + 2 sum(log sd of the measured) + u'u is the objective."""
         f = problem.conc(u, obs_times, obs_analytes)
         f_safe = np.maximum(f, 1e-12)
         sd = np.where(log_mask, prop, np.sqrt((prop * f_safe) ** 2 + add**2))
         r = np.where(log_mask, (logy - np.log(f_safe)) / np.where(log_mask, prop, 1.0),
                      (y - f) / sd)
-        return r, sd
+        if cens.any():
+            r = np.where(cens, np.sqrt(np.maximum(-2.0 * log_ndtr(r), 0.0)), r)
+        return r, np.where(cens, 1.0, sd)
 
     def ofv(u: FloatArray) -> float:
         r, sd = residuals(u)

@@ -11,14 +11,12 @@ propagator solver :class:`ketasim.pk.ExactSolver`, which needs no eigen-decompos
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
 from ketasim.pk.events import SystemInputs
 from ketasim.pk.solve import ExactSolver
+from ketasim.types import FloatArray
 
 __all__ = ["predict_states"]
-
-FloatArray = NDArray[np.float64]
 
 
 def predict_states(K: FloatArray, inputs: SystemInputs, times_min: FloatArray) -> FloatArray:

@@ -20,7 +20,7 @@ from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError
 from ketasim.units import parse_quantity
 
-__all__ = ["ResidualErrorModel", "omega_matrix", "parse_residual_error", "residual_errors_for"]
+__all__ = ["ResidualErrorModel", "parse_residual_error", "residual_errors_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +103,3 @@ def residual_errors_for(model: ModelSpec, analytes: set[str],
     return out
 
 
-def omega_matrix(model: ModelSpec) -> tuple[list[str], NDArray[np.float64]]:
-    """Names and covariance matrix of the model's random effects (``ModelSpec.omega``)."""
-    return model.omega()

@@ -1,5 +1,12 @@
 """Files in and out: NONMEM-style event tables, results tables."""
 
-from ketasim.io.nonmem import EventRecord, Individual, individual_inputs, read_event_table
+from ketasim.io.nonmem import (
+    EventRecord,
+    Individual,
+    individual_inputs,
+    individual_segments,
+    read_event_table,
+)
 
-__all__ = ["EventRecord", "Individual", "individual_inputs", "read_event_table"]
+__all__ = ["EventRecord", "Individual", "individual_inputs", "individual_segments",
+           "read_event_table"]

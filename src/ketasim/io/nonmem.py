@@ -7,36 +7,52 @@ Conventions followed (NONMEM's, where users expect them):
 
 - EVID 0 observation, 1 dose, 2 other (output only), 3 reset, 4 reset and dose. Without an EVID
   column, a row with AMT > 0 is a dose and any other row an observation.
-- MDV defaults to 1 for non-observation rows and to 0 for EVID 0 rows with a DV.
+- MDV defaults to 1 for non-observation rows and to 0 for EVID 0 rows with a DV (or an LLOQ).
+- LLOQ (DV units, optional): an observation with DV below it, or with no DV, is censored: the
+  fit uses the M3 likelihood P(Y < LLOQ) for it (Beal, J Pharmacokinet Pharmacodyn
+  2001;28:481-504).
 - CMT numbers the model file's compartments from 1 in file order. A dose into a compartment
   takes the bioavailability, lag and modelled duration of the route input that targets that
   compartment (F1/ALAG1 in NONMEM terms); with no such input, F = 1. An optional ROUTE column
   (e.g. ``intranasal``) instead applies a whole route with all its pathways. Without CMT and
   ROUTE, a dose goes by the ``iv`` route (or the model's only route).
 - RATE 0: bolus; RATE > 0: infusion at that rate, F x AMT delivered, so F shortens the
-  duration; RATE = -2: duration modelled by the route input. RATE = -1 and SS are refused.
+  duration; RATE = -2: duration modelled by the route input; RATE = -1: rate modelled by the
+  route input (``rate`` in the model file), the duration being F x AMT / rate.
 - ADDL/II: ADDL additional doses every II (TIME units) after the record.
-- Covariate columns (WT, AGE, HT, FEMALE, ...) are read from each individual's first row.
+- SS = 1 with II > 0: the record's dose is at steady state (given every II since ever): every
+  state is reset to that steady state, then the dose is given; SS = 2: the steady state is
+  added to the current state (superposition). Exact (:mod:`ketasim.pk.steady_state`), for
+  boluses and infusions (also infusions longer than II).
+- Covariate columns (WT, AGE, HT, FEMALE, ...): the first row's values are the individual's
+  ``covariates``; a later record with a different value changes it **from that record's time
+  on** (NONMEM's convention, the value on a record applying to the interval that follows it),
+  listed in ``covariate_changes``. A missing value (``.``) keeps the value before.
+  ``ketasim simulate --events`` solves such an individual exactly segment by segment
+  (:mod:`ketasim.pk.piecewise`).
 """
 
 from __future__ import annotations
 
 import io as _io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ketasim.errors import DataFileError, InputError
-from ketasim.pk.events import Bolus, Dose, Infusion, Reset, SystemInputs, resolve_inputs
-from ketasim.pk.system import LinearSystem
+from ketasim.expressions import compile_expression
+from ketasim.pk.events import InputEvent, Reset, SystemInputs, pathway_events, single_inputs
+from ketasim.pk.steady_state import steady_state_inputs
+from ketasim.pk.system import LinearSystem, RouteInputResolved
 from ketasim.units import to_internal
 
-__all__ = ["EventRecord", "Individual", "individual_inputs", "read_event_table"]
+__all__ = ["EventRecord", "Individual", "individual_inputs", "individual_segments",
+           "read_event_table"]
 
 REQUIRED = ("ID", "TIME", "AMT")
-NUMERIC = ("TIME", "AMT", "RATE", "CMT", "EVID", "DV", "MDV", "II", "ADDL", "SS")
+NUMERIC = ("TIME", "AMT", "RATE", "CMT", "EVID", "DV", "MDV", "II", "ADDL", "SS", "LLOQ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +73,15 @@ class EventRecord:
     dv_ng_per_ml: float | None = None
     mdv: int = 1
     analyte: str | None = None
+    ss: int = 0
+    ii_min: float = 0.0
+    lloq_ng_per_ml: float | None = None
+
+    @property
+    def censored(self) -> bool:
+        """An observation below the limit of quantification (M3: only ``DV < LLOQ`` known)."""
+        return (self.evid == 0 and self.mdv == 0 and self.lloq_ng_per_ml is not None
+                and (self.dv_ng_per_ml is None or self.dv_ng_per_ml < self.lloq_ng_per_ml))
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,9 @@ class Individual:
     id: str
     records: tuple[EventRecord, ...]
     covariates: dict[str, float] = field(default_factory=dict)
+    covariate_changes: tuple[tuple[float, dict[str, float]], ...] = ()
+    """(time_min, every covariate from then on) for each record whose covariate values differ
+    from the record before it (NONMEM: a record's value holds from its time on)."""
 
     @property
     def observation_times_min(self) -> np.ndarray:
@@ -116,14 +144,14 @@ def read_event_table(
     a_factor, _ = to_internal(1.0, amount_unit, expect="amount", field="--amount-unit")
     dv_factor, _ = to_internal(1.0, dv_unit, expect="concentration", field="--dv-unit")
     nums = {c: _num(df, c) for c in NUMERIC if c in df.columns}
-    if "SS" in nums and (nums["SS"].fillna(0) != 0).any():
-        i = int(np.flatnonzero((nums["SS"].fillna(0) != 0).to_numpy())[0])
-        raise DataFileError("steady-state doses (SS) are not supported", row=i + 1, column="SS")
     covariate_cols = [c for c in df.columns if c not in (*NUMERIC, "ID", "ROUTE", "ANALYTE")]
     individuals: list[Individual] = []
     order: list[str] = []
     by_id: dict[str, list[EventRecord]] = {}
     covs: dict[str, dict[str, float]] = {}
+    current: dict[str, dict[str, float]] = {}
+    changes: dict[str, list[tuple[float, dict[str, float]]]] = {}
+    cov_values = {c: pd.to_numeric(df[c], errors="coerce") for c in covariate_cols}
     last_time: dict[str, float] = {}
     for i in range(len(df)):
         row = i + 1
@@ -158,16 +186,28 @@ def read_event_table(
         if evid in (1, 4) and amt <= 0:
             raise DataFileError("a dose record (EVID 1/4) needs AMT > 0", row=row, column="AMT")
         rate = val("RATE", 0.0) or 0.0
-        if rate == -1:
-            raise DataFileError("RATE = -1 (modelled rate) is not supported; give RATE > 0 or "
-                                "RATE = -2 (modelled duration)", row=row, column="RATE")
-        if rate < 0 and rate != -2:
-            raise DataFileError(f"RATE {rate:g} is negative", row=row, column="RATE")
+        if rate < 0 and rate not in (-1, -2):
+            raise DataFileError(f"RATE {rate:g} is negative (only -1 and -2 have a meaning)",
+                                row=row, column="RATE")
+        ss = int(val("SS", 0) or 0)
+        ii = val("II", 0.0) or 0.0
+        if ss not in (0, 1, 2):
+            raise DataFileError(f"SS {ss} is not one of 0, 1, 2", row=row, column="SS")
+        if ss and evid not in (1, 4):
+            raise DataFileError("SS is set on a record that is not a dose", row=row,
+                                column="SS")
+        if ss and ii <= 0:
+            raise DataFileError("a steady-state dose (SS = 1/2) needs II > 0", row=row,
+                                column="II")
         cmt_v = val("CMT")
         dv = val("DV")
         mdv_v = val("MDV")
-        mdv = int(mdv_v) if mdv_v is not None else (0 if evid == 0 and dv is not None else 1)
-        if evid == 0 and mdv == 0 and dv is None:
+        lloq = val("LLOQ")
+        if lloq is not None and lloq <= 0:
+            raise DataFileError(f"LLOQ {lloq:g} must be > 0", row=row, column="LLOQ")
+        mdv = int(mdv_v) if mdv_v is not None else (
+            0 if evid == 0 and (dv is not None or lloq is not None) else 1)
+        if evid == 0 and mdv == 0 and dv is None and lloq is None:
             raise DataFileError("observation with MDV = 0 has no DV", row=row, column="DV")
         if dv is not None and dv < 0:
             raise DataFileError(f"DV {dv:g} is negative", row=row, column="DV")
@@ -182,20 +222,27 @@ def read_event_table(
             rate_mg_per_min=(rate * a_factor / t_factor) if rate > 0 else rate,
             cmt=int(cmt_v) if cmt_v is not None else None, route=route,
             dv_ng_per_ml=(dv * dv_factor * 1000.0) if dv is not None else None,
-            mdv=mdv, analyte=analyte,
+            mdv=mdv, analyte=analyte, ss=ss, ii_min=ii * t_factor,
+            lloq_ng_per_ml=(lloq * dv_factor * 1000.0) if lloq is not None else None,
         )
+        row_cov: dict[str, float] = {}
+        for c in covariate_cols:
+            v = cov_values[c].iloc[i]
+            if not pd.isna(v):
+                row_cov[c] = float(v)
         if pid not in by_id:
             order.append(pid)
             by_id[pid] = []
-            cov: dict[str, float] = {}
-            for c in covariate_cols:
-                v = pd.to_numeric(pd.Series([df[c].iloc[i]]), errors="coerce").iloc[0]
-                if not pd.isna(v):
-                    cov[c] = float(v)
-            covs[pid] = cov
+            covs[pid] = row_cov
+            current[pid] = dict(row_cov)
+            changes[pid] = []
+        elif any(current[pid].get(c) != v for c, v in row_cov.items()):
+            current[pid].update(row_cov)
+            if changes[pid] and changes[pid][-1][0] == rec.time_min:
+                changes[pid].pop()  # several records at one time: the last one's values hold
+            changes[pid].append((rec.time_min, dict(current[pid])))
         by_id[pid].append(rec)
         addl = int(val("ADDL", 0) or 0)
-        ii = val("II", 0.0) or 0.0
         if addl > 0:
             if ii <= 0:
                 raise DataFileError("ADDL > 0 needs II > 0", row=row, column="II")
@@ -206,7 +253,7 @@ def read_event_table(
                     route=rec.route, mdv=1))
     for pid in order:
         records = sorted(by_id[pid], key=lambda r: r.time_min)  # stable: file order kept
-        individuals.append(Individual(pid, tuple(records), covs[pid]))
+        individuals.append(Individual(pid, tuple(records), covs[pid], tuple(changes[pid])))
     return individuals
 
 
@@ -214,63 +261,83 @@ def individual_inputs(system: LinearSystem, individual: Individual, *,
                       compartments: list[str]) -> SystemInputs:
     """Translate an individual's dose and reset records into inputs of ``system``.
 
-    ``compartments`` are the model's compartment names in file order (CMT 1 = first).
+    ``compartments`` are the model's compartment names in file order (CMT 1 = first). Doses go
+    through the engine's one dose-to-input rule (:func:`ketasim.pk.events.pathway_events`).
     """
-    boluses: list[Bolus] = []
-    infusions: list[Infusion] = []
+    events: list[InputEvent] = []
     resets: list[Reset] = []
+    steady: list[SystemInputs] = []
     default_route = "iv" if "iv" in system.routes else next(iter(system.routes))
     for rec in individual.records:
         if rec.evid in (3, 4):
             resets.append(Reset(rec.time_min))
         if rec.evid not in (1, 4):
             continue
-        if rec.route is not None or rec.cmt is None:
-            route = rec.route or default_route
-            if route not in system.routes:
-                raise DataFileError(f"route {route!r} is not supported by {system.model_id} "
-                                    f"(supported: {', '.join(system.routes)})", row=rec.row,
-                                    column="ROUTE")
-            if rec.rate_mg_per_min == -2:
-                dose = Dose(rec.amt_mg, "mg", rec.time_min, route)
-            elif rec.rate_mg_per_min > 0:
-                dose = Dose(rec.amt_mg, "mg", rec.time_min, route,
-                            rec.amt_mg / rec.rate_mg_per_min)
-            else:
-                dose = Dose(rec.amt_mg, "mg", rec.time_min, route)
-            got = resolve_inputs(system, [dose], 1.0)
-            boluses += got.boluses
-            infusions += got.infusions
-            continue
-        if not 1 <= rec.cmt <= len(compartments):
-            raise DataFileError(f"CMT {rec.cmt} is not a compartment of {system.model_id} "
-                                f"(1 to {len(compartments)}: {', '.join(compartments)})",
-                                row=rec.row, column="CMT")
-        name = compartments[rec.cmt - 1]
-        state = rec.cmt - 1
-        targeting = [inp for inputs in system.routes.values() for inp in inputs
-                     if inp.compartment == name]
-        values = dict(system.parameters)
-        values["DOSE_MG"] = rec.amt_mg
-        f, lag, duration = 1.0, 0.0, None
-        if len(targeting) > 1 and len({i.fraction.text for i in targeting}) > 1:
-            raise DataFileError(f"several routes dose into {name!r} with different "
-                                "bioavailability; add a ROUTE column", row=rec.row, column="CMT")
-        if targeting:
-            inp = targeting[0]
-            f = float(inp.fraction.evaluate(values))
-            lag = float(inp.lag.evaluate(values)) if inp.lag else 0.0
-            duration = float(inp.duration.evaluate(values)) if inp.duration else None
-        start = rec.time_min + lag
-        delivered = f * rec.amt_mg
-        if rec.rate_mg_per_min == -2:
-            if not duration:
-                raise DataFileError(f"RATE = -2 but {name!r} has no modelled duration",
-                                    row=rec.row, column="RATE")
-            infusions.append(Infusion(start, start + duration, state, delivered / duration))
-        elif rec.rate_mg_per_min > 0:
-            rate = rec.rate_mg_per_min
-            infusions.append(Infusion(start, start + delivered / rate, state, rate))
-        else:
-            boluses.append(Bolus(start, state, delivered))
-    return SystemInputs(tuple(boluses), tuple(infusions), tuple(resets))
+        record_events = _record_events(system, rec, compartments, default_route)
+        if rec.ss:
+            dose = single_inputs(record_events)
+            steady.append(steady_state_inputs(system.K, dose, time_min=rec.time_min,
+                                              ii_min=rec.ii_min, mode=rec.ss))
+        events += record_events
+    single = single_inputs(events)
+    out = SystemInputs(single.boluses, single.infusions, tuple(resets))
+    for extra in steady:
+        out = out + extra
+    return out
+
+
+def _record_events(system: LinearSystem, rec: EventRecord, compartments: list[str],
+                   default_route: str) -> list[InputEvent]:
+    amount = np.array([rec.amt_mg])
+    duration = rec.amt_mg / rec.rate_mg_per_min if rec.rate_mg_per_min > 0 else 0.0
+    modelled_rate = rec.rate_mg_per_min == -1
+    if rec.route is not None or rec.cmt is None:
+        route = rec.route or default_route
+        if route not in system.routes:
+            raise DataFileError(f"route {route!r} is not supported by {system.model_id} "
+                                f"(supported: {', '.join(system.routes)})", row=rec.row,
+                                column="ROUTE")
+        if modelled_rate and any(p.rate is None for p in system.routes[route]):
+            raise DataFileError(f"RATE = -1 but route {route!r} of {system.model_id} has no "
+                                "modelled rate", row=rec.row, column="RATE")
+        return pathway_events(system.model_id, system.routes[route], system.parameters,
+                              time_min=rec.time_min, amount_mg=amount, duration_min=duration,
+                              modelled_rate=modelled_rate, route=route)
+    if not 1 <= rec.cmt <= len(compartments):
+        raise DataFileError(f"CMT {rec.cmt} is not a compartment of {system.model_id} "
+                            f"(1 to {len(compartments)}: {', '.join(compartments)})",
+                            row=rec.row, column="CMT")
+    name = compartments[rec.cmt - 1]
+    targeting = [inp for inputs in system.routes.values() for inp in inputs
+                 if inp.compartment == name]
+    if len(targeting) > 1 and len({i.fraction.text for i in targeting}) > 1:
+        raise DataFileError(f"several routes dose into {name!r} with different "
+                            "bioavailability; add a ROUTE column", row=rec.row, column="CMT")
+    pathway = targeting[0] if targeting else RouteInputResolved(
+        rec.cmt - 1, name, compile_expression("1"), None, None)
+    if rec.rate_mg_per_min == -2 and pathway.duration is None:
+        raise DataFileError(f"RATE = -2 but {name!r} has no modelled duration",
+                            row=rec.row, column="RATE")
+    if modelled_rate and pathway.rate is None:
+        raise DataFileError(f"RATE = -1 but {name!r} has no modelled rate", row=rec.row,
+                            column="RATE")
+    # F1/ALAG1 of the pathway into CMT; its modelled duration (D1) only with RATE = -2
+    return pathway_events(system.model_id, [replace(pathway, state=rec.cmt - 1)],
+                          system.parameters, time_min=rec.time_min, amount_mg=amount,
+                          duration_min=duration, modelled_duration=rec.rate_mg_per_min == -2,
+                          modelled_rate=modelled_rate, route=name)
+
+
+def individual_segments(individual: Individual) -> list[tuple[float, dict[str, float], Individual]]:
+    """The individual cut where its covariates change: (start_min, covariates, records).
+
+    Each part holds the dose and reset records from its start to the next change; the first
+    starts at minus infinity (``-inf``) with the first row's covariates.
+    """
+    starts = [(-np.inf, dict(individual.covariates)), *individual.covariate_changes]
+    parts = []
+    for j, (start, cov) in enumerate(starts):
+        end = starts[j + 1][0] if j + 1 < len(starts) else np.inf
+        records = tuple(r for r in individual.records if start <= r.time_min < end)
+        parts.append((float(start), cov, Individual(individual.id, records, cov)))
+    return parts

@@ -12,13 +12,12 @@ Two exact routes:
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ketasim.errors import InputError
-from ketasim.pk.system import LinearSystem, Output
+from ketasim.pk.system import LinearSystem, with_effect_site
 
 __all__ = ["add_effect_site", "effect_site_from_samples", "ke0_from_half_time"]
 
@@ -34,27 +33,10 @@ def add_effect_site(system: LinearSystem, analyte: str, ke0_per_min: float, *,
                     site: str = "pd_effect") -> LinearSystem:
     """Return a new system with one more state: the effect site of ``analyte`` with ``ke0``.
 
-    The new output is named ``<analyte>_<site>`` (concentration, mg/L in the state).
+    The new output is named ``<analyte>_<site>`` (concentration, mg/L in the state); the
+    equation is the engine's (:func:`ketasim.pk.effect_site.with_effect_site`).
     """
-    if not ke0_per_min > 0 or not math.isfinite(ke0_per_min):
-        raise InputError("ke0", f"{ke0_per_min!r} /min must be a positive number")
-    try:
-        plasma = next(o for o in system.outputs if o.analyte == analyte and o.site == "plasma")
-    except StopIteration:
-        names = sorted({o.analyte for o in system.outputs})
-        raise InputError("analyte", f"model {system.model_id} has no plasma output for "
-                         f"{analyte!r}; analytes: {', '.join(names)}") from None
-    n = system.n_states
-    K = np.zeros((n + 1, n + 1))
-    K[:n, :n] = system.K
-    K[n, :n] = ke0_per_min * plasma.row
-    K[n, n] = -ke0_per_min
-    outputs = [replace(o, row=np.append(o.row, 0.0)) for o in system.outputs]
-    row = np.zeros(n + 1)
-    row[n] = 1.0
-    outputs.append(Output(f"{analyte}_{site}", analyte, site, row))
-    return LinearSystem(system.model_id, K, (*system.state_names, f"{site}_{analyte}"),
-                        tuple(outputs), system.routes, system.parameters)
+    return with_effect_site(system, analyte, ke0_per_min, site=site)
 
 
 def effect_site_from_samples(times_min: ArrayLike, plasma: ArrayLike, ke0_per_min: float, *,

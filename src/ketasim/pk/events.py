@@ -14,16 +14,32 @@ Conventions (documented because users of NONMEM-like tools expect them):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ketasim.errors import InputError
-from ketasim.pk.system import LinearSystem
+from ketasim.expressions import Expression
+from ketasim.pk.system import LinearSystem, RouteInputResolved
+from ketasim.types import FloatArray
 from ketasim.units import to_internal
 
-__all__ = ["Bolus", "Dose", "Infusion", "Regimen", "Reset", "SystemInputs", "resolve_inputs"]
+__all__ = [
+    "Bolus",
+    "Dose",
+    "Infusion",
+    "InputEvent",
+    "Regimen",
+    "Reset",
+    "SystemInputs",
+    "dose_events",
+    "pathway_events",
+    "resolve_inputs",
+    "single_inputs",
+]
 
 _AMOUNT_DIMENSIONS = ("amount", "amount_per_kg", "dose_rate", "dose_rate_per_kg")
 
@@ -175,53 +191,121 @@ class SystemInputs:
         return times
 
 
-def _eval_input(expr_text: object, system: LinearSystem, dose_mg: float, what: str) -> float:
-    from ketasim.expressions import Expression
+@dataclass(frozen=True)
+class InputEvent:
+    """One pathway of one dose, for P patients: ``amount_mg`` into ``state`` on [start, end).
 
-    assert isinstance(expr_text, Expression)
-    values = dict(system.parameters)
-    values["DOSE_MG"] = dose_mg
-    value = float(expr_text.evaluate(values))
-    if not np.isfinite(value) or value < 0:
-        raise InputError(what, f"model {system.model_id} gives {value} for {what}")
-    return value
+    ``end_min == start_min`` (per patient) is an instantaneous bolus; otherwise a zero-order
+    input at ``amount_mg / (end_min - start_min)`` mg/min. ``pump_rate_mg_per_min`` is the
+    pump's rate for a user's infusion (the same rate, kept exact), None otherwise. Arrays have
+    shape (P,).
+    """
+
+    state: int
+    start_min: FloatArray
+    end_min: FloatArray
+    amount_mg: FloatArray
+    pump_rate_mg_per_min: FloatArray | None = None
+
+
+def _evaluate(expr: Expression, values: Mapping[str, Any], amount_mg: FloatArray, n: int,
+              what: str, model_id: str) -> FloatArray:
+    scope = dict(values)
+    scope["DOSE_MG"] = amount_mg if n > 1 else float(amount_mg[0])
+    out = np.broadcast_to(np.asarray(expr.evaluate(scope), dtype=np.float64), (n,)).copy()
+    bad = ~np.isfinite(out) | (out < 0)
+    if np.any(bad):
+        shown = f"{out[bad][0]}" if n == 1 else f"an invalid value for {int(bad.sum())} patient(s)"
+        raise InputError(what, f"model {model_id} gives {shown} for {what}")
+    return out
+
+
+def pathway_events(model_id: str, pathways: Sequence[RouteInputResolved],
+                   values: Mapping[str, Any], *, time_min: float, amount_mg: FloatArray,
+                   duration_min: float = 0.0, modelled_duration: bool = True,
+                   modelled_rate: bool = False, route: str = "") -> list[InputEvent]:
+    """The input events of one dose of ``amount_mg`` (shape (P,)) through ``pathways``.
+
+    The one dose-to-input rule of the engine (see the module notes), for one patient or many:
+    ``values`` are the individual parameters (floats or arrays of shape (P,)). A pathway's
+    bioavailability acts on the amount; a user's infusion (``duration_min`` > 0) runs at the
+    pump rate, so F shortens it; a pathway's modelled duration (NONMEM RATE = -2) is used when
+    ``modelled_duration`` and the dose is not an infusion; with ``modelled_rate`` (NONMEM
+    RATE = -1) the pathway's modelled rate gives the duration ``F x amount / rate``.
+    """
+    amount = np.asarray(amount_mg, dtype=np.float64)
+    n = amount.shape[0]
+    events: list[InputEvent] = []
+    for inp in pathways:
+        f = _evaluate(inp.fraction, values, amount, n, "bioavailability", model_id)
+        lag = (_evaluate(inp.lag, values, amount, n, "lag", model_id) if inp.lag
+               else np.zeros(n))
+        start = time_min + lag
+        delivered = f * amount
+        if modelled_rate:
+            if inp.rate is None:
+                raise InputError("rate", f"RATE = -1 but route {route!r} of {model_id} has no "
+                                 "modelled rate")
+            r = _evaluate(inp.rate, values, amount, n, "modelled rate", model_id)
+            if np.any(r <= 0):
+                raise InputError("rate", f"model {model_id} gives a modelled rate <= 0")
+            events.append(InputEvent(inp.state, start, start + delivered / r, delivered))
+        elif inp.duration is not None and modelled_duration:
+            if duration_min > 0:
+                raise InputError(
+                    "duration_min", f"route {route!r} of {model_id} has a modelled absorption "
+                    "duration; give it as a single dose without an infusion duration")
+            d = _evaluate(inp.duration, values, amount, n, "absorption duration", model_id)
+            events.append(InputEvent(inp.state, start, start + d, delivered))
+        elif duration_min > 0:
+            events.append(InputEvent(inp.state, start, start + f * duration_min, delivered,
+                                     amount / duration_min))
+        else:
+            events.append(InputEvent(inp.state, start, start.copy(), delivered))
+    return events
+
+
+def dose_events(model_id: str, routes: Mapping[str, Sequence[RouteInputResolved]],
+                values: Mapping[str, Any], dose: Dose, weight_kg: ArrayLike) -> list[InputEvent]:
+    """The input events of ``dose`` for patients weighing ``weight_kg`` (float or (P,))."""
+    if dose.route not in routes:
+        raise InputError("route", f"model {model_id} does not support route {dose.route!r}; "
+                         f"supported: {', '.join(routes)}")
+    weight = np.atleast_1d(np.asarray(weight_kg, dtype=np.float64))
+    value, dim = to_internal(dose.amount, dose.unit)
+    amount = np.full(weight.shape, value)
+    if dim in ("amount_per_kg", "dose_rate_per_kg"):
+        amount = amount * weight
+    if dim.startswith("dose_rate"):
+        amount = amount * dose.duration_min
+    return pathway_events(model_id, routes[dose.route], values, time_min=dose.time_min,
+                          amount_mg=amount, duration_min=dose.duration_min, route=dose.route)
+
+
+def single_inputs(events: Iterable[InputEvent]) -> SystemInputs:
+    """Boluses and infusions of one patient from input events of a batch of one."""
+    boluses: list[Bolus] = []
+    infusions: list[Infusion] = []
+    for e in events:
+        start, end, amount = float(e.start_min[0]), float(e.end_min[0]), float(e.amount_mg[0])
+        if amount <= 0:
+            continue
+        if end > start:
+            rate = (float(e.pump_rate_mg_per_min[0]) if e.pump_rate_mg_per_min is not None
+                    else amount / (end - start))
+            infusions.append(Infusion(start, end, e.state, rate))
+        else:
+            boluses.append(Bolus(start, e.state, amount))
+    return SystemInputs(tuple(boluses), tuple(infusions))
 
 
 def resolve_inputs(system: LinearSystem, doses: Iterable[Dose], weight_kg: float) -> SystemInputs:
     """Translate doses into boluses and infusions on the system's states (see module notes)."""
-    boluses: list[Bolus] = []
-    infusions: list[Infusion] = []
+    events: list[InputEvent] = []
     for dose in doses:
-        if dose.route not in system.routes:
-            raise InputError(
-                "route", f"model {system.model_id} does not support route {dose.route!r}; "
-                f"supported: {', '.join(system.routes)}"
-            )
-        amount = dose.amount_mg(weight_kg)
-        for inp in system.routes[dose.route]:
-            f = _eval_input(inp.fraction, system, amount, "bioavailability")
-            lag = _eval_input(inp.lag, system, amount, "lag") if inp.lag else 0.0
-            start = dose.time_min + lag
-            delivered = f * amount
-            if delivered <= 0:
-                continue
-            if inp.duration is not None:
-                if dose.duration_min > 0:
-                    raise InputError(
-                        "duration", f"route {dose.route!r} of {system.model_id} has a modelled "
-                        "absorption duration; give it as a single dose without --over"
-                    )
-                d = _eval_input(inp.duration, system, amount, "absorption duration")
-                if d > 0:
-                    infusions.append(Infusion(start, start + d, inp.state, delivered / d))
-                    continue
-                boluses.append(Bolus(start, inp.state, delivered))
-            elif dose.duration_min > 0:
-                rate = amount / dose.duration_min  # pump rate; F shortens the duration (NONMEM)
-                infusions.append(Infusion(start, start + delivered / rate, inp.state, rate))
-            else:
-                boluses.append(Bolus(start, inp.state, delivered))
-    return SystemInputs(tuple(boluses), tuple(infusions))
+        events += dose_events(system.model_id, system.routes, system.parameters, dose,
+                              weight_kg)
+    return single_inputs(events)
 
 
 def regimen_from_doses(doses: Sequence[Dose]) -> Regimen:

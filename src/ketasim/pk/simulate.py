@@ -21,11 +21,10 @@ from ketasim.pk.system import LinearSystem, build_system
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SimulationResult", "check_validity", "simulate"]
+__all__ = ["SimulationResult", "check_validity", "refuse_extrapolation", "simulate"]
 
-_COVARIATE_FIELDS = {"weight_kg": ("weight_kg", "--weight", "kg"),
-                     "age_years": ("age_years", "--age", "years"),
-                     "height_cm": ("height_cm", "--height", "cm")}
+_COVARIATE_FIELDS = {"weight_kg": ("weight", "kg"), "age_years": ("age", "years"),
+                     "height_cm": ("height", "cm")}
 
 
 def check_validity(model: ModelSpec, patient: Patient) -> list[Finding]:
@@ -36,19 +35,28 @@ def check_validity(model: ModelSpec, patient: Patient) -> list[Finding]:
     """
     findings: list[Finding] = []
     for key, rng in model.validity.items():
-        attr, flag, unit = _COVARIATE_FIELDS[key]
-        value = getattr(patient, attr)
+        label, unit = _COVARIATE_FIELDS[key]
+        value = getattr(patient, key)
         source = rng.source or f"model file {model.id}"
         if value is None:
             findings.append(Finding(f"validity.{key}.unknown", "warn",
-                                    f"{flag}: not given; {model.id} was built on "
-                                    f"{rng.describe()} {unit}", source))
+                                    f"{label} not given; {model.id} was built on "
+                                    f"{rng.describe()} {unit}", source, key))
         elif not rng.contains(value):
             findings.append(Finding(
                 f"validity.{key}", "warn",
-                f"{flag}: {value:g} {unit} is outside the range model {model.id} was built on "
-                f"({rng.describe()} {unit})", source))
+                f"{label} {value:g} {unit} is outside the range model {model.id} was built on "
+                f"({rng.describe()} {unit})", source, key))
     return findings
+
+
+def refuse_extrapolation(findings: list[Finding], *, allow: bool) -> None:
+    """Raise :class:`~ketasim.errors.RangeError` naming the first covariate out of range,
+    unless extrapolation is allowed (``allow_extrapolation``)."""
+    out_of_range = [f for f in findings if not f.rule_id.endswith(".unknown")]
+    if out_of_range and not allow:
+        first = out_of_range[0]
+        raise RangeError(first.field or "patient", first.message)
 
 
 @dataclass(frozen=True)
@@ -148,11 +156,7 @@ def simulate(
         Concentrations in ng/mL at ``times_min``.
     """
     findings = check_validity(model, patient)
-    out_of_range = [f for f in findings if not f.rule_id.endswith(".unknown")]
-    if out_of_range and not allow_extrapolation:
-        first = out_of_range[0]
-        field_name, _, rest = first.message.partition(": ")
-        raise RangeError(field_name, rest + " (use --allow-extrapolation to simulate anyway)")
+    refuse_extrapolation(findings, allow=allow_extrapolation)
     sys_ = system if system is not None else build_system(model, patient, etas=etas)
     inputs = SystemInputs()
     if regimen is not None:

@@ -12,17 +12,15 @@ doubling.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy.linalg import expm
 
 from ketasim.errors import InputError
 from ketasim.pk.events import SystemInputs
+from ketasim.types import FloatArray
 
 __all__ = ["ExactSolver"]
 
 _BLOCK = 64
-FloatArray = NDArray[np.float64]
-
 
 class ExactSolver:
     """Exact solver for one rate matrix ``K`` (1/min); caches propagators by step length."""

@@ -7,8 +7,9 @@ whole system stays linear and is solved exactly by :mod:`ketasim.pk.solve`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError, ModelError
 from ketasim.expressions import Expression, compile_expression
 from ketasim.patient import Patient
+from ketasim.pk.effect_site import append_effect_sites, link_effect_site
 
 __all__ = [
     "LinearSystem",
@@ -27,6 +29,8 @@ __all__ = [
     "assemble_rate_matrices",
     "build_system",
     "individual_parameters",
+    "resolve_routes",
+    "with_effect_site",
 ]
 
 
@@ -47,8 +51,9 @@ class Output:
 class RouteInputResolved:
     """One pathway of a route: a ``fraction`` of the dose into ``state`` (index).
 
-    ``duration_min`` > 0: modelled zero-order input; ``lag_min``: absorption lag. Values are
-    expressions evaluated per dose because they may depend on ``DOSE_MG``.
+    ``duration`` (min): modelled zero-order input; ``lag`` (min): absorption lag; ``rate``
+    (mg/min): modelled rate for NONMEM RATE = -1 doses. Values are expressions evaluated per
+    dose because they may depend on ``DOSE_MG``.
     """
 
     state: int
@@ -56,6 +61,7 @@ class RouteInputResolved:
     fraction: Expression
     duration: Expression | None
     lag: Expression | None
+    rate: Expression | None = None
 
 
 @dataclass(frozen=True)
@@ -238,14 +244,32 @@ def assemble_rate_matrices(model: ModelSpec, values: Mapping[str, Any], n_patien
         if np.any(ke0 <= 0):
             raise ModelError(f"{model.id}: ke0 of {e.analyte} is <= 0 for "
                              f"{int(np.sum(ke0 <= 0))} patient(s); must be > 0")
-        K[:, s, :] += ke0[:, None] * plasma_rows[e.analyte]
-        K[:, s, s] -= ke0
+        link_effect_site(K, s, plasma_rows[e.analyte], ke0)
         row = np.zeros((n_patients, n))
         row[:, s] = 1.0
         rows.append(row)
         outputs.append((f"{e.analyte}_effect", e.analyte, "effect"))
         state_names.append(f"effect_{e.analyte}")
     return RateMatrices(K, np.stack(rows, axis=1), tuple(state_names), tuple(outputs))
+
+
+def resolve_routes(model: ModelSpec) -> dict[str, tuple[RouteInputResolved, ...]]:
+    """The model's routes with their pathways' states and compiled expressions."""
+    index = {c.name: i for i, c in enumerate(model.compartments)}
+    return {
+        r.name: tuple(
+            RouteInputResolved(
+                state=index[i.compartment],
+                compartment=i.compartment,
+                fraction=compile_expression(i.fraction),
+                duration=compile_expression(i.duration) if i.duration else None,
+                lag=compile_expression(i.lag) if i.lag else None,
+                rate=compile_expression(i.rate) if i.rate else None,
+            )
+            for i in r.inputs
+        )
+        for r in model.routes
+    }
 
 
 def build_system(
@@ -260,22 +284,41 @@ def build_system(
     """
     values = individual_parameters(model, patient.covariates(), etas)
     assembled = assemble_rate_matrices(model, values, 1)
-    index = {c.name: i for i, c in enumerate(model.compartments)}
     outputs = tuple(Output(name, analyte, site, assembled.rows[0, i])
                     for i, (name, analyte, site) in enumerate(assembled.outputs))
-    routes: dict[str, tuple[RouteInputResolved, ...]] = {
-        r.name: tuple(
-            RouteInputResolved(
-                state=index[i.compartment],
-                compartment=i.compartment,
-                fraction=compile_expression(i.fraction),
-                duration=compile_expression(i.duration) if i.duration else None,
-                lag=compile_expression(i.lag) if i.lag else None,
-            )
-            for i in r.inputs
-        )
-        for r in model.routes
-    }
+    routes = resolve_routes(model)
     scalars = {k: float(v) for k, v in values.items() if np.ndim(v) == 0}
     return LinearSystem(model.id, assembled.K[0], assembled.state_names, outputs, routes,
                         scalars)
+
+
+def with_effect_site(system: LinearSystem, analyte: str, ke0_per_min: float, *,
+                     site: str = "effect") -> LinearSystem:
+    """A copy of ``system`` whose ``<analyte>_<site>`` output has rate constant ``ke0_per_min``.
+
+    An existing output of that name is re-linked; otherwise a state ``<site>_<analyte>`` (mg/L)
+    and its output are appended. Errors name ``ke0_per_min`` and ``analyte``.
+    """
+    if not math.isfinite(ke0_per_min) or not ke0_per_min > 0:
+        raise InputError("ke0_per_min", f"{ke0_per_min!r} /min must be a positive number")
+    plasma = next((o for o in system.outputs if o.analyte == analyte and o.site == "plasma"),
+                  None)
+    if plasma is None:
+        names = sorted({o.analyte for o in system.outputs})
+        raise InputError("analyte", f"model {system.model_id} has no plasma output for "
+                         f"{analyte!r}; analytes: {', '.join(names)}")
+    name = f"{analyte}_{site}"
+    existing = next((o for o in system.outputs if o.name == name), None)
+    if existing is not None:
+        K = system.K.copy()
+        link_effect_site(K, int(np.argmax(existing.row)), plasma.row, ke0_per_min)
+        return replace(system, K=K)
+    K = append_effect_sites(system.K[None], plasma.row[None, None, :],
+                            np.array([[ke0_per_min]]))[0]
+    n = system.n_states
+    outputs = [replace(o, row=np.append(o.row, 0.0)) for o in system.outputs]
+    row = np.zeros(n + 1)
+    row[n] = 1.0
+    outputs.append(Output(name, analyte, site, row))
+    return replace(system, K=K, state_names=(*system.state_names, f"{site}_{analyte}"),
+                   outputs=tuple(outputs))

@@ -1,6 +1,6 @@
 """Many patients at once: individual parameters, rate matrices and dose inputs as arrays.
 
-The batched counterpart of :func:`ketasim.pk.build_system` and :func:`ketasim.pk.resolve_inputs`:
+The batched form of :func:`ketasim.pk.build_system` and :func:`ketasim.pk.resolve_inputs`:
 the same model file gives, for P patients, rate matrices ``K`` of shape (P, n, n), output rows of
 shape (P, n_out, n) and dose inputs whose amounts, rates and times are arrays over patients.
 The rate matrices come from the same assembly as :func:`ketasim.pk.build_system`
@@ -18,15 +18,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ketasim.catalogue.schema import ModelSpec
-from ketasim.errors import InputError, ModelError
-from ketasim.expressions import Expression
+from ketasim.errors import ModelError
 from ketasim.pk import Regimen, individual_parameters
-from ketasim.pk.system import assemble_rate_matrices
-from ketasim.units import to_internal
+from ketasim.pk.events import InputEvent, dose_events
+from ketasim.pk.system import assemble_rate_matrices, resolve_routes
+from ketasim.types import FloatArray
 
 __all__ = ["BatchInputs", "BatchSystem", "InputEvent", "batch_inputs", "batch_system"]
-
-FloatArray = NDArray[np.float64]
 
 NG_PER_ML_PER_MG_PER_L = 1000.0
 
@@ -51,20 +49,6 @@ class BatchSystem:
     def n_patients(self) -> int:
         """P."""
         return int(self.K.shape[0])
-
-
-@dataclass(frozen=True)
-class InputEvent:
-    """One pathway of one dose, for all patients: ``amount_mg`` into ``state`` on [start, end).
-
-    ``end_min == start_min`` (per patient) is an instantaneous bolus; otherwise a zero-order
-    input at ``amount_mg / (end_min - start_min)`` mg/min. Arrays have shape (P,).
-    """
-
-    state: int
-    start_min: FloatArray
-    end_min: FloatArray
-    amount_mg: FloatArray
 
 
 @dataclass(frozen=True)
@@ -110,48 +94,11 @@ def batch_inputs(model: ModelSpec, system: BatchSystem, regimen: Regimen,
                  weight_kg: FloatArray) -> BatchInputs:
     """Translate a regimen into input events for every patient.
 
-    The rules are those of :func:`ketasim.pk.resolve_inputs` (bioavailability on the amount,
-    modelled absorption durations, lag times), evaluated for all patients at once.
+    The engine's one dose-to-input rule (:func:`ketasim.pk.events.dose_events`, which
+    :func:`ketasim.pk.resolve_inputs` applies to one patient), evaluated for all at once.
     """
-    n_pat = system.n_patients
-    index = {c.name: i for i, c in enumerate(model.compartments)}
-    weight = np.asarray(weight_kg, dtype=np.float64)
+    routes = resolve_routes(model)
     events: list[InputEvent] = []
     for dose in regimen:
-        if dose.route not in model.route_names:
-            raise InputError("regimen", f"model {model.id} does not support route "
-                             f"{dose.route!r}; supported: {', '.join(model.route_names)}")
-        value, dim = to_internal(dose.amount, dose.unit)
-        amount = np.full(n_pat, value)
-        if dim in ("amount_per_kg", "dose_rate_per_kg"):
-            amount = amount * weight
-        if dim.startswith("dose_rate"):
-            amount = amount * dose.duration_min
-        scope = dict(system.values)
-        scope["DOSE_MG"] = amount
-
-        def ev(expr_text: str, what: str, scope: dict[str, FloatArray] = scope) -> FloatArray:
-            out = _as_array(Expression(expr_text).evaluate(scope), n_pat, what, model.id)
-            if np.any(out < 0):
-                raise InputError(what, f"model {model.id} gives a negative {what}")
-            return out
-
-        for inp in model.route(dose.route).inputs:
-            f = ev(inp.fraction, "bioavailability")
-            lag = ev(inp.lag, "lag") if inp.lag else np.zeros(n_pat)
-            start = dose.time_min + lag
-            delivered = f * amount
-            state = index[inp.compartment]
-            if inp.duration is not None:
-                if dose.duration_min > 0:
-                    raise InputError(
-                        "regimen", f"route {dose.route!r} of {model.id} has a modelled "
-                        "absorption duration; give it as a single dose without 'over'")
-                d = ev(inp.duration, "absorption duration")
-                events.append(InputEvent(state, start, start + d, delivered))
-            elif dose.duration_min > 0:
-                events.append(InputEvent(state, start, start + f * dose.duration_min,
-                                         delivered))
-            else:
-                events.append(InputEvent(state, start, start.copy(), delivered))
+        events += dose_events(model.id, routes, system.values, dose, weight_kg)
     return BatchInputs(tuple(events))

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import ndtr, ndtri
 
 from ketasim.errors import DataFileError, InputError
 from ketasim.population.presets import Bounds, PresetPopulation, sample_preset
 from ketasim.population.variability import as_generator
+from ketasim.types import FloatArray
 
 __all__ = [
     "CsvPopulation",
@@ -46,7 +46,6 @@ __all__ = [
     "sample_covariates",
 ]
 
-FloatArray = NDArray[np.float64]
 _COVARIATES = ("weight_kg", "height_cm", "age_years")
 _NAMES = {"weight_kg": "WT", "height_cm": "HT", "age_years": "AGE"}
 

@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from ketasim.population.batch import BatchInputs, BatchSystem
 from ketasim.population.summaries import _SHIFT, LogBins
+from ketasim.types import FloatArray
 
 __all__ = [
     "ENDPOINT_AUC",
@@ -44,7 +45,6 @@ __all__ = [
     "run_group",
 ]
 
-FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 ENDPOINT_MAX = 0

@@ -41,7 +41,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy.special import ndtr
 
 from ketasim.catalogue.schema import ModelSpec
@@ -54,10 +53,13 @@ from ketasim.pd import (
     resolve_pd_model,
 )
 from ketasim.pd.effects import _same_drug, analyte_role  # the PD layer's drug matching
+from ketasim.pd.response import fractional_inhibitory, hill_fraction, linear_effect, sigmoid_emax
 from ketasim.pd.schema import Endpoint as PDEndpoint
 from ketasim.pk import Regimen
+from ketasim.pk.effect_site import append_effect_sites
 from ketasim.population.batch import NG_PER_ML_PER_MG_PER_L, BatchSystem, batch_inputs
 from ketasim.population.kernel import build_programs, propagators
+from ketasim.types import FloatArray
 from ketasim.units import MOLECULAR_WEIGHT_G_PER_MOL, convert
 
 __all__ = [
@@ -71,7 +73,6 @@ __all__ = [
     "sample_pd_parameters",
 ]
 
-FloatArray = NDArray[np.float64]
 _PARENTS = ("ketamine", "esketamine", "arketamine")
 _STEP_MIN = 2.0  # as simulate_antidepressant_course's default step
 
@@ -169,23 +170,22 @@ def add_pd_sites(system: BatchSystem, sites: tuple[tuple[str, float, str], ...]
     """A copy of ``system`` with one effect state per (analyte, ke0 1/min, output name):
     ``dCe/dt = ke0 (Cp - Ce)`` on the analyte's plasma concentration.
 
-    The batched counterpart of :func:`ketasim.pd.add_effect_site`; the outputs (ng/mL) are
+    The engine's effect-site equation (:func:`ketasim.pk.effect_site.append_effect_sites`), as
+    :func:`ketasim.pd.add_effect_site` uses it for one patient; the outputs (ng/mL) are
     appended in the order of ``sites``.
     """
     if not sites:
         return system
     n_pat, n, _ = system.K.shape
     m = len(sites)
-    K = np.zeros((n_pat, n + m, n + m))
-    K[:, :n, :n] = system.K
+    rows = np.stack([system.C[:, system.output_names.index(f"{analyte}_plasma"), :]
+                     for analyte, _, _ in sites], axis=1) / NG_PER_ML_PER_MG_PER_L  # mg/L
+    ke0 = np.broadcast_to(np.array([ke0 for _, ke0, _ in sites], dtype=np.float64), (n_pat, m))
+    K = append_effect_sites(system.K, rows, ke0)
     C = np.zeros((n_pat, system.C.shape[1] + m, n + m))
     C[:, :system.C.shape[1], :n] = system.C
-    for i, (analyte, ke0, _) in enumerate(sites):
-        row = system.C[:, system.output_names.index(f"{analyte}_plasma"), :]
-        s = n + i
-        K[:, s, :n] = ke0 * row / NG_PER_ML_PER_MG_PER_L  # plasma concentration in mg/L
-        K[:, s, s] = -ke0
-        C[:, system.C.shape[1] + i, s] = NG_PER_ML_PER_MG_PER_L
+    for i in range(m):
+        C[:, system.C.shape[1] + i, n + i] = NG_PER_ML_PER_MG_PER_L
     return BatchSystem(system.model_id, K, C,
                        (*system.state_names, *(f"effect_{name}" for _, _, name in sites)),
                        (*system.output_names, *(name for _, _, name in sites)), system.values)
@@ -230,22 +230,24 @@ def sample_pd_parameters(ep: PDEndpoint, n: int, gen: np.random.Generator, *, ii
 
 def pd_values(plan: PDPlan, peak_driver_ng_per_ml: FloatArray,
               params: Mapping[str, FloatArray]) -> FloatArray:
-    """Per-patient effect at the peak driver concentration (or Ce/C50 when ``ratio_only``)."""
+    """Per-patient effect at the peak driver concentration (or Ce/C50 when ``ratio_only``).
+
+    The PD layer's response functions (:mod:`ketasim.pd.response`) on parameter arrays.
+    """
     c = np.maximum(np.asarray(peak_driver_ng_per_ml, dtype=np.float64), 0.0) * plan.scale
     ep = plan.endpoint
     if ep.kind == "linear":
-        return np.asarray(params["slope_per_ng_per_ml"] * c, dtype=np.float64)
-    ratio = c / params["c50_ng_per_ml"]
+        return linear_effect(0.0, [(params["slope_per_ng_per_ml"], c)])
     if plan.ratio_only:
-        return np.asarray(ratio, dtype=np.float64)
-    r_g = ratio ** params["gamma"]
-    frac = r_g / (1.0 + r_g)
+        return np.asarray(c / params["c50_ng_per_ml"], dtype=np.float64)
+    c50, gamma = params["c50_ng_per_ml"], params["gamma"]
     if ep.kind == "sigmoid_emax":
-        e0 = params.get("e0", 0.0)
-        return np.asarray(e0 + params["emax"] * frac, dtype=np.float64)
+        return sigmoid_emax(c, e0=params.get("e0", 0.0), emax=params["emax"], c50=c50,
+                            gamma=gamma)
     if ep.kind == "fractional_inhibitory":
-        return np.asarray(params["e0"] * (1.0 - params["imax"] * frac), dtype=np.float64)
-    return np.asarray(frac, dtype=np.float64)
+        return fractional_inhibitory(c, e0=params["e0"], imax=params["imax"], c50=c50,
+                                     gamma=gamma)
+    return hill_fraction(c, c50, gamma)
 
 
 def plan_response_rate(model: ModelSpec, *, field: str, at_h: float, background: str,

@@ -34,12 +34,12 @@ from itertools import pairwise
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.special import ndtr, ndtri
 
 from ketasim.catalogue.schema import Citation, ModelSpec
 from ketasim.errors import DataFileError, InputError
+from ketasim.types import FloatArray
 
 __all__ = [
     "CovariatePreset",
@@ -51,7 +51,6 @@ __all__ = [
     "sample_preset",
 ]
 
-FloatArray = NDArray[np.float64]
 Bounds = Mapping[str, tuple[float, float]]
 _COVARIATES = ("weight_kg", "height_cm", "age_years")
 _MIN_MASS_INSIDE = 1e-3  # a band must keep at least 0.1% of its distribution inside the bounds

@@ -18,6 +18,10 @@
                                 # each arm summarises the names its model produces
     percentiles = [5, 25, 50, 75, 95]
 
+    replicates = 20             # optional: K replicate trials with parameter uncertainty
+                                # (estimates drawn from their published RSEs) -> between-trial
+                                # percentile bands of every endpoint (replicate_bands.csv)
+
     [[arms]]
     name = "0.5 mg/kg over 40 min"
     model = "domino"
@@ -246,6 +250,14 @@ class TrialSpec(_Strict):
     endpoints: list[Endpoint] = Field(default_factory=list)
     optimise: dict[str, Any] | None = Field(
         default=None, description="regimen search (validated by ketasim.population.optimise)")
+    replicates: int = Field(
+        default=1, ge=1, le=1000,
+        description="K > 1: also run K replicate trials, each with the models' estimates drawn "
+        "from their published uncertainty (rse_percent) and its own patients, and report "
+        "between-trial percentile bands of every endpoint")
+    replicate: int | None = Field(
+        default=None, ge=0,
+        description="which replicate this run is (set by run_trial; leave unset)")
 
     @model_validator(mode="after")
     def _unique(self) -> TrialSpec:

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ketasim.types import FloatArray
+
 __all__ = [
     "DEFAULT_CEILING",
     "DEFAULT_FLOOR",
@@ -42,7 +44,6 @@ _SHIFT = 52 - MANTISSA_BITS
 DEFAULT_FLOOR = 1e-3
 DEFAULT_CEILING = 1e9
 
-FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 

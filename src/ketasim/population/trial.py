@@ -24,6 +24,7 @@ from ketasim.findings import Finding
 from ketasim.pd import resolve_pd_model
 from ketasim.pd.schema import Endpoint as PDEndpoint
 from ketasim.pk import Regimen
+from ketasim.pk.variability import sample_thetas
 from ketasim.population.backends import Scheduler, parse_scheduler, run_ordered
 from ketasim.population.batch import BatchSystem, batch_inputs, batch_system
 from ketasim.population.covariates import PresetPopulation, sample_covariates
@@ -61,6 +62,7 @@ from ketasim.population.variability import (
     with_assumed_iiv,
 )
 from ketasim.regimens import parse_regimen
+from ketasim.types import FloatArray
 from ketasim.units import parse_duration_min
 
 if TYPE_CHECKING:
@@ -68,7 +70,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ChunkTask", "ResolvedArm", "TrialResult", "resolve_arms", "run_chunk", "run_trial"]
 
-FloatArray = NDArray[np.float64]
 _KIND_CODES = {"cmax": ENDPOINT_MAX, "probability_above": ENDPOINT_MAX, "auc": ENDPOINT_AUC,
                "time_above": ENDPOINT_TIME_ABOVE, "pd_peak": ENDPOINT_MAX,
                "pd_event": ENDPOINT_MAX}
@@ -120,6 +121,9 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
             model = resolve_model(arm.model)
         except ModelNotFoundError as exc:
             raise InputError(f"{where}.model", str(exc).removeprefix("--model: ")) from None
+        if spec.replicate is not None:  # a replicate trial: estimates drawn from their RSEs
+            model = sample_thetas(model, _stream(spec.seed, 3, spec.replicate, i),
+                                  field="replicates")
         model = with_assumed_iiv(model, arm.assumed_iiv, field=f"{where}.assumed_iiv")
         omega = omega_matrix(model, field=f"{where}.assumed_iiv")
         regimen = parse_regimen(arm.regimen, route=arm.route, over=arm.over, repeat=arm.repeat,
@@ -415,6 +419,10 @@ class TrialResult:
     individuals, individual_parameters:
         Full profiles and covariates/etas/parameters of the first K patients of each arm
         (``None`` unless asked for).
+    replicate_bands:
+        With ``replicates = K`` > 1: one row per arm, endpoint and statistic (``mean``,
+        ``p50``, ``probability``) with its between-trial percentiles (``p5``, ``p50``,
+        ``p95``) over the K replicate trials (``None`` otherwise).
     variability:
         Arm name -> how its variability was obtained (``published`` or ``ASSUMED: ...``).
     """
@@ -427,6 +435,7 @@ class TrialResult:
     individuals: pd.DataFrame | None = None
     individual_parameters: pd.DataFrame | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    replicate_bands: pd.DataFrame | None = None
 
     @property
     def seed(self) -> int:
@@ -661,7 +670,16 @@ def run_trial(
         "histogram": "128 bins per octave (relative width <= 0.78%); quantiles "
                      "interpolated log-linearly within a bin",
     }
+    replicate_bands = None
+    if spec.replicates > 1 and spec.replicate is None:
+        from ketasim.population.replicates import replicate_bands as _bands
+
+        replicate_bands = _bands(spec, scheduler=sched)
+        provenance["replicates"] = (
+            f"{spec.replicates} replicate trials of {spec.n} patients per arm, each with the "
+            "models' estimates drawn from their published RSEs (independent truncated normals)")
     return TrialResult(spec=spec, summary=summary, endpoints=endpoints,
                        variability={a.name: a.variability for a in arms},
                        findings=tuple(findings), individuals=indiv,
-                       individual_parameters=params, provenance=provenance)
+                       individual_parameters=params, provenance=provenance,
+                       replicate_bands=replicate_bands)

@@ -27,7 +27,7 @@ from ketasim.errors import InputError
 from ketasim.findings import Finding
 from ketasim.pk import ExactSolver, Regimen, build_system, simulate
 from ketasim.pk.simulate import check_validity
-from ketasim.pk.variability import sample_etas as _sample_etas
+from ketasim.pk.variability import sample_etas
 from ketasim.regimens.protocols import PlannedDose, Protocol, schedule_doses
 from ketasim.safety.checker import MonitoringItem, check, monitoring_timeline
 from ketasim.safety.record import PatientRecord
@@ -39,12 +39,6 @@ __all__ = ["BAND_PERCENTILES", "ConcentrationPrediction", "EffectPrediction", "P
 BAND_PERCENTILES = (5.0, 95.0)
 EFFECTS_NOTE = ("Concentrations only: no PD model is attached to this protocol, so effects "
                 "(sedation, dissociation, blood pressure, response) are not predicted.")
-
-
-def sample_etas(model: ModelSpec, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
-    """Draw ``n`` sets of random effects from the model's variability (see
-    :func:`ketasim.pk.variability.sample_etas`)."""
-    return _sample_etas(model, n, rng)
 
 
 @dataclass(frozen=True)

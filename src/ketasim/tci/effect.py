@@ -15,7 +15,7 @@ Three origins, reported with every plan:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq
@@ -23,7 +23,7 @@ from scipy.optimize import brentq
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError
 from ketasim.pk.solve import ExactSolver
-from ketasim.pk.system import LinearSystem, Output
+from ketasim.pk.system import LinearSystem, with_effect_site
 
 __all__ = ["EffectSiteInfo", "ke0_from_tpeak", "resolve_effect_site", "with_effect_site"]
 
@@ -40,39 +40,6 @@ class EffectSiteInfo:
     assumed: bool
     description: str
     tpeak_min: float | None = None
-
-
-def with_effect_site(system: LinearSystem, analyte: str, ke0_per_min: float) -> LinearSystem:
-    """A copy of ``system`` whose ``<analyte>_effect`` site has rate constant ``ke0_per_min``.
-
-    An existing effect site of that analyte is re-parametrised; otherwise an effect-site state
-    (mg/L) is appended with dCe/dt = ke0 (Cp - Ce).
-    """
-    if not np.isfinite(ke0_per_min) or ke0_per_min <= 0:
-        raise InputError("--ke0", f"{ke0_per_min:g} /min must be > 0")
-    plasma = next((o for o in system.outputs if o.name == f"{analyte}_plasma"), None)
-    if plasma is None:
-        raise InputError("analyte", f"model {system.model_id} has no analyte {analyte!r}")
-    name = f"{analyte}_effect"
-    existing = next((o for o in system.outputs if o.name == name), None)
-    if existing is not None:
-        s = int(np.argmax(existing.row))
-        K = system.K.copy()
-        K[s, :] = ke0_per_min * plasma.row
-        K[s, s] -= ke0_per_min
-        return replace(system, K=K)
-    n = system.n_states
-    K = np.zeros((n + 1, n + 1))
-    K[:n, :n] = system.K
-    prow = np.append(plasma.row, 0.0)
-    K[n, :] = ke0_per_min * prow
-    K[n, n] -= ke0_per_min
-    outputs = [Output(o.name, o.analyte, o.site, np.append(o.row, 0.0)) for o in system.outputs]
-    row = np.zeros(n + 1)
-    row[n] = 1.0
-    outputs.append(Output(name, analyte, "effect", row))
-    return replace(system, K=K, state_names=(*system.state_names, f"effect_{analyte}"),
-                   outputs=tuple(outputs))
 
 
 def _iv_state(system: LinearSystem) -> int:

@@ -20,19 +20,17 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError
 from ketasim.pk.system import LinearSystem, build_system
-from ketasim.pk.variability import sample_etas as _sample_etas
+from ketasim.pk.variability import sample_etas
 from ketasim.tci.effect import _iv_state, with_effect_site
 from ketasim.tci.plan import TciPlan, replay_rates
+from ketasim.types import FloatArray
 
 __all__ = ["TciPerformance", "VarvelMeasures", "sample_etas", "tci_performance",
            "varvel_measures"]
-
-FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +63,6 @@ def varvel_measures(times_min: FloatArray, measured: FloatArray,
     divergence = float(np.polyfit(th, ape, 1)[0]) if np.ptp(th) > 0 else 0.0
     return VarvelMeasures(mdpe, float(np.median(ape)), divergence,
                           float(np.median(np.abs(pe - mdpe))))
-
-
-def omega_matrix(model: ModelSpec) -> tuple[list[str], FloatArray]:
-    """Names and covariance matrix of the model's random effects (``ModelSpec.omega``)."""
-    return model.omega()
-
-
-def sample_etas(model: ModelSpec, n: int,
-                rng: np.random.Generator | int | None = None) -> list[dict[str, float]]:
-    """``n`` sets of random effects drawn from the model's variability."""
-    if not model.iiv:
-        raise InputError("--true-model", f"model {model.id} has no inter-individual "
-                         "variability to draw patients from; name another model")
-    return _sample_etas(model, n, rng)
 
 
 @dataclass(frozen=True)

@@ -30,26 +30,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
 from ketasim.catalogue.schema import ModelSpec
-from ketasim.errors import InputError, RangeError
+from ketasim.errors import InputError
 from ketasim.findings import Finding
 from ketasim.patient import Patient
 from ketasim.pk.events import Infusion, SystemInputs
-from ketasim.pk.simulate import check_validity
+from ketasim.pk.simulate import check_validity, refuse_extrapolation
 from ketasim.pk.solve import ExactSolver
 from ketasim.pk.system import LinearSystem, build_system
 from ketasim.tci.effect import EffectSiteInfo, _iv_state, resolve_effect_site
 from ketasim.tci.pump import Pump
 from ketasim.tci.schedule import TargetSchedule
+from ketasim.types import FloatArray
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["TciPlan", "plan_tci", "replay_rates"]
 
-FloatArray = NDArray[np.float64]
 Site = Literal["plasma", "effect"]
 _SUBSTEPS = 5
 _HOLD_BAND = 0.01  # effect site within 1% below target: hold the plasma at the target
@@ -251,10 +250,7 @@ def plan_tci(
     if site not in ("plasma", "effect"):
         raise InputError("--site", f"{site!r} is not one of plasma, effect")
     findings = check_validity(model, patient)
-    out_of_range = [f for f in findings if not f.rule_id.endswith(".unknown")]
-    if out_of_range and not allow_extrapolation:
-        field_name, _, rest = out_of_range[0].message.partition(": ")
-        raise RangeError(field_name, rest + " (use --allow-extrapolation to plan anyway)")
+    refuse_extrapolation(findings, allow=allow_extrapolation)
     analyte = analyte or model.analyte_names[0]
     if analyte not in model.analyte_names:
         raise InputError("analyte", f"{analyte!r} is not an analyte of {model.id} "

@@ -1,0 +1,115 @@
+"""Steady state of a dose repeated every II (NONMEM SS = 1 and SS = 2).
+
+For the linear system dx/dt = K x + u, let ``x1(t)`` be the response to one dose given at
+t = 0 into an empty system. Doses every ``II`` superpose, so the state just before a dose at
+steady state is ``x_ss = sum_{k >= 1} x1(k II)``. Once the dose's inputs are over (after the
+``m``-th interval, ``m II >= end of the last input``) ``x1((m + j) II) = Phi(II)^j x1(m II)``, so
+
+    x_ss = sum_{k = 1}^{m - 1} x1(k II) + (I - Phi(II))^-1 x1(m II)
+
+exactly (Phi = exp(K II)); this holds for boluses, infusions (also longer than II), lags and
+modelled durations alike. A system with no elimination has no steady state
+(``I - Phi`` singular) and is refused.
+
+NONMEM's conventions: SS = 1 resets every state and sets it to the steady state of the record's
+dose before the dose itself is given; SS = 2 adds the steady state to the current state
+(superposition). Infusions of earlier records still running are not stopped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ketasim.errors import InputError
+from ketasim.pk.events import Bolus, Infusion, Reset, SystemInputs
+from ketasim.pk.solve import ExactSolver
+from ketasim.types import FloatArray
+
+__all__ = ["steady_state_inputs", "steady_state_state"]
+
+
+def _shift(inputs: SystemInputs, by_min: float) -> SystemInputs:
+    return SystemInputs(
+        tuple(Bolus(b.time_min + by_min, b.state, b.amount_mg) for b in inputs.boluses),
+        tuple(
+            Infusion(i.start_min + by_min, i.end_min + by_min, i.state, i.rate_mg_per_min)
+            for i in inputs.infusions
+        ),
+    )
+
+
+def steady_state_state(
+    K: FloatArray, dose: SystemInputs, *, time_min: float, ii_min: float
+) -> FloatArray:
+    """State (mg; mg/L for effect sites) just before a dose at ``time_min`` at steady state.
+
+    ``dose``: the inputs of one dose given at ``time_min`` (boluses and infusions); the dose
+    is repeated every ``ii_min`` minutes since ever.
+    """
+    if not math.isfinite(ii_min) or ii_min <= 0:
+        raise InputError("ii_min", f"{ii_min!r} min: a steady-state dose needs an interval > 0")
+    single = _shift(dose, -time_min)
+    times = single.event_times()
+    if not times:
+        return np.zeros(K.shape[0])
+    if min(times) < 0:
+        raise InputError("ii_min", "a steady-state dose cannot start before its record")
+    m = max(1, math.ceil(max(times) / ii_min - 1e-12))
+    solver = ExactSolver(K)
+    grid = np.asarray(np.arange(1, m + 1) * ii_min, dtype=np.float64)
+    states = solver.solve(single, grid, x0=np.zeros(K.shape[0]))
+    phi, _ = solver.propagator(ii_min)
+    eye = np.eye(K.shape[0])
+    try:
+        tail = np.linalg.solve(eye - phi, states[-1])
+    except np.linalg.LinAlgError:
+        raise InputError(
+            "ss",
+            "the model has a compartment without elimination, so a dose "
+            "repeated for ever has no steady state",
+        ) from None
+    if np.linalg.cond(eye - phi) > 1e12:
+        raise InputError(
+            "ss",
+            "the model has a compartment without elimination, so a dose "
+            "repeated for ever has no steady state",
+        )
+    return np.asarray(states[:-1].sum(axis=0) + tail, dtype=np.float64)
+
+
+def steady_state_inputs(
+    K: FloatArray, dose: SystemInputs, *, time_min: float, ii_min: float, mode: int
+) -> SystemInputs:
+    """The inputs that put the system at steady state at ``time_min`` (before the dose).
+
+    ``mode`` 1 (NONMEM SS = 1): reset, then the steady state; 2 (SS = 2): the steady state
+    added to what is there. Returned as a reset (mode 1), one amount per state at
+    ``time_min`` and the inputs of earlier doses still to come after ``time_min`` (the rest of
+    an infusion longer than II, a bolus lagged past II); the dose itself is not included.
+    """
+    if mode not in (1, 2):
+        raise InputError("ss", f"{mode!r} is not a steady-state mode (1 or 2)")
+    x_ss = steady_state_state(K, dose, time_min=time_min, ii_min=ii_min)
+    boluses = [Bolus(time_min, i, float(v)) for i, v in enumerate(x_ss) if v != 0.0]
+    infusions: list[Infusion] = []
+    # earlier doses' inputs that are still to come (an infusion longer than II, a lag > II)
+    times = dose.event_times()
+    m = max(1, math.ceil((max(times) - time_min) / ii_min - 1e-12)) if times else 0
+    for k in range(1, m + 1):
+        back = k * ii_min
+        boluses += [
+            Bolus(b.time_min - back, b.state, b.amount_mg)
+            for b in dose.boluses
+            if b.time_min - back > time_min
+        ]
+        infusions += [
+            Infusion(
+                max(i.start_min - back, time_min), i.end_min - back, i.state, i.rate_mg_per_min
+            )
+            for i in dose.infusions
+            if i.end_min - back > time_min
+        ]
+    resets = (Reset(time_min),) if mode == 1 else ()
+    return SystemInputs(tuple(boluses), tuple(infusions), resets)
