@@ -31,31 +31,46 @@ def ode_concentrations(
     ``boluses``: (time_min, compartment, mg); ``infusions``: (start, end, compartment, mg/min).
     """
     values = individual_parameters(model, patient.covariates())
+    first = min([b[0] for b in boluses] + [i[0] for i in infusions], default=0.0)
     comps = [c.name for c in model.compartments]
     idx = {n: i for i, n in enumerate(comps)}
     vol = {c.name: float(Expression(c.volume).evaluate(values)) for c in model.compartments
            if c.volume}
     mw = {a.name: a.molecular_weight_g_per_mol for a in model.analytes}
     analyte = {c.name: c.analyte for c in model.compartments}
-    flows = []
-    for f in model.flows:
-        if f.rate is not None:
-            k = float(Expression(f.rate).evaluate(values))
-        else:
-            k = float(Expression(f.clearance or "").evaluate(values)) / vol[f.from_]
-        factor = 1.0
-        if f.to is not None and analyte[f.from_] != analyte[f.to] and f.conversion != "none":
-            factor = mw[analyte[f.to] or ""] / mw[analyte[f.from_] or ""]
-        flows.append((idx[f.from_], None if f.to is None else idx[f.to], k, factor))
+
+    def flows_with(values: dict[str, float]) -> list[tuple[int, int | None, float, float]]:
+        flows = []
+        for f in model.flows:
+            if f.rate is not None:
+                k = float(Expression(f.rate).evaluate(values))
+            else:
+                k = float(Expression(f.clearance or "").evaluate(values)) / vol[f.from_]
+            factor = 1.0
+            if f.to is not None and analyte[f.from_] != analyte[f.to] and f.conversion != "none":
+                factor = mw[analyte[f.to] or ""] / mw[analyte[f.from_] or ""]
+            flows.append((idx[f.from_], None if f.to is None else idx[f.to], k, factor))
+        return flows
+
+    flows = flows_with(values)
+
+    def flows_at(t: float) -> list[tuple[int, int | None, float, float]]:
+        """A model with TAFD_MIN (time after the first dose) gets its flows at time t."""
+        if not model.time_varying:
+            return flows
+        cov = dict(patient.covariates())
+        cov["TAFD_MIN"] = max(t - first, 0.0)
+        return flows_with(individual_parameters(model, cov))
+
     plasma = {a.name: next(c.name for c in model.compartments
                            if c.analyte == a.name and c.observed == "plasma")
               for a in model.analytes}
     effects = [(e.analyte, float(Expression(e.ke0).evaluate(values))) for e in model.effect_sites]
     n = len(comps) + len(effects)
 
-    def rhs(_t: float, x: np.ndarray, u: np.ndarray) -> np.ndarray:
+    def rhs(t: float, x: np.ndarray, u: np.ndarray) -> np.ndarray:
         dx = np.zeros(n)
-        for src, dst, k, factor in flows:
+        for src, dst, k, factor in flows_at(t):
             dx[src] -= k * x[src]
             if dst is not None:
                 dx[dst] += k * factor * x[src]

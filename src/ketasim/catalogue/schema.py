@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ketasim.expressions import Expression, ExpressionError
+from ketasim.expressions import Expression, ExpressionError, compile_expression
 from ketasim.units import dimension_of
 
 if TYPE_CHECKING:  # numpy is imported where a matrix is built, not when the catalogue is read
@@ -55,6 +55,10 @@ ROUTE_NAMES = ("iv", "im", "intranasal", "oral", "sublingual", "rectal", "buccal
                "subcutaneous")
 KNOWN_COVARIATES = ("WT", "AGE", "HT", "FEMALE")
 ROUTE_VARIABLES = ("DOSE_MG",)
+TIME_VARIABLES = ("TAFD_MIN",)
+"""``TAFD_MIN``: time after the first dose (min, internal units), for parameters that change
+with time (Flint 2017's S-norketamine clearance); 0 until the first dose. A model whose
+``[derived]`` uses it is time-varying (:attr:`ModelSpec.time_varying`)."""
 
 
 class _Strict(BaseModel):
@@ -307,11 +311,18 @@ class ModelSpec(_Strict):
                 raise ValueError(f"derived.{name}: also defined as a parameter")
             unknown = Expression(text).names - defined - set(KNOWN_COVARIATES) - set(
                 self.covariate_defaults
-            )
+            ) - set(TIME_VARIABLES)
             if unknown:
                 raise ValueError(f"derived.{name}: unknown names {sorted(unknown)}")
             defined.add(name)
         scope = defined | set(KNOWN_COVARIATES) | set(self.covariate_defaults)
+        timed = {n for n, t in self.derived.items() if Expression(t).names & set(TIME_VARIABLES)}
+        for r in self.routes:  # doses are resolved once: their expressions may not vary in time
+            for inp in r.inputs:
+                for expr in (inp.fraction, inp.duration, inp.lag, inp.rate):
+                    if expr is not None and Expression(expr).names & (timed | set(TIME_VARIABLES)):
+                        raise ValueError(f"routes.{r.name}: a route input may not depend on "
+                                         "TAFD_MIN")
 
         def check(where: str, text: str | None, extra: tuple[str, ...] = ()) -> None:
             if text is None:
@@ -375,6 +386,12 @@ class ModelSpec(_Strict):
             i, j = names.index(c.a), names.index(c.b)
             matrix[i, j] = matrix[j, i] = c.r * np.sqrt(matrix[i, i] * matrix[j, j])
         return names, matrix
+
+    @property
+    def time_varying(self) -> bool:
+        """Whether a derived value depends on the time after the first dose (``TAFD_MIN``)."""
+        return any(compile_expression(t).names & set(TIME_VARIABLES)
+                   for t in self.derived.values())
 
     @property
     def analyte_names(self) -> list[str]:

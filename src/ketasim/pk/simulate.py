@@ -166,6 +166,22 @@ def simulate(
     if not inputs.boluses and not inputs.infusions:
         raise InputError("regimen", "no dose reaches the model (all doses have zero amount)")
     times = np.asarray(times_min, dtype=float)
+    if model.time_varying and system is None and solver is None:
+        if return_states:
+            raise InputError("return_states", f"model {model.id} has time-varying parameters; "
+                             "states are not returned")
+        from ketasim.pk.time_varying import solve_time_varying
+
+        mg_per_l = solve_time_varying(model, patient, inputs, times, etas=etas)
+        conc_tv = np.asfortranarray(mg_per_l * 1000.0)
+        return SimulationResult(
+            model_id=model.id, citation=model.citation.text, patient=patient, regimen=regimen,
+            times_min=times,
+            concentrations_ng_per_ml={o.name: conc_tv[:, i] for i, o in enumerate(sys_.outputs)},
+            states=None, state_names=sys_.state_names, findings=tuple(findings),
+            provenance={"model_id": model.id, "doi": model.citation.doi or "",
+                        "pmid": model.citation.pmid or "", "ketasim_version": _version(),
+                        "time_varying": "scipy Radau ODE path, relative tolerance 1e-10"})
     solver = solver if solver is not None else ExactSolver(sys_.K)
     if return_states:
         states: NDArray[np.float64] | None = solver.solve(inputs, times)

@@ -136,7 +136,8 @@ def individual_parameters(
     unknown = set(etas) - set(model.iiv)
     if unknown:
         raise InputError("etas", f"{sorted(unknown)} have no iiv entry in model {model.id}")
-    values: dict[str, Any] = dict(model.covariate_defaults)
+    values: dict[str, Any] = {"TAFD_MIN": 0.0} if model.time_varying else {}  # min after 1st dose
+    values.update(model.covariate_defaults)
     values.update(covariates)
     for name, p in model.parameters.items():
         v, _ = to_internal(p.value, p.unit)
