@@ -231,12 +231,16 @@ class RouteInput(_Strict):
 
     ``duration`` (min): modelled zero-order input into the compartment (NONMEM RATE=-2);
     ``lag`` (min): absorption lag time. All three are expressions and may use ``DOSE_MG``.
+    ``split`` (optional, default false): the fraction divides the administered drug into parts
+    (e.g. the S- and R-enantiomers of a racemate) rather than being a bioavailability, so an
+    infusion keeps its duration and its rate is scaled (instead of NONMEM's shortened duration).
     """
 
     compartment: str
     fraction: str = "1"
     duration: str | None = None
     lag: str | None = None
+    split: bool = False
 
     @model_validator(mode="after")
     def _expressions(self) -> RouteInput:

@@ -216,6 +216,9 @@ def resolve_inputs(system: LinearSystem, doses: Iterable[Dose], weight_kg: float
                     infusions.append(Infusion(start, start + d, inp.state, delivered / d))
                     continue
                 boluses.append(Bolus(start, inp.state, delivered))
+            elif dose.duration_min > 0 and inp.split:  # a part of the drug: same duration
+                infusions.append(Infusion(start, start + dose.duration_min, inp.state,
+                                          delivered / dose.duration_min))
             elif dose.duration_min > 0:
                 rate = amount / dose.duration_min  # pump rate; F shortens the duration (NONMEM)
                 infusions.append(Infusion(start, start + delivered / rate, inp.state, rate))

@@ -56,6 +56,7 @@ class RouteInputResolved:
     fraction: Expression
     duration: Expression | None
     lag: Expression | None
+    split: bool = False
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,7 @@ def build_system(
                 fraction=compile_expression(i.fraction),
                 duration=compile_expression(i.duration) if i.duration else None,
                 lag=compile_expression(i.lag) if i.lag else None,
+                split=i.split,
             )
             for i in r.inputs
         )

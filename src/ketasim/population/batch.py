@@ -150,7 +150,8 @@ def batch_inputs(model: ModelSpec, system: BatchSystem, regimen: Regimen,
                 d = ev(inp.duration, "absorption duration")
                 events.append(InputEvent(state, start, start + d, delivered))
             elif dose.duration_min > 0:
-                events.append(InputEvent(state, start, start + f * dose.duration_min,
+                scale = 1.0 if inp.split else f  # split: a part of the drug, same duration
+                events.append(InputEvent(state, start, start + scale * dose.duration_min,
                                          delivered))
             else:
                 events.append(InputEvent(state, start, start.copy(), delivered))
