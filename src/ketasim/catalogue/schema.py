@@ -3,7 +3,7 @@
 A model file is TOML. Its sections (all validated when the file is loaded):
 
 - identity: ``id``, ``short_names`` (first author etc.), ``title``, ``drug``, ``population``,
-  ``sampling``, ``notes``;
+  ``sampling``, ``evidence`` (optional: primary / table-cited / composite / secondary), ``notes``;
 - ``[citation]``: ``text``, ``doi``, ``pmid`` (absent = ``None``), ``verified`` (how the numbers
   were checked);
 - ``[validity]``: covariate ranges the model was built on (``weight_kg``, ``age_years``,
@@ -270,6 +270,12 @@ class ModelSpec(_Strict):
     drug: Literal["racemic ketamine", "S-ketamine", "R-ketamine", "esketamine"]
     population: str
     sampling: Literal["arterial", "venous", "not stated"] = "not stated"
+    evidence: Literal["primary", "table-cited", "composite", "secondary"] | None = Field(
+        default=None,
+        description="How the numbers were read (optional): 'primary' in the paper or its "
+        "abstract; 'table-cited' in code citing the paper's table entry by entry; 'composite' "
+        "assembled from several papers; 'secondary' from a peer tool without the primary read.",
+    )
     notes: list[str] = Field(default_factory=list)
     citation: Citation
     validity: dict[Literal["weight_kg", "age_years", "height_cm"], Range] = Field(
