@@ -13,12 +13,23 @@ from ketasim.errors import ModelError
 
 __all__ = ["QUANTITIES", "Case", "load_cases", "model_caveats"]
 
-QUANTITIES = ("cmax", "tmax", "auc", "css", "clearance", "vss", "half_life", "bioavailability")
+QUANTITIES = (
+    "cmax",
+    "tmax",
+    "auc",
+    "css",
+    "clearance",
+    "vss",
+    "v_central",
+    "half_life",
+    "bioavailability",
+)
 
 #: observed units accepted per quantity -> factor to the canonical unit (``per_kg``: x weight)
 UNITS: dict[str, dict[str, tuple[float, bool]]] = {
     "cmax": {"ng/mL": (1.0, False), "umol/L": (237.73, False)},
-    "css": {"ng/mL": (1.0, False), "umol/L": (237.73, False)},
+    "css": {"ng/mL": (1.0, False), "ug/mL": (1000.0, False), "umol/L": (237.73, False)},
+    "v_central": {"L": (1.0, False)},
     "tmax": {"min": (1.0, False), "h": (60.0, False)},
     "half_life": {"min": (1.0, False), "h": (60.0, False)},
     "auc": {"ng*h/mL": (1.0, False)},
@@ -41,6 +52,7 @@ CANONICAL = {
     "auc": "ng*h/mL",
     "clearance": "L/h",
     "vss": "L",
+    "v_central": "L",
     "bioavailability": "fraction",
 }
 
@@ -51,10 +63,18 @@ class Case(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
-    drug: Literal["racemic ketamine", "S-ketamine"]
+    drug: Literal["racemic ketamine", "S-ketamine", "R-ketamine"]
     analyte: Literal["parent", "s_ketamine", "r_ketamine"] = "parent"
     quantity: Literal[
-        "cmax", "tmax", "auc", "css", "clearance", "vss", "half_life", "bioavailability"
+        "cmax",
+        "tmax",
+        "auc",
+        "css",
+        "clearance",
+        "vss",
+        "v_central",
+        "half_life",
+        "bioavailability",
     ]
     observed: float = Field(gt=0)
     unit: str

@@ -24,7 +24,11 @@ __all__ = ["applicability", "predict"]
 FloatArray = NDArray[np.float64]
 
 _TOTAL_PARTS = {"ketamine_plasma": ("s_ketamine_plasma", "r_ketamine_plasma")}
-_DRUGS = {"racemic ketamine": ("racemic ketamine",), "S-ketamine": ("S-ketamine", "esketamine")}
+_DRUGS = {
+    "racemic ketamine": ("racemic ketamine",),
+    "S-ketamine": ("S-ketamine", "esketamine"),
+    "R-ketamine": ("racemic ketamine",),
+}
 _UNIT_DOSE_MG = 10.0
 
 
@@ -128,6 +132,10 @@ def predict(case: Case, model: ModelSpec) -> float:
             _moments(model, patient, regimen, output)[0] / _moments(model, patient, iv, output)[0]
         )
     bolus = Regimen.of(Dose(_UNIT_DOSE_MG, "mg"))
+    if q == "v_central":
+        system = build_system(model, patient)
+        row = next(o.row for o in system.outputs if o.name == output)
+        return float(1.0 / row.max())  # the observed compartment's volume (L)
     if q == "half_life":
         until = case.sampling_until_min or 48 * 60.0
         start = until / 2 if case.sampling_until_min else 24 * 60.0
