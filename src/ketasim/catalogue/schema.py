@@ -16,7 +16,9 @@ A model file is TOML. Its sections (all validated when the file is loaded):
 - ``[residual_error.ANALYTE]``: ``proportional_percent`` / ``additive_ng_per_ml`` (absent if the
   paper publishes none);
 - ``[[analytes]]``, ``[[compartments]]``, ``[[flows]]``, ``[[effect_sites]]``, ``[[routes]]``: the
-  structure (see the classes below).
+  structure (see the classes below);
+- ``[[studied]]`` (optional): the regimens the model was built on (route, bolus/infusion, dose or
+  rate ranges), so that runs outside them are flagged.
 
 Parameter values are converted to ketasim's internal units (mg, L, min) when loaded, so every
 expression works in internal units.
@@ -47,6 +49,7 @@ __all__ = [
     "ResidualError",
     "Route",
     "RouteInput",
+    "Studied",
 ]
 
 ROUTE_NAMES = ("iv", "im", "intranasal", "oral", "sublingual", "rectal", "buccal", "inhaled",
@@ -260,6 +263,24 @@ class Route(_Strict):
     note: str | None = None
 
 
+class Studied(_Strict):
+    """A regimen a model was built on (optional): runs outside every entry get a finding.
+
+    ``regimen``: ``bolus`` (no infusion duration), ``infusion`` or ``any``; the dose ranges are
+    per administration (``dose_mg``, ``dose_mg_per_kg``) or, for infusions, the rate
+    (``rate_mg_per_kg_per_h``); an unstated range is not checked.
+    """
+
+    route: Literal["iv", "im", "intranasal", "oral", "sublingual", "rectal", "buccal", "inhaled",
+                   "subcutaneous"]
+    regimen: Literal["bolus", "infusion", "any"] = "any"
+    dose_mg: Range | None = None
+    dose_mg_per_kg: Range | None = None
+    rate_mg_per_kg_per_h: Range | None = None
+    caution: str | None = Field(default=None, description="what goes wrong outside this regimen")
+    source: str = Field(min_length=3)
+
+
 class ModelSpec(_Strict):
     """A whole model file, validated."""
 
@@ -292,6 +313,7 @@ class ModelSpec(_Strict):
     flows: list[Flow] = Field(min_length=1)
     effect_sites: list[EffectSite] = Field(default_factory=list)
     routes: list[Route] = Field(min_length=1)
+    studied: list[Studied] = Field(default_factory=list)
 
     @field_validator("derived")
     @classmethod

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from ketasim.catalogue.evidence import evidence_findings
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError
 from ketasim.findings import Finding
@@ -85,8 +86,10 @@ class Comparison:
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        """Every model's findings, in model order."""
-        return tuple(f for c in self.curves for f in c.result.findings)
+        """Every model's findings (covariates, and regimens outside its evidence)."""
+        return tuple(f for c in self.curves for f in c.result.findings) + tuple(
+            f for c in self.curves
+            for f in evidence_findings(c.model, self.regimen, self.patient.weight_kg))
 
     def long_frame(self) -> pd.DataFrame:
         """Long table: ``model, time_min, <analyte>_<site>_ng_per_ml`` (empty where a model has
