@@ -45,6 +45,11 @@ class Dose:
         Route name (``iv``, ``im``, ``intranasal``, ``oral``, ...).
     duration_min:
         0 for a bolus/instant dose; > 0 for a zero-order infusion over this many minutes.
+    session_mg:
+        Optional: total (mg) of the session this dose is part of, e.g. 84 for one of three
+        28-mg nasal devices given 5 min apart. Route expressions then see ``DOSE_MG`` = the
+        session total (a model's device-count effect applies to the session), while each
+        device enters at its own time.
     """
 
     amount: float
@@ -52,6 +57,7 @@ class Dose:
     time_min: float = 0.0
     route: str = "iv"
     duration_min: float = 0.0
+    session_mg: float | None = None
 
     def __post_init__(self) -> None:
         _, dim = to_internal(1.0, self.unit, expect=_AMOUNT_DIMENSIONS, field="dose unit")
@@ -64,6 +70,8 @@ class Dose:
             raise InputError("duration", f"{self.duration_min:g} min is negative; must be >= 0")
         if dim.startswith("dose_rate") and self.duration_min <= 0:
             raise InputError("duration", f"a rate ({self.unit}) needs an infusion duration > 0")
+        if self.session_mg is not None and not self.session_mg > 0:
+            raise InputError("session", f"session total {self.session_mg:g} mg must be > 0")
 
     @property
     def is_rate(self) -> bool:
@@ -82,7 +90,8 @@ class Dose:
     def describe(self) -> str:
         """Short human-readable form, e.g. ``'0.5 mg/kg iv over 40 min at 0 min'``."""
         over = f" over {self.duration_min:g} min" if self.duration_min > 0 else ""
-        return f"{self.amount:g} {self.unit} {self.route}{over} at {self.time_min:g} min"
+        session = f" (of a {self.session_mg:g} mg session)" if self.session_mg else ""
+        return f"{self.amount:g} {self.unit} {self.route}{over} at {self.time_min:g} min{session}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +123,8 @@ class Regimen:
         if every_min <= 0:
             raise InputError("repeat", f"interval {every_min:g} min must be > 0")
         doses = [
-            Dose(d.amount, d.unit, d.time_min + k * every_min, d.route, d.duration_min)
+            Dose(d.amount, d.unit, d.time_min + k * every_min, d.route, d.duration_min,
+                 d.session_mg)
             for k in range(count)
             for d in self.doses
         ]
@@ -198,9 +208,10 @@ def resolve_inputs(system: LinearSystem, doses: Iterable[Dose], weight_kg: float
                 f"supported: {', '.join(system.routes)}"
             )
         amount = dose.amount_mg(weight_kg)
+        seen = dose.session_mg if dose.session_mg is not None else amount  # DOSE_MG
         for inp in system.routes[dose.route]:
-            f = _eval_input(inp.fraction, system, amount, "bioavailability")
-            lag = _eval_input(inp.lag, system, amount, "lag") if inp.lag else 0.0
+            f = _eval_input(inp.fraction, system, seen, "bioavailability")
+            lag = _eval_input(inp.lag, system, seen, "lag") if inp.lag else 0.0
             start = dose.time_min + lag
             delivered = f * amount
             if delivered <= 0:
@@ -211,7 +222,7 @@ def resolve_inputs(system: LinearSystem, doses: Iterable[Dose], weight_kg: float
                         "duration", f"route {dose.route!r} of {system.model_id} has a modelled "
                         "absorption duration; give it as a single dose without --over"
                     )
-                d = _eval_input(inp.duration, system, amount, "absorption duration")
+                d = _eval_input(inp.duration, system, seen, "absorption duration")
                 if d > 0:
                     infusions.append(Infusion(start, start + d, inp.state, delivered / d))
                     continue

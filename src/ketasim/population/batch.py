@@ -128,7 +128,7 @@ def batch_inputs(model: ModelSpec, system: BatchSystem, regimen: Regimen,
         if dim.startswith("dose_rate"):
             amount = amount * dose.duration_min
         scope = dict(system.values)
-        scope["DOSE_MG"] = amount
+        scope["DOSE_MG"] = amount if dose.session_mg is None else np.full(n_pat, dose.session_mg)
 
         def ev(expr_text: str, what: str, scope: dict[str, FloatArray] = scope) -> FloatArray:
             out = _as_array(Expression(expr_text).evaluate(scope), n_pat, what, model.id)
