@@ -1,4 +1,4 @@
-"""Esketamine devices as the label gives them (issue 10): 84 mg = three 28-mg devices 5 min apart."""
+"""Esketamine devices per label (issue 10): 84 mg = three 28-mg devices 5 min apart."""
 
 from __future__ import annotations
 
