@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,17 +13,10 @@ from ketasim.errors import ModelError
 
 __all__ = ["QUANTITIES", "Case", "load_cases", "model_caveats"]
 
-QUANTITIES = (
-    "cmax",
-    "tmax",
-    "auc",
-    "css",
-    "clearance",
-    "vss",
-    "v_central",
-    "half_life",
-    "bioavailability",
-)
+Quantity = Literal[
+    "cmax", "tmax", "auc", "css", "clearance", "vss", "v_central", "half_life", "bioavailability"
+]
+QUANTITIES: tuple[str, ...] = get_args(Quantity)
 
 #: observed units accepted per quantity -> factor to the canonical unit (``per_kg``: x weight)
 UNITS: dict[str, dict[str, tuple[float, bool]]] = {
@@ -65,17 +58,7 @@ class Case(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     drug: Literal["racemic ketamine", "S-ketamine", "R-ketamine"]
     analyte: Literal["parent", "s_ketamine", "r_ketamine"] = "parent"
-    quantity: Literal[
-        "cmax",
-        "tmax",
-        "auc",
-        "css",
-        "clearance",
-        "vss",
-        "v_central",
-        "half_life",
-        "bioavailability",
-    ]
+    quantity: Quantity
     observed: float = Field(gt=0)
     unit: str
     spread: str
