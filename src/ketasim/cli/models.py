@@ -151,6 +151,12 @@ def show(
     for e in m.effect_sites:
         console.print(f"Effect site ({e.analyte}): ke0 = {e.ke0} "
                       f"({'ASSUMED' if e.assumed else 'published'}; {e.source})")
+    for st in m.studied:
+        console.print(f"Studied regimen: {st.route} {st.regimen}; "
+                      + ", ".join(f"{rng.describe()} {unit}" for unit, rng in (
+                          ("mg", st.dose_mg), ("mg/kg", st.dose_mg_per_kg),
+                          ("mg/kg/h", st.rate_mg_per_kg_per_h)) if rng is not None)
+                      + f" ({st.source})")
     for note in m.notes:
         console.print(f"Note: {note}")
 
