@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ketasim.catalogue import available_models
-from ketasim.catalogue.schema import ModelSpec
+from ketasim.catalogue.schema import ModelSpec, Studied
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "models.md"
 
@@ -33,6 +33,10 @@ def _card(m: ModelSpec) -> list[str]:
     for e in m.effect_sites:
         kind = "assumed (not from a PK/PD study)" if e.assumed else "published"
         lines.append(f"- Effect site ({e.analyte}): ke0 `{e.ke0}`, {kind}: {e.source}")
+    if m.evidence:
+        lines.append(f"- Evidence: {m.evidence}")
+    for st in m.studied:
+        lines.append(f"- Studied regimen: {_studied(st)} ({st.source})")
     lines.append(f"- Inter-individual variability: "
                  f"{', '.join(sorted(m.iiv)) if m.iiv else 'none published'}; residual error: "
                  f"{', '.join(sorted(m.residual_error)) if m.residual_error else 'none published'}")
@@ -42,6 +46,15 @@ def _card(m: ModelSpec) -> list[str]:
     if m.notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in m.notes]
     return [*lines, ""]
+
+
+def _studied(st: Studied) -> str:
+    parts = [st.route] + ([st.regimen] if st.regimen != "any" else [])
+    for label, rng in (("mg", st.dose_mg), ("mg/kg", st.dose_mg_per_kg),
+                       ("mg/kg/h", st.rate_mg_per_kg_per_h)):
+        if rng is not None:
+            parts.append(f"{rng.describe()} {label}")
+    return " ".join(parts)
 
 
 def render() -> str:

@@ -54,6 +54,9 @@ def test_engine_matches_ode(model: ModelSpec, route: str) -> None:
             if inp.duration:
                 dur = float(Expression(inp.duration).evaluate(values))
                 infusions.append((start, start + dur, inp.compartment, f * dose_mg / dur))
+            elif d.duration_min > 0 and inp.split:  # a part of the drug: same duration
+                infusions.append((start, start + d.duration_min, inp.compartment,
+                                  f * dose_mg / d.duration_min))
             elif d.duration_min > 0:
                 rate = dose_mg / d.duration_min
                 infusions.append((start, start + f * dose_mg / rate, inp.compartment, rate))

@@ -3,7 +3,7 @@
 A model file is TOML. Its sections (all validated when the file is loaded):
 
 - identity: ``id``, ``short_names`` (first author etc.), ``title``, ``drug``, ``population``,
-  ``sampling``, ``notes``;
+  ``sampling``, ``evidence`` (optional: primary / table-cited / composite / secondary), ``notes``;
 - ``[citation]``: ``text``, ``doi``, ``pmid`` (absent = ``None``), ``verified`` (how the numbers
   were checked);
 - ``[validity]``: covariate ranges the model was built on (``weight_kg``, ``age_years``,
@@ -16,7 +16,9 @@ A model file is TOML. Its sections (all validated when the file is loaded):
 - ``[residual_error.ANALYTE]``: ``proportional_percent`` / ``additive_ng_per_ml`` (absent if the
   paper publishes none);
 - ``[[analytes]]``, ``[[compartments]]``, ``[[flows]]``, ``[[effect_sites]]``, ``[[routes]]``: the
-  structure (see the classes below).
+  structure (see the classes below);
+- ``[[studied]]`` (optional): the regimens the model was built on (route, bolus/infusion, dose or
+  rate ranges), so that runs outside them are flagged.
 
 Parameter values are converted to ketasim's internal units (mg, L, min) when loaded, so every
 expression works in internal units.
@@ -49,6 +51,7 @@ __all__ = [
     "ResidualError",
     "Route",
     "RouteInput",
+    "Studied",
 ]
 
 ROUTE_NAMES = ("iv", "im", "intranasal", "oral", "sublingual", "rectal", "buccal", "inhaled",
@@ -239,6 +242,9 @@ class RouteInput(_Strict):
     ``lag`` (min): absorption lag time; ``rate`` (mg/min, optional): modelled zero-order rate,
     used by event-table doses with RATE = -1 (NONMEM R1). All are expressions and may use
     ``DOSE_MG``.
+    ``split`` (optional, default false): the fraction divides the administered drug into parts
+    (e.g. the S- and R-enantiomers of a racemate) rather than being a bioavailability, so an
+    infusion keeps its duration and its rate is scaled (instead of NONMEM's shortened duration).
     """
 
     compartment: str
@@ -246,6 +252,7 @@ class RouteInput(_Strict):
     duration: str | None = None
     lag: str | None = None
     rate: str | None = None
+    split: bool = False
 
     @model_validator(mode="after")
     def _expressions(self) -> RouteInput:
@@ -265,6 +272,24 @@ class Route(_Strict):
     note: str | None = None
 
 
+class Studied(_Strict):
+    """A regimen a model was built on (optional): runs outside every entry get a finding.
+
+    ``regimen``: ``bolus`` (no infusion duration), ``infusion`` or ``any``; the dose ranges are
+    per administration (``dose_mg``, ``dose_mg_per_kg``) or, for infusions, the rate
+    (``rate_mg_per_kg_per_h``); an unstated range is not checked.
+    """
+
+    route: Literal["iv", "im", "intranasal", "oral", "sublingual", "rectal", "buccal", "inhaled",
+                   "subcutaneous"]
+    regimen: Literal["bolus", "infusion", "any"] = "any"
+    dose_mg: Range | None = None
+    dose_mg_per_kg: Range | None = None
+    rate_mg_per_kg_per_h: Range | None = None
+    caution: str | None = Field(default=None, description="what goes wrong outside this regimen")
+    source: str = Field(min_length=3)
+
+
 class ModelSpec(_Strict):
     """A whole model file, validated."""
 
@@ -275,6 +300,12 @@ class ModelSpec(_Strict):
     drug: Literal["racemic ketamine", "S-ketamine", "R-ketamine", "esketamine"]
     population: str
     sampling: Literal["arterial", "venous", "not stated"] = "not stated"
+    evidence: Literal["primary", "table-cited", "composite", "secondary"] | None = Field(
+        default=None,
+        description="How the numbers were read (optional): 'primary' in the paper or its "
+        "abstract; 'table-cited' in code citing the paper's table entry by entry; 'composite' "
+        "assembled from several papers; 'secondary' from a peer tool without the primary read.",
+    )
     notes: list[str] = Field(default_factory=list)
     citation: Citation
     validity: dict[Literal["weight_kg", "age_years", "height_cm"], Range] = Field(
@@ -291,6 +322,7 @@ class ModelSpec(_Strict):
     flows: list[Flow] = Field(min_length=1)
     effect_sites: list[EffectSite] = Field(default_factory=list)
     routes: list[Route] = Field(min_length=1)
+    studied: list[Studied] = Field(default_factory=list)
 
     @field_validator("derived")
     @classmethod

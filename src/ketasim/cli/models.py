@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ketasim.catalogue import available_models, resolve_model
+from ketasim.catalogue import resolve_model
 from ketasim.catalogue.schema import ModelSpec
+from ketasim.catalogue.select import select_models, short_citation
 from ketasim.cli.common import OutputFormat, handle_errors
 
 app = typer.Typer(help="The model catalogue: published models with their citations.",
@@ -28,6 +31,8 @@ def model_summary(m: ModelSpec) -> dict[str, Any]:
         "routes": m.route_names,
         "population": m.population,
         "sampling": m.sampling,
+        "evidence": m.evidence,
+        "short_citation": short_citation(m),
         "effect_sites": [
             {"analyte": e.analyte, "ke0": e.ke0, "assumed": e.assumed, "source": e.source}
             for e in m.effect_sites
@@ -42,17 +47,36 @@ def model_summary(m: ModelSpec) -> dict[str, Any]:
     }
 
 
+_DRUG_SHORT = {"racemic ketamine": "racemic", "S-ketamine": "S", "R-ketamine": "R",
+               "esketamine": "esket."}
+_ANALYTE_SHORT = {"ketamine": "K", "norketamine": "NK", "hydroxynorketamine": "HNK",
+                  "esketamine": "esK", "noresketamine": "noresK", "s_ketamine": "S-K",
+                  "r_ketamine": "R-K", "s_norketamine": "S-NK", "r_norketamine": "R-NK"}
+
+
 @app.callback()
 @handle_errors
 def models(
     ctx: typer.Context,
+    drug: Annotated[str | None, typer.Option(
+        "--drug", help="racemic, S-ketamine, esketamine or R-ketamine")] = None,
+    route: Annotated[str | None, typer.Option(
+        "--route", help="only models with this route (iv, intranasal, im, oral, ...)")] = None,
+    weight: Annotated[float | None, typer.Option(
+        "--weight", help="body weight (kg): only models validated for it")] = None,
+    age: Annotated[float | None, typer.Option(
+        "--age", help="age (years): only models validated for it")] = None,
     output: Annotated[OutputFormat, typer.Option("--output", "-o",
                                                  help="table, json or csv")] = OutputFormat.table,
 ) -> None:
-    """List every model of the catalogue with its citation."""
+    """List the catalogue (verified evidence first); filters keep models that fit the patient.
+
+    A model without a stated range for a covariate is kept (its card says so). ``models show
+    ID`` prints the full card.
+    """
     if ctx.invoked_subcommand is not None:
         return
-    ms = available_models()
+    ms = select_models(drug=drug, route=route, weight_kg=weight, age_years=age)
     if output is OutputFormat.json:
         typer.echo(json.dumps([model_summary(m) for m in ms], indent=2, ensure_ascii=False))
         return
@@ -62,16 +86,23 @@ def models(
             typer.echo(f"{m.id},{m.drug},{'|'.join(m.analyte_names)},{'|'.join(m.route_names)},"
                        f"{m.citation.doi or ''},{m.citation.pmid or ''}")
         return
-    table = Table(title="ketasim model catalogue", show_lines=False)
-    for col in ("id", "drug", "analytes", "routes", "population", "citation"):
-        table.add_column(col, overflow="fold")
+    if not ms:
+        print("ketasim: no catalogue model matches these filters", file=sys.stderr)
+        return
+    table = Table(title="ketasim model catalogue (verified first; `models show ID` for the card)",
+                  caption="K ketamine, NK norketamine, HNK hydroxynorketamine, esK esketamine; "
+                  "S-/R- enantiomers", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col, width in (("id", 20), ("drug", 7), ("routes", 12), ("analytes", 8),
+                       ("evidence", 11), ("source", 26)):
+        table.add_column(col, overflow="fold", min_width=width, max_width=width)
     for m in ms:
-        ref = m.citation.text
-        ids = " ".join(x for x in (f"doi:{m.citation.doi}" if m.citation.doi else "",
-                                   f"PMID {m.citation.pmid}" if m.citation.pmid else "") if x)
-        table.add_row(m.id, m.drug, ", ".join(m.analyte_names), ", ".join(m.route_names),
-                      m.population, f"{ref} {ids}".strip())
-    Console(width=160).print(table)
+        ref = (f"doi:{m.citation.doi}" if m.citation.doi
+               else f"PMID {m.citation.pmid}" if m.citation.pmid else "")
+        table.add_row(m.id, _DRUG_SHORT[m.drug], ",".join(m.route_names),
+                      ",".join(_ANALYTE_SHORT.get(a, a) for a in m.analyte_names),
+                      m.evidence or "not stated",
+                      f"{short_citation(m)} {ref}".strip())
+    Console(width=100).print(table)
 
 
 @app.command("show")
@@ -99,6 +130,7 @@ def show(
     console.print(f"Citation: {cite.text}" + (f"  doi:{cite.doi}" if cite.doi else "")
                   + (f"  PMID {cite.pmid}" if cite.pmid else ""))
     console.print(f"Verified: {cite.verified}")
+    console.print(f"Evidence: {m.evidence or 'not stated'}")
     if m.validity:
         console.print("Validity: " + "; ".join(f"{k} {r.describe()}" for k, r in
                                                m.validity.items()))
@@ -119,6 +151,12 @@ def show(
     for e in m.effect_sites:
         console.print(f"Effect site ({e.analyte}): ke0 = {e.ke0} "
                       f"({'ASSUMED' if e.assumed else 'published'}; {e.source})")
+    for st in m.studied:
+        console.print(f"Studied regimen: {st.route} {st.regimen}; "
+                      + ", ".join(f"{rng.describe()} {unit}" for unit, rng in (
+                          ("mg", st.dose_mg), ("mg/kg", st.dose_mg_per_kg),
+                          ("mg/kg/h", st.rate_mg_per_kg_per_h)) if rng is not None)
+                      + f" ({st.source})")
     for note in m.notes:
         console.print(f"Note: {note}")
 

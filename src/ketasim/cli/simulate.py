@@ -11,6 +11,7 @@ import pandas as pd
 import typer
 
 from ketasim.catalogue import resolve_model
+from ketasim.catalogue.evidence import evidence_findings
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.cli.common import (
     OutputFormat,
@@ -109,7 +110,7 @@ def simulate_command(
                       parse_duration_min(every or "1min", field="--every"))
     result: SimulationResult = simulate(m, patient, regimen, times_min=times,
                                         allow_extrapolation=allow_extrapolation)
-    print_findings(result.findings)
+    print_findings([*result.findings, *evidence_findings(m, regimen, patient.weight_kg)])
     frame = result.to_dataframe()
     emit_frame(frame, output, f"{m.id}: " + "; ".join(d.describe() for d in regimen))
     if plot is not None:

@@ -61,6 +61,11 @@ class Dose:
         Route name (``iv``, ``im``, ``intranasal``, ``oral``, ...).
     duration_min:
         0 for a bolus/instant dose; > 0 for a zero-order infusion over this many minutes.
+    session_mg:
+        Optional: total (mg) of the session this dose is part of, e.g. 84 for one of three
+        28-mg nasal devices given 5 min apart. Route expressions then see ``DOSE_MG`` = the
+        session total (a model's device-count effect applies to the session), while each
+        device enters at its own time.
     """
 
     amount: float
@@ -68,6 +73,7 @@ class Dose:
     time_min: float = 0.0
     route: str = "iv"
     duration_min: float = 0.0
+    session_mg: float | None = None
 
     def __post_init__(self) -> None:
         _, dim = to_internal(1.0, self.unit, expect=_AMOUNT_DIMENSIONS, field="dose unit")
@@ -80,6 +86,8 @@ class Dose:
             raise InputError("duration", f"{self.duration_min:g} min is negative; must be >= 0")
         if dim.startswith("dose_rate") and self.duration_min <= 0:
             raise InputError("duration", f"a rate ({self.unit}) needs an infusion duration > 0")
+        if self.session_mg is not None and not self.session_mg > 0:
+            raise InputError("session", f"session total {self.session_mg:g} mg must be > 0")
 
     @property
     def is_rate(self) -> bool:
@@ -98,7 +106,8 @@ class Dose:
     def describe(self) -> str:
         """Short human-readable form, e.g. ``'0.5 mg/kg iv over 40 min at 0 min'``."""
         over = f" over {self.duration_min:g} min" if self.duration_min > 0 else ""
-        return f"{self.amount:g} {self.unit} {self.route}{over} at {self.time_min:g} min"
+        session = f" (of a {self.session_mg:g} mg session)" if self.session_mg else ""
+        return f"{self.amount:g} {self.unit} {self.route}{over} at {self.time_min:g} min{session}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +139,8 @@ class Regimen:
         if every_min <= 0:
             raise InputError("repeat", f"interval {every_min:g} min must be > 0")
         doses = [
-            Dose(d.amount, d.unit, d.time_min + k * every_min, d.route, d.duration_min)
+            Dose(d.amount, d.unit, d.time_min + k * every_min, d.route, d.duration_min,
+                 d.session_mg)
             for k in range(count)
             for d in self.doses
         ]
@@ -223,7 +233,8 @@ def _evaluate(expr: Expression, values: Mapping[str, Any], amount_mg: FloatArray
 def pathway_events(model_id: str, pathways: Sequence[RouteInputResolved],
                    values: Mapping[str, Any], *, time_min: float, amount_mg: FloatArray,
                    duration_min: float = 0.0, modelled_duration: bool = True,
-                   modelled_rate: bool = False, route: str = "") -> list[InputEvent]:
+                   modelled_rate: bool = False, route: str = "",
+                   session_mg: float | None = None) -> list[InputEvent]:
     """The input events of one dose of ``amount_mg`` (shape (P,)) through ``pathways``.
 
     The one dose-to-input rule of the engine (see the module notes), for one patient or many:
@@ -231,14 +242,18 @@ def pathway_events(model_id: str, pathways: Sequence[RouteInputResolved],
     bioavailability acts on the amount; a user's infusion (``duration_min`` > 0) runs at the
     pump rate, so F shortens it; a pathway's modelled duration (NONMEM RATE = -2) is used when
     ``modelled_duration`` and the dose is not an infusion; with ``modelled_rate`` (NONMEM
-    RATE = -1) the pathway's modelled rate gives the duration ``F x amount / rate``.
+    RATE = -1) the pathway's modelled rate gives the duration ``F x amount / rate``. A ``split``
+    pathway's fraction divides the drug into parts (an enantiomer of a racemate), so an infusion
+    keeps its duration at a scaled rate. ``session_mg`` (a device's session total) is the
+    ``DOSE_MG`` the pathway's expressions see instead of the amount of this dose.
     """
     amount = np.asarray(amount_mg, dtype=np.float64)
     n = amount.shape[0]
+    seen = amount if session_mg is None else np.full(n, session_mg)  # DOSE_MG
     events: list[InputEvent] = []
     for inp in pathways:
-        f = _evaluate(inp.fraction, values, amount, n, "bioavailability", model_id)
-        lag = (_evaluate(inp.lag, values, amount, n, "lag", model_id) if inp.lag
+        f = _evaluate(inp.fraction, values, seen, n, "bioavailability", model_id)
+        lag = (_evaluate(inp.lag, values, seen, n, "lag", model_id) if inp.lag
                else np.zeros(n))
         start = time_min + lag
         delivered = f * amount
@@ -246,7 +261,7 @@ def pathway_events(model_id: str, pathways: Sequence[RouteInputResolved],
             if inp.rate is None:
                 raise InputError("rate", f"RATE = -1 but route {route!r} of {model_id} has no "
                                  "modelled rate")
-            r = _evaluate(inp.rate, values, amount, n, "modelled rate", model_id)
+            r = _evaluate(inp.rate, values, seen, n, "modelled rate", model_id)
             if np.any(r <= 0):
                 raise InputError("rate", f"model {model_id} gives a modelled rate <= 0")
             events.append(InputEvent(inp.state, start, start + delivered / r, delivered))
@@ -255,8 +270,11 @@ def pathway_events(model_id: str, pathways: Sequence[RouteInputResolved],
                 raise InputError(
                     "duration_min", f"route {route!r} of {model_id} has a modelled absorption "
                     "duration; give it as a single dose without an infusion duration")
-            d = _evaluate(inp.duration, values, amount, n, "absorption duration", model_id)
+            d = _evaluate(inp.duration, values, seen, n, "absorption duration", model_id)
             events.append(InputEvent(inp.state, start, start + d, delivered))
+        elif duration_min > 0 and inp.split:  # a part of the drug: same duration
+            events.append(InputEvent(inp.state, start, start + duration_min, delivered,
+                                     delivered / duration_min))
         elif duration_min > 0:
             events.append(InputEvent(inp.state, start, start + f * duration_min, delivered,
                                      amount / duration_min))
@@ -279,7 +297,8 @@ def dose_events(model_id: str, routes: Mapping[str, Sequence[RouteInputResolved]
     if dim.startswith("dose_rate"):
         amount = amount * dose.duration_min
     return pathway_events(model_id, routes[dose.route], values, time_min=dose.time_min,
-                          amount_mg=amount, duration_min=dose.duration_min, route=dose.route)
+                          amount_mg=amount, duration_min=dose.duration_min, route=dose.route,
+                          session_mg=dose.session_mg)
 
 
 def single_inputs(events: Iterable[InputEvent]) -> SystemInputs:

@@ -62,6 +62,7 @@ class RouteInputResolved:
     duration: Expression | None
     lag: Expression | None
     rate: Expression | None = None
+    split: bool = False
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,7 @@ def resolve_routes(model: ModelSpec) -> dict[str, tuple[RouteInputResolved, ...]
                 duration=compile_expression(i.duration) if i.duration else None,
                 lag=compile_expression(i.lag) if i.lag else None,
                 rate=compile_expression(i.rate) if i.rate else None,
+                split=i.split,
             )
             for i in r.inputs
         )

@@ -7,6 +7,14 @@ Grammar (case-insensitive; several doses separated by ``;``)::
 
 Examples: ``0.5 mg/kg over 40 min``, ``2 mg/kg IV bolus``, ``84 mg intranasal``,
 ``56 mg intranasal every 84h x 4``, ``1 mg/kg/h over 2h``.
+
+Devices given one after another (e.g. esketamine nasal spray, SPRAVATO label: 84 mg = three
+28-mg devices with 5 min between devices)::
+
+    DEVICES := COUNT "x" AMOUNT "mg" [ROUTE] "devices" [INTERVAL "apart"] ["at" TIME] [REPEAT]
+
+``3 x 28 mg intranasal devices 5 min apart`` gives three 28-mg doses at 0, 5 and 10 min that
+belong to one 84-mg session (the model sees the session total where a device count matters).
 """
 
 from __future__ import annotations
@@ -56,7 +64,44 @@ def _route(word: str | None, default: str, field: str) -> str:
     return ROUTE_ALIASES[key]
 
 
+_DEVICES_RE = re.compile(
+    r"^\s*(?P<count>\d+)\s*[x×]\s*(?P<amount>[\d.]+\s*mg)\s+(?:(?P<route>[a-z]+)\s+)?"
+    r"devices?(?:\s+(?P<gap>[\d.]+\s*[a-z]+)\s+apart)?(?P<rest>(?:\s+(?:at|every)\s+.*)?)$",
+    re.I)
+
+
+def _devices(text: str, *, route: str, field: str) -> Regimen | None:
+    """``3 x 28 mg intranasal devices 5 min apart [at T] [every D x N]``, else ``None``."""
+    m = _DEVICES_RE.match(text)
+    if m is None:
+        return None
+    count = int(m.group("count"))
+    if not 1 <= count <= 10:
+        raise InputError(field, f"{text!r}: device count {count} must be 1 to 10")
+    q = parse_quantity(m.group("amount"), field=field, expect=("amount",))
+    gap = parse_duration_min(m.group("gap"), field=field) if m.group("gap") else 0.0
+    if gap < 0:
+        raise InputError(field, f"{text!r}: the interval between devices must be >= 0")
+    the_route = _route(m.group("route"), route, field)
+    rest = m.group("rest") or ""
+    at = re.search(r"\s+at\s+(\S+(?:\s*[a-z]+)?)(?=\s+every|\s*$)", rest, re.I)
+    start = parse_duration_min(at.group(1), field="at") if at else 0.0
+    session = q.value * count
+    regimen = Regimen(tuple(Dose(q.value, q.unit, start + k * gap, the_route, 0.0, session)
+                            for k in range(count)))
+    every = re.search(r"\s+every\s+.*$", rest, re.I)
+    if every:
+        interval, n = parse_repeat(every.group(0).strip(), field=field)
+        regimen = regimen.repeated(every_min=interval, count=n)
+    return regimen
+
+
 def _one_dose(text: str, *, route: str, over: str | None, field: str) -> Regimen:
+    devices = _devices(text, route=route, field=field)
+    if devices is not None:
+        if over is not None:
+            raise InputError(field, f"{text!r}: nasal devices are not infused (no --over)")
+        return devices
     # split off the trailing keywords first so the amount keeps its unit
     tokens = text.strip()
     repeat = None

@@ -83,6 +83,10 @@ class DoseRule(_Strict):
     hard_max: float | None = Field(default=None, gt=0)
     allowed: list[float] | None = None
     increment: float | None = Field(default=None, gt=0)
+    device_interval_min: float | None = Field(
+        default=None, ge=0, description="a session of several ``increment`` devices is given "
+        "one device at a time, this many minutes apart (e.g. SPRAVATO: 5 min)")
+    device_interval_source: str | None = None
     first_dose: float | None = Field(default=None, gt=0)
     duration_min: float = Field(default=0.0, ge=0)
     source: str = Field(min_length=3)
@@ -279,10 +283,23 @@ class PlannedDose:
     route: str
     duration_min: float
     amount_mg: float
+    device_mg: float | None = None
+    device_interval_min: float = 0.0
 
     def to_dose(self) -> Dose:
-        """This session as a :class:`~ketasim.pk.events.Dose` for the PK engine."""
+        """This session as one :class:`~ketasim.pk.events.Dose` (all devices at once)."""
         return Dose(self.amount, self.unit, self.time_min, self.route, self.duration_min)
+
+    def to_doses(self) -> tuple[Dose, ...]:
+        """This session as the PK engine should see it: one dose per device, ``device_interval``
+        apart, each knowing the session total; a session without devices is one dose."""
+        if not self.device_mg or self.unit != "mg":
+            return (self.to_dose(),)
+        count = round(self.amount / self.device_mg)
+        if count < 1 or abs(count * self.device_mg - self.amount) > 1e-9:
+            return (self.to_dose(),)  # not whole devices: the checker flags it
+        return tuple(Dose(self.device_mg, "mg", self.time_min + k * self.device_interval_min,
+                          self.route, 0.0, self.amount) for k in range(count))
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -356,6 +373,8 @@ def schedule_doses(
             amount = rule.default
         time = day * MIN_PER_DAY
         d = Dose(amount, rule.unit, time, protocol.route, duration)
+        devices = rule.increment if rule.device_interval_min is not None else None
         doses.append(PlannedDose(i + 1, phase, float(day), time, amount, rule.unit,
-                                 protocol.route, duration, d.amount_mg(weight_kg)))
+                                 protocol.route, duration, d.amount_mg(weight_kg), devices,
+                                 rule.device_interval_min or 0.0))
     return tuple(doses)

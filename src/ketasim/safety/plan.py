@@ -161,7 +161,7 @@ def _grid(start: float, stop: float, step: float) -> NDArray[np.float64]:
 def _predict(model: ModelSpec, record: PatientRecord, doses: Sequence[PlannedDose],
              grids: Sequence[tuple[str, NDArray[np.float64]]], n_samples: int,
              rng: np.random.Generator) -> tuple[ConcentrationPrediction, ...]:
-    regimen = Regimen(tuple(d.to_dose() for d in doses))
+    regimen = Regimen(tuple(x for d in doses for x in d.to_doses()))
     patient = record.patient
     etas = sample_etas(model, n_samples, rng) if model.iiv else []
     typical: list[Mapping[str, NDArray[np.float64]]] = []
@@ -194,7 +194,7 @@ def _effects(protocol: Protocol, model: ModelSpec, record: PatientRecord,
              ) -> tuple[tuple[EffectPrediction, ...], str]:
     from ketasim.pd import resolve_pd_model, simulate_effects
 
-    regimen = Regimen(tuple(d.to_dose() for d in doses))
+    regimen = Regimen(tuple(x for d in doses for x in d.to_doses()))
     out: list[EffectPrediction] = []
     notes: list[str] = []
     for pd_id in protocol.pd_models:

@@ -103,8 +103,9 @@ def _models() -> list[str]:
 def simulate_page(request: Request, user: Anyone, model: str = "domino-1982",
                   dose: str = "", route: str = "iv", over: str = "", weight_kg: float = 70.0,
                   age_years: float | None = 40.0, height_cm: float | None = None,
-                  sex: str = "", until: str = "6h") -> HTMLResponse:
-    """Simulator: as ``ketasim simulate --model --dose --route --over --until --plot``."""
+                  sex: str = "", until: str = "6h", compare: str = "") -> HTMLResponse:
+    """Simulator: as ``ketasim simulate --model --dose --route --over --until --plot``;
+    ``compare`` (model ids, or ``all``) overlays several models as ``ketasim compare``."""
     from ketasim.pk import simulate
     from ketasim.regimens import parse_regimen
     from ketasim.report.plots import plot_concentrations
@@ -126,6 +127,8 @@ def simulate_page(request: Request, user: Anyone, model: str = "domino-1982",
             ctx["findings"] = list(res.findings)
             frame = res.to_dataframe()
             ctx["peaks"] = {c: float(frame[c].max()) for c in frame.columns if c != "time_min"}
+            if compare.strip():
+                _compare_overlay(ctx, m, compare, res.patient, regimen, res.times_min)
         except KetasimError as exc:
             ctx["error"] = str(exc)
     return render(request, "tool_simulate.html", ctx)
@@ -242,3 +245,28 @@ async def trial_run(request: Request, user: Anyone) -> Response:
         ctx["error"] = str(exc)
         return render(request, "tool_trial.html", ctx, status_code=422)
     return render(request, "tool_trial.html", ctx)
+
+
+def _compare_overlay(ctx: dict[str, object], model: object, compare: str, patient: Patient,
+                     regimen: object, times: np.ndarray) -> None:
+    """Add the ``ketasim compare`` overlay and summary of ``model`` and the ``compare`` models
+    (comma-separated ids, or ``all`` for every model of the same drug valid for the patient)."""
+    from ketasim.catalogue.schema import ModelSpec
+    from ketasim.catalogue.select import select_models
+    from ketasim.pk import Regimen
+    from ketasim.report.compare_plots import plot_comparison
+    from ketasim.validation.compare import compare_models
+
+    assert isinstance(model, ModelSpec) and isinstance(regimen, Regimen)
+    routes = {d.route for d in regimen}
+    if compare.strip().lower() == "all":
+        others = [o for o in select_models(weight_kg=patient.weight_kg,
+                                           age_years=patient.age_years)
+                  if o.drug == model.drug and routes <= set(o.route_names)]
+    else:
+        others = [resolve_model(n.strip()) for n in compare.split(",") if n.strip()]
+    chosen = [model, *[o for o in others if o.id != model.id]][:12]
+    comparison = compare_models(chosen, patient, regimen, times_min=times,
+                                allow_extrapolation=False)
+    ctx["compare_figure"] = _png(lambda p: plot_comparison(comparison, p))
+    ctx["compare_summary"] = comparison.summary()

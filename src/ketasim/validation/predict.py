@@ -1,0 +1,150 @@
+"""Model predictions of the quantities published studies report (Cmax, AUC, clearance, ...).
+
+Every quantity is computed from an exact simulation of the case's regimen (or, for the
+dose-independent clearance, Vss and half-life, of a unit IV bolus), in the canonical units of
+:data:`ketasim.validation.observations.CANONICAL`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ketasim.catalogue.schema import ModelSpec
+from ketasim.catalogue.select import covers
+from ketasim.patient import Patient
+from ketasim.pk import Dose, Regimen, build_system, simulate
+from ketasim.pk.events import resolve_inputs
+from ketasim.regimens import parse_regimen
+from ketasim.validation.compare import parent_output, with_totals
+from ketasim.validation.observations import Case
+
+__all__ = ["applicability", "predict"]
+
+FloatArray = NDArray[np.float64]
+
+_TOTAL_PARTS = {"ketamine_plasma": ("s_ketamine_plasma", "r_ketamine_plasma")}
+_DRUGS = {
+    "racemic ketamine": ("racemic ketamine",),
+    "S-ketamine": ("S-ketamine", "esketamine"),
+    "R-ketamine": ("racemic ketamine",),
+}
+_UNIT_DOSE_MG = 10.0
+
+
+def _output(case: Case, model: ModelSpec) -> str | None:
+    if case.analyte == "parent":
+        name = parent_output(model, "ketamine")
+        if model.drug == "racemic ketamine" and name != "ketamine_plasma":
+            return None
+        return name
+    name = f"{case.analyte}_plasma"
+    return name if case.analyte in model.analyte_names else None
+
+
+def _regimen(case: Case) -> Regimen:
+    return parse_regimen(case.regimen or f"{_UNIT_DOSE_MG:g} mg IV bolus", field=f"case {case.id}")
+
+
+def applicability(case: Case, model: ModelSpec) -> str | None:
+    """``None`` if ``model`` can be run for ``case``, else why not."""
+    if model.drug not in _DRUGS[case.drug]:
+        return "another drug"
+    if _output(case, model) is None:
+        return f"no {case.analyte} output"
+    routes = {d.route for d in _regimen(case)}
+    if case.quantity == "bioavailability":
+        routes.add("iv")
+    if not routes <= set(model.route_names):
+        return "route not in the model"
+    if not covers(model, case.weight_kg, case.age_years):
+        return "patient outside the model's validated ranges"
+    age = model.validity.get("age_years")
+    if case.paediatric and (age is None or age.max is None or age.max > 18):
+        return "a paediatric value; not a paediatric model"
+    return None
+
+
+def _patient(case: Case, model: ModelSpec) -> Patient:
+    extra = {k: v for k, v in case.covariates.items() if k in model.covariate_defaults}
+    return Patient(weight_kg=case.weight_kg, age_years=case.age_years, extra=extra)
+
+
+def _curve(
+    model: ModelSpec, patient: Patient, regimen: Regimen, output: str, times: FloatArray
+) -> FloatArray:
+    res = simulate(model, patient, regimen, times_min=times)
+    return with_totals(res.concentrations_ng_per_ml)[output]
+
+
+def _moments(
+    model: ModelSpec, patient: Patient, regimen: Regimen, output: str
+) -> tuple[float, float]:
+    """Exact AUC(0-inf) (ng*h/mL) and AUMC (ng*h^2/mL) of ``output``: with every input given
+    at time 0, AUC = c (-K)^-1 a and AUMC = c K^-2 a (a: input amounts by state, c: output row).
+    The AUC does not depend on when or how fast the amounts enter; the AUMC assumes time 0."""
+    system = build_system(model, patient)
+    inputs = resolve_inputs(system, regimen, patient.weight_kg)
+    amounts = np.zeros(system.K.shape[0])
+    for b in inputs.boluses:
+        amounts[b.state] += b.amount_mg
+    for i in inputs.infusions:
+        amounts[i.state] += i.rate_mg_per_min * (i.end_min - i.start_min)
+    rows = {o.name: o.row for o in system.outputs}
+    parts = _TOTAL_PARTS.get(output, (output,)) if output not in rows else (output,)
+    row = np.sum([rows[p] for p in parts], axis=0)
+    y = np.linalg.solve(-system.K, amounts)  # mg*min per state
+    auc_mg_min_per_l = float(row @ y)
+    aumc_mg_min2_per_l = float(row @ np.linalg.solve(-system.K, y))
+    return auc_mg_min_per_l * 1000.0 / 60.0, aumc_mg_min2_per_l * 1000.0 / 3600.0
+
+
+def _analyte_share(case: Case, model: ModelSpec) -> float:
+    """Fraction of a racemic dose that is this enantiomer (0.5), else 1."""
+    return 0.5 if case.analyte in ("s_ketamine", "r_ketamine") else 1.0
+
+
+def predict(case: Case, model: ModelSpec) -> float:
+    """The model's value of ``case.quantity`` for the case's patient and regimen."""
+    output = _output(case, model)
+    assert output is not None
+    patient = _patient(case, model)
+    regimen = _regimen(case)
+    q = case.quantity
+    if q in ("cmax", "tmax"):
+        end = regimen.last_time_min + 6 * 60.0
+        times = np.arange(0.0, end + 0.05, 0.25)
+        conc = _curve(model, patient, regimen, output, times)
+        i = int(np.argmax(conc))
+        return float(conc[i]) if q == "cmax" else float(times[i])
+    if q == "auc":
+        return _moments(model, patient, regimen, output)[0]
+    if q == "css":
+        dose = next(iter(regimen))
+        rate_mg_per_min = dose.amount_mg(patient.weight_kg) / dose.duration_min
+        # steady state = the AUC of one minute's input (a linear system's Css = rate x AUC/dose)
+        one_minute = Regimen.of(Dose(rate_mg_per_min, "mg"))
+        return _moments(model, patient, one_minute, output)[0] * 60.0
+    if q == "bioavailability":
+        dose = next(iter(regimen))
+        iv = Regimen.of(Dose(dose.amount, dose.unit))
+        return (
+            _moments(model, patient, regimen, output)[0] / _moments(model, patient, iv, output)[0]
+        )
+    bolus = Regimen.of(Dose(_UNIT_DOSE_MG, "mg"))
+    if q == "v_central":
+        system = build_system(model, patient)
+        row = next(o.row for o in system.outputs if o.name == output)
+        return float(1.0 / row.max())  # the observed compartment's volume (L)
+    if q == "half_life":
+        until = case.sampling_until_min or 48 * 60.0
+        start = until / 2 if case.sampling_until_min else 24 * 60.0
+        times = np.linspace(start, until, 61)
+        conc = _curve(model, patient, bolus, output, times)
+        slope = np.polyfit(times, np.log(conc), 1)[0]
+        return float(np.log(2.0) / -slope)
+    auc, aumc = _moments(model, patient, bolus, output)
+    clearance = _UNIT_DOSE_MG * _analyte_share(case, model) * 1000.0 / auc  # L/h
+    if q == "clearance":
+        return clearance
+    return clearance * aumc / auc  # vss (L) = CL x MRT

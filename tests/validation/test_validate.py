@@ -1,0 +1,124 @@
+"""``ketasim validate``: published observations vs models, with independence marked (issue 10)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ketasim.catalogue import resolve_model
+from ketasim.cli import app
+from ketasim.validation.observations import load_cases
+from ketasim.validation.predict import applicability, predict
+from ketasim.validation.runner import likely_cause, run_validation
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+CASES = {c.id: c for c in load_cases()}
+
+
+def test_validation_page_is_current() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "validation_page", ROOT / "scripts/validation_page.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    page = (ROOT / "docs/validation.md").read_text(encoding="utf-8")
+    assert page == module.render(), "run: .venv/bin/python scripts/validation_page.py"
+
+
+def test_cli_writes_the_csv_contract_and_an_html_page(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "validation.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == [
+        "case",
+        "model",
+        "quantity",
+        "predicted",
+        "observed",
+        "ratio",
+        "independent",
+    ]
+    for r in rows:
+        assert float(r["ratio"]) == pytest.approx(
+            float(r["predicted"]) / float(r["observed"]), rel=2e-3
+        )
+    page = (tmp_path / "validation.html").read_text(encoding="utf-8")
+    assert "within 0.67-1.5x" in page and "likely cause" in page
+
+
+def test_one_model_only() -> None:
+    result = runner.invoke(app, ["validate", "--model", "kamp"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows and {r["model"] for r in rows} == {"kamp-2020-meta"}
+    assert runner.invoke(app, ["validate", "--model", "nope"]).exit_code == 2
+
+
+def test_predictions_against_hand_arithmetic() -> None:
+    kamp = resolve_model("kamp-2020-meta")
+    # steady state of a one-compartment model = rate / CL: 41 ug/kg/min x 70 kg / (79 L/h)
+    css = predict(CASES["idvall-1979-infusion-css"], kamp)
+    assert css == pytest.approx(41e-3 * 70 / (79 / 60) * 1000, rel=1e-9)
+    assert predict(CASES["kamp-2020-meta-volume"], kamp) == pytest.approx(252, rel=1e-9)
+    # AUC of 10 mg = dose / CL = 10 / 79 mg*h/L
+    assert predict(CASES["phar2022-iv-10mg-auc"], kamp) == pytest.approx(10 / 79 * 1000, rel=1e-9)
+    composite = resolve_model("racemic-enantiomers")
+    s_cl = predict(CASES["hasan-2021-racemic-s-clearance"], composite)
+    r_cl = predict(CASES["hasan-2021-racemic-r-clearance"], composite)
+    assert s_cl == pytest.approx(95.2, rel=1e-9)  # Fanta S-ketamine CL at 70 kg
+    assert r_cl / s_cl == pytest.approx(1530 / 1620, rel=1e-3)
+    # the Simons model's arterial Vss is VK1 + VK2 + VK3 at 70 kg
+    simons = resolve_model("simons")
+    case = CASES["persson-2002-s-clearance"]
+    assert applicability(case, simons) is None
+    assert predict(CASES["fanta-2015-s-clearance"], simons) == pytest.approx(1.48 * 60, rel=1e-6)
+
+
+def test_observations_from_a_models_own_paper_are_not_independent() -> None:
+    report = run_validation()
+    for r in report.comparisons:
+        assert r.independent == (r.model.id not in r.case.not_independent_for)
+    own = [r for r in report.comparisons if r.case.id == "kamp-2020-meta-clearance"]
+    assert {r.model.id: r.independent for r in own}["kamp-2020-meta"] is False
+    assert {r.model.id: r.independent for r in own}["domino-1982"] is True
+
+
+def test_models_run_only_inside_their_evidence() -> None:
+    child_case = CASES["herd-2007-children-clearance"]
+    assert applicability(child_case, resolve_model("kamp-2020-meta")) is not None
+    assert (
+        applicability(CASES["chong-2006-oral-25mg-cmax"], resolve_model("domino"))
+        == "route not in the model"
+    )
+    assert applicability(CASES["fanta-2015-s-clearance"], resolve_model("kamp")) == "another drug"
+
+
+def test_every_miss_has_a_likely_cause() -> None:
+    report = run_validation()
+    misses = report.misses()
+    assert misses, "an honest validation has misses"
+    for r in misses:
+        assert not r.within((0.8, 1.25))
+        assert len(likely_cause(r)) > 20
+    sampling = [
+        r for r in misses if r.case.id.startswith("simons-2022-s-iv") and r.model.id == "otto-2021"
+    ]
+    assert sampling and "sampling site differs" in likely_cause(sampling[0])
+
+
+def test_every_case_is_sourced() -> None:
+    import re
+
+    for c in load_cases():
+        assert c.citation and c.read and c.spread
+        # a DOI or PMID, else a journal citation with its year (Pain Med 2006) or full title
+        assert (c.doi or c.pmid or re.search(r"\b(19|20)\d\d\b", c.citation)
+                or len(c.citation) > 100), c.id
