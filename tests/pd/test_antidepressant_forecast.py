@@ -14,13 +14,12 @@ from ketasim.errors import InputError
 from ketasim.patient import Patient
 from ketasim.pd.antidepressant import (
     default_antidepressant_params,
-    draw_individuals,
     drug_part,
-    individual_ratings,
     madrs_scores,
     placebo_parts,
 )
 from ketasim.pd.antidepressant_forecast import exposure_of, forecast_from_ratings
+from ketasim.pd.antidepressant_individuals import draw_individuals, individual_ratings
 from ketasim.regimens import parse_regimen
 
 WEEKS_1_2_H = np.array([0.0, 24.0, 72.0, 96.0, 168.0, 192.0, 240.0, 312.0])

@@ -6,17 +6,19 @@ Pure: arrays in, arrays out; the only files read are this package's own data (``
 from ketasim.pd.antidepressant import (
     AntidepressantCourse,
     AntidepressantParams,
-    Individuals,
     antidepressant_course,
     default_antidepressant_params,
-    draw_individuals,
     drug_part,
     exposure_memory,
     exposure_memory_coefficients,
-    individual_ratings,
     placebo_parts,
     session_times_h,
     simulate_antidepressant_course,
+)
+from ketasim.pd.antidepressant_individuals import (
+    Individuals,
+    draw_individuals,
+    individual_ratings,
 )
 from ketasim.pd.effect import add_effect_site, effect_site_from_samples, ke0_from_half_time
 from ketasim.pd.effects import (

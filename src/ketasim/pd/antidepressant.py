@@ -57,14 +57,11 @@ __all__ = [
     "AntidepressantCourse",
     "AntidepressantParams",
     "Background",
-    "Individuals",
     "antidepressant_course",
     "default_antidepressant_params",
-    "draw_individuals",
     "drug_part",
     "exposure_memory",
     "exposure_memory_coefficients",
-    "individual_ratings",
     "madrs_scores",
     "outcome_probabilities",
     "parent_concentration",
@@ -320,52 +317,6 @@ def relapse_probability(
     out = (w @ lost.astype(float)) / denom
     out[: end_index + 1] = 0.0
     return np.asarray(out, dtype=np.float64)
-
-
-@dataclass(frozen=True)
-class Individuals:
-    """Drawn virtual patients: random effects and baseline MADRS, arrays of shape (n,)."""
-
-    eta_placebo: FloatArray
-    eta_drug: FloatArray
-    baseline_madrs: FloatArray
-
-
-def draw_individuals(
-    params: AntidepressantParams,
-    n: int,
-    rng: np.random.Generator,
-    *,
-    baseline_madrs: float | None = None,
-) -> Individuals:
-    """n patients: ``eta_P``, ``eta_D`` normal with the model's omegas; baseline normal around
-    ``baseline_madrs`` (default the typical value) with the model's SD, kept within [1, 60]."""
-    mean = params.typical_baseline_madrs if baseline_madrs is None else float(baseline_madrs)
-    eta_p = rng.normal(0.0, params.omega_placebo, n)
-    eta_d = rng.normal(0.0, params.omega_drug, n)
-    bl = np.clip(rng.normal(mean, params.baseline_sd_madrs, n), 1.0, 60.0)
-    return Individuals(eta_p, eta_d, bl)
-
-
-def individual_ratings(
-    individuals: Individuals,
-    placebo_h: FloatArray,
-    ce_ng_per_ml: FloatArray,
-    params: AntidepressantParams,
-    rng: np.random.Generator,
-) -> FloatArray:
-    """Rated MADRS of drawn patients: their trajectory plus the rating error, within [0, 60].
-
-    ``placebo_h``: typical placebo part at the times (T,); ``ce_ng_per_ml``: (n, T) exposure
-    memory from each patient's own exposure. Returns (n, T)."""
-    true = madrs_scores(
-        individuals.baseline_madrs,
-        placebo_h,
-        drug_part(ce_ng_per_ml, params, individuals.eta_drug),
-        individuals.eta_placebo,
-    )
-    noise = rng.normal(0.0, params.residual_sd_madrs, true.shape)
-    return np.asarray(np.clip(true + noise, 0.0, 60.0), dtype=np.float64)
 
 
 @dataclass(frozen=True)
