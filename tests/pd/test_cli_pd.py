@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -105,11 +106,57 @@ def test_antidepressant_command() -> None:
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(io.StringIO(result.stdout))
     assert list(frame.columns) == ["time_h", "time_d", "madrs_change", "placebo_part",
-                                   "drug_effect_fraction", "response_probability"]
+                                   "drug_effect_fraction", "response_probability",
+                                   "remission_probability", "placebo_change", "drug_change",
+                                   "relapse_probability"]
     assert len(frame) == 15 and "EMPIRICAL" in result.stderr
+    assert frame["madrs_change"].iloc[0] == 0.0  # nothing before the first session
     # the drug part wears off after a single infusion (Kishimoto 2016: peak at day 1)
     drug = frame["drug_effect_fraction"].to_numpy()
     assert drug[1] > drug[-1] > 0
     bad = runner.invoke(app, ["antidepressant", "--model", "domino", "--weight", "70",
                               "--dose", "0.5 mg/kg", "--background", "x"])
     assert bad.exit_code == 2 and "--background" in bad.stderr
+
+
+def test_antidepressant_placebo_and_remission_cutoff() -> None:
+    base = ["antidepressant", "--model", "domino", "--weight", "70", "--dose", "0.5 mg/kg",
+            "--over", "40min", "--until", "2d", "--every", "1d"]
+    drug = pd.read_csv(io.StringIO(runner.invoke(app, base).stdout))
+    pbo = pd.read_csv(io.StringIO(runner.invoke(app, [*base, "--placebo"]).stdout))
+    # --placebo: the same sessions without drug = the drug run's placebo_change
+    np.testing.assert_allclose(pbo["madrs_change"], drug["placebo_change"], atol=1e-5)
+    assert drug["madrs_change"].iloc[1] < pbo["madrs_change"].iloc[1]
+    r12 = pd.read_csv(io.StringIO(runner.invoke(app, [*base, "--remission-cutoff", "12"]
+                                                ).stdout))
+    assert (r12["remission_probability"] >= drug["remission_probability"] - 1e-12).all()
+    assert r12["remission_probability"].iloc[1] > drug["remission_probability"].iloc[1]
+
+
+def test_antidepressant_ratings_and_optimise(tmp_path: object) -> None:
+    from pathlib import Path
+
+    f = Path(str(tmp_path)) / "r.csv"
+    f.write_text("time_h,madrs\n0,34\n24,20\n96,19\n168,17\n", encoding="utf-8")
+    out = runner.invoke(app, ["antidepressant", "--model", "domino", "--weight", "70",
+                              "--dose", "0.5 mg/kg", "--over", "40min", "--repeat",
+                              "every 84h x 8", "--ratings", str(f), "--until", "28d"])
+    assert out.exit_code == 0, out.output
+    frame = pd.read_csv(io.StringIO(out.stdout))
+    assert set(frame["schedule"]) == {"planned", "stop_now"}
+    assert (frame["rating_p5"] <= frame["rating_p95"]).all()
+    f.write_text("time_h,phq9\n0,20\n", encoding="utf-8")
+    bad = runner.invoke(app, ["antidepressant", "--model", "domino", "--weight", "70",
+                              "--dose", "0.5 mg/kg", "--ratings", str(f)])
+    assert bad.exit_code == 2 and "PHQ-9" in bad.stderr
+    opt = runner.invoke(app, ["antidepressant", "--model", "domino", "--weight", "70",
+                              "--dose", "0.5 mg/kg", "--over", "40min", "--optimise",
+                              "--doses", "0.5,0.75", "--max-sessions-per-week", "2",
+                              "--max-sbp-rise", "15"])
+    assert opt.exit_code == 0, opt.output
+    ranked = pd.read_csv(io.StringIO(opt.stdout))
+    feasible = ranked[ranked["feasible"]]
+    assert not feasible.empty
+    assert not feasible["course"].str.contains("3/week").any()
+    assert (ranked.loc[~ranked["feasible"], "excluded_because"].str.len() > 0).all()
+    assert feasible["response_day28"].iloc[0] == feasible["response_day28"].max()

@@ -140,9 +140,26 @@ def calibration_command(
     if which != "antidepressant":
         raise InputError("WHICH", f"{which!r} is not one of: antidepressant, cardiovascular")
     from ketasim.pd.antidepressant import default_antidepressant_params
-    from ketasim.pd.calibration.antidepressant_fit import fit_antidepressant, fit_report, summarise
+    from ketasim.pd.calibration.antidepressant_fit import (
+        calibration_points,
+        fit_antidepressant,
+        leave_one_study_out,
+        profile_intervals,
+        summarise,
+    )
+    from ketasim.pd.calibration.antidepressant_report import (
+        fit_report,
+        point_rows,
+        stored_calibration,
+    )
 
-    result = fit_antidepressant() if refit else summarise(default_antidepressant_params())
+    if refit:
+        result = fit_antidepressant()
+        loso, profile = leave_one_study_out(result), profile_intervals(result)
+    else:
+        result = summarise(default_antidepressant_params())
+        loso, profile = stored_calibration()
+    test = summarise(result.params, calibration_points("test"))
     if output is OutputFormat.json:
         from dataclasses import asdict
 
@@ -152,82 +169,16 @@ def calibration_command(
             "rmse_madrs_points": result.rmse_madrs_points,
             "rmse_response_pct_points": result.rmse_response_pct_points,
             "weighted_chi2": result.chi2,
-            "points": [{"study": p.study, "arm": p.arm, "time_h": p.time_h,
-                        "quantity": p.quantity, "published": p.value, "predicted": float(v),
-                        "error": float(v - p.value), "se": p.se, "source": p.source}
-                       for p, v in zip(result.points, result.predicted, strict=True)]}))
+            "points": point_rows(result),
+            "leave_one_study_out": [asdict(e) for e in loso],
+            "profile_intervals": [asdict(p) for p in profile],
+            "test": point_rows(test)}))
     else:
-        typer.echo(fit_report(result))
-
-
-@handle_errors
-def antidepressant_command(
-    model: Annotated[str, typer.Option("--model", "-m", help="PK model (domino, perez-ruixo, ...)"
-                                       )],
-    dose: Annotated[str, typer.Option("--dose", help="e.g. '0.5 mg/kg over 40 min at 48h; ...' "
-                                      "or '84 mg intranasal every 84h x 8'")],
-    weight: Annotated[float, typer.Option("--weight", help="body weight (kg)")],
-    age: Annotated[float | None, typer.Option("--age", help="age (years)")] = None,
-    over: Annotated[str | None, typer.Option("--over", help="infusion duration, e.g. 40min")
-                    ] = None,
-    route: Annotated[str, typer.Option("--route", help="iv, intranasal, ...")] = "iv",
-    repeat: Annotated[str | None, typer.Option("--repeat", help="e.g. 'every 48h x 6'")] = None,
-    until: Annotated[str, typer.Option("--until", help="end of output, e.g. 28d")] = "28d",
-    every: Annotated[str, typer.Option("--every", help="output interval, e.g. 1d")] = "1d",
-    background: Annotated[str, typer.Option(
-        "--background", help="continuing (stable treatment) or new_oral_ad")] = "continuing",
-    baseline: Annotated[float | None, typer.Option("--baseline", help="baseline MADRS "
-                                                   "(default: typical 36.7)")] = None,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="csv, table or json")
-                      ] = OutputFormat.csv,
-    plot: Annotated[Path | None, typer.Option("--plot", help="write a figure (PNG)")] = None,
-    allow_extrapolation: Annotated[bool, typer.Option("--allow-extrapolation")] = False,
-) -> None:
-    """Mean MADRS change and response probability over days: an EMPIRICAL model calibrated to
-    trial summaries (see ketasim calibration antidepressant). Not a prediction for one patient.
-    """
-    import pandas as pd
-
-    from ketasim.pd.antidepressant import simulate_antidepressant_course
-
-    if background not in ("continuing", "new_oral_ad"):
-        raise InputError("--background", f"{background!r} is not one of continuing, "
-                         "new_oral_ad")
-    m = resolve_model(model)
-    regimen = parse_regimen(dose, route=route, over=over, repeat=repeat)
-    end_h = parse_duration_min(until, field="--until") / 60.0
-    step_h = parse_duration_min(every, field="--every") / 60.0
-    times = time_grid(end_h, step_h)
-    course = simulate_antidepressant_course(
-        m, Patient(weight_kg=weight, age_years=age), regimen, times,
-        background=background, baseline_madrs=baseline,  # type: ignore[arg-type]
-        allow_extrapolation=allow_extrapolation)
-    frame = pd.DataFrame({"time_h": course.times_h, "time_d": course.times_h / 24.0,
-                          "madrs_change": course.madrs_change,
-                          "placebo_part": -course.baseline_madrs * course.placebo_effect,
-                          "drug_effect_fraction": course.drug_effect,
-                          "response_probability": course.response_probability})
-    print("ketasim: info: EMPIRICAL antidepressant model calibrated to trial summaries (mean "
-          "response of a trial population); see ketasim calibration antidepressant",
-          file=sys.stderr)
-    if output is OutputFormat.csv:
-        sys.stdout.write(frame.to_csv(index=False, float_format="%.6g"))
-    elif output is OutputFormat.json:
-        typer.echo(json.dumps({"model": "ketasim empirical antidepressant response",
-                               "empirical": True, "pk_model": m.id,
-                               "baseline_madrs": course.baseline_madrs,
-                               "rows": frame.to_dict(orient="records")}))
-    else:
-        emit_frame(frame, OutputFormat.table, f"Empirical antidepressant course with {m.id}")
-    if plot is not None:
-        from ketasim.report.pd_plots import plot_antidepressant_course
-
-        plot_antidepressant_course(course, plot)
-        print(f"ketasim: wrote {plot}", file=sys.stderr)
+        typer.echo(fit_report(result, loso=loso, profile=profile, test=test))
 
 
 def register(root: typer.Typer) -> None:
-    """Add ``ketasim effects``, ``ketasim calibration`` and ``ketasim antidepressant``."""
+    """Add ``ketasim effects`` and ``ketasim calibration`` (``ketasim antidepressant``: see
+    :mod:`ketasim.cli.antidepressant`)."""
     root.command("effects")(effects_command)
     root.command("calibration")(calibration_command)
-    root.command("antidepressant")(antidepressant_command)

@@ -8,7 +8,8 @@ endpoint to maximise and constraints::
     regimen = "{dose} mg/kg over {duration} min"
     maximise = "p_effect_above_150"          # an endpoint of the spec
     statistic = "probability"                # default: probability (probability_above,
-                                             # pd_event, response_rate), else mean
+                                             # pd_event, response_rate, remission_rate,
+                                             # relapse_rate), else mean
     n = 2000                                 # patients per candidate (default: min(spec n, 2000))
     [optimise.parameters]
     dose = [0.25, 0.5, 0.75, 1.0]
@@ -146,7 +147,8 @@ def optimise_regimen(spec: TrialSpec, opt: OptimiseSpec, *, scheduler: str | Non
                          f"{', '.join(names) or 'none'}")
     kind = spec.endpoints[names.index(opt.maximise)].kind
     stat = opt.statistic or ("probability" if kind in ("probability_above", "pd_event",
-                                                        "response_rate") else "mean")
+                                                        "response_rate", "remission_rate",
+                                                        "relapse_rate") else "mean")
     grid = list(itertools.product(*opt.parameters.values()))
     if len(grid) > _MAX_CANDIDATES:
         raise InputError("optimise.parameters", f"{len(grid)} candidates; accepted at most "

@@ -22,11 +22,12 @@ Kinds (``[[endpoints]]``):
   happens at an output time of the window: ``effect_below`` (decreasing effects) or
   ``effect_above`` (increasing effects) a level, or ``ce_over_c50_above`` (driver above a multiple
   of C50: 1 = the published C50);
-- ``response_rate``: the EMPIRICAL antidepressant model (:mod:`ketasim.pd.antidepressant`), which
-  gives the probability of response (>= 50% MADRS reduction) of patients *with a given
-  exposure*; the value per patient is that probability from the patient's own parent plasma
-  curve (2-min steps, exactly as :func:`ketasim.pd.simulate_antidepressant_course`), and the
-  response rate is their mean (an expected rate, not a count of simulated responders).
+- ``response_rate``, ``remission_rate``, ``relapse_rate``: the EMPIRICAL antidepressant model
+  (:mod:`ketasim.pd.antidepressant`). Each virtual patient gets the model's random effects and
+  baseline MADRS (drawn once per chunk, shared by the endpoints and, for paired comparisons, by
+  the arms), an exposure memory from their own parent plasma curve (2-min steps, the exact step
+  of :func:`ketasim.pd.antidepressant.exposure_memory`) and rated MADRS scores with the model's
+  rating error; the rates count individual patients.
 
 Between-patient PD variability (``pd_iiv = true``, the default): each parameter with a published
 ``iiv_cv_percent`` is sampled log-normal per patient (fractional Imax capped at 1), as
@@ -37,7 +38,7 @@ says otherwise.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,10 +48,15 @@ from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError, ModelNotFoundError
 from ketasim.pd import (
     AntidepressantParams,
+    Individuals,
     PDModelSpec,
     default_antidepressant_params,
+    exposure_memory_coefficients,
+    individual_ratings,
     pd_ke0_per_min,
+    placebo_parts,
     resolve_pd_model,
+    session_times_h,
 )
 from ketasim.pd.effects import _same_drug, analyte_role  # the PD layer's drug matching
 from ketasim.pd.response import fractional_inhibitory, hill_fraction, linear_effect, sigmoid_emax
@@ -63,18 +69,20 @@ from ketasim.types import FloatArray
 from ketasim.units import MOLECULAR_WEIGHT_G_PER_MOL, convert
 
 __all__ = [
+    "ANTIDEPRESSANT_KINDS",
     "PDPlan",
     "ResponsePlan",
     "add_pd_sites",
+    "antidepressant_outcomes",
     "pd_values",
     "plan_pd_endpoint",
     "plan_response_rate",
-    "response_probabilities",
     "sample_pd_parameters",
 ]
 
 _PARENTS = ("ketamine", "esketamine", "arketamine")
-_STEP_MIN = 2.0  # as simulate_antidepressant_course's default step
+_STEP_MIN = 2.0  # the 2-min exposure grid of ketasim.pd.antidepressant
+ANTIDEPRESSANT_KINDS = ("response_rate", "remission_rate", "relapse_rate")
 
 
 @dataclass(frozen=True)
@@ -99,14 +107,19 @@ class PDPlan:
 
 @dataclass(frozen=True)
 class ResponsePlan:
-    """How a ``response_rate`` endpoint is computed: parent plasma output, assessment time (h
-    after the first dose), background treatment, baseline MADRS, empirical parameters."""
+    """How an antidepressant endpoint (``response_rate``, ``remission_rate``, ``relapse_rate``)
+    is computed: parent plasma output, assessment time (h after the first dose), background
+    treatment, baseline MADRS, empirical parameters, kind, remission cutoff (MADRS points) and
+    whether the arm is a placebo arm (the same sessions without drug)."""
 
     parent_output: str
     at_h: float
     background: str
     baseline_madrs: float | None
     params: AntidepressantParams
+    kind: str = "response_rate"
+    remission_cutoff: float = 10.0
+    placebo: bool = False
 
 
 def plan_pd_endpoint(model: ModelSpec, pd_model_name: str, pd_endpoint: str, *, field: str,
@@ -251,39 +264,45 @@ def pd_values(plan: PDPlan, peak_driver_ng_per_ml: FloatArray,
 
 
 def plan_response_rate(model: ModelSpec, *, field: str, at_h: float, background: str,
-                       baseline_madrs: float | None) -> ResponsePlan:
+                       baseline_madrs: float | None, kind: str = "response_rate",
+                       remission_cutoff: float = 10.0, placebo: bool = False) -> ResponsePlan:
     """Check that ``model`` has a parent plasma output and the settings are valid."""
     parent = next((f"{a.name}_plasma" for a in model.analytes if a.name in _PARENTS), None)
     if parent is None:
-        raise InputError(f"{field}.kind", f"response_rate needs a ketamine or esketamine "
+        raise InputError(f"{field}.kind", f"{kind} needs a ketamine or esketamine "
                          f"plasma output; model {model.id} has none")
     if not at_h > 0:
         raise InputError(f"{field}.at", "the assessment time must be after the first dose")
     if baseline_madrs is not None and not 0 < baseline_madrs <= 60:
         raise InputError(f"{field}.baseline_madrs", f"{baseline_madrs!r} must lie in (0, 60]")
+    if not 0 <= remission_cutoff <= 60:
+        raise InputError(f"{field}.remission_cutoff", f"{remission_cutoff!r} must lie in "
+                         "[0, 60] MADRS points")
     return ResponsePlan(parent, at_h, background, baseline_madrs,
-                        default_antidepressant_params())
+                        default_antidepressant_params(), kind, remission_cutoff, placebo)
 
 
-def response_probabilities(plan: ResponsePlan, model: ModelSpec, system: BatchSystem,
-                           regimen: Regimen, weight_kg: FloatArray) -> FloatArray:
-    """Per patient, the empirical model's response probability at ``plan.at_h``.
+def _exposure_memory_at(plan: ResponsePlan, model: ModelSpec, system: BatchSystem,
+                        regimen: Regimen, weight_kg: FloatArray, times_h: list[float]
+                        ) -> FloatArray:
+    """Per patient, the exposure memory Ce (ng/mL) at ``times_h``, shape (n, len(times)).
 
-    The parent plasma concentration is propagated exactly on a uniform 2-min grid from 0 (the
-    grid of :func:`ketasim.pd.simulate_antidepressant_course`), driving the plasticity state
-    step by step (exact per step, the drive constant over each step), for all patients at once.
-    """
-    p = plan.params
-    step_h = _STEP_MIN / 60.0
-    grid_h = np.arange(0.0, plan.at_h + step_h, step_h)
-    inputs = batch_inputs(model, system, regimen, weight_kg)
+    The parent plasma concentration is propagated exactly on a uniform 2-min grid from 0 and
+    Ce advanced with the exact step of :func:`ketasim.pd.antidepressant.exposure_memory`, for
+    all patients at once; values between grid points are interpolated linearly."""
     n_pat = system.n_patients
+    out = np.zeros((n_pat, len(times_h)))
+    if plan.placebo:
+        return out
+    step_h = _STEP_MIN / 60.0
+    grid_h = np.arange(0.0, max(times_h) + step_h, step_h)
+    a, b0, b1 = exposure_memory_coefficients(step_h, plan.params.ke0_per_h)
+    k_hi = [min(max(int(np.searchsorted(grid_h, t, side="left")), 1), grid_h.size - 1)
+            for t in times_h]
+    wanted = set(k_hi) | {k - 1 for k in k_hi}
+    last = max(wanted)
+    inputs = batch_inputs(model, system, regimen, weight_kg)
     out_index = system.output_names.index(plan.parent_output)
-    s_at = np.zeros(n_pat)
-    k_hi = int(np.searchsorted(grid_h, plan.at_h, side="left"))
-    k_hi = min(max(k_hi, 1), grid_h.size - 1)
-    t0, t1 = float(grid_h[k_hi - 1]), float(grid_h[k_hi])
-    w = (plan.at_h - t0) / (t1 - t0)
     for prog in build_programs(inputs, grid_h * 60.0, system.K.shape[1]):
         pts = prog.patients
         K = system.K[pts]
@@ -291,25 +310,21 @@ def response_probabilities(plan: ResponsePlan, model: ModelSpec, system: BatchSy
         props = [propagators(K, float(h)) for h in prog.h_values]
         drives: dict[tuple[int, int], FloatArray] = {}
         x = np.zeros((pts.size, K.shape[1]))
-        s = np.zeros(pts.size)
-        g = np.zeros(pts.size)
-        s_lo = np.zeros(pts.size)
+        ce = np.zeros(pts.size)
+        c_prev = np.zeros(pts.size)
+        kept: dict[int, FloatArray] = {}
         for b in range(prog.times.size):
             bi = int(prog.bolus_index[b])
             if bi >= 0:
                 x += prog.bolus[bi]
             j = int(prog.record[b])
             if j >= 0:
-                if j > 0:  # advance S over the step [j-1, j] with the drive at j-1
-                    rate = g + p.kout_per_h
-                    a = np.exp(-rate * step_h)
-                    s = a * s + g / rate * (1.0 - a)
                 c = np.maximum(np.einsum("pk,pk->p", row, x), 0.0)
-                g = p.kin_per_h * c / (p.ec50_ng_per_ml + c)
-                if j == k_hi - 1:
-                    s_lo = s.copy()
-                if j == k_hi:
-                    s_at[pts] = s_lo + w * (s - s_lo)
+                ce = a * ce + b0 * c + b1 * c_prev if j > 0 else np.zeros(pts.size)
+                c_prev = c
+                if j in wanted:
+                    kept[j] = ce.copy()
+                if j >= last:
                     break
             if b < prog.times.size - 1:
                 h = int(prog.step_h[b])
@@ -321,14 +336,49 @@ def response_probabilities(plan: ResponsePlan, model: ModelSpec, system: BatchSy
                     if key not in drives:
                         drives[key] = np.einsum("pik,pk->pi", gamma, prog.rates[r])
                     x = x + drives[key]
-    t_first = min(d.time_min for d in regimen)
-    sessions = sorted({(d.time_min - t_first) / 60.0 for d in regimen})
-    d = p.dmax * s_at
-    pbg = p.pbg_continuing if plan.background == "continuing" else p.pbg_new_oral_ad
-    placebo = pbg * (1.0 - math.exp(-p.kp_per_h * plan.at_h))
-    for ts in sessions:
-        if plan.at_h - ts >= 0:
-            placebo += p.pacute * math.exp(-p.ka_per_h * (plan.at_h - ts))
-    placebo = min(placebo, 0.999)
-    m = 1.0 - (1.0 - placebo) * (1.0 - d)
-    return np.asarray(ndtr((m - 0.5) / p.sigma), dtype=np.float64)
+        for i, (t, k) in enumerate(zip(times_h, k_hi, strict=True)):
+            t0, t1 = float(grid_h[k - 1]), float(grid_h[k])
+            w = (t - t0) / (t1 - t0)
+            out[pts, i] = kept[k - 1] + w * (kept[k] - kept[k - 1])
+    return out
+
+
+def antidepressant_outcomes(plan: ResponsePlan, model: ModelSpec, system: BatchSystem,
+                            regimen: Regimen, weight_kg: FloatArray, individuals: Individuals,
+                            rating_rng: Callable[[float], np.random.Generator],
+                            ) -> tuple[FloatArray, int]:
+    """Per drawn patient, the endpoint's 0/1 value and the count behind the rate.
+
+    ``response_rate`` / ``remission_rate``: 1 if the patient's rating at ``at`` meets response
+    (<= 50% of their baseline) / remission (<= the cutoff); count = those patients.
+    ``relapse_rate``: 1 if the patient responded at the end of the course (last session + 24 h)
+    and no longer does at ``at``; count = the responders at the end of the course (the
+    denominator). ``rating_rng(t_h)``: the generator of the rating errors at time t (the same
+    for every endpoint, so one patient's ratings agree across endpoints). The model itself is
+    :mod:`ketasim.pd.antidepressant` (placebo parts, drug part, ratings).
+    """
+    p = plan.params
+    sessions = session_times_h(regimen)
+    end_h = max(sessions) + 24.0
+    if plan.kind == "relapse_rate" and not plan.at_h > end_h:
+        raise InputError("at", f"relapse_rate needs an assessment after the end of the course "
+                         f"(last session + 24 h = {end_h:g} h)")
+    times = [end_h, plan.at_h] if plan.kind == "relapse_rate" else [plan.at_h]
+    ce = _exposure_memory_at(plan, model, system, regimen, weight_kg, times)
+    rated = []
+    for i, t in enumerate(times):
+        parts = placebo_parts(np.array([t]), sessions, p,
+                              plan.background)  # type: ignore[arg-type]
+        hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
+        rated.append(individual_ratings(individuals, hp, ce[:, i:i + 1], p,
+                                        rating_rng(t))[:, 0])
+    bl = individuals.baseline_madrs
+    if plan.kind == "response_rate":
+        v = rated[0] <= 0.5 * bl
+        return v.astype(np.float64), int(v.sum())
+    if plan.kind == "remission_rate":
+        v = rated[0] <= plan.remission_cutoff
+        return v.astype(np.float64), int(v.sum())
+    responders = rated[0] <= 0.5 * bl
+    relapsed = responders & (rated[1] > 0.5 * bl)
+    return relapsed.astype(np.float64), int(responders.sum())

@@ -53,6 +53,10 @@
     kind = "response_rate"      # EMPIRICAL antidepressant model (ketasim.pd.antidepressant)
     at = "28d"                  # assessment time after the first dose
     background = "continuing"   # or "new_oral_ad"; baseline_madrs optional
+                                # also remission_rate (remission_cutoff = 10, or 12 as in the
+                                # esketamine trials) and relapse_rate (responders at the end of
+                                # the course, last session + 24 h, who no longer respond at `at`);
+                                # an arm with placebo = true has the same sessions without drug
 
 An optional ``[optimise]`` table describes a regimen search (``ketasim trial --optimise``); it is
 validated by :mod:`ketasim.population.optimise`.
@@ -100,6 +104,7 @@ class Arm(_Strict):
     over: str | None = None
     repeat: str | None = None
     assumed_iiv: dict[str, IIV] = Field(default_factory=dict)
+    placebo: bool = False  # the same sessions without drug (no exposure; antidepressant arms)
 
 
 class Outputs(_Strict):
@@ -171,7 +176,7 @@ class Endpoint(_Strict):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["cmax", "auc", "time_above", "probability_above", "pd_peak", "pd_event",
-                  "response_rate"]
+                  "response_rate", "remission_rate", "relapse_rate"]
     output: str | None = None
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
@@ -186,6 +191,7 @@ class Endpoint(_Strict):
     at: str | None = None
     background: Literal["continuing", "new_oral_ad"] = "continuing"
     baseline_madrs: float | None = None
+    remission_cutoff: float = Field(default=10.0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _threshold(self) -> Endpoint:
@@ -211,9 +217,10 @@ class Endpoint(_Strict):
                              "and ce_over_c50_above")
         if self.kind != "pd_event" and conditions:
             raise ValueError(f"kind {self.kind!r} takes no {conditions[0]} (use pd_event)")
-        if (self.kind == "response_rate") != (self.at is not None):
-            raise ValueError("kind 'response_rate' needs at (assessment time after the first "
-                             "dose, e.g. '24h')" if self.kind == "response_rate" else
+        antidep = self.kind in ("response_rate", "remission_rate", "relapse_rate")
+        if antidep != (self.at is not None):
+            raise ValueError(f"kind {self.kind!r} needs at (assessment time after the first "
+                             "dose, e.g. '24h')" if antidep else
                              f"kind {self.kind!r} takes no at")
         return self
 
@@ -230,7 +237,8 @@ class Endpoint(_Strict):
         """Unit of the endpoint's per-patient value (PD kinds: see the endpoint table)."""
         return {"cmax": "ng/mL", "auc": "ng*h/mL", "time_above": "min",
                 "probability_above": "ng/mL", "pd_peak": "", "pd_event": "",
-                "response_rate": "probability"}[self.kind]
+                "response_rate": "probability", "remission_rate": "probability",
+                "relapse_rate": "probability"}[self.kind]
 
 
 Population = Annotated[ParametricPopulation | CsvPopulation | FixedPopulation | PresetPopulation,

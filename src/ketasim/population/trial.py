@@ -11,7 +11,7 @@ merged summary is the same for the local and the Dask backends.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,12 +21,12 @@ from ketasim.catalogue import resolve_model
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError, ModelNotFoundError
 from ketasim.findings import Finding
-from ketasim.pd import resolve_pd_model
+from ketasim.pd import default_antidepressant_params, draw_individuals, resolve_pd_model
 from ketasim.pd.schema import Endpoint as PDEndpoint
 from ketasim.pk import Regimen
 from ketasim.pk.variability import sample_thetas
 from ketasim.population.backends import Scheduler, parse_scheduler, run_ordered
-from ketasim.population.batch import BatchSystem, batch_inputs, batch_system
+from ketasim.population.batch import BatchInputs, BatchSystem, batch_inputs, batch_system
 from ketasim.population.covariates import PresetPopulation, sample_covariates
 from ketasim.population.kernel import (
     ENDPOINT_AUC,
@@ -37,13 +37,14 @@ from ketasim.population.kernel import (
     run_group,
 )
 from ketasim.population.pd_endpoints import (
+    ANTIDEPRESSANT_KINDS,
     PDPlan,
     ResponsePlan,
     add_pd_sites,
+    antidepressant_outcomes,
     pd_values,
     plan_pd_endpoint,
     plan_response_rate,
-    response_probabilities,
     sample_pd_parameters,
 )
 from ketasim.population.spec import Endpoint, TrialSpec
@@ -146,11 +147,12 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
                 if plan.site is not None:
                     sites.setdefault(plan.driver, (*plan.site, plan.driver))
                 continue
-            if ep.kind == "response_rate":
+            if ep.kind in ANTIDEPRESSANT_KINDS:
                 at = parse_duration_min(ep.at or "", field=f"endpoints[{j}].at") / 60.0
                 response_plans[j] = plan_response_rate(
                     model, field=f"endpoints[{j}]", at_h=at, background=ep.background,
-                    baseline_madrs=ep.baseline_madrs)
+                    baseline_madrs=ep.baseline_madrs, kind=ep.kind,
+                    remission_cutoff=ep.remission_cutoff, placebo=arm.placebo)
                 continue
             if ep.output not in names:
                 raise InputError(f"endpoints[{j}].output", f"{ep.output!r} is not produced by "
@@ -170,7 +172,7 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
 def _endpoint_plan(spec: TrialSpec, arm: ResolvedArm, grid: FloatArray) -> EndpointPlan:
     out, kind, start, stop, thr = [], [], [], [], []
     for j, ep in enumerate(spec.endpoints):
-        if not spec.endpoint_applies(j, arm.name) or ep.kind == "response_rate":
+        if not spec.endpoint_applies(j, arm.name) or ep.kind in ANTIDEPRESSANT_KINDS:
             # not computed for this arm: an empty window (start > stop) never updates
             out.append(0)
             kind.append(ENDPOINT_MAX)
@@ -284,6 +286,9 @@ def run_chunk(task: ChunkTask) -> ChunkSummary:
     etas = sample_etas(arm.omega, n, _stream(spec.seed, 1, task.chunk_index))
     system = add_pd_sites(batch_system(arm.model, cov, etas), arm.pd_sites)
     inputs = batch_inputs(arm.model, system, arm.regimen, cov["WT"])
+    if spec.arms[arm.index].placebo:  # the same sessions without drug: no exposure
+        inputs = BatchInputs(tuple(replace(e, amount_mg=np.zeros_like(e.amount_mg))
+                                   for e in inputs.events))
     programs = build_programs(inputs, grid, system.K.shape[1])
     bins = LogBins(spec.outputs.floor_ng_per_ml, _PROFILE_CEILING)
     plan = _endpoint_plan(spec, arm, grid)
@@ -365,8 +370,22 @@ def _pd_chunk(task: ChunkTask, arm: ResolvedArm, system: BatchSystem,
             exceed[j] = int(np.sum(ratio > ep.ce_over_c50_above))
         for key, v in params.items():
             params_out[f"pd_{ep.name}_{key}"] = v
-    for j, rplan in arm.response_plans.items():
-        values[j] = response_probabilities(rplan, arm.model, system, arm.regimen, cov["WT"])
+    if arm.response_plans:
+        ad_params = default_antidepressant_params()
+        means = {rp.baseline_madrs for rp in arm.response_plans.values()}
+        mean_bl = means.pop() if len(means) == 1 else None
+        people = draw_individuals(ad_params, n, _stream(spec.seed, 4, task.chunk_index),
+                                  baseline_madrs=mean_bl)
+
+        def ratings_rng(t_h: float) -> np.random.Generator:
+            return _stream(spec.seed, 5, task.chunk_index, round(t_h * 60.0))
+
+        for j, rplan in arm.response_plans.items():
+            values[j], exceed[j] = antidepressant_outcomes(
+                rplan, arm.model, system, arm.regimen, cov["WT"], people, ratings_rng)
+        params_out.update({"antidepressant_eta_placebo": people.eta_placebo,
+                           "antidepressant_eta_drug": people.eta_drug,
+                           "antidepressant_baseline_madrs": people.baseline_madrs})
     return params_out
 
 
@@ -444,7 +463,7 @@ class TrialResult:
 
 
 def _pd_row(row: dict[str, Any], ep: Endpoint, arm: ResolvedArm, j: int, n: int,
-            mean: float, sd: float) -> None:
+            mean: float, sd: float, count: int = 0) -> None:
     """Columns of the PD kinds (added to the endpoint row in place)."""
     plan = arm.pd_plans.get(j)
     if plan is not None:
@@ -463,16 +482,22 @@ def _pd_row(row: dict[str, Any], ep: Endpoint, arm: ResolvedArm, j: int, n: int,
         return
     rplan = arm.response_plans.get(j)
     if rplan is not None:
-        half = 1.959963984540054 * sd / np.sqrt(max(n, 1))
-        row.update({"output": rplan.parent_output, "probability": mean,
-                    "ci95_low": max(0.0, mean - half), "ci95_high": min(1.0, mean + half),
-                    "pd_model": "antidepressant-empirical",
+        k = round(mean * n)
+        denom = n if rplan.kind != "relapse_rate" else int(count)
+        lo, hi = _wilson(k, denom) if denom else (float("nan"), float("nan"))
+        what = {"response_rate": "response (rating <= 50% of the patient's baseline)",
+                "remission_rate": f"remission (rating <= {rplan.remission_cutoff:g})",
+                "relapse_rate": "relapse (a responder at the end of the course, last session "
+                                "+ 24 h, who no longer responds at the assessment time)"}
+        row.update({"output": rplan.parent_output, "count": k, "denominator": denom,
+                    "probability": k / denom if denom else float("nan"),
+                    "ci95_low": lo, "ci95_high": hi, "pd_model": "antidepressant-empirical",
+                    "placebo_arm": rplan.placebo,
                     "note": "EMPIRICAL (ketasim's antidepressant model calibrated to trial "
-                            "summaries): value per patient = the model's probability of "
-                            "response (>= 50% MADRS reduction) at the assessment time given "
-                            "that patient's exposure; probability = their mean (an expected "
-                            "response rate); the CI covers virtual-patient sampling only, not "
-                            "the empirical model's calibration uncertainty"})
+                            f"summaries): counts individual virtual patients meeting "
+                            f"{what[rplan.kind]}, from each patient's exposure, random effects, "
+                            "baseline and rating error; the CI covers virtual-patient sampling "
+                            "only, not the empirical model's calibration uncertainty"})
 
 
 def _has_pd_iiv(plan: PDPlan) -> bool:
@@ -628,7 +653,7 @@ def run_trial(
                 lo, hi = _wilson(k_, n)
                 row.update({"count": k_, "probability": k_ / n, "ci95_low": lo,
                             "ci95_high": hi})
-            _pd_row(row, ep, arm, j, n, mean, float(np.sqrt(var)))
+            _pd_row(row, ep, arm, j, n, mean, float(np.sqrt(var)), int(acc.exceed[j]))
             ep_rows.append(row)
         findings.extend(_pd_findings(arm))
         if acc.outside_validity:

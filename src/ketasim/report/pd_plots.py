@@ -63,12 +63,15 @@ def plot_antidepressant_course(course: AntidepressantCourse, path: str | Path, *
     days = course.times_h / 24.0
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 5), dpi=110, sharex=True)
     a1.plot(days, course.madrs_change, label="total")
-    a1.plot(days, -course.baseline_madrs * course.placebo_effect, linestyle="--",
-            label="placebo / session / background part")
+    a1.plot(days, course.placebo_change, linestyle="--",
+            label="same sessions without drug (placebo / session / background)")
     a1.set_ylabel("MADRS change (points)")
     a1.legend(fontsize=8)
-    a2.plot(days, 100 * course.response_probability, color="#2ca02c")
-    a2.set_ylabel("response (%)")
+    a2.plot(days, 100 * course.response_probability, color="#2ca02c", label="response")
+    a2.plot(days, 100 * course.remission_probability, color="#1f77b4",
+            label=f"remission (MADRS <= {course.remission_cutoff:g})")
+    a2.legend(fontsize=8)
+    a2.set_ylabel("probability (%)")
     a2.set_xlabel("time (days)")
     fig.suptitle(title or "Antidepressant response: EMPIRICAL model (ketasim), calibrated to "
                  "trial summaries", fontsize=9)

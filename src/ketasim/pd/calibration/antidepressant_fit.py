@@ -1,11 +1,14 @@
 """Calibration of the empirical antidepressant model to published trial summaries.
 
-Pure functions (the packaged data in, numbers and a text report out); the command-line entry
-point is :mod:`ketasim.pd.calibration.fit_antidepressant`.
+Pure functions (the packaged data in, numbers out); the report text is in
+:mod:`ketasim.pd.calibration.antidepressant_report` and the command-line entry point in
+:mod:`ketasim.pd.calibration.fit_antidepressant`.
 
-Weights: MADRS changes by their published (or t-derived) standard error; response rates by the
-binomial SE ``sqrt(p(1-p)/n)`` when n is known, floored at 0.05 (a fitting choice, stated in the
-report), and by 0.05 when n is not given.
+Rows of ``antidepressant_data.csv`` with ``use = fit`` calibrate; rows with ``use = test``
+(esketamine phase 3, TRANSFORM) are never fitted and are reported as the model's test.
+
+Weights: MADRS changes by their published (or derived) standard error; response rates by the
+binomial SE ``sqrt(p(1-p)/n)`` floored at 0.05 (a fitting choice), 0.05 when n is not given.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import csv
 import io
 import math
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from importlib import resources
 
@@ -24,31 +27,58 @@ from scipy.optimize import least_squares
 
 from ketasim.catalogue import resolve_model
 from ketasim.patient import Patient
-from ketasim.pd.antidepressant import AntidepressantParams, Background, antidepressant_course
+from ketasim.pd.antidepressant import (
+    GRID_STEP_H,
+    AntidepressantParams,
+    Background,
+    exposure_memory,
+    outcome_probabilities,
+    placebo_parts,
+)
 from ketasim.pk import Dose, Regimen, simulate
 from ketasim.units import parse_duration_min, parse_quantity
 
 __all__ = [
+    "FITTED",
     "CalibrationPoint",
     "FitResult",
     "calibration_points",
     "exposures",
     "fit_antidepressant",
-    "fit_report",
+    "leave_one_study_out",
     "predict_points",
+    "profile_intervals",
+    "summarise",
 ]
 
-GRID_STEP_H = 1.0 / 30.0  # 2 min
+FloatArray = NDArray[np.float64]
 RESPONSE_SE_FLOOR = 0.05
+FIT_NODES = (9, 21)  # Gauss-Hermite nodes (eta_P, eta_D) while fitting
 TYPICAL_BASELINE_SOURCE = (
     "derived: n-weighted mean of the baselines reported in Daly 2018 (35.0, 31.3, 33.2, 35.0; "
     "n 33, 11, 11, 12) and the Japanese phase 2b (38.4, 37.9, 35.9, 37.7; n 41, 40, 41, 80) = "
-    "36.7; used where a trial's baseline was not found (Murrough 2013 AJP)")
+    "36.7; used where a trial's baseline was not found"
+)
+BASELINE_SD_SOURCE = (
+    "derived: pooled SD of the baseline MADRS in the same 8 arms (5.18, 3.80, 6.26, 4.22, 6.07, "
+    "5.41, 5.28, 5.65; pooled with weights n - 1) = 5.48"
+)
+RESIDUAL_SD_SOURCE = (
+    "derived: standard error of measurement SD_baseline * sqrt(1 - ICC) = 5.48 * sqrt(1 - 0.91) "
+    "= 1.64 points, with the lower of the two MADRS-24h test-retest ICCs (0.96, 0.91) in TRD "
+    "trials (Johnson KM et al., J Clin Psychiatry, 'Evidence to support MADRS administration "
+    "every 24 hours', abstract at psychiatrist.com); the ICC study's own SD was not read"
+)
+SESSION_ONSET_SOURCE = (
+    "ASSUMED, not identifiable: the first placebo-arm rating is at 2 h (Daly 2018); onset "
+    "half-time 20 min (rate 2.08/h) so that the session effect is complete by 2 h"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class CalibrationPoint:
-    """One published summary value."""
+    """One published summary value (``quantity``: madrs_change, madrs_difference between two
+    regimens ``a-b``, or response_rate)."""
 
     study: str
     arm: str
@@ -62,6 +92,7 @@ class CalibrationPoint:
     baseline_madrs: float | None
     source: str
     confidence: str
+    use: str
 
 
 def _text(name: str) -> str:
@@ -70,21 +101,21 @@ def _text(name: str) -> str:
 
 @cache
 def _design() -> dict[str, dict[str, object]]:
-    data = tomllib.loads(_text("antidepressant_design.toml"))
-    regimens = data["regimens"]
+    regimens = tomllib.loads(_text("antidepressant_design.toml"))["regimens"]
     assert isinstance(regimens, dict)
     return regimens
 
 
-def calibration_points() -> list[CalibrationPoint]:
-    """The packaged calibration data (``antidepressant_data.csv``) with weights."""
+@cache
+def calibration_points(use: str = "fit") -> tuple[CalibrationPoint, ...]:
+    """The packaged data (``antidepressant_data.csv``) with weights; ``use`` fit or test."""
     out = []
     for row in csv.DictReader(io.StringIO(_text("antidepressant_data.csv"))):
-        if row["use"] != "fit":
+        if row["use"] != use:
             continue
         value = float(row["value"])
         n = int(row["n"]) if row["n"] else None
-        if row["quantity"] == "madrs_change":
+        if row["quantity"] in ("madrs_change", "madrs_difference"):
             se = float(row["se"])
         else:
             se = RESPONSE_SE_FLOOR
@@ -92,68 +123,130 @@ def calibration_points() -> list[CalibrationPoint]:
                 se = max(math.sqrt(value * (1 - value) / n), RESPONSE_SE_FLOOR)
         bg = row["background"]
         assert bg in ("continuing", "new_oral_ad")
-        out.append(CalibrationPoint(
-            row["study"], row["arm"], row["regimen"], bg,  # type: ignore[arg-type]
-            float(row["time_h"]), row["quantity"], value, se, n,
-            float(row["baseline_madrs"]) if row["baseline_madrs"] else None,
-            row["source"], row["confidence"]))
-    return out
+        out.append(
+            CalibrationPoint(
+                row["study"],
+                row["arm"],
+                row["regimen"],
+                bg,  # type: ignore[arg-type]
+                float(row["time_h"]),
+                row["quantity"],
+                value,
+                se,
+                n,
+                float(row["baseline_madrs"]) if row["baseline_madrs"] else None,
+                row["source"],
+                row["confidence"],
+                row["use"],
+            )
+        )
+    return tuple(out)
 
 
 @cache
-def exposures() -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64], tuple[float, ...]]]:
-    """Per design regimen: (grid h, parent plasma ng/mL, session times h), typical 70-kg adult."""
-    horizon_h = max(p.time_h for p in calibration_points()) + 1.0
+def exposures() -> dict[str, tuple[FloatArray, tuple[float, ...]]]:
+    """Per design regimen: (parent plasma ng/mL on the 2-min grid from 0 to 700 h, sessions h),
+    typical 70-kg 45-year adult; zeros for control arms."""
+    horizon_h = 700.0
     grid = np.arange(0.0, horizon_h + GRID_STEP_H / 2, GRID_STEP_H)
     out = {}
     for name, spec in _design().items():
         sessions = tuple(float(s) for s in spec["sessions_h"])  # type: ignore[attr-defined]
         if "pk_model" not in spec:
-            out[name] = (grid, np.zeros_like(grid), sessions)
+            out[name] = (np.zeros_like(grid), sessions)
             continue
         model = resolve_model(str(spec["pk_model"]))
         q = parse_quantity(str(spec["dose"]), field="dose")
         over = parse_duration_min(str(spec["over"])) if "over" in spec else 0.0
         doses = [Dose(q.value, q.unit, s * 60.0, str(spec["route"]), over) for s in sessions]
-        sim = simulate(model, Patient(weight_kg=70.0, age_years=45.0), Regimen(tuple(doses)),
-                       times_min=grid * 60.0)
-        parent = next(v for k, v in sim.concentrations_ng_per_ml.items()
-                      if k in ("ketamine_plasma", "esketamine_plasma"))
-        out[name] = (grid, np.maximum(parent, 0.0), sessions)
+        sim = simulate(
+            model,
+            Patient(weight_kg=70.0, age_years=45.0),
+            Regimen(tuple(doses)),
+            times_min=grid * 60.0,
+        )
+        parent = next(
+            v
+            for k, v in sim.concentrations_ng_per_ml.items()
+            if k in ("ketamine_plasma", "esketamine_plasma")
+        )
+        out[name] = (np.maximum(parent, 0.0), sessions)
     return out
 
 
-_NAMES = [f.name for f in fields(AntidepressantParams) if f.name != "typical_baseline_madrs"]
-_LOG = {"kin_per_h", "kout_per_h", "ec50_ng_per_ml", "kp_per_h", "ka_per_h", "sigma"}
+@cache
+def _grid() -> FloatArray:
+    return np.arange(0.0, 700.0 + GRID_STEP_H / 2, GRID_STEP_H)
 
 
-def _to_params(theta: NDArray[np.float64], baseline: float) -> AntidepressantParams:
-    values = {}
-    for name, x in zip(_NAMES, theta, strict=True):
-        values[name] = math.exp(x) if name in _LOG else 1.0 / (1.0 + math.exp(-x))
-    return AntidepressantParams(**values, typical_baseline_madrs=baseline)
+def _regimen_value(
+    params: AntidepressantParams,
+    regimen: str,
+    pt: CalibrationPoint,
+    ce_cache: dict[str, FloatArray],
+) -> float:
+    conc, sessions = exposures()[regimen]
+    if regimen not in ce_cache:
+        ce_cache[regimen] = exposure_memory(conc, GRID_STEP_H, params.ke0_per_h)
+    t = np.array([pt.time_h])
+    parts = placebo_parts(t, sessions, params, pt.background)
+    hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
+    ce = np.interp(t, _grid(), ce_cache[regimen])
+    bl = pt.baseline_madrs if pt.baseline_madrs is not None else params.typical_baseline_madrs
+    o = outcome_probabilities(
+        bl, hp, ce, params, nodes=FIT_NODES, probabilities=pt.quantity == "response_rate"
+    )
+    return float(o.response[0] if pt.quantity == "response_rate" else o.mean_change[0])
 
 
-def _from_params(p: AntidepressantParams) -> NDArray[np.float64]:
-    d = asdict(p)
-    return np.array([math.log(d[n]) if n in _LOG else math.log(d[n] / (1 - d[n]))
-                     for n in _NAMES])
-
-
-def predict_points(params: AntidepressantParams,
-                   points: list[CalibrationPoint] | None = None) -> NDArray[np.float64]:
-    """Model predictions for each calibration point (MADRS change in points; rates 0-1)."""
-    pts = points if points is not None else calibration_points()
-    exp = exposures()
-    out = np.empty(len(pts))
-    for i, pt in enumerate(pts):
-        grid, conc, sessions = exp[pt.regimen]
-        course = antidepressant_course(grid, conc, sessions, [pt.time_h], params=params,
-                                       background=pt.background,
-                                       baseline_madrs=pt.baseline_madrs)
-        out[i] = (course.madrs_change[0] if pt.quantity == "madrs_change"
-                  else course.response_probability[0])
+def predict_points(
+    params: AntidepressantParams, points: tuple[CalibrationPoint, ...]
+) -> FloatArray:
+    """Model predictions per point (MADRS change or difference in points; rates 0-1)."""
+    ce_cache: dict[str, FloatArray] = {}
+    out = np.empty(len(points))
+    for i, pt in enumerate(points):
+        if pt.quantity == "madrs_difference":
+            a, b = pt.regimen.split("-", 1)
+            out[i] = _regimen_value(params, a, pt, ce_cache) - _regimen_value(
+                params, b, pt, ce_cache
+            )
+        else:
+            out[i] = _regimen_value(params, pt.regimen, pt, ce_cache)
     return out
+
+
+# Fitted parameters, their search bounds (a fitting choice) and scale (all log).
+FITTED: dict[str, tuple[float, float]] = {
+    "ke0_per_h": (1e-4, 0.5),
+    "ec50_ng_per_ml": (0.01, 500.0),
+    "emax": (0.01, 5.0),
+    "hill": (0.3, 6.0),
+    "omega_drug": (0.05, 1.5),  # 95% of patients within a ~20-fold potency range each way
+    "session_effect": (1e-3, 2.0),
+    "session_decay_per_h": (1e-3, 2.0),
+    "expectancy_effect": (1e-3, 2.0),
+    "expectancy_rate_per_h": (1e-4, 1.0),
+    "new_oral_ad_effect": (1e-3, 3.0),
+    "omega_placebo": (0.05, 3.0),
+}
+START = AntidepressantParams(  # a starting guess (near an earlier fit), not data
+    ke0_per_h=0.01,
+    ec50_ng_per_ml=2.4,
+    emax=0.8,
+    hill=3.8,
+    omega_drug=1.5,
+    session_effect=0.13,
+    session_decay_per_h=0.12,
+    session_onset_per_h=math.log(2.0) / (20.0 / 60.0),
+    expectancy_effect=0.03,
+    expectancy_rate_per_h=0.07,
+    new_oral_ad_effect=0.06,
+    omega_placebo=2.9,
+    residual_sd_madrs=5.481795 * math.sqrt(1 - 0.91),
+    typical_baseline_madrs=36.7,
+    baseline_sd_madrs=5.481795,
+)
 
 
 @dataclass(frozen=True)
@@ -162,153 +255,187 @@ class FitResult:
 
     params: AntidepressantParams
     points: tuple[CalibrationPoint, ...]
-    predicted: NDArray[np.float64]
+    predicted: FloatArray
     rmse_madrs_points: float
     rmse_response_pct_points: float
     chi2: float
     converged: bool
 
 
-# search bounds (a fitting choice): rates 1e-4-50 /h, EC50 1-2000 ng/mL, sigma 0.05-1
-_BOUNDS = {"kin_per_h": (1e-4, 50.0), "kout_per_h": (1e-4, 5.0), "ec50_ng_per_ml": (1.0, 2000.0),
-           "kp_per_h": (1e-4, 5.0), "ka_per_h": (1e-4, 5.0), "sigma": (0.05, 1.0)}
-
-_START = AntidepressantParams(kin_per_h=0.5, kout_per_h=0.01, ec50_ng_per_ml=100.0, dmax=0.5,
-                              pbg_continuing=0.1, pbg_new_oral_ad=0.35, kp_per_h=0.01,
-                              pacute=0.2, ka_per_h=0.1, sigma=0.25,
-                              typical_baseline_madrs=36.7)
+def _theta(p: AntidepressantParams, names: list[str]) -> FloatArray:
+    d = asdict(p)
+    return np.array([math.log(d[n]) for n in names])
 
 
-def summarise(params: AntidepressantParams, converged: bool = True) -> FitResult:
-    """Predictions and errors of ``params`` on the packaged calibration data."""
-    pts = calibration_points()
+def _params(
+    theta: FloatArray, names: list[str], base: AntidepressantParams
+) -> AntidepressantParams:
+    return replace(base, **{n: math.exp(float(x)) for n, x in zip(names, theta, strict=True)})
+
+
+def summarise(
+    params: AntidepressantParams,
+    points: tuple[CalibrationPoint, ...] | None = None,
+    converged: bool = True,
+) -> FitResult:
+    """Predictions and errors of ``params`` on ``points`` (default: the calibration data)."""
+    pts = points if points is not None else calibration_points()
     pred = predict_points(params, pts)
     obs = np.array([p.value for p in pts])
     se = np.array([p.se for p in pts])
-    is_m = np.array([p.quantity == "madrs_change" for p in pts])
-    rmse_m = float(np.sqrt(np.mean((pred[is_m] - obs[is_m]) ** 2)))
-    rmse_r = float(100 * np.sqrt(np.mean((pred[~is_m] - obs[~is_m]) ** 2)))
+    is_r = np.array([p.quantity == "response_rate" for p in pts])
+    rmse_m = float(np.sqrt(np.mean((pred[~is_r] - obs[~is_r]) ** 2))) if np.any(~is_r) else 0.0
+    rmse_r = float(100 * np.sqrt(np.mean((pred[is_r] - obs[is_r]) ** 2))) if np.any(is_r) else 0.0
     chi2 = float(np.sum(((pred - obs) / se) ** 2))
-    return FitResult(params, tuple(pts), pred, rmse_m, rmse_r, chi2, converged)
+    return FitResult(params, pts, pred, rmse_m, rmse_r, chi2, converged)
 
 
-_PLACEBO = ["pbg_continuing", "pbg_new_oral_ad", "kp_per_h", "pacute", "ka_per_h", "sigma"]
-_DRUG = ["kin_per_h", "ec50_ng_per_ml", "dmax"]
-# kout is not identified by the summary data (a chi2 profile over kout 1e-4 to 3e-3 /h varies by
-# < 5%); it is fixed from the relapse times after a course, read as the drug effect's half-life.
-KOUT_HALF_LIFE_DAYS = 17.0
-KOUT_SOURCE = (
-    "fixed, not fitted: t1/2 17 days from the median/mean relapse times after a 6-infusion course "
-    "(Murrough 2013 Biol Psychiatry median 18 days; Shiroma 2014 mean 16 days; Phillips 2019 "
-    "'18-19 days'), interpreted as the half-life of the drug effect (an interpretation)")
+def _fit(
+    points: tuple[CalibrationPoint, ...],
+    start: AntidepressantParams,
+    names: list[str],
+    *,
+    max_nfev: int,
+    starts: int,
+) -> tuple[AntidepressantParams, bool, float]:
+    obs = np.array([p.value for p in points])
+    se = np.array([p.se for p in points])
+    lo = np.array([math.log(FITTED[n][0]) for n in names])
+    hi = np.array([math.log(FITTED[n][1]) for n in names])
+
+    def residuals(x: FloatArray) -> FloatArray:
+        r: FloatArray = (predict_points(_params(x, names, start), points) - obs) / se
+        return r
+
+    x0s = [np.clip(_theta(start, names), lo + 1e-9, hi - 1e-9)]
+    if starts > 1 and "ec50_ng_per_ml" in names and "ke0_per_h" in names:
+        i_e, i_k = names.index("ec50_ng_per_ml"), names.index("ke0_per_h")
+        for ec50 in (0.3, 3.0, 30.0)[: starts - 1]:
+            for ke0 in (0.003, 0.03):
+                x = x0s[0].copy()
+                x[i_e], x[i_k] = math.log(ec50), math.log(ke0)
+                x0s.append(x)
+    best = None
+    for x0 in x0s:
+        sol = least_squares(
+            residuals, x0, method="trf", bounds=(lo, hi), max_nfev=max_nfev, x_scale=1.0
+        )
+        if best is None or sol.cost < best.cost:
+            best = sol
+    assert best is not None
+    return _params(best.x, names, start), bool(best.success), float(2 * best.cost)
 
 
-def _is_control(pt: CalibrationPoint) -> bool:
-    return "pk_model" not in _design()[pt.regimen]
+def fit_antidepressant(
+    *, max_nfev: int = 150, starts: int = 2, start: AntidepressantParams | None = None
+) -> FitResult:
+    """Weighted least squares of the ``FITTED`` parameters on the calibration data (multi-start
+    over EC50 and ke0); the other parameters stay at their derived or assumed values."""
+    names = list(FITTED)
+    params, ok, _ = _fit(
+        calibration_points(), start or START, names, max_nfev=max_nfev, starts=starts
+    )
+    return summarise(params, converged=ok)
 
 
-def fit_antidepressant(*, max_nfev: int = 400) -> FitResult:
-    """Two-stage weighted least squares on the packaged calibration data.
+@dataclass(frozen=True)
+class StudyError:
+    """In-sample and leave-one-study-out errors of one study's points."""
 
-    Stage 1 fits the placebo/session/background parameters and sigma to the control arms only
-    (no drug exposure); stage 2 fixes them and fits the drug parameters to the active arms.
-    Fitting everything at once lets the session effect absorb the drug's offset (the drug effect
-    then never wears off), which contradicts the loss of superiority by days 10-12.
-    """
-    pts = calibration_points()
-    baseline = _START.typical_baseline_madrs
-    lower_all = np.array([math.log(_BOUNDS[n][0]) if n in _LOG else -8.0 for n in _NAMES])
-    upper_all = np.array([math.log(_BOUNDS[n][1]) if n in _LOG else 8.0 for n in _NAMES])
-    theta = _from_params(_START)
-    theta[_NAMES.index("kout_per_h")] = math.log(math.log(2.0) / (KOUT_HALF_LIFE_DAYS * 24.0))
-    converged = True
-    for names, subset in ((_PLACEBO, [p for p in pts if _is_control(p)]),
-                          (_DRUG, [p for p in pts if not _is_control(p)])):
-        idx = [_NAMES.index(n) for n in names]
-        obs = np.array([p.value for p in subset])
-        se = np.array([p.se for p in subset])
-
-        def residuals(x: NDArray[np.float64], idx: list[int] = idx,
-                      subset: list[CalibrationPoint] = subset, obs: NDArray[np.float64] = obs,
-                      se: NDArray[np.float64] = se) -> NDArray[np.float64]:
-            full = theta.copy()
-            full[idx] = x
-            r: NDArray[np.float64] = (predict_points(_to_params(full, baseline), subset)
-                                      - obs) / se
-            return r
-
-        starts = [theta[idx]]
-        if names is _DRUG:  # a small multi-start: the drug stage has flat directions
-            starts = [np.array([math.log(k), math.log(e), 0.0])
-                      for k in (0.05, 0.5, 5.0) for e in (10.0, 100.0, 500.0)]
-        best = None
-        for x0 in starts:
-            sol = least_squares(residuals, x0, method="trf", max_nfev=max_nfev,
-                                bounds=(lower_all[idx], upper_all[idx]))
-            if best is None or sol.cost < best.cost:
-                best = sol
-        assert best is not None
-        theta[idx] = best.x
-        converged = converged and bool(best.success)
-    return summarise(_to_params(theta, baseline), converged=converged)
+    study: str
+    n_points: int
+    rmse_in_sample: float
+    rmse_left_out: float
+    quantity: str
 
 
-def fit_report(result: FitResult) -> str:
-    """Predicted vs published at every calibration point, with errors stated."""
-    lines = ["Empirical antidepressant model (ketasim; NOT a published PK/PD model)",
-             "calibrated to published trial summaries; exposure from domino-1982 (IV) and "
-             "perez-ruixo-2021 (intranasal), typical 70-kg adult", ""]
-    header = f"{'study':<30}{'arm':<32}{'time':>7}  {'quantity':<14}{'published':>10}" \
-             f"{'predicted':>10}{'error':>8}{'z':>6}"
-    lines.append(header)
-    lines.append("-" * len(header))
-    for pt, pred in zip(result.points, result.predicted, strict=True):
-        if pt.quantity == "madrs_change":
-            pub, pr, err = f"{pt.value:.1f}", f"{pred:.1f}", f"{pred - pt.value:+.1f}"
-        else:
-            pub, pr = f"{100 * pt.value:.0f}%", f"{100 * pred:.0f}%"
-            err = f"{100 * (pred - pt.value):+.0f}"
-        t = f"{pt.time_h:g}h" if pt.time_h < 48 else f"d{pt.time_h / 24:g}"
-        z = (pred - pt.value) / pt.se
-        lines.append(f"{pt.study[:29]:<30}{pt.arm[:31]:<32}{t:>7}  {pt.quantity:<14}"
-                     f"{pub:>10}{pr:>10}{err:>8}{z:>6.1f}")
-    lines += ["",
-              f"RMSE MADRS change: {result.rmse_madrs_points:.2f} points; RMSE response rate: "
-              f"{result.rmse_response_pct_points:.1f} percentage points; weighted chi2 "
-              f"{result.chi2:.1f} on {len(result.points)} points "
-              f"({len(_NAMES) - 1} fitted parameters in two stages, control arms then drug "
-              f"arms; kout fixed); optimiser converged: {result.converged}",
-              f"Response-rate weights: binomial SE, floored at {RESPONSE_SE_FLOOR:.2f} "
-              "(0.05 where n is unknown): a fitting choice.",
-              f"Baseline MADRS where not reported: {TYPICAL_BASELINE_SOURCE}.",
-              "Known limits: the course trials disagree (59-92% response); the Japanese phase 2b "
-              "null result (drug = placebo at day 28) cannot be matched together with Daly 2018 "
-              "by one exposure-driven drug effect; timing of 'end of course' assessments is an "
-              "assumption (24 h after the last infusion).",
-              f"kout: {KOUT_SOURCE}.",
-              "", "Checks against findings not used in the fit:"]
-    lines += _checks(result.params)
-    lines += ["", "Parameters:"]
-    for k, v in asdict(result.params).items():
-        flag = ""
-        if k in _BOUNDS and any(math.isclose(v, b, rel_tol=1e-3) for b in _BOUNDS[k]):
-            flag = "  (at its search bound: not identified by these data)"
-        if k == "kout_per_h":
-            flag = "  (fixed)"
-        lines.append(f"  {k} = {v:.6g}{flag}")
-    return "\n".join(lines)
+def _rmse(pred: FloatArray, pts: tuple[CalibrationPoint, ...]) -> float:
+    obs = np.array([p.value for p in pts])
+    scale = np.array([100.0 if p.quantity == "response_rate" else 1.0 for p in pts])
+    return float(np.sqrt(np.mean(((pred - obs) * scale) ** 2)))
 
 
-def _checks(params: AntidepressantParams) -> list[str]:
-    exp = exposures()
-    grid, conc, sessions = exp["iv_single"]
-    ctrl = exp["iv_control_single"]
-    t = np.array([24.0, 168.0, 288.0])
-    k = antidepressant_course(grid, conc, sessions, t, params=params)
-    c = antidepressant_course(ctrl[0], ctrl[1], ctrl[2], t, params=params)
-    diff = 100 * (k.response_probability - c.response_probability)
-    out = [f"  single 0.5 mg/kg IV, response ketamine minus control: day 1 {diff[0]:+.0f}, "
-           f"day 7 {diff[1]:+.0f}, day 12 {diff[2]:+.0f} percentage points (Kishimoto 2016: "
-           "peak at day 1, superiority lost by days 10-12; Coyle & Laws 2015: significant to "
-           "day 7, not at 12-14 days)"]
+def leave_one_study_out(fit: FitResult, *, max_nfev: int = 60) -> list[StudyError]:
+    """Each study predicted by a fit without it (warm-started at ``fit``); errors in MADRS
+    points, or percentage points for studies with response rates only."""
+    names = list(FITTED)
+    pts = fit.points
+    out = []
+    for study in dict.fromkeys(p.study for p in pts):
+        held = tuple(p for p in pts if p.study == study)
+        rest = tuple(p for p in pts if p.study != study)
+        params, _, _ = _fit(rest, fit.params, names, max_nfev=max_nfev, starts=1)
+        kinds = {p.quantity for p in held}
+        q = (
+            "response %-points"
+            if kinds == {"response_rate"}
+            else "mixed"
+            if len(kinds) > 1
+            else "MADRS points"
+        )
+        for sub, label in (
+            (tuple(p for p in held if p.quantity != "response_rate"), "MADRS points"),
+            (tuple(p for p in held if p.quantity == "response_rate"), "response %-points"),
+        ):
+            if not sub:
+                continue
+            idx = [pts.index(p) for p in sub]
+            out.append(
+                StudyError(
+                    study,
+                    len(sub),
+                    _rmse(fit.predicted[idx], sub),
+                    _rmse(predict_points(params, sub), sub),
+                    label if q == "mixed" else q,
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class ProfileInterval:
+    """Profile-likelihood 95% interval of one parameter (None: the profile stays below the
+    chi2 threshold up to the search bound on that side: not identified there)."""
+
+    name: str
+    estimate: float
+    low: float | None
+    high: float | None
+    at_bound: bool
+
+
+def profile_intervals(
+    fit: FitResult,
+    *,
+    steps: int = 3,
+    max_nfev: int = 20,
+) -> list[ProfileInterval]:
+    """For each fitted parameter: fix it on a log grid either side of the estimate, refit the
+    others, and find where the weighted chi2 rises by 3.84 (95%). Coarse (``steps`` per side,
+    up to the search bounds); linear interpolation between grid points."""
+    names = list(FITTED)
+    base_chi2 = fit.chi2
+    out = []
+    for name in names:
+        est = float(getattr(fit.params, name))
+        lo_b, hi_b = FITTED[name]
+        at_bound = any(math.isclose(est, b, rel_tol=1e-3) for b in (lo_b, hi_b))
+        others = [n for n in names if n != name]
+        ends: list[float | None] = []
+        for bound in (lo_b, hi_b):
+            grid = np.exp(np.linspace(math.log(est), math.log(bound), steps + 1)[1:])
+            prev_v, prev_d = est, 0.0
+            found: float | None = None
+            start = fit.params
+            for v in grid:
+                trial = replace(start, **{name: float(v)})
+                params, _, chi2 = _fit(fit.points, trial, others, max_nfev=max_nfev, starts=1)
+                d = chi2 - base_chi2
+                if d >= 3.84:
+                    w = (3.84 - prev_d) / max(d - prev_d, 1e-12)
+                    found = float(math.exp(math.log(prev_v) + w * (math.log(v) - math.log(prev_v))))
+                    break
+                prev_v, prev_d, start = float(v), d, params
+            ends.append(found)
+        out.append(ProfileInterval(name, est, ends[0], ends[1], at_bound))
     return out
