@@ -82,10 +82,13 @@ class ReportPDF(FPDF):
         self.set_font(FONT, "", 7)
         self.set_text_color(*_GREY)
         self.set_y(7)
+        short = (
+            self.report_title if len(self.report_title) <= 70 else (self.report_title[:69] + "…")
+        )
         self.cell(
             0,
             4,
-            f"{self.report_title}  ·  ketasim {_version()}: decision support for "
+            f"{short}  ·  ketasim {_version()}: decision support for "
             "professionals, not a prescription",
             align="L",
         )
@@ -107,7 +110,7 @@ def new_report(title: str, *, landscape: bool = False) -> ReportPDF:
     pdf = ReportPDF(title, landscape=landscape)
     pdf.add_page()
     pdf.set_font(FONT, "B", 15)
-    pdf.multi_cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 7, title, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
     return pdf
 
@@ -179,19 +182,51 @@ def table(
     pdf.ln(2)
 
 
-def findings_table(pdf: FPDF, findings: Sequence[Finding], *, size: float = 7.5) -> None:
-    """Findings with severity, rule, message and source, coloured by severity."""
+def findings_table(pdf: FPDF, findings: Sequence[Finding], *, size: float = 8) -> None:
+    """Findings one block each, coloured by severity: severity and rule, the message, then its
+    source (blocks rather than table columns, so the text reads and copies in order)."""
     if not findings:
         paragraph(pdf, "None.")
         return
-    table(
-        pdf,
-        ["severity", "rule", "message", "source"],
-        [[f.severity, f.rule_id, f.message, f.source] for f in findings],
-        widths=(14, 32, 80, 54),
-        size=size,
-        fills=[_SEVERITY_FILL.get(f.severity) for f in findings],
-    )
+    for f in findings:
+        if pdf.get_y() > pdf.h - 30:
+            pdf.add_page()
+        pdf.set_fill_color(*_SEVERITY_FILL.get(f.severity, (255, 255, 255)))
+        pdf.set_font(FONT, "B", size)
+        pdf.multi_cell(
+            0,
+            size * 0.5,
+            f"{f.severity.upper()}  {f.rule_id}",
+            fill=True,
+            padding=(1, 1, 0, 1),
+            align="L",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+        pdf.set_font(FONT, "", size)
+        pdf.multi_cell(
+            0,
+            size * 0.5,
+            f.message,
+            fill=True,
+            padding=(0, 1, 0, 1),
+            align="L",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+        pdf.set_text_color(*_GREY)
+        pdf.multi_cell(
+            0,
+            size * 0.5,
+            f"Source: {f.source}",
+            fill=True,
+            padding=(0, 1, 1, 1),
+            align="L",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+        pdf.set_text_color(0, 0, 0)
+        pdf.ln(1)
 
 
 def figure(
