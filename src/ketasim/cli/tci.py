@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ketasim.catalogue import resolve_model
-from ketasim.cli._tci_manual import emit_manual, manual_settings
+from ketasim.cli._tci_manual import emit_manual
 from ketasim.cli.common import (
     OutputFormat,
     emit_frame,
@@ -29,6 +29,7 @@ from ketasim.tci import (
     plan_manual,
     plan_tci,
 )
+from ketasim.tci.manual_lp import parse_manual_settings
 from ketasim.tci.performance import tci_performance
 from ketasim.units import parse_duration_min, parse_quantity
 
@@ -159,7 +160,7 @@ def tci_command(
     if manual or boluses:
         if performance is not None:
             raise InputError("--performance", "not available with --manual / --boluses")
-        settings = manual_settings(
+        settings = parse_manual_settings(
             boluses=boluses, max_changes=max_changes, rate_step=rate_step, time_step=time_step,
             loading_bolus=loading_bolus, bolus_step=bolus_step, settle=settle,
             max_overshoot=max_overshoot)

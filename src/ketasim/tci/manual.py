@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -195,6 +195,36 @@ class ManualScheme:
         extra = [s.time_min for s in self.steps] + [s.time_min for s in self.targets.steps]
         times = np.unique(np.round(np.concatenate([grid, extra, [self.duration_min]]), 9))
         return np.asarray(times[times <= self.duration_min + 1e-9], dtype=float)
+
+    def actions(self) -> list[dict[str, Any]]:
+        """One row per bedside action: time, what to do, rate, bolus and the predicted levels."""
+        times = [s.time_min for s in self.steps]
+        conc = self.concentrations_at(times) if times else {}
+        plasma = conc.get(f"{self.analyte}_plasma")
+        effect = conc.get(f"{self.analyte}_effect")
+        syringe = self.pump.syringe_mg_per_ml
+        rows = []
+        for i, s in enumerate(self.steps):
+            actions = []
+            if s.bolus_mg > 0:
+                actions.append(f"give {s.bolus_mg:g} mg ({s.bolus_mg / syringe:.3g} mL) by hand")
+            if self.settings.mode == "infusion":
+                actions.append(
+                    f"set pump to {s.rate_ml_per_h:g} mL/h" if s.rate_ml_per_h > 0 else "stop pump"
+                )
+            rows.append(
+                {
+                    "time_min": s.time_min,
+                    "action": "; ".join(actions),
+                    "rate_ml_per_h": s.rate_ml_per_h,
+                    "rate_mg_per_h": s.rate_ml_per_h * syringe,
+                    "bolus_mg": s.bolus_mg,
+                    "target_ng_per_ml": self.targets.at(s.time_min),
+                    "plasma_ng_per_ml": None if plasma is None else float(plasma[i]),
+                    "effect_ng_per_ml": None if effect is None else float(effect[i]),
+                }
+            )
+        return rows
 
     def to_dataframe(self) -> pd.DataFrame:
         """The TCI columns (``time_min``, ``rate_ml_per_h`` from that time on,

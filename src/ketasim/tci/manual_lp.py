@@ -19,6 +19,7 @@ from scipy.optimize import linprog
 from ketasim.errors import InputError
 from ketasim.pk import Bolus, ExactSolver, Infusion, SystemInputs
 from ketasim.tci.schedule import TargetSchedule
+from ketasim.units import parse_duration_min, parse_quantity
 
 if TYPE_CHECKING:
     from ketasim.tci.plan import TciPlan
@@ -32,6 +33,7 @@ __all__ = [
     "build_problem",
     "candidate_times",
     "choose_times",
+    "parse_manual_settings",
     "round_values",
     "settle_times",
     "windows",
@@ -384,3 +386,46 @@ def candidate_times(
                 out.add(round(t, 9))
             t += step
     return sorted(out - {round(t, 9) for t in mandatory_min})
+
+
+#: default overshoot limits by mode (settings, not evidence): boluses overshoot by design
+DEFAULT_OVERSHOOT = {"infusion": "10%", "boluses": "50%"}
+
+
+def _percent(text: str, flag: str) -> float:
+    raw = text.strip().rstrip("%").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(flag, f"{text!r} is not a percentage, e.g. '10%'") from None
+    return value / 100.0
+
+
+def parse_manual_settings(
+    *,
+    boluses: bool,
+    max_changes: int,
+    rate_step: str,
+    time_step: str,
+    loading_bolus: bool,
+    bolus_step: str,
+    settle: str,
+    max_overshoot: str | None,
+) -> ManualSettings:
+    """:class:`ManualSettings` from the command-line texts (errors name the flag)."""
+    mode: Mode = "boluses" if boluses else "infusion"
+    if boluses and loading_bolus:
+        raise InputError("--loading-bolus", "only with --manual infusions, not with --boluses")
+    flow = parse_quantity(rate_step, field="--rate-step", expect="flow")
+    rate_step_ml_per_h = flow.to_internal() * 1000.0 * 60.0  # L/min -> mL/h
+    bolus_mg = parse_quantity(bolus_step, field="--bolus-step", expect="amount").to_internal()
+    return ManualSettings(
+        mode=mode,
+        max_changes=max_changes,
+        rate_step_ml_per_h=rate_step_ml_per_h,
+        time_step_min=parse_duration_min(time_step, field="--time-step"),
+        loading_bolus=loading_bolus,
+        bolus_step_mg=bolus_mg,
+        settle_min=parse_duration_min(settle, field="--settle"),
+        max_overshoot=_percent(max_overshoot or DEFAULT_OVERSHOOT[mode], "--max-overshoot"),
+    )
