@@ -43,6 +43,7 @@ FloatArray = NDArray[np.float64]
 Mode = Literal["infusion", "boluses"]
 
 _SETTLE_WEIGHT = 0.2  # weight of the mean shortfall during settling against the worst deviation
+_OVERSHOOT_MARGIN = 0.005  # the programmes cap overshoot this much below the limit
 MAX_GRID = 400  # evaluation points of the linear programme that rounds the rates
 SELECT_GRID = 160  # evaluation points of the programmes that choose the change times
 
@@ -195,7 +196,8 @@ def build_problem(plan: TciPlan, duration: float, settings: ManualSettings, poin
         capped,
         settling,
         plan.pump.max_rate_mg_per_min,
-        settings.max_overshoot,
+        # half a percentage point of margin: peaks between grid points stay under the limit
+        max(0.0, settings.max_overshoot - _OVERSHOOT_MARGIN),
         settings.mode,
     )
 
