@@ -86,6 +86,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/alerts"): ANY,
     ("GET", "/tools/simulate"): ANY,
     ("GET", "/tools/tci"): ANY,
+    ("GET", "/tools/tci/manual"): ANY,
+    ("GET", "/tools/tci/report.pdf"): ANY,
     ("GET", "/tools/plan"): ANY,
     ("GET", "/tools/trial"): ANY,
     ("POST", "/tools/trial"): ANY,

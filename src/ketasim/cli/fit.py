@@ -21,6 +21,7 @@ from ketasim.cli.common import (
     patient_for_individual,
     print_findings,
 )
+from ketasim.errors import InputError
 from ketasim.estimation import (
     DoseRecommendation,
     IndividualFit,
@@ -133,11 +134,15 @@ def fit_command(
     allow_extrapolation: Annotated[bool, typer.Option(
         "--allow-extrapolation", help="fit covariates outside the model's range, with a "
         "warning")] = False,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="write a printable PDF report of the fits (file.pdf)")] = None,
 ) -> None:
     """Fit each patient's parameters (MAP, priors from the model's variability) to measured
     levels; print parameters with 90% intervals and a row per record with PRED, IPRED and a
     90% band (times and levels in the file's units)."""
     m = resolve_model(model)
+    if report is not None and report.suffix.lower() != ".pdf":
+        raise InputError("--report", f"{report.name}: the fit report is a PDF (name it .pdf)")
     individuals = read_event_table(data, time_unit=time_unit, amount_unit=amount_unit,
                                    dv_unit=dv_unit)
     t_per_min = 1.0 / to_internal(1.0, time_unit, expect="time", field="--time-unit")[0]
@@ -207,6 +212,12 @@ def fit_command(
         plot_fits(fits, plot, time_unit=time_unit, minutes_per_unit=minutes,
                   title=f"{m.id}: MAP fits, 90% posterior bands")
         print(f"ketasim: wrote {plot}", file=sys.stderr)
+    if report is not None:
+        from ketasim.report.fit_pdf import write_fit_pdf
+
+        write_fit_pdf(fits, docs, findings, report, model_id=m.id, citation=m.citation.text,
+                      time_unit=time_unit, dv_unit=dv_unit, minutes_per_unit=1.0 / t_per_min)
+        print(f"ketasim: wrote {report}", file=sys.stderr)
 
 
 def register(root: typer.Typer) -> None:

@@ -114,8 +114,9 @@ def plan_command(
     seed: Annotated[int, typer.Option("--seed", help="random seed of the band")] = 1,
     output: Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")
                       ] = OutputFormat.table,
-    report: Annotated[Path | None, typer.Option("--report", help="write an HTML report")
-                      ] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="write a report: HTML (plan.html) or a printable PDF (plan.pdf)")
+    ] = None,
 ) -> None:
     """Plan a protocol for a patient: dose schedule, safety findings with sources, monitoring
     timeline, predicted concentrations (with the model's variability band) and effects where
@@ -128,13 +129,20 @@ def plan_command(
     threshold = parse_bp_threshold(bp_threshold) if bp_threshold is not None else None
     if output is OutputFormat.csv:
         raise InputError("--output", "csv is not available for plans; use table or json")
+    if report is not None and report.suffix.lower() not in (".html", ".htm", ".pdf"):
+        raise InputError("--report", f"{report.name}: name the report .html or .pdf")
     result = make_plan(proto, record, dose=dose_value, duration_min=duration, weeks=weeks,
                        rules=rules, bp_threshold=threshold, n_samples=samples, rng=seed)
     if output is OutputFormat.json:
         typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
     else:
         _print_table(result)
-    if report is not None:
+    if report is not None and report.suffix.lower() == ".pdf":
+        from ketasim.report.plan_pdf import write_plan_pdf
+
+        write_plan_pdf(result, report)
+        print(f"ketasim: wrote {report}", file=sys.stderr)
+    elif report is not None:
         from ketasim.report.plan_report import write_plan_report
 
         write_plan_report(result, report)

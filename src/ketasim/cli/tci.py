@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ketasim.catalogue import resolve_model
+from ketasim.cli._tci_manual import emit_manual
 from ketasim.cli.common import (
     OutputFormat,
     emit_frame,
@@ -20,7 +21,15 @@ from ketasim.cli.common import (
     print_findings,
 )
 from ketasim.errors import InputError
-from ketasim.tci import TciPerformance, TciPlan, parse_pump, parse_targets, plan_tci
+from ketasim.tci import (
+    TciPerformance,
+    TciPlan,
+    parse_pump,
+    parse_targets,
+    plan_manual,
+    plan_tci,
+)
+from ketasim.tci.manual_lp import parse_manual_settings
 from ketasim.tci.performance import tci_performance
 from ketasim.units import parse_duration_min, parse_quantity
 
@@ -101,12 +110,41 @@ def tci_command(
     allow_extrapolation: Annotated[bool, typer.Option(
         "--allow-extrapolation", help="plan for covariates outside the model's range, with a "
         "warning")] = False,
+    manual: Annotated[bool, typer.Option(
+        "--manual", help="a manual scheme for an ordinary pump: a few rate changes at round "
+        "times and round rates instead of a TCI pump")] = False,
+    boluses: Annotated[bool, typer.Option(
+        "--boluses", help="a manual scheme of intermittent boluses by hand (implies --manual)")
+    ] = False,
+    max_changes: Annotated[int, typer.Option(
+        "--max-changes", help="manual: most pump settings (start included) or boluses "
+        "(setting, default 7)")] = 7,
+    rate_step: Annotated[str, typer.Option(
+        "--rate-step", help="manual: rates are multiples of this (setting; use your pump's "
+        "resolution)")] = "0.5 mL/h",
+    time_step: Annotated[str, typer.Option(
+        "--time-step", help="manual: changes at multiples of this time (setting)")] = "5min",
+    loading_bolus: Annotated[bool, typer.Option(
+        "--loading-bolus", help="manual: allow a loading bolus by hand at the start")] = False,
+    bolus_step: Annotated[str, typer.Option(
+        "--bolus-step", help="manual: boluses are multiples of this (setting)")] = "1 mg",
+    settle: Annotated[str, typer.Option(
+        "--settle", help="manual: time allowed to reach each new target before the deviation "
+        "counts (setting)")] = "10min",
+    max_overshoot: Annotated[str | None, typer.Option(
+        "--max-overshoot", help="manual: highest allowed overshoot (setting; default 10% for "
+        "infusions, 50% for boluses)")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="write a printable PDF (bedside chart of the scheme or TCI plan)")
+    ] = None,
 ) -> None:
     """Plan a target-controlled infusion; prints the pump rate and predicted concentrations.
 
     CSV columns: time_min, rate_ml_per_h (running from that time on), cumulative_mg,
     <analyte>_plasma_ng_per_ml, <analyte>_effect_ng_per_ml. Where ke0 came from is printed
-    on stderr (and in JSON).
+    on stderr (and in JSON). With --manual (or --boluses) the same columns come on a 1-min grid
+    plus every action, then bolus_mg, bolus_ml and target_ng_per_ml: the rows where the rate
+    changes or a bolus is given are the scheme.
     """
     m = resolve_model(model)
     patient = patient_from_options(weight, age, height, sex)
@@ -117,6 +155,35 @@ def tci_command(
     if ke0 is not None:
         ke0_value = parse_quantity(ke0, field="--ke0", expect="rate_constant").to_internal()
     tpeak_min = parse_duration_min(tpeak, field="--tpeak") if tpeak is not None else None
+    if report is not None and report.suffix.lower() != ".pdf":
+        raise InputError("--report", f"{report.name}: the TCI report is a PDF (name it .pdf)")
+    if manual or boluses:
+        if performance is not None:
+            raise InputError("--performance", "not available with --manual / --boluses")
+        settings = parse_manual_settings(
+            boluses=boluses, max_changes=max_changes, rate_step=rate_step, time_step=time_step,
+            loading_bolus=loading_bolus, bolus_step=bolus_step, settle=settle,
+            max_overshoot=max_overshoot)
+        scheme = plan_manual(m, patient, parse_targets(target),
+                             duration_min=parse_duration_min(duration, field="--duration"),
+                             site="effect" if site_key == "effect" else "plasma",
+                             pump=parse_pump(syringe, max_rate, update_interval),
+                             settings=settings, ke0_per_min=ke0_value, tpeak_min=tpeak_min,
+                             allow_extrapolation=allow_extrapolation)
+        print_findings(scheme.findings)
+        title = f"{m.id}: {site_key}-site target {target}"
+        emit_manual(scheme, output, title)
+        if plot is not None:
+            from ketasim.report.tci_plots import plot_manual
+
+            plot_manual(scheme, plot, title=title)
+            print(f"ketasim: wrote {plot}", file=sys.stderr)
+        if report is not None:
+            from ketasim.report.tci_pdf import write_manual_pdf
+
+            write_manual_pdf(scheme, report, title=title)
+            print(f"ketasim: wrote {report}", file=sys.stderr)
+        return
     plan = plan_tci(m, patient, parse_targets(target),
                     duration_min=parse_duration_min(duration, field="--duration"),
                     site="effect" if site_key == "effect" else "plasma",
@@ -152,6 +219,11 @@ def tci_command(
 
         plot_tci(plan, plot, title=f"{m.id}: {site_key}-site TCI, {target}")
         print(f"ketasim: wrote {plot}", file=sys.stderr)
+    if report is not None:
+        from ketasim.report.tci_pdf import write_tci_pdf
+
+        write_tci_pdf(plan, report, title=f"{m.id}: {site_key}-site TCI, {target}")
+        print(f"ketasim: wrote {report}", file=sys.stderr)
     if performance_plot is not None:
         if perf is None:
             raise InputError("--performance-plot", "needs --performance N")

@@ -6,10 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ketasim.tci.manual import ManualScheme
     from ketasim.tci.performance import TciPerformance
     from ketasim.tci.plan import TciPlan
 
-__all__ = ["plot_tci", "plot_tci_performance"]
+__all__ = ["manual_figure", "plot_manual", "plot_tci", "plot_tci_performance"]
 
 
 def plot_tci(plan: TciPlan, path: str | Path, *, title: str | None = None) -> Path:
@@ -81,6 +84,65 @@ def plot_tci_performance(perf: TciPerformance, path: str | Path, *,
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def manual_figure(scheme: ManualScheme, *, title: str | None = None) -> Figure:
+    """Two panels for a manual scheme: predicted concentrations (ng/mL, 10-s grid) with the
+    target and the +-10% band, and the pump rate (mL/h) with the boluses marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = np.arange(0.0, scheme.duration_min + 1e-9, 1.0 / 6.0)
+    conc = scheme.concentrations_at(t)
+    target = np.array([scheme.targets.at(float(x)) for x in t])
+    fig, (ax, ax_rate) = plt.subplots(2, 1, figsize=(8, 6.0), dpi=120, sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 2]})
+    ax.fill_between(t, 0.9 * target, 1.1 * target, step="post", color="#9e9e9e", alpha=0.25,
+                    lw=0, label="target +-10%")
+    ax.step(t, target, where="post", color="black", linewidth=0.8,
+            label=f"target ({scheme.site})")
+    ax.plot(t, conc[f"{scheme.analyte}_plasma"], color="#1f77b4",
+            label=f"{scheme.analyte} plasma")
+    if f"{scheme.analyte}_effect" in conc:
+        ax.plot(t, conc[f"{scheme.analyte}_effect"], color="#d62728", linestyle="--",
+                label=f"{scheme.analyte} effect site")
+    top = float(np.max(conc[f"{scheme.analyte}_{scheme.site}"])) * 1.3
+    ax.set_ylim(0, max(top, float(np.max(target)) * 1.3))
+    ax.set_ylabel("concentration (ng/mL)")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title(title or f"{scheme.model_id}: manual {scheme.settings.mode} scheme",
+                 fontsize=10)
+    times = [s.time_min for s in scheme.steps] + [scheme.duration_min]
+    rates = [s.rate_ml_per_h for s in scheme.steps]
+    if rates:
+        ax_rate.step(times, [*rates, rates[-1]], where="post", color="#2ca02c")
+    for s in scheme.steps:
+        if s.bolus_mg > 0:
+            ax_rate.annotate(f"bolus {s.bolus_mg:g} mg", (s.time_min, 0.0),
+                             xytext=(2, 12), textcoords="offset points", fontsize=7,
+                             color="#6a1b9a", rotation=90)
+            ax_rate.axvline(s.time_min, color="#6a1b9a", lw=0.8, ls=":")
+    ax_rate.set_ylim(bottom=0)
+    ax_rate.set_ylabel("pump rate (mL/h)", color="#2ca02c")
+    ax_rate.set_xlabel("time (min)")
+    ax_rate.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_manual(scheme: ManualScheme, path: str | Path, *, title: str | None = None) -> Path:
+    """Write :func:`manual_figure` as a PNG; returns the path."""
+    import matplotlib.pyplot as plt
+
+    fig = manual_figure(scheme, title=title)
     out = Path(path)
     fig.savefig(out)
     plt.close(fig)

@@ -270,3 +270,99 @@ def _compare_overlay(ctx: dict[str, object], model: object, compare: str, patien
                                 allow_extrapolation=False)
     ctx["compare_figure"] = _png(lambda p: plot_comparison(comparison, p))
     ctx["compare_summary"] = comparison.summary()
+
+
+# --- manual schemes and printable TCI reports (issue 14) -------------------------------------
+
+
+def _manual_scheme(model: str, target: str, duration: str, site: str, weight_kg: float,
+                   age_years: float | None, height_cm: float | None, sex: str, syringe: str,
+                   rate_step: str, max_changes: int, loading_bolus: bool,
+                   boluses: bool) -> object:
+    """As ``ketasim tci --manual`` (or ``--boluses``); the pump maximum is the CLI default."""
+    from ketasim.tci import parse_pump, parse_targets, plan_manual
+    from ketasim.tci.manual_lp import parse_manual_settings
+    from ketasim.units import parse_duration_min
+
+    minutes = parse_duration_min(duration, field="duration")
+    if not 0 < minutes <= 1440:
+        raise KetasimError("duration: accepted up to 24 h")
+    settings = parse_manual_settings(boluses=boluses, max_changes=max_changes, rate_step=rate_step,
+                               time_step="5min", loading_bolus=loading_bolus and not boluses,
+                               bolus_step="1 mg", settle="10min", max_overshoot=None)
+    return plan_manual(resolve_model(model), _patient(weight_kg, age_years, height_cm, sex),
+                       parse_targets(target), duration_min=minutes,
+                       site="plasma" if site == "plasma" else "effect",
+                       pump=parse_pump(syringe, "1200 mL/h", "10s"), settings=settings)
+
+
+@router.get("/tools/tci/manual", response_class=HTMLResponse)
+def tci_manual_page(request: Request, user: Anyone, model: str = "domino-1982",
+                    target: str = "", duration: str = "60min", site: str = "effect",
+                    weight_kg: float = 70.0, age_years: float | None = 40.0,
+                    height_cm: float | None = None, sex: str = "", syringe: str = "10 mg/mL",
+                    rate_step: str = "0.5 mL/h", max_changes: int = 7,
+                    loading_bolus: bool = False, boluses: bool = False) -> HTMLResponse:
+    """Manual scheme for an ordinary pump: as ``ketasim tci --manual`` (``--boluses``)."""
+    from urllib.parse import urlencode
+
+    from ketasim.report.tci_plots import plot_manual
+    from ketasim.tci import ManualScheme
+
+    ctx: dict[str, object] = {"models": _models(), "q": dict(request.query_params),
+                              "model": model, "site": site, "manual": True}
+    if target:
+        try:
+            scheme = _manual_scheme(model, target, duration, site, weight_kg, age_years,
+                                    height_cm, sex, syringe, rate_step, max_changes,
+                                    loading_bolus, boluses)
+            assert isinstance(scheme, ManualScheme)
+            ctx["figure"] = _png(lambda p: plot_manual(scheme, p, title=f"{scheme.model_id}: "
+                                                       f"{site}-site target {target}"))
+            ctx["findings"] = list(scheme.findings)
+            ctx["scheme_rows"] = scheme.actions()
+            ctx["pdf_query"] = urlencode({**dict(request.query_params), "manual": "1"})
+        except KetasimError as exc:
+            ctx["error"] = str(exc)
+    return render(request, "tool_tci.html", ctx)
+
+
+@router.get("/tools/tci/report.pdf", response_model=None)
+def tci_report_pdf(request: Request, user: Anyone, model: str = "domino-1982",
+                   target: str = "1 ug/mL", duration: str = "60min", site: str = "effect",
+                   weight_kg: float = 70.0, age_years: float | None = 40.0,
+                   height_cm: float | None = None, sex: str = "", syringe: str = "10 mg/mL",
+                   rate_step: str = "0.5 mL/h", max_changes: int = 7,
+                   loading_bolus: bool = False, boluses: bool = False,
+                   manual: bool = True) -> Response:
+    """The printable PDF of the page's scheme (manual) or TCI plan, as ``--report file.pdf``."""
+    from ketasim.report.tci_pdf import write_manual_pdf, write_tci_pdf
+    from ketasim.tci import ManualScheme, parse_pump, parse_targets, plan_tci
+    from ketasim.units import parse_duration_min
+
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "report.pdf"
+            if manual or boluses:
+                scheme = _manual_scheme(model, target, duration, site, weight_kg, age_years,
+                                        height_cm, sex, syringe, rate_step, max_changes,
+                                        loading_bolus, boluses)
+                assert isinstance(scheme, ManualScheme)
+                write_manual_pdf(scheme, path)
+            else:
+                minutes = parse_duration_min(duration, field="duration")
+                if not 0 < minutes <= 1440:
+                    raise KetasimError("duration: accepted up to 24 h")
+                plan = plan_tci(resolve_model(model),
+                                _patient(weight_kg, age_years, height_cm, sex),
+                                parse_targets(target), duration_min=minutes,
+                                site="plasma" if site == "plasma" else "effect",
+                                pump=parse_pump(syringe, "1200 mL/h", "10s"))
+                write_tci_pdf(plan, path, title=f"{plan.model_id}: {site}-site TCI, {target}")
+            data = path.read_bytes()
+    except KetasimError as exc:
+        return render(request, "tool_tci.html", {"models": _models(), "model": model,
+                                                 "site": site, "q": dict(request.query_params),
+                                                 "error": str(exc)}, status_code=422)
+    return Response(content=data, media_type="application/pdf",
+                    headers={"Content-Disposition": 'inline; filename="ketasim-tci.pdf"'})

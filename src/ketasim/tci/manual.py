@@ -1,0 +1,431 @@
+"""Manual infusion schemes: a TCI target as a few round rate changes for an ordinary pump.
+
+Where no TCI pump is available (historically none was cleared in the United States), a target is
+given as a handful of rate changes a nurse sets by hand, at round times, to round rates, with an
+optional loading bolus; or as intermittent hand-given boluses. :func:`plan_manual` builds such a
+scheme and reports what it achieves.
+
+How (everything on the exact propagators of :mod:`ketasim.pk`):
+
+1. :func:`ketasim.tci.plan_tci` is run for the same model, patient, target and pump: it checks the
+   covariates, resolves the effect site (and where its ke0 comes from), and gives the reference
+   TCI dose. Its system and input state are the ones the scheme is built on.
+2. The targeted site's response to a unit rate (mg/min) from time 0 and to a unit bolus (mg) is
+   computed once by :class:`ketasim.pk.ExactSolver` on an evaluation grid; the response of any
+   scheme is a sum of shifted copies of these (the system is linear and time-invariant).
+3. For a given set of change times the rates (and bolus) are found by a linear programme
+   (scipy's HiGHS): minimise the worst relative deviation from the target after the settling
+   time of each target step, plus a small weight on the shortfall during settling, with the
+   overshoot held below ``max_overshoot`` throughout and rates within ``[0, pump maximum]``.
+4. The change times are picked greedily from round times (multiples of ``time_step_min``) until
+   ``max_changes`` settings are used or another change no longer helps; then each time is moved to
+   its neighbouring round times if that helps.
+5. Rates are rounded to the pump's step (``rate_step_ml_per_h``) and the bolus to
+   ``bolus_step_mg`` one at a time in time order, each choosing the lower or upper step by
+   re-solving the programme for the later ones. Rounding down never breaks the overshoot limit
+   (more drug earlier can only raise every later concentration), so a feasible choice exists.
+6. The rounded scheme is replayed exactly and judged on a 1-s grid: worst deviation after
+   settling and worst overshoot are reported with their times.
+
+The defaults (7 settings, 0.5 mL/h rate step, 5-min round times, 1-mg bolus step, 10 min to settle,
+10% overshoot) are settings, not evidence: they follow the request this feature answers (at most
+7 rate changes in the first hour, as SimTIVA-style manual schemes give; within +-10% after
+10 min) and are options of ``ketasim tci --manual``. The rate step a real pump accepts is in its
+manual; set ``--rate-step`` to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ketasim.catalogue.schema import ModelSpec
+from ketasim.errors import InputError
+from ketasim.findings import Finding
+from ketasim.patient import Patient
+from ketasim.pk import Bolus, ExactSolver, Infusion, SystemInputs
+from ketasim.tci.manual_lp import (
+    MAX_GRID,
+    SELECT_GRID,
+    ManualSettings,
+    build_problem,
+    candidate_times,
+    choose_times,
+    round_values,
+    settle_times,
+    windows,
+)
+from ketasim.tci.plan import Site, TciPlan, plan_tci
+from ketasim.tci.pump import Pump
+from ketasim.tci.schedule import TargetSchedule
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ManualScheme", "ManualSettings", "SchemeStep", "plan_manual"]
+
+FloatArray = NDArray[np.float64]
+_JUDGE_STEP_MIN = 1.0 / 60.0  # the final scheme is judged on a 1-s grid
+
+
+@dataclass(frozen=True, slots=True)
+class SchemeStep:
+    """One action at the bedside: from ``time_min`` on run the pump at ``rate_ml_per_h``
+    (0 = stopped) and, if ``bolus_mg`` > 0, give that bolus by hand first."""
+
+    time_min: float
+    rate_ml_per_h: float
+    bolus_mg: float = 0.0
+
+
+@dataclass(frozen=True)
+class ManualScheme:
+    """A manual scheme, the concentrations it produces in the model's patient and its quality.
+
+    Attributes
+    ----------
+    reference:
+        The TCI plan for the same target (model, patient, pump, effect site, findings).
+    steps:
+        The scheme, in time order (:class:`SchemeStep`).
+    worst_deviation:
+        Largest ``|C / target - 1|`` at the targeted site after each settling time (fraction),
+        judged on a 1-s grid; ``worst_deviation_time_min`` is where it occurs.
+    max_overshoot:
+        Largest ``C / target - 1`` (fraction) outside the settling time after a step down.
+    """
+
+    reference: TciPlan
+    settings: ManualSettings
+    steps: tuple[SchemeStep, ...]
+    worst_deviation: float
+    worst_deviation_time_min: float
+    max_overshoot: float
+    max_overshoot_time_min: float
+    duration_min: float
+    findings: tuple[Finding, ...]
+
+    @property
+    def model_id(self) -> str:
+        return self.reference.model_id
+
+    @property
+    def site(self) -> Site:
+        return self.reference.site
+
+    @property
+    def analyte(self) -> str:
+        return self.reference.analyte
+
+    @property
+    def pump(self) -> Pump:
+        return self.reference.pump
+
+    @property
+    def targets(self) -> TargetSchedule:
+        return self.reference.targets
+
+    @property
+    def patient(self) -> Patient:
+        return self.reference.patient
+
+    @property
+    def n_rate_settings(self) -> int:
+        """How many times the pump is set (infusion mode; 0 with boluses only)."""
+        if self.settings.mode == "boluses":
+            return 0
+        return sum(1 for s in self.steps if s.time_min == 0.0 or self._changes_rate(s))
+
+    def _changes_rate(self, step: SchemeStep) -> bool:
+        before = [s for s in self.steps if s.time_min < step.time_min]
+        previous = before[-1].rate_ml_per_h if before else 0.0
+        return step.rate_ml_per_h != previous
+
+    @property
+    def n_boluses(self) -> int:
+        return sum(1 for s in self.steps if s.bolus_mg > 0)
+
+    @property
+    def total_mg(self) -> float:
+        """Drug given over the plan (mg): boluses plus infusion."""
+        return float(self.cumulative_mg_at(np.array([self.duration_min]))[0])
+
+    def inputs(self) -> SystemInputs:
+        """The scheme as boluses and infusions into the model's IV state (mg, mg/min)."""
+        state = self.reference.input_state
+        conc = self.pump.syringe_mg_per_ml
+        boluses = tuple(Bolus(s.time_min, state, s.bolus_mg) for s in self.steps if s.bolus_mg > 0)
+        infusions = []
+        for i, s in enumerate(self.steps):
+            end = self.steps[i + 1].time_min if i + 1 < len(self.steps) else self.duration_min
+            if s.rate_ml_per_h > 0 and end > s.time_min:
+                infusions.append(Infusion(s.time_min, end, state, s.rate_ml_per_h * conc / 60.0))
+        return SystemInputs(boluses=boluses, infusions=tuple(infusions))
+
+    def concentrations_at(self, times_min: FloatArray | Sequence[float]) -> dict[str, FloatArray]:
+        """Concentrations (ng/mL) of every output at ``times_min`` (exact replay)."""
+        system = self.reference.system
+        times = np.asarray(times_min, dtype=float)
+        conc = ExactSolver(system.K).solve(
+            self.inputs(), times, project=system.output_matrix() * 1000.0
+        )
+        return {o.name: np.ascontiguousarray(conc[:, i]) for i, o in enumerate(system.outputs)}
+
+    def cumulative_mg_at(self, times_min: FloatArray) -> FloatArray:
+        """Drug given from 0 up to each time (mg), a bolus at that time included."""
+        t = np.asarray(times_min, dtype=float)
+        total = np.zeros(t.size)
+        inputs = self.inputs()
+        for b in inputs.boluses:
+            total += np.where(t >= b.time_min, b.amount_mg, 0.0)
+        for inf in inputs.infusions:
+            total += inf.rate_mg_per_min * np.clip(
+                t - inf.start_min, 0.0, inf.end_min - inf.start_min
+            )
+        return total
+
+    def output_times(self) -> FloatArray:
+        """The rows of :meth:`to_dataframe`: a regular grid plus every step and target change."""
+        every = 1.0 if self.duration_min <= 360.0 else 5.0
+        grid = np.arange(0.0, self.duration_min + 1e-9, every)
+        extra = [s.time_min for s in self.steps] + [s.time_min for s in self.targets.steps]
+        times = np.unique(np.round(np.concatenate([grid, extra, [self.duration_min]]), 9))
+        return np.asarray(times[times <= self.duration_min + 1e-9], dtype=float)
+
+    def actions(self) -> list[dict[str, Any]]:
+        """One row per bedside action: time, what to do, rate, bolus and the predicted levels."""
+        times = [s.time_min for s in self.steps]
+        conc = self.concentrations_at(times) if times else {}
+        plasma = conc.get(f"{self.analyte}_plasma")
+        effect = conc.get(f"{self.analyte}_effect")
+        syringe = self.pump.syringe_mg_per_ml
+        rows = []
+        for i, s in enumerate(self.steps):
+            actions = []
+            if s.bolus_mg > 0:
+                actions.append(f"give {s.bolus_mg:g} mg ({s.bolus_mg / syringe:.3g} mL) by hand")
+            if self.settings.mode == "infusion":
+                actions.append(
+                    f"set pump to {s.rate_ml_per_h:g} mL/h" if s.rate_ml_per_h > 0 else "stop pump"
+                )
+            rows.append(
+                {
+                    "time_min": s.time_min,
+                    "action": "; ".join(actions),
+                    "rate_ml_per_h": s.rate_ml_per_h,
+                    "rate_mg_per_h": s.rate_ml_per_h * syringe,
+                    "bolus_mg": s.bolus_mg,
+                    "target_ng_per_ml": self.targets.at(s.time_min),
+                    "plasma_ng_per_ml": None if plasma is None else float(plasma[i]),
+                    "effect_ng_per_ml": None if effect is None else float(effect[i]),
+                }
+            )
+        return rows
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The TCI columns (``time_min``, ``rate_ml_per_h`` from that time on,
+        ``cumulative_mg``, ``<analyte>_plasma_ng_per_ml``, ``<analyte>_effect_ng_per_ml``, other
+        analytes' plasma), then ``bolus_mg``, ``bolus_ml`` (given at that time) and
+        ``target_ng_per_ml``. Rows where the rate changes or a bolus is given are the scheme."""
+        import pandas as pd
+
+        times = self.output_times()
+        rate = np.zeros(times.size)
+        bolus = np.zeros(times.size)
+        for s in self.steps:
+            rate[times >= s.time_min - 1e-9] = s.rate_ml_per_h
+            bolus[np.isclose(times, s.time_min, atol=1e-9)] = s.bolus_mg
+        rate[-1] = 0.0 if times[-1] >= self.duration_min - 1e-9 else rate[-1]
+        conc = self.concentrations_at(times)
+        data: dict[str, FloatArray] = {
+            "time_min": times,
+            "rate_ml_per_h": rate,
+            "cumulative_mg": self.cumulative_mg_at(times),
+        }
+        first = [f"{self.analyte}_plasma", f"{self.analyte}_effect"]
+        names = [n for n in first if n in conc]
+        names += [n for n in conc if n not in names and n.endswith("_plasma")]
+        for name in names:
+            data[f"{name}_ng_per_ml"] = conc[name]
+        data["bolus_mg"] = bolus
+        data["bolus_ml"] = bolus / self.pump.syringe_mg_per_ml
+        data["target_ng_per_ml"] = np.array([self.targets.at(float(t)) for t in times])
+        return pd.DataFrame(data)
+
+
+def plan_manual(
+    model: ModelSpec,
+    patient: Patient,
+    targets: TargetSchedule | float,
+    *,
+    duration_min: float,
+    site: Site = "effect",
+    pump: Pump | None = None,
+    settings: ManualSettings | None = None,
+    ke0_per_min: float | None = None,
+    tpeak_min: float | None = None,
+    analyte: str | None = None,
+    etas: Mapping[str, float] | None = None,
+    allow_extrapolation: bool = False,
+) -> ManualScheme:
+    """A manual scheme for a plasma or effect-site target (see the module notes).
+
+    Arguments as for :func:`ketasim.tci.plan_tci`; ``settings`` says how the scheme may look
+    (:class:`ManualSettings`). The pump's syringe concentration converts mg to mL and its
+    maximum rate caps the rates; its update interval only affects the reference TCI plan.
+    """
+    settings = settings or ManualSettings()
+    reference = plan_tci(
+        model,
+        patient,
+        targets,
+        duration_min=duration_min,
+        site=site,
+        pump=pump,
+        ke0_per_min=ke0_per_min,
+        tpeak_min=tpeak_min,
+        analyte=analyte,
+        etas=etas,
+        allow_extrapolation=allow_extrapolation,
+    )
+    pump = reference.pump
+    changes = sorted(
+        {round(s.time_min, 9) for s in reference.targets.steps if s.time_min < duration_min}
+    )
+    if settings.mode == "boluses":
+        changes = [t for t in changes if reference.targets.at(t) > 0] or [0.0]
+    if len(changes) > settings.max_changes:
+        raise InputError(
+            "--max-changes",
+            f"{settings.max_changes} is fewer than the "
+            f"{len(changes)} settings the target schedule itself needs",
+        )
+    loading = settings.mode == "infusion" and settings.loading_bolus
+    # choose the times on a coarse grid, then round the rates on a fine one
+    coarse = build_problem(reference, duration_min, settings, SELECT_GRID)
+    by_index: dict[int, float] = {}
+    for t in [*changes, *candidate_times(settings, duration_min, changes)]:
+        by_index.setdefault(round(t / coarse.dt), t)
+    mandatory = [round(t / coarse.dt) for t in changes]
+    picked = choose_times(
+        coarse,
+        mandatory,
+        sorted(set(by_index) - set(mandatory)),
+        settings.max_changes,
+        settings.mode,
+        loading,
+    )
+    times = [by_index[k] for k in picked]
+    p = build_problem(reference, duration_min, settings, MAX_GRID)
+    idx = [round(t / p.dt) for t in times]
+    conc = pump.syringe_mg_per_ml
+    rate_step_mg_per_min = settings.rate_step_ml_per_h * conc / 60.0
+    steps = ([settings.bolus_step_mg] if loading else []) + [
+        rate_step_mg_per_min if settings.mode == "infusion" else settings.bolus_step_mg for _ in idx
+    ]
+    values = round_values(p, idx, settings.mode, loading, steps)
+    scheme_steps = _steps(times, values, settings, loading, conc)
+    draft = ManualScheme(reference, settings, scheme_steps, 0.0, 0.0, 0.0, 0.0, duration_min, ())
+    return _judged(draft)
+
+
+def _steps(
+    times: Sequence[float],
+    values: FloatArray,
+    settings: ManualSettings,
+    loading: bool,
+    syringe_mg_per_ml: float,
+) -> tuple[SchemeStep, ...]:
+    out: list[SchemeStep] = []
+    if settings.mode == "boluses":
+        return tuple(
+            SchemeStep(t, 0.0, float(v)) for t, v in zip(times, values, strict=True) if v > 0
+        )
+    offset = 1 if loading else 0
+    previous = None
+    for j, t in enumerate(times):
+        ml_h = round(float(values[j + offset]) * 60.0 / syringe_mg_per_ml, 6)
+        bolus = float(values[0]) if (loading and j == 0) else 0.0
+        if ml_h == previous and bolus == 0.0:
+            continue  # rounding made two neighbouring rates equal: no change
+        out.append(SchemeStep(t, ml_h, bolus))
+        previous = ml_h
+    return tuple(out)
+
+
+def _judged(draft: ManualScheme) -> ManualScheme:
+    settings = draft.settings
+    duration = draft.duration_min
+    times = np.arange(0.0, duration + 1e-9, _JUDGE_STEP_MIN)
+    c = draft.concentrations_at(times)[f"{draft.analyte}_{draft.site}"]
+    target, assessed, capped, _ = windows(
+        draft.targets, times, settle_times(draft.reference, settings), duration
+    )
+    pos = target > 0
+    rel = np.zeros(times.size)
+    rel[pos] = c[pos] / target[pos] - 1.0
+    dev = np.where(assessed & pos, np.abs(rel), -np.inf)
+    over = np.where(capped & pos, rel, -np.inf)
+    k_dev = int(np.argmax(dev))
+    k_over = int(np.argmax(over))
+    worst = float(dev[k_dev]) if np.isfinite(dev[k_dev]) else float("nan")
+    overshoot = max(0.0, float(over[k_over])) if np.isfinite(over[k_over]) else 0.0
+    what = (
+        f"{draft.n_rate_settings} pump setting(s)"
+        + (
+            f" and a loading bolus of {draft.steps[0].bolus_mg:g} mg"
+            if draft.steps and draft.steps[0].bolus_mg > 0 and settings.mode == "infusion"
+            else ""
+        )
+        if settings.mode == "infusion"
+        else f"{draft.n_boluses} bolus(es)"
+    )
+    findings = [
+        *draft.reference.findings,
+        Finding(
+            "tci.manual.scheme",
+            "info",
+            f"manual {settings.mode} scheme: {what}; {draft.site}-site worst deviation "
+            f"{worst * 100:.1f}% at {times[k_dev]:.2f} min (judged from "
+            f"{settings.settle_min:g} min after each target change), overshoot "
+            f"{overshoot * 100:.1f}%; total "
+            f"{draft.total_mg:.4g} mg (TCI pump: {draft.reference.total_mg:.4g} mg)",
+            "ketasim.tci.manual",
+        ),
+    ]
+    if draft.total_mg <= 0 and any(s.target_ng_per_ml > 0 for s in draft.targets.steps):
+        findings.append(
+            Finding(
+                "tci.manual.empty",
+                "warn",
+                "no dose fits the settings: every rounded step would overshoot the target by more "
+                f"than {settings.max_overshoot * 100:g}% (raise --max-overshoot, or use a smaller "
+                "--bolus-step / --rate-step or a more dilute syringe)",
+                "ketasim.tci.manual",
+            )
+        )
+    if overshoot > settings.max_overshoot + 1e-3:
+        findings.append(
+            Finding(
+                "tci.manual.overshoot",
+                "warn",
+                f"the rounded scheme overshoots the target by {overshoot * 100:.1f}% at "
+                f"{times[k_over]:.2f} min (limit {settings.max_overshoot * 100:g}%)",
+                "ketasim.tci.manual",
+            )
+        )
+    return ManualScheme(
+        draft.reference,
+        settings,
+        draft.steps,
+        worst,
+        float(times[k_dev]),
+        overshoot,
+        float(times[k_over]) if overshoot > 0 else 0.0,
+        duration,
+        tuple(findings),
+    )

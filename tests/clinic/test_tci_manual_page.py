@@ -1,0 +1,67 @@
+"""The web TCI page offers the manual scheme and a printable PDF (issue 14)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pytest
+
+from ketasim.catalogue import resolve_model
+from ketasim.patient import Patient
+from ketasim.tci import ManualSettings, parse_targets, plan_manual
+
+PARAMS = {
+    "model": "domino-1982",
+    "target": "1 ug/mL",
+    "duration": "60min",
+    "site": "effect",
+    "weight_kg": "70",
+    "age_years": "40",
+    "syringe": "10 mg/mL",
+    "rate_step": "0.5 mL/h",
+    "max_changes": "7",
+    "loading_bolus": "true",
+}
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_manual_page_and_pdf(app: Any, as_role: dict[str, Any]) -> None:
+    c = as_role["nurse"]
+    r = c.get("/tools/tci/manual", params=PARAMS)
+    assert r.status_code == 200 and 'id="scheme"' in r.text and 'id="pdf-manual"' in r.text
+    # the page shows the scheme the library computes for the same input
+    scheme = plan_manual(
+        resolve_model("domino-1982"),
+        Patient(weight_kg=70.0, age_years=40.0),
+        parse_targets("1 ug/mL"),
+        duration_min=60.0,
+        settings=ManualSettings(loading_bolus=True),
+    )
+    text = html.unescape(r.text)
+    for row in scheme.actions():
+        assert row["action"] in text
+    href = html.unescape(r.text.split('id="pdf-manual" target="_blank" href="')[1].split('"')[0])
+    pdf = c.get(href)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and b"DejaVu" in pdf.content
+    # the TCI page links its own PDF
+    r = c.get("/tools/tci", params={k: PARAMS[k] for k in ("model", "target", "duration")})
+    assert r.status_code == 200 and 'id="pdf-tci"' in r.text
+    tci_pdf = c.get("/tools/tci/report.pdf", params={**PARAMS, "manual": "false"})
+    assert tci_pdf.status_code == 200 and tci_pdf.content.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("rate_step", "0 mL/h"), ("max_changes", "0"), ("duration", "3d"), ("model", "nope")],
+)
+def test_bad_input_is_a_clear_error_not_a_500(
+    app: Any, as_role: dict[str, Any], field: str, value: str
+) -> None:
+    c = as_role["nurse"]
+    r = c.get("/tools/tci/manual", params={**PARAMS, field: value})
+    assert r.status_code == 200 and 'id="error"' in r.text
+    r = c.get("/tools/tci/report.pdf", params={**PARAMS, field: value})
+    assert r.status_code == 422 and 'id="error"' in r.text
