@@ -233,6 +233,10 @@ def chair_findings(
     return sorted(findings, key=lambda f: _ORDER[f["severity"]])
 
 
+def _listed(findings: Sequence[dict[str, str]]) -> str:
+    return "; ".join(f"{f['rule_id']}: {f['message'].rstrip('.')}" for f in findings)
+
+
 def enforce(
     session: Session, actor: Actor, findings: Sequence[dict[str, str]], override_reason: str | None
 ) -> tuple[list[dict[str, str]], str | None]:
@@ -242,9 +246,8 @@ def enforce(
     if stops:
         raise Conflict(
             "dose refused: hard stop "
-            + "; ".join(
-                f"{f['rule_id']}: {f['message']}" for f in findings if f["severity"] == "stop"
-            ),
+            + _listed([f for f in findings if f["severity"] == "stop"])
+            + " (a hard stop is never overridden)",
             field="dose_mg",
             extra={"stops": stops},
         )
@@ -254,9 +257,8 @@ def enforce(
     ids = [f["rule_id"] for f in required]
     if not (override_reason or "").strip():
         raise Conflict(
-            "dose refused: "
-            + "; ".join(f"{f['rule_id']}: {f['message']}" for f in required)
-            + " A prescriber may override these warnings with a reason.",
+            "dose refused: " + _listed(required) + " (a prescriber may override these "
+            "warnings with a reason)",
             field="override_reason",
             extra={"needs_override": ids},
         )
