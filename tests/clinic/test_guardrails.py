@@ -198,3 +198,15 @@ def test_page_refuses_overdose_and_lets_a_prescriber_override_a_warning(
     r = presc.post(f"/sessions/{sid}/dose", data={**form, "csrf_token": pcsrf, "dose_mg": "84",
                                                   "override_reason": GOOD_REASON})
     assert r.status_code == 200 and 'id="override"' in r.text and GOOD_REASON in r.text
+
+
+def test_scheduling_a_session_applies_the_same_rules(as_role: dict[str, Any]) -> None:
+    """Opening a third esketamine session within 7 days: the rules' frequency warning at once."""
+    _, plan_id = patient_with_plan(as_role)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    complete_session(as_role, plan_id, now - dt.timedelta(days=4))
+    complete_session(as_role, plan_id, now - dt.timedelta(days=1))
+    s = ok(as_role["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)
+    freq = [f for f in s["predose_findings"] if f["rule_id"] == "frequency.sessions-per-week"]
+    assert [(f["severity"], f["override"]) for f in freq] == [("warn", "required")]
+    assert "3 sessions within 7 days" in freq[0]["message"]

@@ -252,11 +252,14 @@ def sessions_list(user: Anyone, database: DB, patient_id: QId = None
 
 
 @router.post("/sessions", tags=["sessions"], status_code=201)
-def sessions_create(body: sc.SessionCreate, user: Clinician, database: DB) -> sc.SessionPublic:
-    """Open the next session of a signed plan (needs a current consent)."""
+def sessions_create(request: Request, body: sc.SessionCreate, user: Clinician,
+                    database: DB) -> sc.SessionPublic:
+    """Open the next session of a signed plan (needs a current consent); ``predose_findings``
+    holds the rules' findings for the planned dose now, until the pre-dose check."""
     with database.session() as s:
         return _session_out(se.open_session(s, actor(user), body.plan_id,
-                                            early_request=body.early_request))
+                                            early_request=body.early_request,
+                                            zone=request.app.state.settings.clinic_tz))
 
 
 @router.get("/sessions/{session_id}", tags=["sessions"])

@@ -94,9 +94,12 @@ def _plan(session: Session, s: TreatmentSession) -> TreatmentPlan:
 
 
 def open_session(
-    session: Session, actor: Actor, plan_id: int, *, early_request: bool = False
+    session: Session, actor: Actor, plan_id: int, *, early_request: bool = False,
+    zone: str = "UTC",
 ) -> TreatmentSession:
-    """Open the next session of a signed plan (needs a current consent)."""
+    """Open the next session of a signed plan (needs a current consent). The rules are applied
+    to the planned dose now (sessions per week, minimum interval, same day, ...): their findings
+    are returned in ``predose_findings`` until the pre-dose check replaces them."""
     plan = get_or_404(session, TreatmentPlan, plan_id, "plan")
     if plan.status != "signed":
         raise Conflict(f"plan {plan_id} is not signed by a prescriber", field="plan_id")
@@ -111,7 +114,10 @@ def open_session(
         )
     ).first()
     if busy:
-        raise Conflict(f"session {busy[0]} of this patient is still open")
+        raise Conflict(
+            f"session {busy[0]} of this patient is still open: complete it, or cancel it if no "
+            f"dose was given (POST /api/v1/sessions/{busy[0]}/cancel)"
+        )
     number = (
         int(
             session.execute(
@@ -131,6 +137,8 @@ def open_session(
         early_request=early_request,
     )
     session.add(s)
+    session.flush()
+    s.predose_findings = chair_findings(session, s, at=utcnow(), zone=zone)
     log(session, actor, "create", s, None)
     if number > len(plan.doses):
         raise_alert(

@@ -333,7 +333,8 @@ async def session_open(request: Request, plan_id: Id, user: Clinician,
     try:
         with database.session() as s:
             x = se.open_session(s, actor(user), plan_id,
-                                early_request=_bool(form, "early_request") or False)
+                                early_request=_bool(form, "early_request") or False,
+                                zone=request.app.state.settings.clinic_tz)
             sid = x.id
     except ServiceError as exc:
         return HTMLResponse(f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
