@@ -115,3 +115,12 @@ def test_conversions_and_setting() -> None:
     assert Settings.from_env({}).clinic_tz == "UTC"
     with pytest.raises(ValueError, match="KETASIM_CLINIC_TZ"):
         Settings(clinic_tz="Mars/Olympus")
+
+
+def test_extreme_years_are_a_clear_422_not_a_500(as_role: dict[str, Any]) -> None:
+    _, plan_id = patient_with_plan(as_role)
+    sid = open_checked(as_role, plan_id)
+    for start in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00", "1850-01-01T00:00"):
+        r = as_role["nurse"].post(f"/api/v1/sessions/{sid}/dose", json={
+            "dose_mg": 56, "lot_number": "L", "start_at": start})
+        assert r.status_code == 422 and r.json()["field"] == "start_at", r.text

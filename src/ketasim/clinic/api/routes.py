@@ -296,8 +296,8 @@ def sessions_dose(request: Request, session_id: Id, body: sc.DoseIn, user: Clini
     a prescriber's ``override_reason``; future times or times before the previous session: 422."""
     zone = request.app.state.settings.clinic_tz
     values = body.model_dump()
-    values["start_at"] = tz.from_clinic_clock(body.start_at, zone)
-    values["end_at"] = tz.from_clinic_clock(body.end_at, zone)
+    values["start_at"] = tz.from_clinic_clock(body.start_at, zone, "start_at")
+    values["end_at"] = tz.from_clinic_clock(body.end_at, zone, "end_at")
     with database.session() as s:
         return _session_out(se.give_dose(s, actor(user), session_id, zone=zone, **values))
 
@@ -346,7 +346,7 @@ def sessions_discharge(request: Request, session_id: Id, body: sc.DischargeIn,
     zone = request.app.state.settings.clinic_tz
     for name in ("discharged_at", "monitoring_end_at"):
         if name in values:
-            values[name] = tz.from_clinic_clock(values[name], zone)
+            values[name] = tz.from_clinic_clock(values[name], zone, name)
     with database.session() as s:
         return _session_out(se.discharge(s, actor(user), session_id, **values))
 

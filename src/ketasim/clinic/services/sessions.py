@@ -285,8 +285,8 @@ def give_dose(
         raise Invalid("dose_mg", f"{dose_mg:g} mg is out of range; accepted > 0 to 1000 mg")
     if not lot_number.strip():
         raise Invalid("lot_number", "required")
-    start_at = utc_naive(start_at)
-    end_at = utc_naive(end_at) if end_at is not None else None
+    start_at = utc_naive(start_at, "start_at")
+    end_at = utc_naive(end_at, "end_at") if end_at is not None else None
     check_dose_times(session, s, start_at, end_at, utcnow(), zone)
     findings = chair_findings(session, s, at=start_at, dose_mg=dose_mg, zone=zone)
     overridden, reason = enforce(session, actor, findings, override_reason)

@@ -119,7 +119,7 @@ def _time(form: FormData, name: str, zone: str = "UTC") -> dt.datetime | None:
     if not raw:
         return None
     try:
-        return tz.from_clinic_clock(dt.datetime.fromisoformat(raw), zone)
+        return tz.from_clinic_clock(dt.datetime.fromisoformat(raw), zone, name)
     except ValueError:
         raise Invalid(name, f"{raw!r} is not a date and time (YYYY-MM-DDTHH:MM)") from None
 
