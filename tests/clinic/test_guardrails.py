@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 from clinic_support import ok, patient_with_plan
-from guard_support import DAY, NORMAL_BP, complete_session, iso, open_checked, web_login
+from guard_support import (
+    DAY,
+    NORMAL_BP,
+    complete_session,
+    finish_session,
+    iso,
+    open_checked,
+    web_login,
+)
 from sqlalchemy import select
 
 from ketasim.clinic.db.models import AuditEntry
@@ -129,18 +137,9 @@ def test_two_esketamine_sessions_on_one_day_and_three_in_a_week(as_role: dict[st
     assert r.status_code == 409 and r.json()["needs_override"] == ["schedule.same-day"]
     # on the plan's schedule (day 3) it goes through; a third session in 7 days does not
     ok(_dose(as_role["nurse"], sid, 56, DAY + dt.timedelta(days=3)))
-    n = as_role["nurse"]
-    for minute, cp in ((0, "pre-dose"), (40, "40-min"), (125, "pre-discharge")):
-        ok(n.post(f"/api/v1/sessions/{sid}/observations", json={
-            "minutes_after_dose": minute, "checkpoint": cp, "sbp_mmhg": 130,
-            "dbp_mmhg": 82}), 201)
-    from clinic_support import REMS_ANSWERS
-
-    ok(n.post(f"/api/v1/sessions/{sid}/discharge", json={
-        **REMS_ANSWERS, "discharged_at": iso(DAY + dt.timedelta(days=3, minutes=130)),
-        "criteria_met": True}))
+    finish_session(as_role, sid, DAY + dt.timedelta(days=3))
     sid3 = open_checked(as_role, plan_id)
-    r = _dose(n, sid3, 56, DAY + dt.timedelta(days=5))
+    r = _dose(as_role["nurse"], sid3, 56, DAY + dt.timedelta(days=5))
     assert r.status_code == 409 and r.json()["needs_override"] == ["frequency.sessions-per-week"]
 
 
@@ -210,3 +209,22 @@ def test_scheduling_a_session_applies_the_same_rules(as_role: dict[str, Any]) ->
     freq = [f for f in s["predose_findings"] if f["rule_id"] == "frequency.sessions-per-week"]
     assert [(f["severity"], f["override"]) for f in freq] == [("warn", "required")]
     assert "3 sessions within 7 days" in freq[0]["message"]
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_pages_refuse_same_day_future_times_and_writes_to_a_signed_session(
+        app: Any, as_role: dict[str, Any]) -> None:
+    _, plan_id = patient_with_plan(as_role)
+    first = complete_session(as_role, plan_id, DAY)
+    ok(as_role["nurse"].post(f"/api/v1/sessions/{first}/sign"))
+    sid = open_checked(as_role, plan_id)
+    page, csrf = web_login(app, "nurse")
+    form = {"csrf_token": csrf, "dose_mg": "56", "lot_number": "L"}
+    r = page.post(f"/sessions/{sid}/dose", data={**form, "start_at": "2031-01-01T10:00"})
+    assert r.status_code == 422 and "start_at" in r.text and "future" in r.text
+    r = page.post(f"/sessions/{sid}/dose", data={**form, "start_at": "2026-01-05T15:00"})
+    assert r.status_code == 409 and "schedule.same-day" in r.text
+    r = page.post(f"/sessions/{first}/vitals", data={"csrf_token": csrf,
+                                                     "minutes_after_dose": "200"})
+    assert r.status_code == 409 and "signed and locked" in r.text
+    assert 'id="add-vitals"' not in page.get(f"/sessions/{first}").text
