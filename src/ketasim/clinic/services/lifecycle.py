@@ -27,6 +27,7 @@ __all__ = [
     "cancel_session",
     "discharge",
     "ensure_writable",
+    "get_session",
     "sign_session",
 ]
 
@@ -60,7 +61,8 @@ AMENDABLE: dict[str, str] = {
 }
 
 
-def _session(session: Session, session_id: int) -> TreatmentSession:
+def get_session(session: Session, session_id: int) -> TreatmentSession:
+    """The session row ``session_id`` (404 naming it)."""
     return get_or_404(session, TreatmentSession, session_id, "session")
 
 
@@ -99,7 +101,7 @@ def discharge(
     """Discharge after monitoring. For esketamine the REMS answers are required (refused with
     the list of what is missing); missing BP checkpoints raise a missed-monitoring alert (they
     can still be recorded before signing)."""
-    s = _session(session, session_id)
+    s = get_session(session, session_id)
     if s.status != "dosed":
         raise Conflict(f"session {session_id} is {s.status}; discharge follows the dose")
     if not criteria_met:
@@ -163,7 +165,7 @@ def discharge(
 
 def sign_session(session: Session, actor: Actor, session_id: int) -> TreatmentSession:
     """The clinician's signature; refused while a required field is missing."""
-    s = _session(session, session_id)
+    s = get_session(session, session_id)
     if s.status != "discharged":
         ensure_writable(s, allowed=("discharged",))
     missing = missing_fields(session, s)
@@ -179,7 +181,7 @@ def cancel_session(
     session: Session, actor: Actor, session_id: int, reason: str
 ) -> TreatmentSession:
     """Cancel an open session (no dose given) with a reason; it no longer blocks the next."""
-    s = _session(session, session_id)
+    s = get_session(session, session_id)
     if s.status != "open":
         raise Conflict(
             f"session {session_id} is {s.status}; only an open session (no dose "
@@ -224,7 +226,7 @@ def amend_session(
 ) -> SessionAmendment:
     """Correct one field of a discharged or signed session: the original value is kept in the
     amendment, both are audited; the signature stays on the original record."""
-    s = _session(session, session_id)
+    s = get_session(session, session_id)
     if s.status not in ("discharged", "signed"):
         raise Conflict(
             f"session {session_id} is {s.status}; amendments correct discharged or "
