@@ -29,6 +29,14 @@ PATIENT = {"mrn": "MRN-1", "given_name": "Test", "family_name": "Patient-One",
            "birth_date": "1980-05-01", "sex": "female", "weight_kg": 70.0, "height_cm": 168}
 
 
+#: the REMS patient monitoring form's answers asked at discharge
+REMS_ANSWERS = {"first_treatment": True, "monitoring_provider": "Nurse User",
+                "setting": "outpatient", "ready_to_leave_min": 90,
+                "vitals_acceptable_before": True, "vitals_acceptable_end": True,
+                "sedation_observed": False, "dissociation_observed": True,
+                "respiratory_depression_observed": False, "serious_adverse_event": False}
+
+
 def ok(r: Any, status: int = 200) -> Any:
     assert r.status_code == status, r.text
     return r.json()

@@ -175,6 +175,59 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         click("sign-session")
         assert driver.find_element(By.ID, "session-status").text == "signed"
         shot("3-session")
+        # issue 12: a correction of the signed session is an amendment (the original is kept)
+        session_url = driver.current_url
+        choose("am_field", "ready_to_leave_min")
+        fill("am_value", "75")
+        fill("am_reason", "typed 90 in error; the paper chart says 75 min")
+        click("amend")
+        amendments = driver.find_element(By.ID, "amendments").text
+        assert "ready_to_leave_min 90 75" in amendments and "paper chart" in amendments
+        assert driver.find_element(By.ID, "session-status").text == "signed"
+        shot("5-amendment")
+        # an open session is cancelled with a reason and no longer blocks the next one
+        driver.get(session_url)
+        plan_link = driver.find_element(By.ID, "plan-link").get_attribute("href")
+        driver.get(plan_link)
+        click("open-session")
+        fill("cancel_reason", "patient unwell today with a fever; rescheduled")
+        click("cancel-session")
+        assert "fever" in driver.find_element(By.ID, "cancelled").text
+        assert driver.find_element(By.ID, "session-status").text == "cancelled"
+        shot("6-cancelled-session")
+        driver.get(plan_link)
+        click("open-session")
+        for k, v in (("p_sbp", "124"), ("p_dbp", "78"), ("p_hr", "70"), ("p_spo2", "98")):
+            fill(k, v)
+        click("predose")
+        dose_url = driver.current_url
+        # an overdose is refused, even for a prescriber with a reason: label maximum 84 mg
+        fill("dose_mg", "900")
+        fill("lot_number", "LOT-E2E-2")
+        fill("rationale", "x")
+        fill("override_reason", "the patient asked for a much stronger effect today")
+        click("give-dose")
+        error = driver.find_element(By.ID, "error").text
+        assert "dose.above-label-max" in error and "84" in error
+        assert driver.find_element(By.ID, "session-status").text == "open"
+        shot("7-refused-overdose")
+        # consent withdrawn mid-session: the dose is refused
+        driver.get(driver.find_element(By.ID, "patient-link").get_attribute("href"))
+        reason = driver.find_element(By.CSS_SELECTOR,
+                                     "form[action$='/withdraw'] input[name=reason]")
+        reason.send_keys("patient withdrew consent in the chair")
+        old = driver.find_element(By.TAG_NAME, "html")
+        driver.execute_script("arguments[0].click()", driver.find_element(
+            By.CSS_SELECTOR, "form[action$='/withdraw'] button"))
+        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+        assert "No current consent" in driver.find_element(By.ID, "consent-status").text
+        driver.get(dose_url)
+        fill("dose_mg", "56")
+        fill("lot_number", "LOT-E2E-2")
+        click("give-dose")
+        assert "consent.not-current" in driver.find_element(By.ID, "error").text
+        assert driver.find_element(By.ID, "session-status").text == "open"
+        shot("8-refused-after-consent-withdrawal")
         old = driver.find_element(By.TAG_NAME, "html")
         driver.execute_script("arguments[0].click()",
                               driver.find_element(By.LINK_TEXT, "Demo Browser-Patient"))
@@ -192,5 +245,7 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         shot("4-response-chart")
     finally:
         driver.quit()
-    for name in ("1-screening", "2-plan", "3-session", "4-response-chart"):
+    for name in ("1-screening", "2-plan", "3-session", "4-response-chart", "5-amendment",
+                 "6-cancelled-session", "7-refused-overdose",
+                 "8-refused-after-consent-withdrawal"):
         assert (shots / f"{name}.png").stat().st_size > 10_000

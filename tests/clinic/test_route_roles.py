@@ -59,6 +59,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/api/v1/sessions/{session_id}/discharge"): CLIN,
     ("POST", "/api/v1/sessions/{session_id}/sign"): CLIN,
     ("GET", "/api/v1/sessions/{session_id}/rems-form"): ANY,
+    ("POST", "/api/v1/sessions/{session_id}/cancel"): CLIN,
+    ("POST", "/api/v1/sessions/{session_id}/amendments"): CLIN,
     ("GET", "/api/v1/patients/{patient_id}/ratings"): ANY,
     ("POST", "/api/v1/patients/{patient_id}/ratings"): CLIN,
     ("GET", "/api/v1/patients/{patient_id}/ratings/{scale}/course"): ANY,

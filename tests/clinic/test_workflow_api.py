@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clinic_support import CONSENT, PATIENT, dosed_session, ok, patient_with_plan
+from clinic_support import CONSENT, PATIENT, REMS_ANSWERS, dosed_session, ok, patient_with_plan
 from sqlalchemy import func, select
 
 from ketasim.clinic.db.models import AuditEntry, Patient
@@ -68,20 +68,23 @@ def test_esketamine_session_cannot_be_signed_until_rems_fields_are_filled(
         ok(n.post(f"/api/v1/sessions/{sid}/observations", json={
             "minutes_after_dose": minute, "checkpoint": cp, "sbp_mmhg": sbp, "dbp_mmhg": 82,
             "heart_rate_bpm": 75, "spo2_percent": 97, "cadss": 8, "moaas": 5}), 201)
-    ok(n.post(f"/api/v1/sessions/{sid}/discharge", json={
-        "discharged_at": "2026-01-05T12:10:00", "criteria_met": True}))
-    r = n.post(f"/api/v1/sessions/{sid}/sign")
+    # issue 12: a discharge without the REMS answers is refused (it could never be signed)
+    r = n.post(f"/api/v1/sessions/{sid}/discharge", json={
+        "discharged_at": "2026-01-05T12:10:00", "criteria_met": True})
     assert r.status_code == 409
     missing = set(r.json()["missing"])
     assert {"lot_number", "dose_mg", "bp_pre_dose"}.isdisjoint(missing)
     assert {"first_treatment", "monitoring_provider", "ready_to_leave_min",
             "sedation_observed", "respiratory_depression_observed"} <= missing
+    assert ok(n.get(f"/api/v1/sessions/{sid}"))["status"] == "dosed"
     ok(n.patch(f"/api/v1/sessions/{sid}", json={
         "first_treatment": True, "monitoring_provider": "Nurse User", "setting": "outpatient",
         "ready_to_leave_min": 90, "vitals_acceptable_before": True,
         "vitals_acceptable_end": True, "sedation_observed": False,
         "dissociation_observed": True, "respiratory_depression_observed": False,
         "serious_adverse_event": False}))
+    ok(n.post(f"/api/v1/sessions/{sid}/discharge", json={
+        "discharged_at": "2026-01-05T12:10:00", "criteria_met": True}))
     signed = ok(n.post(f"/api/v1/sessions/{sid}/sign"))
     assert signed["status"] == "signed"
     form = ok(n.get(f"/api/v1/sessions/{sid}/rems-form"))
@@ -101,20 +104,25 @@ def test_alerts_bp_escalation_and_missed_monitoring(as_role: dict[str, Any]) -> 
     sid = dosed_session(as_role, plan_id, dose_mg=56)
     ok(n.post(f"/api/v1/sessions/{sid}/observations", json={
         "minutes_after_dose": 40, "sbp_mmhg": 185, "dbp_mmhg": 100}), 201)
-    ok(n.post(f"/api/v1/sessions/{sid}/discharge", json={
-        "discharged_at": "2026-01-05T11:00:00", "criteria_met": True}))
+    ok(n.post(f"/api/v1/sessions/{sid}/discharge", json={**REMS_ANSWERS,
+        "discharged_at": "2026-01-05T12:05:00", "criteria_met": True}))
     kinds = {a["kind"] for a in ok(n.get(f"/api/v1/alerts?patient_id={pid}"))}
     assert {"bp-above-threshold", "missed-monitoring"} <= kinds
-    # next session at 84 mg (with a rationale): dose escalation
+    # next session at 84 mg on a 56 mg plan: refused for the nurse, even with a rationale
+    # (issue 12); a prescriber's override with a reason of substance: dose escalation alert
     sid2 = ok(n.post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
     ok(n.post(f"/api/v1/sessions/{sid2}/predose", json={
         "sbp_mmhg": 120, "dbp_mmhg": 75, "heart_rate_bpm": 70, "spo2_percent": 98}))
     r = n.post(f"/api/v1/sessions/{sid2}/dose", json={
         "dose_mg": 84, "lot_number": "L2", "start_at": "2026-01-08T10:00:00"})
-    assert r.status_code == 422 and r.json()["field"] == "rationale"
-    ok(n.post(f"/api/v1/sessions/{sid2}/dose", json={
+    assert r.status_code == 409 and r.json()["needs_override"] == ["plan.dose-above-signed"]
+    r = n.post(f"/api/v1/sessions/{sid2}/dose", json={
         "dose_mg": 84, "lot_number": "L2", "start_at": "2026-01-08T10:00:00",
-        "rationale": "partial response"}))
+        "rationale": "partial response", "override_reason": "partial response after 56 mg"})
+    assert r.status_code == 403
+    ok(as_role["prescriber"].post(f"/api/v1/sessions/{sid2}/dose", json={
+        "dose_mg": 84, "lot_number": "L2", "start_at": "2026-01-08T10:00:00",
+        "override_reason": "partial response after four sessions at 56 mg"}))
     alerts = ok(n.get(f"/api/v1/alerts?patient_id={pid}"))
     esc = [a for a in alerts if a["kind"] == "dose-escalation"]
     assert esc and "56 mg to 84 mg" in esc[0]["message"]

@@ -67,12 +67,15 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
             continue
         plans.sign_plan(session, presc, plan.id)
         n_sessions = 1 + i % 4
-        start = today - dt.timedelta(days=3 * n_sessions + 1)
+        # on the signed plan's own schedule (the chair-side rules refuse more sessions per week)
+        offsets = [dt.timedelta(minutes=float(d["time_min"]))  # type: ignore[arg-type]
+                   for d in plan.doses[:n_sessions]]
+        start = today - offsets[-1] - dt.timedelta(days=1)
         madrs = int(rng.integers(28, 38))
         ratings.add_rating(session, nurse, p.id, scale="MADRS", score=madrs,
                            taken_on=(start - dt.timedelta(days=1)).date())
         for k in range(n_sessions):
-            when = start + dt.timedelta(days=3 * k)
+            when = start + offsets[k]
             s = sessions.open_session(session, nurse, plan.id)
             pre = float(rng.integers(118, 136))
             sessions.predose_check(session, nurse, s.id, sbp_mmhg=pre, dbp_mmhg=pre - 44,

@@ -25,6 +25,8 @@ class Settings:
     ``Secure`` (set it when served over HTTPS). Login rate limit: at most
     ``login_max_failures`` failed attempts per user name and client within
     ``login_window_s`` seconds. ``session_ttl_s``: idle lifetime of a login (s).
+    ``clinic_tz``: the clinic's IANA time zone (``KETASIM_CLINIC_TZ``, default UTC): pages show
+    and forms take clock time of this zone; records are stored in UTC.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -37,6 +39,16 @@ class Settings:
     bp_alert_dbp_mmhg: float = 110.0
     plan_samples: int = 30
     migrate: bool = True
+    clinic_tz: str = "UTC"
+
+    def __post_init__(self) -> None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.clinic_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"KETASIM_CLINIC_TZ: unknown time zone {self.clinic_tz!r}; give an "
+                             "IANA name such as UTC or Europe/Paris") from None
 
     @property
     def url(self) -> str:
@@ -54,7 +66,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, *, data_dir: Path | None = None,
                  **overrides: object) -> Settings:
         """Settings from the environment: ``DATABASE_URL``, ``KETASIM_DATA_DIR``,
-        ``KETASIM_COOKIE_SECURE`` (1/0)."""
+        ``KETASIM_COOKIE_SECURE`` (1/0), ``KETASIM_CLINIC_TZ`` (IANA name)."""
         env = os.environ if env is None else env
         kwargs: dict[str, object] = {}
         if data_dir is not None:
@@ -63,6 +75,8 @@ class Settings:
             kwargs["data_dir"] = Path(env["KETASIM_DATA_DIR"])
         if env.get("DATABASE_URL"):
             kwargs["database_url"] = env["DATABASE_URL"]
+        if env.get("KETASIM_CLINIC_TZ"):
+            kwargs["clinic_tz"] = env["KETASIM_CLINIC_TZ"]
         if env.get("KETASIM_COOKIE_SECURE"):
             kwargs["cookie_secure"] = env["KETASIM_COOKIE_SECURE"] not in ("0", "false", "")
         kwargs.update(overrides)

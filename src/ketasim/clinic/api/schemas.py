@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_serializer
+
+from ketasim.clinic.services.timezones import as_utc
 
 
 class _In(BaseModel):
@@ -15,12 +17,22 @@ class _In(BaseModel):
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    @field_serializer("*", mode="wrap")
+    def _utc(self, value: object, nxt: SerializerFunctionWrapHandler) -> object:
+        """Stored times are naive UTC: answer them with their offset (``Z``)."""
+        if isinstance(value, dt.datetime):
+            return nxt(as_utc(value))
+        return nxt(value)
+
 
 class FindingPublic(BaseModel):
     rule_id: str
     severity: Literal["stop", "warn", "info"]
     message: str
     source: str
+    override: Literal["", "required", "acknowledged", "given"] = Field(
+        default="", description="warnings: required = needs a prescriber's override before "
+        "dosing; acknowledged = accepted when the plan was signed; given = overridden")
 
 
 class LoginIn(_In):
@@ -207,6 +219,33 @@ class DoseIn(_In):
     start_at: dt.datetime
     end_at: dt.datetime | None = None
     rationale: str | None = Field(default=None, max_length=2000)
+    override_reason: str | None = Field(
+        default=None, max_length=2000,
+        description="a prescriber's reason for overriding the warnings the dose raised "
+        "(at least 20 characters and 3 different words)")
+
+
+class SessionCancel(_In):
+    reason: str = Field(min_length=1, max_length=2000,
+                        description="why (at least 20 characters and 3 different words)")
+
+
+class AmendmentIn(_In):
+    field: str = Field(min_length=1, max_length=64, description="the field corrected")
+    value: bool | float | str = Field(description="the corrected value")
+    reason: str = Field(min_length=1, max_length=2000,
+                        description="why (at least 20 characters and 3 different words)")
+
+
+class AmendmentPublic(_Out):
+    id: int
+    session_id: int
+    field: str
+    original_value: bool | float | str | None
+    amended_value: bool | float | str | None
+    reason: str
+    created_by: int
+    created_at: dt.datetime
 
 
 class ObservationIn(_In):
@@ -308,6 +347,14 @@ class SessionPublic(_Out):
     signed_at: dt.datetime | None
     observations: list[ObservationPublic]
     adverse_events: list[AdverseEventPublic]
+    dose_rationale: str | None = None
+    dose_override_by: int | None = None
+    dose_override_reason: str | None = None
+    dose_override_findings: list[FindingPublic] | None = None
+    cancelled_at: dt.datetime | None = None
+    cancelled_by: int | None = None
+    cancel_reason: str | None = None
+    amendments: list[AmendmentPublic] = Field(default_factory=list)
 
 
 class RatingCreate(_In):

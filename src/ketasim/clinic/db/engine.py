@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from ketasim.clinic.files import private_dir, private_file
 from ketasim.clinic.settings import Settings
 
 __all__ = ["MIGRATIONS_DIR", "Database", "make_engine", "migrate"]
@@ -21,14 +23,18 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def make_engine(settings: Settings) -> Engine:
     """An engine for ``settings.url``.
 
-    SQLite: the data directory is created; WAL journal, ``synchronous=FULL`` (a killed server
-    loses no committed transaction), foreign keys on, 30 s busy timeout, and every transaction
-    begins ``IMMEDIATE`` so concurrent writers queue instead of failing on a stale snapshot
-    (read-only transactions, :meth:`Database.read`, begin deferred and never wait for writers).
+    SQLite: the data directory is made ``0700`` and the database file ``0600``; WAL journal,
+    ``synchronous=FULL`` (a killed server loses no committed transaction), foreign keys on,
+    30 s busy timeout, and every transaction begins ``IMMEDIATE`` so concurrent writers queue
+    instead of failing on a stale snapshot (read-only transactions, :meth:`Database.read`,
+    begin deferred and never wait for writers).
     """
     if not settings.is_sqlite:
         return create_engine(settings.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
+    database = make_url(settings.url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_file(Path(database))  # SQLite gives its WAL and SHM files the same mode
     engine = create_engine(settings.url, connect_args={"check_same_thread": False,
                                                        "timeout": 30.0},
                            pool_size=10, max_overflow=20)

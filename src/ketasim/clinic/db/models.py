@@ -33,6 +33,7 @@ __all__ = [
     "Patient",
     "Rating",
     "Screening",
+    "SessionAmendment",
     "TreatmentPlan",
     "TreatmentSession",
     "User",
@@ -216,10 +217,36 @@ class TreatmentSession(Base):
     signed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     signed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # guardrails and lifecycle (migration 0003)
+    predose_new_conditions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    dose_override_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    dose_override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dose_override_findings: Mapped[list[dict[str, str]] | None] = mapped_column(JSON,
+                                                                               nullable=True)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     observations: Mapped[list[Observation]] = relationship(
         order_by="Observation.minutes_after_dose", lazy="selectin")
     adverse_events: Mapped[list[AdverseEvent]] = relationship(
         order_by="AdverseEvent.id", lazy="selectin")
+    amendments: Mapped[list[SessionAmendment]] = relationship(
+        order_by="SessionAmendment.id", lazy="selectin")
+
+
+class SessionAmendment(Base):
+    """A correction of a discharged or signed session: the original value is kept here (and in
+    the audit log), the session shows the corrected one."""
+
+    __tablename__ = "session_amendments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    field: Mapped[str] = mapped_column(String(64))
+    original_value: Mapped[object] = mapped_column(JSON, nullable=True)
+    amended_value: Mapped[object] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Observation(Base):

@@ -15,26 +15,40 @@ from sqlalchemy.orm import Session
 
 from ketasim.clinic.audit import snapshot
 from ketasim.clinic.db.models import Base
+from ketasim.clinic.files import private_dir, private_file
 from ketasim.clinic.settings import Settings
 
-__all__ = ["backup", "export_tables"]
+__all__ = ["FORMULA_START", "backup", "export_tables", "neutralise_cell"]
 
 EXPORTED = ("patients", "consent_documents", "consents", "screenings", "treatment_plans",
             "treatment_sessions", "observations", "adverse_events", "ratings", "alerts",
             "audit_log", "users")
 
 
+#: first characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: object) -> object:
+    """A text cell starting like a formula gets a leading ``'`` so spreadsheets show it as text
+    (OWASP CSV Injection guidance); other values are unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def export_tables(session: Session, out_dir: Path, fmt: str = "csv") -> list[Path]:
-    """Write every clinical table to ``out_dir/<table>.<fmt>`` (password hashes excluded)."""
+    """Write every clinical table to ``out_dir/<table>.<fmt>`` (password hashes excluded; a new
+    directory ``0700``, the files ``0600``; CSV cells that would start a formula neutralised)."""
     if fmt not in ("csv", "json"):
         raise ValueError(f"format {fmt!r}; accepted csv, json")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir, tighten_existing=False)
     by_name = {m.class_.__tablename__: m.class_ for m in Base.registry.mappers}
     written = []
     for name in EXPORTED:
         model = by_name[name]
         rows = [snapshot(o) for o in session.execute(select(model)).scalars()]
-        path = out_dir / f"{name}.{fmt}"
+        path = private_file(out_dir / f"{name}.{fmt}")
         if fmt == "json":
             path.write_text(json.dumps(rows, default=str, ensure_ascii=False, indent=1),
                             encoding="utf-8")
@@ -45,19 +59,20 @@ def export_tables(session: Session, out_dir: Path, fmt: str = "csv") -> list[Pat
                 w = csv.DictWriter(fh, fieldnames=cols)
                 w.writeheader()
                 for r in rows:
-                    w.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v
-                                for k, v in r.items()})
+                    w.writerow({k: neutralise_cell(json.dumps(v) if isinstance(v, list | dict)
+                                                   else v) for k, v in r.items()})
         written.append(path)
     return written
 
 
 def backup(settings: Settings, dest: Path) -> Path:
-    """A consistent copy of the live database: SQLite's online backup API, or ``pg_dump``."""
+    """A consistent copy of the live database (``0600``): SQLite's online backup API, or
+    ``pg_dump``."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     if settings.is_sqlite:
         src = sqlite3.connect(str(settings.data_dir / "clinic.sqlite3"))
         try:
-            dst = sqlite3.connect(str(dest))
+            dst = sqlite3.connect(str(private_file(dest)))
             with dst:
                 src.backup(dst)
             dst.close()
@@ -80,5 +95,6 @@ def backup(settings: Settings, dest: Path) -> Path:
         args.append(f"--port={url.port}")
     if url.username:
         args.append(f"--username={url.username}")
-    subprocess.run(args, check=True, env=env, capture_output=True)
+    subprocess.run(args, check=True, env=env, capture_output=True, umask=0o077)
+    private_file(dest)
     return dest

@@ -26,7 +26,9 @@ from ketasim.clinic.services import plans as pl
 from ketasim.clinic.services import ratings as ra
 from ketasim.clinic.services import screening as scr
 from ketasim.clinic.services import sessions as se
+from ketasim.clinic.services import timezones as tz
 from ketasim.clinic.services.base import Invalid, ServiceError, get_or_404
+from ketasim.clinic.services.lifecycle import AMENDABLE
 from ketasim.clinic.web.charts import line_chart_svg
 from ketasim.regimens.protocols import available_protocols
 from ketasim.safety import default_rules
@@ -45,16 +47,26 @@ Recorder = Annotated[CurrentUser, Depends(require("admin", "prescriber", "nurse"
 def templates() -> Jinja2Templates:
     """The template set (built on first use, not at import)."""
     if not _templates:
-        _templates.append(Jinja2Templates(directory=Path(__file__).parent / "templates"))
+        t = Jinja2Templates(directory=Path(__file__).parent / "templates")
+        t.env.filters["clinic_time"] = _clinic_time
+        _templates.append(t)
     return _templates[0]
+
+
+def _clinic_time(value: dt.datetime | None, zone: str) -> str:
+    """A stored (naive UTC) time as clock time of the clinic's zone, e.g. ``2026-01-05 11:00
+    CET``."""
+    shown = tz.local(value, zone)
+    return "" if shown is None else shown.strftime("%Y-%m-%d %H:%M %Z")
 
 
 def render(request: Request, name: str, ctx: Mapping[str, object] | None = None, *,
            status_code: int = 200, **context: object) -> HTMLResponse:
     """Render a page with the current user and CSRF token."""
     user = getattr(request.state, "user", None) or optional_user(request)
-    return templates().TemplateResponse(request, name, {"user": user, **(ctx or {}), **context},
-                                        status_code=status_code)
+    zone = request.app.state.settings.clinic_tz
+    return templates().TemplateResponse(request, name, {"user": user, "tz": zone, **(ctx or {}),
+                                                        **context}, status_code=status_code)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -101,12 +113,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _time(form: FormData, name: str) -> dt.datetime | None:
+def _time(form: FormData, name: str, zone: str = "UTC") -> dt.datetime | None:
+    """A form's time: clock time of the clinic's zone (an explicit offset wins), as naive UTC."""
     raw = _text(form, name)
     if not raw:
         return None
     try:
-        return dt.datetime.fromisoformat(raw)
+        return tz.from_clinic_clock(dt.datetime.fromisoformat(raw), zone, name)
     except ValueError:
         raise Invalid(name, f"{raw!r} is not a date and time (YYYY-MM-DDTHH:MM)") from None
 
@@ -320,7 +333,8 @@ async def session_open(request: Request, plan_id: Id, user: Clinician,
     try:
         with database.session() as s:
             x = se.open_session(s, actor(user), plan_id,
-                                early_request=_bool(form, "early_request") or False)
+                                early_request=_bool(form, "early_request") or False,
+                                zone=request.app.state.settings.clinic_tz)
             sid = x.id
     except ServiceError as exc:
         return HTMLResponse(f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
@@ -329,25 +343,43 @@ async def session_open(request: Request, plan_id: Id, user: Clinician,
 
 
 # --- sessions ------------------------------------------------------------------------------------
-def _session_context(database: Database, session_id: Id) -> dict[str, object]:
+def _session_context(database: Database, session_id: Id, zone: str) -> dict[str, object]:
     with database.read() as s:
         row = get_or_404(s, TreatmentSession, session_id, "session")
         plan = get_or_404(s, TreatmentPlan, row.plan_id, "plan")
         patient = pa.get_patient(s, row.patient_id)
-        form = se.rems_form(s, row)
+        form = se.rems_form(s, row, zone)
         missing = se.missing_fields(s, row)
         vit = [(o.minutes_after_dose, o.sbp_mmhg) for o in row.observations
                if o.sbp_mmhg is not None]
         chart = line_chart_svg(vit, x_label="minutes after dosing", y_label="systolic BP (mmHg)",
                                y_max=220.0) if vit else ""
+        now = tz.local(_now(), zone)
+        assert now is not None
         return {"s": row, "plan": plan, "patient": patient, "rems": form, "missing": missing,
-                "bp_chart": chart, "now": _now().isoformat(timespec="minutes")}
+                "bp_chart": chart, "tz": zone, "amendable": sorted(AMENDABLE),
+                "needs_override": [f for f in row.predose_findings
+                                   if f.get("override") == "required"],
+                "now": now.replace(tzinfo=None).isoformat(timespec="minutes")}
 
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
 def session_page(request: Request, session_id: Id, user: Anyone, database: DB
                  ) -> HTMLResponse:
-    return render(request, "session.html", _session_context(database, session_id))
+    return render(request, "session.html", _session_context(
+        database, session_id, request.app.state.settings.clinic_tz))
+
+
+def _amend_value(form: FormData, field: str) -> object:
+    raw = _text(form, "value")
+    kind = AMENDABLE.get(field)
+    if kind == "bool":
+        if raw not in ("yes", "no"):
+            raise Invalid("value", f"{field} takes yes or no")
+        return raw == "yes"
+    if kind == "minutes":
+        return _req(form, "value")
+    return raw
 
 
 @router.post("/sessions/{session_id}/{step}", response_class=HTMLResponse)
@@ -355,6 +387,7 @@ async def session_step(request: Request, session_id: Id, step: str, user: Clinic
                        database: DB) -> Response:
     form = await request.form()
     st = request.app.state.settings
+    zone = st.clinic_tz
     who = actor(user)
     try:
         with database.session() as s:
@@ -365,13 +398,23 @@ async def session_step(request: Request, session_id: Id, step: str, user: Clinic
                                  spo2_percent=_req(form, "spo2_percent"),
                                  medications=_list(form, "medications"),
                                  fasting_confirmed=_bool(form, "fasting_confirmed"),
-                                 transport_arranged=_bool(form, "transport_arranged"))
+                                 transport_arranged=_bool(form, "transport_arranged"),
+                                 new_conditions=_list(form, "new_conditions"),
+                                 bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
+                                 zone=zone)
             elif step == "dose":
                 se.give_dose(s, who, session_id, dose_mg=_req(form, "dose_mg"),
                              lot_number=_text(form, "lot_number"),
-                             start_at=_time(form, "start_at") or _now(),
-                             end_at=_time(form, "end_at"),
-                             rationale=_text(form, "rationale") or None)
+                             start_at=_time(form, "start_at", zone) or _now(),
+                             end_at=_time(form, "end_at", zone),
+                             rationale=_text(form, "rationale") or None,
+                             override_reason=_text(form, "override_reason") or None, zone=zone)
+            elif step == "cancel":
+                se.cancel_session(s, who, session_id, _text(form, "reason"))
+            elif step == "amend":
+                field = _text(form, "field")
+                se.amend_session(s, who, session_id, field=field,
+                                 value=_amend_value(form, field), reason=_text(form, "reason"))
             elif step == "vitals":
                 moaas = _num(form, "moaas")
                 se.add_observation(s, who, session_id,
@@ -391,7 +434,8 @@ async def session_step(request: Request, session_id: Id, step: str, user: Clinic
                                      serious=_bool(form, "serious") or False)
             elif step == "discharge":
                 se.discharge(
-                    s, who, session_id, discharged_at=_time(form, "discharged_at") or _now(),
+                    s, who, session_id,
+                    discharged_at=_time(form, "discharged_at", zone) or _now(),
                     criteria_met=bool(_bool(form, "criteria_met")),
                     ready_to_leave_min=_num(form, "ready_to_leave_min"),
                     vitals_acceptable_end=_bool(form, "vitals_acceptable_end"),
@@ -410,7 +454,7 @@ async def session_step(request: Request, session_id: Id, step: str, user: Clinic
             else:
                 raise Invalid("step", f"unknown step {step!r}")
     except ServiceError as exc:
-        return render(request, "session.html", _session_context(database, session_id),
+        return render(request, "session.html", _session_context(database, session_id, zone),
                       status_code=exc.status, error=str(exc))
     return _redirect(f"/sessions/{session_id}")
 

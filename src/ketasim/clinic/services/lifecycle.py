@@ -1,0 +1,255 @@
+"""The end of a session's life: discharge (with the REMS answers), signature, cancellation and
+amendments.
+
+States: ``open`` -> ``dosed`` -> ``discharged`` -> ``signed``; ``open`` -> ``cancelled``.
+A discharge asks the REMS form's answers, so a discharged session can always be signed; a
+signed (or cancelled) session is locked: corrections are amendments that keep the original
+value, carry a reason and are audited, never silent edits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from ketasim.clinic import audit
+from ketasim.clinic.db.models import SessionAmendment, TreatmentPlan, TreatmentSession, utcnow
+from ketasim.clinic.services.alerts import raise_alert
+from ketasim.clinic.services.base import Actor, Conflict, Invalid, get_or_404, log
+from ketasim.clinic.services.guardrails import substantive_reason
+from ketasim.clinic.services.rems import bp_checkpoints, missing_answers, missing_fields
+from ketasim.clinic.services.timezones import CLOCK_TOLERANCE, utc_naive
+
+__all__ = [
+    "AMENDABLE",
+    "amend_session",
+    "cancel_session",
+    "discharge",
+    "ensure_writable",
+    "get_session",
+    "sign_session",
+]
+
+_DISCHARGE_EXTRAS = (
+    "first_treatment",
+    "monitoring_provider",
+    "setting",
+    "vitals_acceptable_before",
+    "sedation_observed",
+    "dissociation_observed",
+    "respiratory_depression_observed",
+    "serious_adverse_event",
+    "notes",
+)
+#: fields an amendment may correct, with their accepted values
+AMENDABLE: dict[str, str] = {
+    "first_treatment": "bool",
+    "vitals_acceptable_before": "bool",
+    "vitals_acceptable_end": "bool",
+    "sedation_observed": "bool",
+    "dissociation_observed": "bool",
+    "respiratory_depression_observed": "bool",
+    "serious_adverse_event": "bool",
+    "transport_arranged": "bool",
+    "fasting_confirmed": "bool",
+    "monitoring_provider": "text",
+    "lot_number": "text",
+    "notes": "text",
+    "setting": "setting",
+    "ready_to_leave_min": "minutes",
+}
+
+
+def get_session(session: Session, session_id: int) -> TreatmentSession:
+    """The session row ``session_id`` (404 naming it)."""
+    return get_or_404(session, TreatmentSession, session_id, "session")
+
+
+def ensure_writable(
+    s: TreatmentSession, *, allowed: tuple[str, ...] = ("open", "dosed", "discharged")
+) -> None:
+    """Refuse a write to a session in a state outside ``allowed`` (409 naming the way out)."""
+    if s.status in allowed:
+        return
+    if s.status == "signed":
+        raise Conflict(
+            f"session {s.id} is signed and locked; correct it by amendment "
+            f"(POST /api/v1/sessions/{s.id}/amendments)",
+            field="status",
+        )
+    if s.status == "cancelled":
+        raise Conflict(f"session {s.id} was cancelled and is locked", field="status")
+    raise Conflict(
+        f"session {s.id} is {s.status}; accepted in state {', '.join(allowed)}", field="status"
+    )
+
+
+def discharge(
+    session: Session,
+    actor: Actor,
+    session_id: int,
+    *,
+    discharged_at: dt.datetime,
+    criteria_met: bool,
+    monitoring_end_at: dt.datetime | None = None,
+    ready_to_leave_min: float | None = None,
+    vitals_acceptable_end: bool | None = None,
+    transport_arranged: bool | None = None,
+    **rems: object,
+) -> TreatmentSession:
+    """Discharge after monitoring. For esketamine the REMS answers are required (refused with
+    the list of what is missing); missing BP checkpoints raise a missed-monitoring alert (they
+    can still be recorded before signing)."""
+    s = get_session(session, session_id)
+    if s.status != "dosed":
+        raise Conflict(f"session {session_id} is {s.status}; discharge follows the dose")
+    if not criteria_met:
+        raise Conflict("discharge criteria are not met: continue monitoring", field="criteria_met")
+    assert s.dose_start_at is not None
+    discharged_at = utc_naive(discharged_at, "discharged_at")
+    monitoring_end_at = (utc_naive(monitoring_end_at, "monitoring_end_at")
+                         if monitoring_end_at else None)
+    now = utcnow()
+    for name, t in (("discharged_at", discharged_at), ("monitoring_end_at", monitoring_end_at)):
+        if t is None:
+            continue
+        if t < s.dose_start_at:
+            raise Invalid(name, "before the dose")
+        if t > now + CLOCK_TOLERANCE:
+            raise Invalid(name, "in the future: record the discharge when it happens")
+    plan = get_or_404(session, TreatmentPlan, s.plan_id, "plan")
+    before = audit.snapshot(s)
+    s.discharged_at, s.discharge_criteria_met = discharged_at, criteria_met
+    s.monitoring_end_at = monitoring_end_at or discharged_at
+    if ready_to_leave_min is not None:
+        s.ready_to_leave_min = ready_to_leave_min
+    if vitals_acceptable_end is not None:
+        s.vitals_acceptable_end = vitals_acceptable_end
+    if transport_arranged is not None:
+        s.transport_arranged = transport_arranged
+    for k, v in rems.items():
+        if k not in _DISCHARGE_EXTRAS:
+            raise Invalid(k, "unknown field")
+        if v is not None:
+            setattr(s, k, v)
+    if plan.drug == "esketamine":
+        missing = missing_answers(s)
+        if missing:
+            raise Conflict(
+                "cannot discharge: the REMS patient monitoring form needs " + ", ".join(missing),
+                field="rems",
+                extra={"missing": missing},
+            )
+    s.status = "discharged"
+    log(session, actor, "discharge", s, before)
+    gaps = [k for k, o in bp_checkpoints(s).items() if o is None]
+    minutes = (s.monitoring_end_at - s.dose_start_at).total_seconds() / 60.0
+    limit = plan.discharge_not_before_min
+    if limit is not None and minutes < limit:
+        gaps.append(f"monitoring {minutes:.0f} min < {limit:g} min")
+    if gaps:
+        raise_alert(
+            session,
+            actor,
+            patient_id=s.patient_id,
+            session_id=s.id,
+            kind="missed-monitoring",
+            severity="warn",
+            source="SPRAVATO US PI 5.6 and REMS (BP before, at ~40 min, before discharge;"
+            " >= 2 h observation); Sanacora 2017 APA consensus",
+            message="missed monitoring: " + ", ".join(gaps),
+        )
+    return s
+
+
+def sign_session(session: Session, actor: Actor, session_id: int) -> TreatmentSession:
+    """The clinician's signature; refused while a required field is missing."""
+    s = get_session(session, session_id)
+    if s.status != "discharged":
+        ensure_writable(s, allowed=("discharged",))
+    missing = missing_fields(session, s)
+    if missing:
+        raise Conflict("cannot sign: missing " + ", ".join(missing), extra={"missing": missing})
+    before = audit.snapshot(s)
+    s.status, s.signed_by, s.signed_at = "signed", actor.id, utcnow()
+    log(session, actor, "sign", s, before)
+    return s
+
+
+def cancel_session(
+    session: Session, actor: Actor, session_id: int, reason: str
+) -> TreatmentSession:
+    """Cancel an open session (no dose given) with a reason; it no longer blocks the next."""
+    s = get_session(session, session_id)
+    if s.status != "open":
+        raise Conflict(
+            f"session {session_id} is {s.status}; only an open session (no dose "
+            "given) can be cancelled",
+            field="status",
+        )
+    text = substantive_reason("reason", reason)
+    before = audit.snapshot(s)
+    s.status, s.cancelled_at, s.cancelled_by, s.cancel_reason = (
+        "cancelled",
+        utcnow(),
+        actor.id,
+        text,
+    )
+    log(session, actor, "cancel", s, before)
+    return s
+
+
+def _amended_value(field: str, value: object) -> object:
+    kind = AMENDABLE.get(field)
+    if kind is None:
+        raise Invalid(
+            "field", f"{field!r} cannot be amended; accepted: " + ", ".join(sorted(AMENDABLE))
+        )
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise Invalid("value", f"{field} takes true or false")
+        return value
+    if kind == "minutes":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1440:
+            raise Invalid("value", f"{field} takes minutes from 0 to 1440")
+        return float(value)
+    if not isinstance(value, str) or not value.strip() or len(value) > 2000:
+        raise Invalid("value", f"{field} takes text of 1 to 2000 characters")
+    if kind == "setting" and value not in ("outpatient", "inpatient"):
+        raise Invalid("value", "setting: accepted outpatient, inpatient")
+    return value.strip()
+
+
+def amend_session(
+    session: Session, actor: Actor, session_id: int, *, field: str, value: object, reason: str
+) -> SessionAmendment:
+    """Correct one field of a discharged or signed session: the original value is kept in the
+    amendment, both are audited; the signature stays on the original record."""
+    s = get_session(session, session_id)
+    if s.status not in ("discharged", "signed"):
+        raise Conflict(
+            f"session {session_id} is {s.status}; amendments correct discharged or "
+            "signed sessions (edit an open session directly)",
+            field="status",
+        )
+    new = _amended_value(field, value)
+    text = substantive_reason("reason", reason)
+    old = getattr(s, field)
+    if old == new:
+        raise Invalid("value", f"{field} is {old!r} already")
+    before = audit.snapshot(s)
+    amendment = SessionAmendment(
+        session_id=s.id,
+        field=field,
+        original_value=old,
+        amended_value=new,
+        reason=text,
+        created_by=actor.id or 0,
+    )
+    session.add(amendment)
+    log(session, actor, "create", amendment, None)
+    setattr(s, field, new)
+    log(session, actor, "amend", s, before)
+    session.expire(s, ["amendments"])
+    return amendment

@@ -1,0 +1,58 @@
+"""Helpers of the guardrail, lifecycle and time-zone tests (issue 12)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from clinic_support import PASSWORD, REMS_ANSWERS, ROLES, TestClient, ok
+
+NORMAL_BP = {"sbp_mmhg": 126, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98}
+DAY = dt.datetime(2026, 1, 5, 8, 0)  # a Monday, in the past: dose times are never in the future
+
+
+def iso(t: dt.datetime) -> str:
+    """UTC with an explicit ``Z``."""
+    return t.isoformat() + "Z"
+
+
+def open_checked(c: dict[str, Any], plan_id: int, bp: dict[str, float] | None = None) -> int:
+    """An open session through the pre-dose check."""
+    sid = ok(c["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
+    ok(c["nurse"].post(f"/api/v1/sessions/{sid}/predose", json=bp or NORMAL_BP))
+    return sid
+
+
+def complete_session(c: dict[str, Any], plan_id: int, start: dt.datetime,
+                     dose_mg: float = 56.0) -> int:
+    """A session dosed at ``start`` (UTC), monitored with the three BP checkpoints and
+    discharged after 130 min with the REMS answers; returns its id."""
+    sid = open_checked(c, plan_id)
+    ok(c["nurse"].post(f"/api/v1/sessions/{sid}/dose", json={
+        "dose_mg": dose_mg, "lot_number": "LOT-7", "start_at": iso(start)}))
+    finish_session(c, sid, start)
+    return sid
+
+
+def finish_session(c: dict[str, Any], sid: int, start: dt.datetime) -> None:
+    """The three BP checkpoints and a discharge 130 min after ``start`` with the REMS answers."""
+    n = c["nurse"]
+    for minute, cp in ((0, "pre-dose"), (40, "40-min"), (125, "pre-discharge")):
+        ok(n.post(f"/api/v1/sessions/{sid}/observations", json={
+            "minutes_after_dose": minute, "checkpoint": cp, "sbp_mmhg": 130,
+            "dbp_mmhg": 82}), 201)
+    ok(n.post(f"/api/v1/sessions/{sid}/discharge", json={
+        **REMS_ANSWERS, "discharged_at": iso(start + dt.timedelta(minutes=130)),
+        "criteria_met": True}))
+
+
+def web_login(app: Any, role: str) -> tuple[TestClient, str]:
+    """A browser-like client logged in by the login form, and its CSRF token."""
+    assert role in ROLES
+    c = TestClient(app)
+    r = c.post("/login", data={"username": role, "password": PASSWORD, "next": "/patients"})
+    assert r.status_code == 200, r.text
+    m = re.search(r'name="csrf_token" value="([^"]+)"', r.text)
+    assert m, "no CSRF token on the page"
+    return c, m.group(1)
