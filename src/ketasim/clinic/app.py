@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     database = Database(settings)
     if settings.migrate:
         migrate(database.engine)
+    database.anchor()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

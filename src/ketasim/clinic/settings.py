@@ -24,7 +24,7 @@ class Settings:
     ``postgresql+psycopg://user:password@host/db``. ``cookie_secure`` marks the session cookie
     ``Secure`` (set it when served over HTTPS). Login rate limit: at most
     ``login_max_failures`` failed attempts per user name and client within
-    ``login_window_s`` seconds. ``session_ttl_s``: idle lifetime of a login (s).
+    ``login_window_s`` seconds. ``session_ttl_s``: absolute lifetime of a login (s).
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -37,6 +37,15 @@ class Settings:
     bp_alert_dbp_mmhg: float = 110.0
     plan_samples: int = 30
     migrate: bool = True
+    #: signed audit checkpoints (default ``<data_dir>/audit-checkpoints.log``); put it on
+    #: another host's file system for tamper evidence against someone who owns the server
+    audit_checkpoints: Path | None = None
+    #: idle lifetime of a login (s); ``session_ttl_s`` is its absolute lifetime
+    session_idle_s: int = 30 * 60
+    #: failed or concurrent logins from one client (any user name) within ``login_window_s``
+    login_client_max_failures: int = 20
+    #: the virtual-trial page's run-time limit per job (s)
+    trial_timeout_s: float = 120.0
 
     @property
     def url(self) -> str:
@@ -44,6 +53,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'clinic.sqlite3').as_posix()}"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """Where the signed audit checkpoints are appended."""
+        return self.audit_checkpoints or self.data_dir / "audit-checkpoints.log"
 
     @property
     def is_sqlite(self) -> bool:
@@ -63,6 +77,8 @@ class Settings:
             kwargs["data_dir"] = Path(env["KETASIM_DATA_DIR"])
         if env.get("DATABASE_URL"):
             kwargs["database_url"] = env["DATABASE_URL"]
+        if env.get("KETASIM_AUDIT_CHECKPOINTS"):
+            kwargs["audit_checkpoints"] = Path(env["KETASIM_AUDIT_CHECKPOINTS"])
         if env.get("KETASIM_COOKIE_SECURE"):
             kwargs["cookie_secure"] = env["KETASIM_COOKIE_SECURE"] not in ("0", "false", "")
         kwargs.update(overrides)
