@@ -89,6 +89,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/tools/plan"): ANY,
     ("GET", "/tools/trial"): ANY,
     ("POST", "/tools/trial"): ANY,
+    ("GET", "/tools/trial/jobs/{job_id}"): ANY,
     ("GET", "/admin"): ADMIN,
     ("POST", "/admin/users"): ADMIN,
     ("POST", "/admin/users/{user_id}/active"): ADMIN,

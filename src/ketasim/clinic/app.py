@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from ketasim.clinic.api.deps import ALL_ROLES, Forbidden, LoginRequired, require
 from ketasim.clinic.auth import CurrentUser, LoginRateLimiter
 from ketasim.clinic.db import Database, migrate
+from ketasim.clinic.jobs import JobRunner
 from ketasim.clinic.services.base import ServiceError
 from ketasim.clinic.settings import Settings
 
@@ -44,9 +45,12 @@ def create_app(settings: Settings) -> FastAPI:
         migrate(database.engine)
     database.anchor()
 
+    jobs = JobRunner(settings.trial_timeout_s)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        jobs.shutdown()
         database.dispose()
 
     app = FastAPI(title="ketasim clinic", version=version("ketasim"), lifespan=lifespan,
@@ -55,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
                   "courses; plans and predictions from ketasim's safety checker and models.")
     app.state.settings = settings
     app.state.db = database
+    app.state.jobs = jobs
     app.state.limiter = LoginRateLimiter(settings.login_max_failures, settings.login_window_s)
 
     @app.exception_handler(ServiceError)
