@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clinic_support import login
 
 from ketasim.clinic.web import tool_limits as lim
 from ketasim.clinic.web.tools import DEFAULT_TRIAL, run_trial_job
