@@ -12,10 +12,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ketasim.clinic.api.deps import ALL_ROLES, Forbidden, LoginRequired, require
+from ketasim.clinic.api.deps import (
+    ALL_ROLES,
+    Forbidden,
+    LoginRequired,
+    PasswordChangeRequired,
+    require,
+)
 from ketasim.clinic.auth import CurrentUser, LoginRateLimiter
 from ketasim.clinic.db import Database, migrate
 from ketasim.clinic.jobs import JobRunner
+from ketasim.clinic.security.totp import TotpReplay
 from ketasim.clinic.services.base import ServiceError
 from ketasim.clinic.settings import Settings
 
@@ -35,7 +42,9 @@ def create_app(settings: Settings) -> FastAPI:
     """A clinic app on ``settings`` (the database is created and migrated here)."""
     from importlib.metadata import version
 
+    from ketasim.clinic.api.account import router as account_api_router
     from ketasim.clinic.api.routes import router as api_router
+    from ketasim.clinic.web.account import router as account_router
     from ketasim.clinic.web.admin import router as admin_router
     from ketasim.clinic.web.pages import router as web_router
     from ketasim.clinic.web.tools import router as tools_router
@@ -60,7 +69,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.jobs = jobs
-    app.state.limiter = LoginRateLimiter(settings.login_max_failures, settings.login_window_s)
+    app.state.limiter = LoginRateLimiter(settings.login_max_failures, settings.login_window_s,
+                                         settings.login_client_max_failures)
+    app.state.totp = TotpReplay()
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> Response:
@@ -78,6 +89,13 @@ def create_app(settings: Settings) -> FastAPI:
             return JSONResponse({"detail": "login required"}, status_code=401,
                                 headers={"WWW-Authenticate": "Bearer"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _change_password(request: Request, exc: PasswordChangeRequired) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": "password change required: POST "
+                                 "/api/v1/auth/password", "field": "password"}, status_code=403)
+        return RedirectResponse("/account/password", status_code=303)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
@@ -124,6 +142,8 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     app.include_router(api_router)
+    app.include_router(account_api_router)
+    app.include_router(account_router)
     app.include_router(web_router)
     app.include_router(tools_router)
     app.include_router(admin_router)

@@ -132,7 +132,8 @@ async def login_submit(request: Request, database: DB) -> Response:
     nxt = _text(form, "next", "/")
     try:
         token, _csrf, _n, _r = do_login(request, database, _text(form, "username"),
-                                        _text(form, "password"))
+                                        _text(form, "password"),
+                                        _text(form, "totp_code") or None)
     except ServiceError as exc:
         return render(request, "login.html", status_code=exc.status, error=str(exc), next=nxt)
     response = _redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
