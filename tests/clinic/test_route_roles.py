@@ -78,6 +78,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/v1/reports/equity"): REPORT,
     ("GET", "/api/v1/audit"): OVERSIGHT,
     ("GET", "/api/v1/audit/verify"): OVERSIGHT,
+    ("GET", "/api/v1/patients/{patient_id}/access-log"): OVERSIGHT,
     # pages
     ("POST", "/logout"): ANY,
     ("GET", "/"): ANY,

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from ketasim.clinic.api.deps import (
     ALL_ROLES,
@@ -22,6 +23,7 @@ from ketasim.clinic.api.deps import (
 from ketasim.clinic.auth import CurrentUser, LoginRateLimiter
 from ketasim.clinic.db import Database, migrate
 from ketasim.clinic.jobs import JobRunner
+from ketasim.clinic.security.access import AccessLogger
 from ketasim.clinic.security.totp import TotpReplay
 from ketasim.clinic.services.base import ServiceError
 from ketasim.clinic.settings import Settings
@@ -43,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
     from importlib.metadata import version
 
     from ketasim.clinic.api.account import router as account_api_router
+    from ketasim.clinic.api.oversight import router as oversight_router
     from ketasim.clinic.api.routes import router as api_router
     from ketasim.clinic.web.account import router as account_router
     from ketasim.clinic.web.admin import router as admin_router
@@ -55,11 +58,13 @@ def create_app(settings: Settings) -> FastAPI:
     database.anchor()
 
     jobs = JobRunner(settings.trial_timeout_s)
+    access = AccessLogger(database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         jobs.shutdown()
+        access.flush()
         database.dispose()
 
     app = FastAPI(title="ketasim clinic", version=version("ketasim"), lifespan=lifespan,
@@ -69,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.jobs = jobs
+    app.state.access = access
     app.state.limiter = LoginRateLimiter(settings.login_max_failures, settings.login_window_s,
                                          settings.login_client_max_failures)
     app.state.totp = TotpReplay()
@@ -114,6 +120,10 @@ def create_app(settings: Settings) -> FastAPI:
     @app.middleware("http")
     async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response: Response = await call_next(request)
+        who = request.scope.get("ketasim_user")
+        if who is not None and request.method == "GET" and response.status_code == 200 and \
+                access.note(who[0], who[1], request.url.path, request.url.query):
+            await run_in_threadpool(access.flush)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -143,6 +153,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(api_router)
     app.include_router(account_api_router)
+    app.include_router(oversight_router)
     app.include_router(account_router)
     app.include_router(web_router)
     app.include_router(tools_router)

@@ -111,6 +111,7 @@ def require(*roles: str) -> Callable[[Request], Awaitable[CurrentUser]]:
             if not csrf_matches(user.csrf_token, given):
                 raise Forbidden("missing or wrong CSRF token")
         request.state.user = user
+        request.scope["ketasim_user"] = (user.id, user.username)  # for the access log
         return user
 
     dependency.allowed_roles = allowed  # type: ignore[attr-defined]

@@ -94,6 +94,7 @@ async def admin_document_create(request: Request, user: Admin, database: DB) -> 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, user: Oversight, database: DB) -> HTMLResponse:
+    request.app.state.access.flush()
     with database.read() as s:
         n, problems = audit.verify_chain(s)
         entries = list(s.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(200)
