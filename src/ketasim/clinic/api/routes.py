@@ -233,12 +233,20 @@ def plans_list(patient_id: Id, user: Anyone, database: DB) -> list[sc.PlanPublic
 
 
 @router.post("/patients/{patient_id}/plans", tags=["plans"], status_code=201)
-def plans_create(patient_id: Id, body: sc.PlanCreate, user: Prescriber,
+def plans_create(request: Request, patient_id: Id, body: sc.PlanCreate, user: Prescriber,
                  database: DB) -> sc.PlanPublic:
-    """A draft plan from the protocol library via ketasim.safety.make_plan."""
+    """A draft plan from the protocol library via ketasim.safety.make_plan (its predicted
+    curves are computed once, here, and stored for the plan page)."""
+    from ketasim.clinic.services.predictions import ensure
+
     with database.session() as s:
-        return sc.PlanPublic.model_validate(pl.create_plan(
+        out = sc.PlanPublic.model_validate(pl.create_plan(
             s, actor(user), patient_id, **body.model_dump()))
+    try:
+        ensure(database, out.id, request.app.state.settings.plan_samples)
+    except ServiceError:
+        pass  # the plan page computes it (and shows why it cannot) on first view
+    return out
 
 
 @router.get("/plans/{plan_id}", tags=["plans"])
