@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -242,10 +243,9 @@ def plans_create(request: Request, patient_id: Id, body: sc.PlanCreate, user: Pr
     with database.session() as s:
         out = sc.PlanPublic.model_validate(pl.create_plan(
             s, actor(user), patient_id, **body.model_dump()))
-    try:
+    # on failure the plan page computes it (and shows why it cannot) on first view
+    with contextlib.suppress(ServiceError):
         ensure(database, out.id, request.app.state.settings.plan_samples)
-    except ServiceError:
-        pass  # the plan page computes it (and shows why it cannot) on first view
     return out
 
 

@@ -4,6 +4,7 @@ the simulator page calling the same functions as the CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
@@ -282,10 +283,9 @@ async def plan_create(request: Request, patient_id: Id, user: Prescriber,
         return f"/plans/{p.id}"
     response = await _patient_action(request, database, patient_id, act)
     if made:  # the prediction is computed once, when the plan is made
-        try:
+        # on failure the plan page computes it (and shows why it cannot) on first view
+        with contextlib.suppress(ServiceError):
             ensure(database, made[0], request.app.state.settings.plan_samples)
-        except ServiceError:
-            pass  # the plan page computes it (and shows why it cannot) on first view
     return response
 
 
