@@ -20,7 +20,7 @@ from ketasim.clinic.api.deps import (
     PasswordChangeRequired,
     require,
 )
-from ketasim.clinic.auth import CurrentUser, LoginRateLimiter
+from ketasim.clinic.auth import CurrentUser, LoginCache, LoginRateLimiter
 from ketasim.clinic.db import Database, migrate
 from ketasim.clinic.jobs import JobRunner
 from ketasim.clinic.security.access import AccessLogger
@@ -34,6 +34,50 @@ __all__ = ["PUBLIC_ROUTES", "create_app"]
 PUBLIC_ROUTES = frozenset({("GET", "/api/v1/health"), ("POST", "/api/v1/auth/login"),
                            ("GET", "/login"), ("POST", "/login"), ("GET", "/health")})
 WEB_DIR = Path(__file__).parent / "web"
+
+
+_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; "
+                                 b"style-src 'self'; script-src 'self'"),
+]
+_NO_STORE = ("/api/", "/patients", "/sessions", "/plans", "/account", "/tools/trial/jobs")
+
+
+class _SecurityMiddleware:
+    """Security headers on every response, and the access log of patient-record reads (a pure
+    ASGI middleware: no per-request task or body copy)."""
+
+    def __init__(self, app: Any, access: AccessLogger) -> None:
+        self.app = app
+        self.access = access
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        status = [0]
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in _HEADERS if k not in present]
+                if path.startswith(_NO_STORE) and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+        who = scope.get("ketasim_user")
+        if who is not None and scope["method"] == "GET" and status[0] == 200 and \
+                self.access.note(who[0], who[1], path, scope.get("query_string", b"").decode(
+                    "latin-1")):
+            await run_in_threadpool(self.access.flush)
 
 
 def _is_api(request: Request) -> bool:
@@ -117,22 +161,8 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": f"{first['field']}: {first['message']}",
                              "field": first["field"], "errors": errors}, status_code=422)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        who = request.scope.get("ketasim_user")
-        if who is not None and request.method == "GET" and response.status_code == 200 and \
-                access.note(who[0], who[1], request.url.path, request.url.query):
-            await run_in_threadpool(access.flush)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data:; "
-                                    "style-src 'self'; script-src 'self'")
-        if request.url.path.startswith(("/api/", "/patients", "/sessions", "/plans")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.state.login_cache = LoginCache()
+    app.add_middleware(_SecurityMiddleware, access=access)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: Annotated[CurrentUser, Depends(require(*ALL_ROLES))]

@@ -34,6 +34,7 @@ from ketasim.clinic.db.models import ROLES, AuthSession, User, utcnow
 __all__ = [
     "COOKIE_NAME",
     "CurrentUser",
+    "LoginCache",
     "LoginRateLimiter",
     "check_password",
     "create_login",
@@ -141,15 +142,65 @@ def touch_login(session: Session, login_id: int) -> None:
 
 def revoke_login(session: Session, token: str) -> None:
     """End a login."""
+    LoginCache.invalidate_all()
     session.execute(delete(AuthSession).where(AuthSession.token_hash == _digest(token)))
 
 
 def revoke_user_logins(session: Session, user_id: int, *, keep_token: str | None = None) -> None:
     """End every login of a user (but ``keep_token``'s)."""
+    LoginCache.invalidate_all()
     stmt = delete(AuthSession).where(AuthSession.user_id == user_id)
     if keep_token:
         stmt = stmt.where(AuthSession.token_hash != _digest(keep_token))
     session.execute(stmt)
+
+
+class LoginCache:
+    """Logins looked up in the last ``ttl_s`` seconds (saves a database read per request).
+
+    Ending a login or changing an account in this process (logout, password change or reset,
+    deactivation) empties every cache at once; a change made by another process is seen within
+    ``ttl_s`` seconds."""
+
+    _generation = 0
+    _gen_lock = threading.Lock()
+
+    def __init__(self, ttl_s: float = 2.0, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, bool], tuple[CurrentUser, int, float]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def invalidate_all(cls) -> None:
+        """Forget every cached login of every cache in this process."""
+        with cls._gen_lock:
+            cls._generation += 1
+
+    def get(self, token: str, via_cookie: bool) -> CurrentUser | None:
+        """The cached user of a token, if fresh."""
+        key = (_digest(token), via_cookie)
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is None:
+            return None
+        user, gen, until = hit
+        if gen != LoginCache._generation or time.monotonic() > until:
+            return None
+        return user
+
+    def put(self, token: str, via_cookie: bool, user: CurrentUser, generation: int) -> None:
+        """Cache a user looked up while ``generation`` was current."""
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[(_digest(token), via_cookie)] = (
+                user, generation, time.monotonic() + self.ttl_s)
+
+    @staticmethod
+    def generation() -> int:
+        """The current generation (read before a lookup)."""
+        return LoginCache._generation
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Path, Query, Request
 
-from ketasim.clinic.auth import COOKIE_NAME, CurrentUser, csrf_matches, lookup_login, touch_login
+from ketasim.clinic.auth import (
+    COOKIE_NAME,
+    CurrentUser,
+    LoginCache,
+    csrf_matches,
+    lookup_login,
+    touch_login,
+)
 from ketasim.clinic.db import Database
 from ketasim.clinic.services.base import Actor
 from ketasim.clinic.settings import Settings
@@ -78,13 +86,22 @@ def optional_user(request: Request) -> CurrentUser | None:
     token, via_cookie = _token(request)
     if not token:
         return None
+    cache: LoginCache = request.app.state.login_cache
+    user = cache.get(token, via_cookie)
+    if user is not None:
+        return user
+    generation = LoginCache.generation()
     database = db(request)
     with database.read() as s:
         user = lookup_login(s, token, via_cookie=via_cookie,
                             idle_s=settings(request).session_idle_s)
-    if user is not None and user.touch_due:
+    if user is None:
+        return None
+    if user.touch_due:
         with database.session() as s:
             touch_login(s, user.login_id)
+        user = dataclasses.replace(user, touch_due=False)
+    cache.put(token, via_cookie, user, generation)
     return user
 
 
