@@ -1,6 +1,11 @@
 """Load benchmark of the clinic (not a timed test): mixed reads and writes from concurrent
 clients on loopback against ``ketasim serve`` on SQLite.
 
+``--mix api`` (default): API calls only, as described below. ``--mix pages``: half of the
+requests are the HTML pages a nurse opens (the patient, the session, the plan with its
+predicted curves; cookie login), half the API mix. ``--src DIR`` runs the server from another
+source tree (e.g. a checkout of an older commit: a baseline measured in the same run).
+
 The server runs in its own process (uvicorn, one worker) on 127.0.0.1 with a fresh data
 directory. Setup through the API: a nurse, a consent document, ``--patients`` patients each with
 an open, dosed esketamine session. Then ``--clients`` threads, each with its own keep-alive
@@ -12,7 +17,8 @@ requests/s with p99 < 50 ms.
 
 Run::
 
-    python benchmarks/bench_clinic_load.py [--clients 4] [--seconds 15] [--json FILE]
+    python benchmarks/bench_clinic_load.py [--clients 4] [--seconds 15] [--mix api|pages]
+        [--src DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -42,7 +48,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _setup(url: str, n_patients: int) -> tuple[dict[str, str], list[tuple[int, int]]]:
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _setup(url: str, n_patients: int) -> tuple[dict[str, str], list[tuple[int, int, int]]]:
     c = httpx.Client(base_url=url, timeout=30)
     tok = c.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
                  ).json()["token"]
@@ -79,7 +94,7 @@ def _setup(url: str, n_patients: int) -> tuple[dict[str, str], list[tuple[int, i
             "sbp_mmhg": 125, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98})
         c.post(f"/api/v1/sessions/{sid}/dose", headers=nurse, json={
             "dose_mg": 56, "lot_number": "L", "start_at": "2026-01-01T10:00:00"})
-        pairs.append((pid, sid))
+        pairs.append((pid, sid, plan))
     c.close()
     return nurse, pairs
 
@@ -90,10 +105,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--patients", type=int, default=10)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--mix", choices=["api", "pages"], default="api")
+    ap.add_argument("--src", type=Path, default=None,
+                    help="run the server from this source tree (PYTHONPATH)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "KETASIM_DATA_DIR": tmp, "KETASIM_PASSWORD": PASSWORD}
         env.pop("DATABASE_URL", None)
+        if args.src is not None:
+            env["PYTHONPATH"] = str(args.src.resolve())
         subprocess.run([sys.executable, "-c", CODE, "clinic", "create-user", "--role", "admin"],
                        env=env, check=True, capture_output=True)
         port = _free_port()
@@ -108,7 +128,7 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.05)
             headers, pairs = _setup(url, args.patients)
-            lat: dict[str, list[float]] = {"read": [], "write": []}
+            lat: dict[str, list[float]] = {"read": [], "write": [], "page": []}
             errors: list[str] = []
             written = [0]
             lock = threading.Lock()
@@ -116,14 +136,23 @@ def main() -> None:
 
             def client(k: int) -> None:
                 rng = random.Random(k)
-                mine: dict[str, list[float]] = {"read": [], "write": []}
+                mine: dict[str, list[float]] = {"read": [], "write": [], "page": []}
                 n_w = 0
-                with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
+                with httpx.Client(base_url=url, headers=headers, timeout=30) as c, \
+                        httpx.Client(base_url=url, timeout=30) as web:
+                    if args.mix == "pages":
+                        web.post("/login", data={"username": "nurse", "password": PASSWORD,
+                                                 "next": "/"})
                     while time.perf_counter() < stop:
-                        pid, sid = rng.choice(pairs)
+                        pid, sid, plan = rng.choice(pairs)
                         u = rng.random()
                         t0 = time.perf_counter()
-                        if u < 0.3:
+                        if args.mix == "pages" and u < 0.5:
+                            kind = "page"
+                            r = web.get(rng.choice([f"/patients/{pid}", f"/sessions/{sid}",
+                                                    f"/plans/{plan}"]))
+                            ok = r.status_code == 200
+                        elif (u - 0.5) * 2 < 0.3 if args.mix == "pages" else u < 0.3:
                             kind = "write"
                             r = c.post(f"/api/v1/sessions/{sid}/observations", json={
                                 "minutes_after_dose": rng.randint(0, 120),
@@ -147,29 +176,34 @@ def main() -> None:
                     written[0] += n_w
 
             t_start = time.perf_counter()
+            cpu_start = _cpu_s(proc.pid)
             threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - t_start
+            cpu_used = _cpu_s(proc.pid) - cpu_start
             with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
                 stored = sum(len(c.get(f"/api/v1/sessions/{sid}").json()["observations"])
-                             for _, sid in pairs)
+                             for _, sid, _ in pairs)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
         verify = subprocess.run([sys.executable, "-c", CODE, "clinic", "verify-audit"],
                                 env=env, capture_output=True, text=True)
-    allv = np.array(lat["read"] + lat["write"])
+    allv = np.array(lat["read"] + lat["write"] + lat["page"])
     out: dict[str, object] = {
+        "mix": args.mix, "server": str(args.src or "this tree"),
         "clients": args.clients, "seconds": round(elapsed, 2), "requests": int(allv.size),
         "requests_per_s": round(allv.size / elapsed, 1),
         "p50_ms": round(float(np.percentile(allv, 50)), 2),
         "p99_ms": round(float(np.percentile(allv, 99)), 2),
         "errors": len(errors), "writes_acknowledged": written[0],
+        # load-independent: the server's CPU time per request (one process, GIL-bound)
+        "server_cpu_ms_per_request": round(1000.0 * cpu_used / max(1, allv.size), 2),
         "observations_stored": stored, "audit_intact": verify.returncode == 0,
-        "cpu_count": os.cpu_count(),
+        "cpu_count": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
     }
     for kind, v in lat.items():
         if v:

@@ -18,6 +18,7 @@ ADMIN = frozenset({"admin"})
 REC = frozenset({"admin", "prescriber", "nurse"})
 OVERSIGHT = frozenset({"admin", "auditor"})
 REPORT = frozenset({"admin", "auditor", "prescriber"})
+TOTP = frozenset({"admin", "prescriber"})
 PUBLIC = None
 
 EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
@@ -30,6 +31,16 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/v1/auth/me"): ANY,
     ("GET", "/api/v1/openapi.json"): ANY,
     ("GET", "/api/v1/docs"): ANY,
+    ("POST", "/api/v1/auth/password"): ANY,
+    ("POST", "/api/v1/auth/totp"): TOTP,
+    ("POST", "/api/v1/auth/totp/confirm"): TOTP,
+    ("POST", "/api/v1/users/{user_id}/password"): ADMIN,
+    ("GET", "/account/password"): ANY,
+    ("POST", "/account/password"): ANY,
+    ("GET", "/account/totp"): TOTP,
+    ("POST", "/account/totp"): TOTP,
+    ("POST", "/account/totp/confirm"): TOTP,
+    ("POST", "/admin/users/{user_id}/password"): ADMIN,
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
     ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
@@ -69,6 +80,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/v1/reports/equity"): REPORT,
     ("GET", "/api/v1/audit"): OVERSIGHT,
     ("GET", "/api/v1/audit/verify"): OVERSIGHT,
+    ("GET", "/api/v1/patients/{patient_id}/access-log"): OVERSIGHT,
     # pages
     ("POST", "/logout"): ANY,
     ("GET", "/"): ANY,
@@ -93,6 +105,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/tools/plan"): ANY,
     ("GET", "/tools/trial"): ANY,
     ("POST", "/tools/trial"): ANY,
+    ("GET", "/tools/trial/jobs/{job_id}"): ANY,
     ("GET", "/admin"): ADMIN,
     ("POST", "/admin/users"): ADMIN,
     ("POST", "/admin/users/{user_id}/active"): ADMIN,

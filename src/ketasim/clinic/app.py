@@ -11,10 +11,20 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
-from ketasim.clinic.api.deps import ALL_ROLES, Forbidden, LoginRequired, require
-from ketasim.clinic.auth import CurrentUser, LoginRateLimiter
+from ketasim.clinic.api.deps import (
+    ALL_ROLES,
+    Forbidden,
+    LoginRequired,
+    PasswordChangeRequired,
+    require,
+)
+from ketasim.clinic.auth import CurrentUser, LoginCache, LoginRateLimiter
 from ketasim.clinic.db import Database, migrate
+from ketasim.clinic.jobs import JobRunner
+from ketasim.clinic.security.access import AccessLogger
+from ketasim.clinic.security.totp import TotpReplay
 from ketasim.clinic.services.base import ServiceError
 from ketasim.clinic.settings import Settings
 
@@ -26,6 +36,50 @@ PUBLIC_ROUTES = frozenset({("GET", "/api/v1/health"), ("POST", "/api/v1/auth/log
 WEB_DIR = Path(__file__).parent / "web"
 
 
+_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; "
+                                 b"style-src 'self'; script-src 'self'"),
+]
+_NO_STORE = ("/api/", "/patients", "/sessions", "/plans", "/account", "/tools/trial/jobs")
+
+
+class _SecurityMiddleware:
+    """Security headers on every response, and the access log of patient-record reads (a pure
+    ASGI middleware: no per-request task or body copy)."""
+
+    def __init__(self, app: Any, access: AccessLogger) -> None:
+        self.app = app
+        self.access = access
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        status = [0]
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in _HEADERS if k not in present]
+                if path.startswith(_NO_STORE) and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+        who = scope.get("ketasim_user")
+        if who is not None and scope["method"] == "GET" and status[0] == 200 and \
+                self.access.note(who[0], who[1], path, scope.get("query_string", b"").decode(
+                    "latin-1")):
+            await run_in_threadpool(self.access.flush)
+
+
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -34,7 +88,10 @@ def create_app(settings: Settings) -> FastAPI:
     """A clinic app on ``settings`` (the database is created and migrated here)."""
     from importlib.metadata import version
 
+    from ketasim.clinic.api.account import router as account_api_router
+    from ketasim.clinic.api.oversight import router as oversight_router
     from ketasim.clinic.api.routes import router as api_router
+    from ketasim.clinic.web.account import router as account_router
     from ketasim.clinic.web.admin import router as admin_router
     from ketasim.clinic.web.pages import router as web_router
     from ketasim.clinic.web.tools import router as tools_router
@@ -42,10 +99,16 @@ def create_app(settings: Settings) -> FastAPI:
     database = Database(settings)
     if settings.migrate:
         migrate(database.engine)
+    database.anchor()
+
+    jobs = JobRunner(settings.trial_timeout_s)
+    access = AccessLogger(database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        jobs.shutdown()
+        access.flush()
         database.dispose()
 
     app = FastAPI(title="ketasim clinic", version=version("ketasim"), lifespan=lifespan,
@@ -54,7 +117,11 @@ def create_app(settings: Settings) -> FastAPI:
                   "courses; plans and predictions from ketasim's safety checker and models.")
     app.state.settings = settings
     app.state.db = database
-    app.state.limiter = LoginRateLimiter(settings.login_max_failures, settings.login_window_s)
+    app.state.jobs = jobs
+    app.state.access = access
+    app.state.limiter = LoginRateLimiter(settings.login_max_failures, settings.login_window_s,
+                                         settings.login_client_max_failures)
+    app.state.totp = TotpReplay()
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> Response:
@@ -73,6 +140,13 @@ def create_app(settings: Settings) -> FastAPI:
                                 headers={"WWW-Authenticate": "Bearer"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
+    @app.exception_handler(PasswordChangeRequired)
+    async def _change_password(request: Request, exc: PasswordChangeRequired) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": "password change required: POST "
+                                 "/api/v1/auth/password", "field": "password"}, status_code=403)
+        return RedirectResponse("/account/password", status_code=303)
+
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=403)
@@ -87,18 +161,8 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": f"{first['field']}: {first['message']}",
                              "field": first["field"], "errors": errors}, status_code=422)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data:; "
-                                    "style-src 'self'; script-src 'self'")
-        if request.url.path.startswith(("/api/", "/patients", "/sessions", "/plans")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.state.login_cache = LoginCache()
+    app.add_middleware(_SecurityMiddleware, access=access)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: Annotated[CurrentUser, Depends(require(*ALL_ROLES))]
@@ -118,6 +182,9 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     app.include_router(api_router)
+    app.include_router(account_api_router)
+    app.include_router(oversight_router)
+    app.include_router(account_router)
     app.include_router(web_router)
     app.include_router(tools_router)
     app.include_router(admin_router)

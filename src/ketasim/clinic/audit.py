@@ -2,11 +2,14 @@
 
 Each entry stores who (user id and name), when (UTC, ISO 8601), what (action, entity, id) and the
 record before and after (canonical JSON), plus the previous entry's hash and its own:
-``hash = sha256(prev_hash | seq | at | user_id | username | action | entity | entity_id | before |
-after)``. A single ``audit_head`` row, updated in the same transaction as the write, serialises
+``hash = HMAC-SHA256(key, prev_hash | seq | at | user_id | username | action | entity |
+entity_id | before | after)`` with the audit key kept outside the database
+(:mod:`ketasim.clinic.security.keys`; entries written before the key existed are plain SHA-256).
+A single ``audit_head`` row, updated in the same transaction as the write, serialises
 the chain (row lock on PostgreSQL, the immediate write lock on SQLite), so concurrent writers
-never fork it. :func:`verify_chain` recomputes every hash and names the first entry that does not
-match (edited, deleted or reordered rows).
+never fork it. :func:`verify_chain` recomputes every hash, checks the signed checkpoints kept
+outside the database and compares every clinical row with its last audited state
+(:mod:`ketasim.clinic.security.integrity`), naming what does not match.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,9 +27,17 @@ from sqlalchemy.orm import Session
 
 from ketasim.clinic.db.models import AuditEntry, AuditHead, Base, utcnow
 
-__all__ = ["GENESIS", "AuditProblem", "entry_hash", "record", "snapshot", "verify_chain"]
+__all__ = ["GENESIS", "INFO_KEY", "INFO_PENDING", "AuditProblem", "entry_hash", "record",
+           "row_image", "snapshot", "verify_chain"]
 
 GENESIS = "0" * 64
+#: Session.info keys: the audit key (bytes) and the (seq, hash) a transaction appended last
+INFO_KEY = "ketasim_audit_key"
+INFO_PENDING = "ketasim_audit_pending"
+#: columns never copied into the audit log: they appear as a SHA-256 digest (a change to them is
+#: still covered by the chain; the secret is not disclosed to readers of the log)
+SECRET_COLUMNS = frozenset({"password_hash", "totp_secret"})
+_OMITTED = frozenset({"token_hash", "csrf_token"})
 
 
 def _default(value: object) -> object:
@@ -44,38 +56,65 @@ def canonical(data: Mapping[str, object] | None) -> str:
                       ensure_ascii=False)
 
 
+def row_image(values: Mapping[str, object]) -> dict[str, object]:
+    """The audited image of a row's column values: secrets as ``<name>_sha256`` digests,
+    login tokens left out."""
+    out: dict[str, object] = {}
+    for k, v in values.items():
+        if k in _OMITTED:
+            continue
+        if k in SECRET_COLUMNS:
+            out[f"{k}_sha256"] = (None if v is None else
+                                  hashlib.sha256(str(v).encode("utf-8")).hexdigest())
+            continue
+        out[k] = v
+    return out
+
+
 def snapshot(obj: Base) -> dict[str, object]:
-    """The column values of an ORM object (password hashes left out)."""
+    """The column values of an ORM object (secrets as digests, see :func:`row_image`)."""
     mapper = inspect(obj).mapper
-    return {c.key: getattr(obj, c.key) for c in mapper.column_attrs
-            if c.key not in ("password_hash", "token_hash", "csrf_token")}
+    return row_image({c.key: getattr(obj, c.key) for c in mapper.column_attrs})
 
 
 def entry_hash(prev_hash: str, seq: int, at: str, user_id: int | None, username: str,
-               action: str, entity: str, entity_id: str, before: str, after: str) -> str:
-    """The SHA-256 (hex) of one entry chained to ``prev_hash``."""
+               action: str, entity: str, entity_id: str, before: str, after: str,
+               key: bytes | None = None) -> str:
+    """HMAC-SHA256 under ``key`` (hex) of one entry chained to ``prev_hash``; plain SHA-256
+    without a key (entries written before the keyed chain)."""
     fields = [prev_hash, str(seq), at, "" if user_id is None else str(user_id), username, action,
               entity, entity_id, before, after]
-    return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
+    data = "\x1f".join(fields).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 def record(session: Session, *, user_id: int | None, username: str, action: str, entity: str,
            entity_id: object, before: Mapping[str, object] | None,
            after: Mapping[str, object] | None) -> AuditEntry:
-    """Append one entry in the caller's transaction (so it commits or rolls back with the write)."""
+    """Append one entry in the caller's transaction (so it commits or rolls back with the write).
+
+    The session must carry the audit key (``session.info[INFO_KEY]``, set by
+    :class:`~ketasim.clinic.db.Database`)."""
+    key = session.info.get(INFO_KEY)
+    if not isinstance(key, bytes):
+        raise RuntimeError("no audit key on this session (open it with Database.session())")
     session.flush()
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
                            .execution_options(populate_existing=True)).scalar_one()
     seq = head.seq + 1
     at = utcnow().isoformat(timespec="microseconds")
     b, a = canonical(before), canonical(after)
-    h = entry_hash(head.hash, seq, at, user_id, username, action, entity, str(entity_id), b, a)
+    h = entry_hash(head.hash, seq, at, user_id, username, action, entity, str(entity_id), b, a,
+                   key)
     entry = AuditEntry(seq=seq, at=at, user_id=user_id, username=username, action=action,
                        entity=entity, entity_id=str(entity_id), before=b, after=a,
                        prev_hash=head.hash, hash=h)
     session.add(entry)
     head.seq, head.hash = seq, h
     session.flush()
+    session.info[INFO_PENDING] = (seq, h)
     return entry
 
 
@@ -88,32 +127,8 @@ class AuditProblem:
 
 
 def verify_chain(session: Session) -> tuple[int, list[AuditProblem]]:
-    """Recompute the chain; return (entries checked, problems). No problems: intact."""
-    problems: list[AuditProblem] = []
-    prev = GENESIS
-    expected_seq = 1
-    count = 0
-    for e in session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars():
-        count += 1
-        if e.seq != expected_seq:
-            problems.append(AuditProblem(e.seq, f"entry {e.seq}: expected sequence number "
-                                         f"{expected_seq} (an entry is missing)"))
-        if e.prev_hash != prev:
-            problems.append(AuditProblem(e.seq, f"entry {e.seq}: previous hash does not match "
-                                         "entry before it"))
-        h = entry_hash(e.prev_hash, e.seq, e.at, e.user_id, e.username, e.action, e.entity,
-                       e.entity_id, e.before, e.after)
-        if h != e.hash:
-            problems.append(AuditProblem(e.seq, f"entry {e.seq} ({e.action} {e.entity} "
-                                         f"{e.entity_id}): content does not match its hash "
-                                         "(edited)"))
-        prev = e.hash
-        expected_seq = e.seq + 1
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
-    if head is None:
-        problems.append(AuditProblem(0, "audit head row is missing"))
-    elif head.seq != count or head.hash != prev:
-        problems.append(AuditProblem(head.seq, f"the chain ends at entry {expected_seq - 1} but "
-                                     f"the head records entry {head.seq} (entries removed at "
-                                     "the end)"))
-    return count, problems
+    """Verify the keyed chain, the signed checkpoints and the clinical rows (see
+    :func:`ketasim.clinic.security.integrity.verify`); return (entries checked, problems)."""
+    from ketasim.clinic.security.integrity import verify
+
+    return verify(session)

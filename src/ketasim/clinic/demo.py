@@ -39,7 +39,7 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
     staff = {}
     for username, name, role in _STAFF:
         u = users.create_user(session, cli, username=username, full_name=name, role=role,
-                              password=DEMO_PASSWORD)
+                              password=DEMO_PASSWORD, policy=False)
         staff[role] = Actor(u.id, u.username)
     doc = consent.create_document(
         session, staff["admin"], code="ketamine-treatment", title="Consent to ketamine or "

@@ -24,7 +24,7 @@ class Settings:
     ``postgresql+psycopg://user:password@host/db``. ``cookie_secure`` marks the session cookie
     ``Secure`` (set it when served over HTTPS). Login rate limit: at most
     ``login_max_failures`` failed attempts per user name and client within
-    ``login_window_s`` seconds. ``session_ttl_s``: idle lifetime of a login (s).
+    ``login_window_s`` seconds. ``session_ttl_s``: absolute lifetime of a login (s).
     ``clinic_tz``: the clinic's IANA time zone (``KETASIM_CLINIC_TZ``, default UTC): pages show
     and forms take clock time of this zone; records are stored in UTC.
     """
@@ -40,6 +40,15 @@ class Settings:
     plan_samples: int = 30
     migrate: bool = True
     clinic_tz: str = "UTC"
+    #: signed audit checkpoints (default ``<data_dir>/audit-checkpoints.log``); put it on
+    #: another host's file system for tamper evidence against someone who owns the server
+    audit_checkpoints: Path | None = None
+    #: idle lifetime of a login (s); ``session_ttl_s`` is its absolute lifetime
+    session_idle_s: int = 30 * 60
+    #: failed or concurrent logins from one client (any user name) within ``login_window_s``
+    login_client_max_failures: int = 20
+    #: the virtual-trial page's run-time limit per job (s)
+    trial_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,6 +65,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'clinic.sqlite3').as_posix()}"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """Where the signed audit checkpoints are appended."""
+        return self.audit_checkpoints or self.data_dir / "audit-checkpoints.log"
 
     @property
     def is_sqlite(self) -> bool:
@@ -77,6 +91,8 @@ class Settings:
             kwargs["database_url"] = env["DATABASE_URL"]
         if env.get("KETASIM_CLINIC_TZ"):
             kwargs["clinic_tz"] = env["KETASIM_CLINIC_TZ"]
+        if env.get("KETASIM_AUDIT_CHECKPOINTS"):
+            kwargs["audit_checkpoints"] = Path(env["KETASIM_AUDIT_CHECKPOINTS"])
         if env.get("KETASIM_COOKIE_SECURE"):
             kwargs["cookie_secure"] = env["KETASIM_COOKIE_SECURE"] not in ("0", "false", "")
         kwargs.update(overrides)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Path, Query, Request
 
-from ketasim.clinic.auth import COOKIE_NAME, CurrentUser, csrf_matches, lookup_login
+from ketasim.clinic.auth import (
+    COOKIE_NAME,
+    CurrentUser,
+    LoginCache,
+    csrf_matches,
+    lookup_login,
+    touch_login,
+)
 from ketasim.clinic.db import Database
 from ketasim.clinic.services.base import Actor
 from ketasim.clinic.settings import Settings
@@ -19,6 +27,7 @@ __all__ = [
     "Forbidden",
     "Id",
     "LoginRequired",
+    "PasswordChangeRequired",
     "QId",
     "actor",
     "db",
@@ -33,10 +42,17 @@ QId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 ALL_ROLES = ("admin", "prescriber", "nurse", "auditor")
 CLINICIANS = ("prescriber", "nurse")
 _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+#: what a user who must change their password (after an admin's reset) may still do
+PASSWORD_CHANGE_PATHS = frozenset({"/api/v1/auth/password", "/api/v1/auth/logout",
+                                   "/api/v1/auth/me", "/account/password", "/logout"})
 
 
 class LoginRequired(Exception):  # noqa: N818
     """No valid login (401 for the API, a redirect to the login page for pages)."""
+
+
+class PasswordChangeRequired(Exception):  # noqa: N818
+    """The user must change their password before anything else (403 / the password page)."""
 
 
 class Forbidden(Exception):  # noqa: N818
@@ -70,8 +86,23 @@ def optional_user(request: Request) -> CurrentUser | None:
     token, via_cookie = _token(request)
     if not token:
         return None
-    with db(request).read() as s:
-        return lookup_login(s, token, via_cookie=via_cookie)
+    cache: LoginCache = request.app.state.login_cache
+    user = cache.get(token, via_cookie)
+    if user is not None:
+        return user
+    generation = LoginCache.generation()
+    database = db(request)
+    with database.read() as s:
+        user = lookup_login(s, token, via_cookie=via_cookie,
+                            idle_s=settings(request).session_idle_s)
+    if user is None:
+        return None
+    if user.touch_due:
+        with database.session() as s:
+            touch_login(s, user.login_id)
+        user = dataclasses.replace(user, touch_due=False)
+    cache.put(token, via_cookie, user, generation)
+    return user
 
 
 def require(*roles: str) -> Callable[[Request], Awaitable[CurrentUser]]:
@@ -82,6 +113,8 @@ def require(*roles: str) -> Callable[[Request], Awaitable[CurrentUser]]:
         user = optional_user(request)
         if user is None:
             raise LoginRequired()
+        if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+            raise PasswordChangeRequired()
         if user.role not in allowed:
             raise Forbidden(f"role {user.role} may not use this; allowed: "
                             f"{', '.join(sorted(allowed))}")
@@ -95,6 +128,7 @@ def require(*roles: str) -> Callable[[Request], Awaitable[CurrentUser]]:
             if not csrf_matches(user.csrf_token, given):
                 raise Forbidden("missing or wrong CSRF token")
         request.state.user = user
+        request.scope["ketasim_user"] = (user.id, user.username)  # for the access log
         return user
 
     dependency.allowed_roles = allowed  # type: ignore[attr-defined]

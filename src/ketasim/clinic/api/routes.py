@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -12,7 +13,7 @@ from ketasim.clinic.api import schemas as sc
 from ketasim.clinic.api.deps import ALL_ROLES, CLINICIANS, Id, QId, actor, db, require
 from ketasim.clinic.auth import COOKIE_NAME, CurrentUser, create_login, revoke_login
 from ketasim.clinic.db import Database
-from ketasim.clinic.db.models import AuditEntry, Rating, TreatmentPlan, TreatmentSession
+from ketasim.clinic.db.models import AuditEntry, Rating, TreatmentPlan, TreatmentSession, User
 from ketasim.clinic.services import alerts as al
 from ketasim.clinic.services import consent as co
 from ketasim.clinic.services import patients as pa
@@ -51,23 +52,34 @@ def health(database: DB) -> dict[str, str]:
     return {"status": "ok"}
 
 
-def do_login(request: Request, database: Database, username: str, password: str
-             ) -> tuple[str, str, str, str]:
-    """Check credentials (rate-limited); return (token, csrf, username, role)."""
+def do_login(request: Request, database: Database, username: str, password: str,
+             totp_code: str | None = None) -> tuple[str, str, str, str]:
+    """Check credentials (and the second factor when enrolled), rate-limited by user name and
+    by client with attempts in flight counted; return (token, csrf, username, role)."""
     limiter = request.app.state.limiter
     client = request.client.host if request.client else "?"
-    wait = limiter.blocked(username, client)
+    wait = limiter.begin(username, client)
     if wait > 0:
         raise RateLimited(f"too many failed logins; try again in {wait:.0f} s",
                           field="username")
-    with database.session() as s:
-        user = us.authenticate(s, username, password)
-        if user is None:
-            limiter.failed(username, client)
-            raise ServiceError("wrong user name or password", field="password")
-        limiter.succeeded(username, client)
-        token, csrf = create_login(s, user, request.app.state.settings.session_ttl_s)
-        return token, csrf, user.username, user.role
+    ok = False
+    try:
+        with database.session() as s:
+            user = us.authenticate(s, username, password)
+            if user is None:
+                raise ServiceError("wrong user name or password", field="password")
+            if user.totp_enabled and user.totp_secret:
+                if not totp_code:
+                    raise ServiceError("totp_code: the code of your authenticator app is "
+                                       "required", field="totp_code")
+                if not request.app.state.totp.verify(user.id, user.totp_secret, totp_code):
+                    raise ServiceError("totp_code: wrong or already used code",
+                                       field="totp_code")
+            token, csrf = create_login(s, user, request.app.state.settings.session_ttl_s)
+            ok = True
+            return token, csrf, user.username, user.role
+    finally:
+        limiter.end(username, client, ok=ok)
 
 
 def set_login_cookie(request: Request, response: Response, token: str) -> None:
@@ -80,9 +92,14 @@ def set_login_cookie(request: Request, response: Response, token: str) -> None:
 @router.post("/auth/login", tags=["auth"], responses={400: {}, 429: {}})
 def login(request: Request, response: Response, body: sc.LoginIn, database: DB) -> sc.LoginOut:
     """Log in: sets the session cookie and returns a bearer token and the CSRF token."""
-    token, csrf, name, role = do_login(request, database, body.username, body.password)
+    token, csrf, name, role = do_login(request, database, body.username, body.password,
+                                       body.totp_code)
     set_login_cookie(request, response, token)
-    return sc.LoginOut(token=token, csrf_token=csrf, username=name, role=role)
+    with database.read() as s:
+        user = s.execute(select(User).where(User.username == name)).scalar_one()
+        must = bool(user.must_change_password)
+    return sc.LoginOut(token=token, csrf_token=csrf, username=name, role=role,
+                       must_change_password=must)
 
 
 @router.post("/auth/logout", tags=["auth"])
@@ -218,12 +235,19 @@ def plans_list(patient_id: Id, user: Anyone, database: DB) -> list[sc.PlanPublic
 
 
 @router.post("/patients/{patient_id}/plans", tags=["plans"], status_code=201)
-def plans_create(patient_id: Id, body: sc.PlanCreate, user: Prescriber,
+def plans_create(request: Request, patient_id: Id, body: sc.PlanCreate, user: Prescriber,
                  database: DB) -> sc.PlanPublic:
-    """A draft plan from the protocol library via ketasim.safety.make_plan."""
+    """A draft plan from the protocol library via ketasim.safety.make_plan (its predicted
+    curves are computed once, here, and stored for the plan page)."""
+    from ketasim.clinic.services.predictions import ensure
+
     with database.session() as s:
-        return sc.PlanPublic.model_validate(pl.create_plan(
+        out = sc.PlanPublic.model_validate(pl.create_plan(
             s, actor(user), patient_id, **body.model_dump()))
+    # on failure the plan page computes it (and shows why it cannot) on first view
+    with contextlib.suppress(ServiceError):
+        ensure(database, out.id, request.app.state.settings.plan_samples)
+    return out
 
 
 @router.get("/plans/{plan_id}", tags=["plans"])
@@ -431,8 +455,9 @@ def audit_list(user: Oversight, database: DB, after_seq: Annotated[int, Query(ge
 
 
 @router.get("/audit/verify", tags=["audit"])
-def audit_verify(user: Oversight, database: DB) -> sc.AuditVerifyPublic:
-    """Recompute the hash chain."""
+def audit_verify(request: Request, user: Oversight, database: DB) -> sc.AuditVerifyPublic:
+    """Verify the keyed hash chain, the signed checkpoints and every clinical row."""
+    request.app.state.access.flush()
     with database.read() as s:
         n, problems = audit.verify_chain(s)
     return sc.AuditVerifyPublic(entries=n, intact=not problems,

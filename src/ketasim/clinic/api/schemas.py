@@ -38,6 +38,8 @@ class FindingPublic(BaseModel):
 class LoginIn(_In):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
+    totp_code: str | None = Field(default=None, max_length=10,
+                                  description="authenticator code (users with a second factor)")
 
 
 class LoginOut(BaseModel):
@@ -45,6 +47,28 @@ class LoginOut(BaseModel):
     csrf_token: str
     username: str
     role: str
+    must_change_password: bool = Field(
+        default=False, description="true after an admin's reset: only POST /api/v1/auth/password "
+        "(and logout) are allowed until the password is changed")
+
+
+class PasswordChange(_In):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class PasswordReset(_In):
+    new_password: str = Field(min_length=1, max_length=200,
+                              description="temporary password; the user must change it")
+
+
+class TotpCode(_In):
+    code: str = Field(min_length=1, max_length=10)
+
+
+class TotpEnrolment(BaseModel):
+    secret: str = Field(description="base32 secret (shown once)")
+    uri: str = Field(description="otpauth:// URI for an authenticator app")
 
 
 class UserCreate(_In):
@@ -64,6 +88,8 @@ class UserPublic(_Out):
     full_name: str
     role: str
     active: bool
+    must_change_password: bool = False
+    totp_enabled: bool = False
 
 
 class PatientCreate(_In):

@@ -77,13 +77,31 @@ class Database:
     """An engine and its session factory (one per app)."""
 
     def __init__(self, settings: Settings) -> None:
+        from ketasim.clinic.audit import INFO_KEY
+        from ketasim.clinic.security import integrity
+        from ketasim.clinic.security.keys import load_key
+
         self.settings = settings
         self.engine = make_engine(settings)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # the audit key and the checkpoint file live outside the database (see security/)
+        key = load_key(settings.data_dir)
+        self.checkpoints = integrity.Checkpoints(settings.checkpoint_path, key)
+        info = {INFO_KEY: key, integrity.INFO_CHECKPOINTS: self.checkpoints}
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, info=info)
+        event.listen(self.sessionmaker, "after_commit", integrity.after_commit)
+        event.listen(self.sessionmaker, "after_rollback", integrity.after_rollback)
         self._write_lock: AbstractContextManager[object] = (
             threading.Lock() if settings.is_sqlite else nullcontext())
         self.read_sessionmaker = sessionmaker(
-            self.engine.execution_options(ketasim_read_only=True), expire_on_commit=False)
+            self.engine.execution_options(ketasim_read_only=True), expire_on_commit=False,
+            info=info)
+
+    def anchor(self) -> None:
+        """Start the checkpoint file of a (migrated) database that has none."""
+        from ketasim.clinic.security import integrity
+
+        with self.read() as s:
+            integrity.anchor(s, self.checkpoints)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "ROLES",
+    "AccessLog",
     "AdverseEvent",
     "Alert",
     "AuditEntry",
@@ -31,6 +32,7 @@ __all__ = [
     "ConsentDocument",
     "Observation",
     "Patient",
+    "PlanPrediction",
     "Rating",
     "Screening",
     "SessionAmendment",
@@ -63,6 +65,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AuthSession(Base):
@@ -73,7 +79,8 @@ class AuthSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    user: Mapped[User] = relationship()
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class Patient(Base):
@@ -337,3 +344,31 @@ class AuditEntry(Base):
     after: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessLog(Base):
+    """Who read which patient's record (a read of a patient, plan or session page/resource)."""
+
+    __tablename__ = "access_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(200))
+
+
+class PlanPrediction(Base):
+    """A plan's predicted curves, computed once when the plan is made (or its inputs change:
+    ``plan_digest`` is the digest of the plan row it was computed from)."""
+
+    __tablename__ = "plan_predictions"
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), primary_key=True)
+    plan_digest: Mapped[str] = mapped_column(String(64))
+    n_samples: Mapped[int] = mapped_column(Integer)
+    figures: Mapped[dict[str, str]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text)
+    effects_note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

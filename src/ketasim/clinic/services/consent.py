@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketasim.clinic import audit
@@ -23,8 +23,11 @@ def create_document(session: Session, actor: Actor, *, code: str, title: str,
         raise Invalid("body", "at least 20 characters of consent text")
     last = session.execute(select(func.max(ConsentDocument.version))
                            .where(ConsentDocument.code == code)).scalar_one()
-    session.execute(update(ConsentDocument).where(ConsentDocument.code == code)
-                    .values(current=False))
+    for old in session.execute(select(ConsentDocument).where(
+            ConsentDocument.code == code, ConsentDocument.current.is_(True))).scalars():
+        before = audit.snapshot(old)
+        old.current = False
+        log(session, actor, "supersede", old, before)  # audited: every row matches its log
     doc = ConsentDocument(code=code, version=(last or 0) + 1, title=title.strip(), body=body,
                           current=True)
     session.add(doc)

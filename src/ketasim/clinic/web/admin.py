@@ -68,6 +68,18 @@ async def admin_user_active(request: Request, user_id: Id, user: Admin, database
     return RedirectResponse("/admin", status_code=303)
 
 
+@router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
+async def admin_user_password(request: Request, user_id: Id, user: Admin, database: DB
+                              ) -> Response:
+    form = await request.form()
+    try:
+        with database.session() as s:
+            us.reset_password(s, actor(user), user_id, new_password=_text(form, "new_password"))
+    except ServiceError as exc:
+        return _admin_page(request, database, exc.status, str(exc))
+    return RedirectResponse("/admin", status_code=303)
+
+
 @router.post("/admin/consent-documents", response_class=HTMLResponse)
 async def admin_document_create(request: Request, user: Admin, database: DB) -> Response:
     form = await request.form()
@@ -82,6 +94,7 @@ async def admin_document_create(request: Request, user: Admin, database: DB) -> 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, user: Oversight, database: DB) -> HTMLResponse:
+    request.app.state.access.flush()
     with database.read() as s:
         n, problems = audit.verify_chain(s)
         entries = list(s.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(200)

@@ -4,6 +4,7 @@ the simulator page calling the same functions as the CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
@@ -145,7 +146,8 @@ async def login_submit(request: Request, database: DB) -> Response:
     nxt = _text(form, "next", "/")
     try:
         token, _csrf, _n, _r = do_login(request, database, _text(form, "username"),
-                                        _text(form, "password"))
+                                        _text(form, "password"),
+                                        _text(form, "totp_code") or None)
     except ServiceError as exc:
         return render(request, "login.html", status_code=exc.status, error=str(exc), next=nxt)
     response = _redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
@@ -281,13 +283,23 @@ async def screening_create(request: Request, patient_id: Id, user: Clinician,
 @router.post("/patients/{patient_id}/plan", response_class=HTMLResponse)
 async def plan_create(request: Request, patient_id: Id, user: Prescriber,
                       database: DB) -> Response:
+    from ketasim.clinic.services.predictions import ensure
+
+    made: list[int] = []
+
     def act(s: object, form: FormData) -> str:
         weeks = _num(form, "weeks")
         p = pl.create_plan(s, actor(user), patient_id,  # type: ignore[arg-type]
                            screening_id=int(_req(form, "screening_id")), dose=_num(form, "dose"),
                            weeks=None if weeks is None else int(weeks))
+        made.append(p.id)
         return f"/plans/{p.id}"
-    return await _patient_action(request, database, patient_id, act)
+    response = await _patient_action(request, database, patient_id, act)
+    if made:  # the prediction is computed once, when the plan is made
+        # on failure the plan page computes it (and shows why it cannot) on first view
+        with contextlib.suppress(ServiceError):
+            ensure(database, made[0], request.app.state.settings.plan_samples)
+    return response
 
 
 @router.post("/patients/{patient_id}/rating", response_class=HTMLResponse)
@@ -303,16 +315,15 @@ async def rating_create(request: Request, patient_id: Id, user: Clinician,
 # --- plans ---------------------------------------------------------------------------------------
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
 def plan_page(request: Request, plan_id: Id, user: Anyone, database: DB) -> HTMLResponse:
-    from ketasim.report.plan_report import plan_figures
+    from ketasim.clinic.services.predictions import ensure
 
     n = request.app.state.settings.plan_samples
     with database.read() as s:
         row = get_or_404(s, TreatmentPlan, plan_id, "plan")
         patient = pa.get_patient(s, row.patient_id)
-        full = pl.predict(s, plan_id, n)
-    figures = plan_figures(full)
-    return render(request, "plan.html", plan=row, patient=patient, figures=figures,
-                  note=full.concentration_note, effects_note=full.effects_note)
+    pred = ensure(database, plan_id, n)  # stored when the plan was made, not simulated per view
+    return render(request, "plan.html", plan=row, patient=patient, figures=pred["figures"],
+                  note=pred["note"], effects_note=pred["effects_note"])
 
 
 @router.post("/plans/{plan_id}/sign", response_class=HTMLResponse)

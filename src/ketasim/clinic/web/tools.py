@@ -1,7 +1,11 @@
 """Pages that open the computational side to people who do not use Python: the simulator
 (model, patient, regimen -> concentrations), the plan (protocol + patient -> findings, doses,
 predicted curves) and TCI. They call the same functions as ``ketasim simulate``, ``ketasim plan``
-and ``ketasim tci``; nothing is written to the records (GET forms, no CSRF needed)."""
+and ``ketasim tci``; nothing is written to the records (GET forms, no CSRF needed).
+
+Inputs are bounded (:mod:`ketasim.clinic.web.tool_limits`): catalogue models by id only, capped
+doses, output times, patients and arms, each refusal a 422 naming the field and the limit. The
+virtual trial runs as a background job (:mod:`ketasim.clinic.jobs`) with a progress page."""
 
 from __future__ import annotations
 
@@ -9,15 +13,18 @@ import base64
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ketasim.catalogue import available_models, resolve_model
+from ketasim.catalogue import available_models
 from ketasim.clinic.api.deps import ALL_ROLES, require
 from ketasim.clinic.auth import CurrentUser
+from ketasim.clinic.jobs import JobLimit
+from ketasim.clinic.web import tool_limits as lim
 from ketasim.clinic.web.pages import render
 from ketasim.errors import KetasimError
 from ketasim.patient import Patient
@@ -25,7 +32,7 @@ from ketasim.regimens.protocols import available_protocols
 
 __all__ = ["DEFAULT_TRIAL", "router"]
 
-MAX_TRIAL_N = 2000
+MAX_TRIAL_N = lim.MAX_TRIAL_N
 DEFAULT_TRIAL = """# Two esketamine arms over a 2-week induction (spec format of `ketasim trial`)
 title = "Esketamine 56 vs 84 mg twice weekly, 2 weeks"
 n = 300
@@ -80,6 +87,12 @@ output = "esketamine_plasma"
 router = APIRouter(include_in_schema=False)
 Anyone = Annotated[CurrentUser, Depends(require(*ALL_ROLES))]
 MAX_MIN = 7 * 1440.0
+Weight = Annotated[float, Query(ge=1.0, le=400.0, description="kg")]
+Age = Annotated[float | None, Query(ge=0.0, le=120.0, description="years")]
+Height = Annotated[float | None, Query(ge=30.0, le=250.0, description="cm")]
+Short = Annotated[str, Query(max_length=200)]
+Text = Annotated[str, Query(max_length=1000)]
+Changes = Annotated[int, Query(ge=1, le=30, description="rate changes of a manual scheme")]
 
 
 def _png(draw: Callable[[Path], object]) -> str:
@@ -100,12 +113,12 @@ def _models() -> list[str]:
 
 
 @router.get("/tools/simulate", response_class=HTMLResponse)
-def simulate_page(request: Request, user: Anyone, model: str = "domino-1982",
-                  dose: str = "", route: str = "iv", over: str = "", weight_kg: float = 70.0,
-                  age_years: float | None = 40.0, height_cm: float | None = None,
-                  sex: str = "", until: str = "6h", compare: str = "") -> HTMLResponse:
+def simulate_page(request: Request, user: Anyone, model: Short = "domino-1982",
+                  dose: Text = "", route: Short = "iv", over: Short = "",
+                  weight_kg: Weight = 70.0, age_years: Age = 40.0, height_cm: Height = None,
+                  sex: Short = "", until: Short = "6h", compare: Text = "") -> HTMLResponse:
     """Simulator: as ``ketasim simulate --model --dose --route --over --until --plot``;
-    ``compare`` (model ids, or ``all``) overlays several models as ``ketasim compare``."""
+    ``compare`` (catalogue model ids, or ``all``) overlays several models as ``ketasim compare``."""
     from ketasim.pk import simulate
     from ketasim.regimens import parse_regimen
     from ketasim.report.plots import plot_concentrations
@@ -115,11 +128,16 @@ def simulate_page(request: Request, user: Anyone, model: str = "domino-1982",
                               "model": model, "route": route, "until": until}
     if dose:
         try:
-            m = resolve_model(model)
+            m = lim.catalogue_model(model)
+            lim.check_doses(dose)
             regimen = parse_regimen(dose, route=route, over=over or None)
+            if len(regimen) > lim.MAX_DOSES:
+                raise lim.ToolInputError("dose", f"{len(regimen)} doses; accepted at most "
+                                         f"{lim.MAX_DOSES} per regimen on this page")
             end = parse_duration_min(until, field="until")
             if not 0 < end <= MAX_MIN:
                 raise KetasimError(f"until: accepted up to {MAX_MIN / 1440:g} days")
+            lim.check_time_points(int(end) + 1, field="until")
             res = simulate(m, _patient(weight_kg, age_years, height_cm, sex), regimen,
                            times_min=np.arange(0.0, end + 1.0, 1.0))
             title = f"{m.title}\n" + "; ".join(d.describe() for d in regimen)
@@ -131,14 +149,14 @@ def simulate_page(request: Request, user: Anyone, model: str = "domino-1982",
                 _compare_overlay(ctx, m, compare, res.patient, regimen, res.times_min)
         except KetasimError as exc:
             ctx["error"] = str(exc)
+            return render(request, "tool_simulate.html", ctx, status_code=422)
     return render(request, "tool_simulate.html", ctx)
 
 
 @router.get("/tools/tci", response_class=HTMLResponse)
-def tci_page(request: Request, user: Anyone, model: str = "domino-1982", target: str = "",
-             duration: str = "60min", site: str = "effect", weight_kg: float = 70.0,
-             age_years: float | None = 40.0, height_cm: float | None = None,
-             sex: str = "") -> HTMLResponse:
+def tci_page(request: Request, user: Anyone, model: Short = "domino-1982", target: Text = "",
+             duration: Short = "60min", site: Short = "effect", weight_kg: Weight = 70.0,
+             age_years: Age = 40.0, height_cm: Height = None, sex: Short = "") -> HTMLResponse:
     """TCI: as ``ketasim tci --model --target --duration --site --plot``."""
     from ketasim.report.tci_plots import plot_tci
     from ketasim.tci import parse_pump, parse_targets, plan_tci
@@ -148,12 +166,16 @@ def tci_page(request: Request, user: Anyone, model: str = "domino-1982", target:
                               "model": model, "site": site}
     if target:
         try:
-            m = resolve_model(model)
+            m = lim.catalogue_model(model)
             minutes = parse_duration_min(duration, field="duration")
             if not 0 < minutes <= 1440:
                 raise KetasimError("duration: accepted up to 24 h")
+            targets = parse_targets(target, field="target")
+            if len(targets.steps) > lim.MAX_TARGETS:
+                raise lim.ToolInputError("target", f"{len(targets.steps)} steps; accepted at "
+                                         f"most {lim.MAX_TARGETS}")
             plan = plan_tci(m, _patient(weight_kg, age_years, height_cm, sex),
-                            parse_targets(target), duration_min=minutes,
+                            targets, duration_min=minutes,
                             site="plasma" if site == "plasma" else "effect",
                             pump=parse_pump("10 mg/mL", "1200 mL/h", "10s"))
             ctx["figure"] = _png(lambda p: plot_tci(plan, p, title=f"{m.id}: {site}-site TCI, "
@@ -162,13 +184,17 @@ def tci_page(request: Request, user: Anyone, model: str = "domino-1982", target:
             ctx["total_mg"] = plan.total_mg
         except KetasimError as exc:
             ctx["error"] = str(exc)
+            return render(request, "tool_tci.html", ctx, status_code=422)
     return render(request, "tool_tci.html", ctx)
 
 
 @router.get("/tools/plan", response_class=HTMLResponse)
-def plan_tool_page(request: Request, user: Anyone, protocol: str = "", age_years: float = 45.0,
-                   weight_kg: float = 70.0, sex: str = "", sbp_mmhg: float | None = None,
-                   dbp_mmhg: float | None = None) -> HTMLResponse:
+def plan_tool_page(request: Request, user: Anyone, protocol: Short = "",
+                   age_years: Annotated[float, Query(ge=0.0, le=120.0)] = 45.0,
+                   weight_kg: Weight = 70.0, sex: Short = "",
+                   sbp_mmhg: Annotated[float | None, Query(ge=40.0, le=300.0)] = None,
+                   dbp_mmhg: Annotated[float | None, Query(ge=20.0, le=200.0)] = None
+                   ) -> HTMLResponse:
     """Plan: as ``ketasim plan --protocol --patient`` (a patient typed in, not a record)."""
     from ketasim.report.plan_report import plan_figures
     from ketasim.safety import default_rules, make_plan, parse_patient_record
@@ -191,20 +217,26 @@ def plan_tool_page(request: Request, user: Anyone, protocol: str = "", age_years
             ctx.update(plan=plan, figures=plan_figures(plan))
         except KetasimError as exc:
             ctx["error"] = str(exc)
+            return render(request, "tool_plan.html", ctx, status_code=422)
     return render(request, "tool_plan.html", ctx)
 
 
-def _check_trial_data(data: dict[str, object]) -> None:
-    """Only self-contained specs: no file references, a bounded N."""
-    pop = data.get("population")
-    if isinstance(pop, dict) and pop.get("kind", "preset" if "preset" in pop else None) not in (
-            "parametric", "preset", "fixed"):
-        raise KetasimError("population.kind: the web page accepts parametric, preset or fixed "
-                           "populations (CSV files only from the command line)")
-    n = data.get("n")
-    if not isinstance(n, int) or not 1 <= n <= MAX_TRIAL_N:
-        raise KetasimError(f"n: {n!r}; the web page runs 1 to {MAX_TRIAL_N} patients per arm "
-                           "(use `ketasim trial` for more)")
+def run_trial_job(data: dict[str, Any], progress: Any) -> dict[str, Any]:
+    """The trial page's job (in a child process): run, plot and summarise one spec."""
+    from ketasim.population import run_trial
+    from ketasim.population.spec import parse_trial_spec
+    from ketasim.report.trial_plots import plot_bands
+
+    spec = parse_trial_spec(data)
+    result = run_trial(spec, scheduler="local:1", progress=progress)
+    return {
+        "figure": _png(lambda p: plot_bands(result.summary, p, title=spec.title,
+                                            variability=result.variability)),
+        "endpoints": result.endpoints.round(4).to_dict(orient="records"),
+        "findings": [{"severity": f.severity, "message": f.message, "source": f.source}
+                     for f in result.findings],
+        "variability": dict(result.variability),
+    }
 
 
 @router.get("/tools/trial", response_class=HTMLResponse)
@@ -215,36 +247,51 @@ def trial_page(request: Request, user: Anyone) -> HTMLResponse:
 
 @router.post("/tools/trial", response_class=HTMLResponse)
 async def trial_run(request: Request, user: Anyone) -> Response:
-    """Run a virtual trial: as ``ketasim trial SPEC`` (one local worker, N capped)."""
+    """Queue a virtual trial (as ``ketasim trial SPEC``, bounded) and go to its progress page."""
     import tomllib
 
-    from ketasim.population import run_trial
     from ketasim.population.spec import parse_trial_spec
-    from ketasim.report.trial_plots import plot_bands
 
     form = await request.form()
     raw = form.get("spec")
     text = raw if isinstance(raw, str) else ""
-    ctx: dict[str, object] = {"spec": text}
+    ctx: dict[str, object] = {"spec": text[:lim.MAX_SPEC_CHARS]}
     try:
+        if len(text) > lim.MAX_SPEC_CHARS:
+            raise lim.ToolInputError("spec", f"{len(text)} characters; accepted at most "
+                                     f"{lim.MAX_SPEC_CHARS}")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise KetasimError(f"spec: not valid TOML: {exc}") from None
-        _check_trial_data(data)
+        lim.check_trial_data(data)
         spec = parse_trial_spec(data)
-        from starlette.concurrency import run_in_threadpool
-
-        result = await run_in_threadpool(run_trial, spec, scheduler="local:1")
-        ctx["figure"] = _png(lambda p: plot_bands(result.summary, p, title=spec.title,
-                                                  variability=result.variability))
-        ctx["endpoints"] = result.endpoints.round(4).to_dict(orient="records")
-        ctx["findings"] = list(result.findings)
-        ctx["variability"] = dict(result.variability)
+        lim.check_trial_size(spec.n, len(spec.arms), int(spec.outputs.grid().size))
+        job = request.app.state.jobs.submit(user.id, spec.title, run_trial_job, data)
     except KetasimError as exc:
         ctx["error"] = str(exc)
         return render(request, "tool_trial.html", ctx, status_code=422)
-    return render(request, "tool_trial.html", ctx)
+    except JobLimit as exc:
+        ctx["error"] = str(exc)
+        return render(request, "tool_trial.html", ctx, status_code=429)
+    return RedirectResponse(f"/tools/trial/jobs/{job.id}", status_code=303)
+
+
+@router.get("/tools/trial/jobs/{job_id}", response_class=HTMLResponse)
+def trial_job_page(request: Request, user: Anyone,
+                   job_id: Annotated[str, PathParam(max_length=40)]) -> HTMLResponse:
+    """A trial job's progress, then its results (the owner's jobs only)."""
+    job = request.app.state.jobs.get(job_id)
+    if job is None or job.owner_id != user.id:
+        return render(request, "tool_trial.html", {"spec": DEFAULT_TRIAL}, status_code=404,
+                      error=f"job {job_id[:40]!r} not found (jobs are kept in memory until the "
+                      "server restarts)")
+    ctx: dict[str, object] = {"job": job, "timeout_s": request.app.state.jobs.timeout_s}
+    if job.result is not None:
+        ctx.update(job.result)
+    if job.state == "failed":
+        ctx["error"] = job.error
+    return render(request, "tool_trial_job.html", ctx)
 
 
 def _compare_overlay(ctx: dict[str, object], model: object, compare: str, patient: Patient,
@@ -264,7 +311,10 @@ def _compare_overlay(ctx: dict[str, object], model: object, compare: str, patien
                                            age_years=patient.age_years)
                   if o.drug == model.drug and routes <= set(o.route_names)]
     else:
-        others = [resolve_model(n.strip()) for n in compare.split(",") if n.strip()]
+        names = [n.strip() for n in compare.split(",") if n.strip()]
+        if len(names) > 12:
+            raise lim.ToolInputError("compare", f"{len(names)} models; accepted at most 12")
+        others = [lim.catalogue_model(n, field="compare") for n in names]
     chosen = [model, *[o for o in others if o.id != model.id]][:12]
     comparison = compare_models(chosen, patient, regimen, times_min=times,
                                 allow_extrapolation=False)
@@ -290,18 +340,22 @@ def _manual_scheme(model: str, target: str, duration: str, site: str, weight_kg:
     settings = parse_manual_settings(boluses=boluses, max_changes=max_changes, rate_step=rate_step,
                                time_step="5min", loading_bolus=loading_bolus and not boluses,
                                bolus_step="1 mg", settle="10min", max_overshoot=None)
-    return plan_manual(resolve_model(model), _patient(weight_kg, age_years, height_cm, sex),
-                       parse_targets(target), duration_min=minutes,
+    targets = parse_targets(target, field="target")
+    if len(targets.steps) > lim.MAX_TARGETS:
+        raise lim.ToolInputError("target", f"{len(targets.steps)} steps; accepted at most "
+                                 f"{lim.MAX_TARGETS}")
+    return plan_manual(lim.catalogue_model(model), _patient(weight_kg, age_years, height_cm, sex),
+                       targets, duration_min=minutes,
                        site="plasma" if site == "plasma" else "effect",
                        pump=parse_pump(syringe, "1200 mL/h", "10s"), settings=settings)
 
 
 @router.get("/tools/tci/manual", response_class=HTMLResponse)
-def tci_manual_page(request: Request, user: Anyone, model: str = "domino-1982",
-                    target: str = "", duration: str = "60min", site: str = "effect",
-                    weight_kg: float = 70.0, age_years: float | None = 40.0,
-                    height_cm: float | None = None, sex: str = "", syringe: str = "10 mg/mL",
-                    rate_step: str = "0.5 mL/h", max_changes: int = 7,
+def tci_manual_page(request: Request, user: Anyone, model: Short = "domino-1982",
+                    target: Text = "", duration: Short = "60min", site: Short = "effect",
+                    weight_kg: Weight = 70.0, age_years: Age = 40.0,
+                    height_cm: Height = None, sex: Short = "", syringe: Short = "10 mg/mL",
+                    rate_step: Short = "0.5 mL/h", max_changes: Changes = 7,
                     loading_bolus: bool = False, boluses: bool = False) -> HTMLResponse:
     """Manual scheme for an ordinary pump: as ``ketasim tci --manual`` (``--boluses``)."""
     from urllib.parse import urlencode
@@ -324,15 +378,16 @@ def tci_manual_page(request: Request, user: Anyone, model: str = "domino-1982",
             ctx["pdf_query"] = urlencode({**dict(request.query_params), "manual": "1"})
         except KetasimError as exc:
             ctx["error"] = str(exc)
+            return render(request, "tool_tci.html", ctx, status_code=422)
     return render(request, "tool_tci.html", ctx)
 
 
 @router.get("/tools/tci/report.pdf", response_model=None)
-def tci_report_pdf(request: Request, user: Anyone, model: str = "domino-1982",
-                   target: str = "1 ug/mL", duration: str = "60min", site: str = "effect",
-                   weight_kg: float = 70.0, age_years: float | None = 40.0,
-                   height_cm: float | None = None, sex: str = "", syringe: str = "10 mg/mL",
-                   rate_step: str = "0.5 mL/h", max_changes: int = 7,
+def tci_report_pdf(request: Request, user: Anyone, model: Short = "domino-1982",
+                   target: Text = "1 ug/mL", duration: Short = "60min", site: Short = "effect",
+                   weight_kg: Weight = 70.0, age_years: Age = 40.0,
+                   height_cm: Height = None, sex: Short = "", syringe: Short = "10 mg/mL",
+                   rate_step: Short = "0.5 mL/h", max_changes: Changes = 7,
                    loading_bolus: bool = False, boluses: bool = False,
                    manual: bool = True) -> Response:
     """The printable PDF of the page's scheme (manual) or TCI plan, as ``--report file.pdf``."""
@@ -353,9 +408,9 @@ def tci_report_pdf(request: Request, user: Anyone, model: str = "domino-1982",
                 minutes = parse_duration_min(duration, field="duration")
                 if not 0 < minutes <= 1440:
                     raise KetasimError("duration: accepted up to 24 h")
-                plan = plan_tci(resolve_model(model),
+                plan = plan_tci(lim.catalogue_model(model),
                                 _patient(weight_kg, age_years, height_cm, sex),
-                                parse_targets(target), duration_min=minutes,
+                                parse_targets(target, field="target"), duration_min=minutes,
                                 site="plasma" if site == "plasma" else "effect",
                                 pump=parse_pump(syringe, "1200 mL/h", "10s"))
                 write_tci_pdf(plan, path, title=f"{plan.model_id}: {site}-site TCI, {target}")

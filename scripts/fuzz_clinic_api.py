@@ -1,0 +1,115 @@
+"""Fuzz every operation of the clinic API (schemathesis, from its own OpenAPI schema) as a
+logged-in user of each role, and count the cases: any 5xx fails the run.
+
+The CI-sized version is ``tests/clinic/test_fuzz_openapi.py``; this script is the long run
+(issue 12 asks for at least 5,000 cases). In-process (ASGI), SQLite in a temporary directory,
+cheap argon2 parameters for the accounts it creates. Afterwards the audit chain, checkpoints and
+rows are verified.
+
+Run::
+
+    python scripts/fuzz_clinic_api.py [--examples 100] [--seed 1] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROLES = ("admin", "prescriber", "nurse", "auditor")
+PASSWORD = "correct horse battery"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--examples", type=int, default=100, help="cases per operation and role "
+                    "group (hypothesis max_examples)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+
+    warnings.simplefilter("ignore")
+    import schemathesis
+    from argon2 import PasswordHasher
+    from fastapi.testclient import TestClient
+    from hypothesis import HealthCheck, given, seed, settings
+
+    from ketasim.clinic import auth
+    from ketasim.clinic.app import create_app
+    from ketasim.clinic.audit import verify_chain
+    from ketasim.clinic.services.base import Actor
+    from ketasim.clinic.services.users import create_user
+    from ketasim.clinic.settings import Settings
+
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    statuses: Counter[int] = Counter()
+    failures: list[str] = []
+    per_role: Counter[str] = Counter()
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Settings(data_dir=Path(tmp), plan_samples=0,
+                                  login_max_failures=10**6, login_client_max_failures=10**6))
+        with app.state.db.session() as s:
+            for role in ROLES:
+                create_user(s, Actor(None, "fuzz"), username=role, full_name=role, role=role,
+                            password=PASSWORD)
+
+        def headers(role: str) -> dict[str, str]:
+            r = TestClient(app).post("/api/v1/auth/login",
+                                     json={"username": role, "password": PASSWORD})
+            return {"Authorization": f"Bearer {r.json()['token']}"}
+
+        tokens = {role: headers(role) for role in ROLES}
+        schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app,
+                                                headers=tokens["admin"])
+        # ending the fuzzing user's own login or changing its password would log it out
+        schema = schema.exclude(path="/api/v1/auth/logout").exclude(
+            path="/api/v1/auth/password").exclude(path_regex=r"/api/v1/users/.*/password")
+        operations = [op.ok() for op in schema.get_all_operations()]
+        def fuzz(op: Any, role: str) -> None:
+            @seed(args.seed)
+            @settings(max_examples=args.examples, deadline=None, database=None,
+                      suppress_health_check=list(HealthCheck))
+            @given(case=op.as_strategy())
+            def run(case: Any) -> None:
+                response = case.call(headers=tokens[role])
+                statuses[response.status_code] += 1
+                per_role[role] += 1
+                if response.status_code >= 500:
+                    failures.append(f"{role} {case.method} {case.formatted_path}: "
+                                    f"{response.status_code} {response.text[:200]}")
+
+            run()
+
+        for role in ROLES:
+            for op in operations:
+                fuzz(op, role)
+            print(f"{role}: {per_role[role]} cases", file=sys.stderr)
+        app.state.access.flush()
+        with app.state.db.read() as s:
+            n_entries, problems = verify_chain(s)
+        app.state.db.dispose()
+    out = {
+        "operations": len(operations), "roles": len(ROLES), "examples_per_operation":
+        args.examples, "cases": sum(statuses.values()), "cases_5xx": len(failures),
+        "statuses": dict(sorted(statuses.items())), "audit_entries": n_entries,
+        "audit_problems": [p.message for p in problems][:10],
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    print(json.dumps(out, indent=1))
+    for f in failures[:20]:
+        print("5xx:", f, file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+    return 1 if failures or problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
