@@ -230,7 +230,8 @@ def add_observation(session: Session, actor: Actor, session_id: int, *,
                     sbp_mmhg: float | None = None, dbp_mmhg: float | None = None,
                     heart_rate_bpm: float | None = None, spo2_percent: float | None = None,
                     cadss: float | None = None, moaas: int | None = None,
-                    bp_alert: tuple[float, float] = (180.0, 110.0)) -> Observation:
+                    bp_alert: tuple[float, float] = (180.0, 110.0),
+                    taken_at: dt.datetime | None = None) -> Observation:
     """Timed vitals (mmHg, beats/min, %) and scores (CADSS 0-92, MOAA/S 0-5)."""
     s = _session(session, session_id)
     if s.status in ("signed", "cancelled"):
@@ -252,7 +253,7 @@ def add_observation(session: Session, actor: Actor, session_id: int, *,
     obs = Observation(session_id=s.id, minutes_after_dose=minutes_after_dose,
                       checkpoint=checkpoint, sbp_mmhg=sbp_mmhg, dbp_mmhg=dbp_mmhg,
                       heart_rate_bpm=heart_rate_bpm, spo2_percent=spo2_percent, cadss=cadss,
-                      moaas=moaas, recorded_by=actor.id or 0)
+                      moaas=moaas, recorded_by=actor.id or 0, taken_at=taken_at)
     session.add(obs)
     log(session, actor, "create", obs, None)
     if sbp_mmhg is not None and dbp_mmhg is not None and (

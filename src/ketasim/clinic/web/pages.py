@@ -150,7 +150,6 @@ def logout(request: Request, user: Anyone, database: DB) -> Response:
 
 
 # --- patients ------------------------------------------------------------------------------------
-@router.get("/", response_class=HTMLResponse)
 @router.get("/patients", response_class=HTMLResponse)
 def patients_page(request: Request, user: Anyone, database: DB, q: str | None = None
                   ) -> HTMLResponse:
@@ -187,16 +186,9 @@ def _patient_context(database: Database, patient_id: Id) -> dict[str, object]:
         patient = pa.get_patient(s, patient_id)
         ratings = ra.list_ratings(s, patient_id)
         courses = {scale: ra.course(ratings, scale) for scale in ra.SCALES}
-        charts = {}
-        for scale, pts in courses.items():
-            if pts:
-                day0 = pts[0].taken_on
-                base = pts[0].score
-                charts[scale] = line_chart_svg(
-                    [((p.taken_on - day0).days, p.score) for p in pts],
-                    x_label="days since baseline", y_label=f"{scale} total",
-                    y_max=ra.SCALES[scale][0], hline=base * (1 - ra.RESPONSE_DROP),
-                    hline_label="response: 50 % below baseline")
+        from ketasim.clinic.web.score_charts import score_charts
+
+        charts = score_charts(s, patient_id, courses)
         return {
             "patient": patient, "age": pa.age_years(patient.birth_date),
             "documents": [d for d in co.list_documents(s) if d.current],
@@ -340,8 +332,13 @@ def _session_context(database: Database, session_id: Id) -> dict[str, object]:
                if o.sbp_mmhg is not None]
         chart = line_chart_svg(vit, x_label="minutes after dosing", y_label="systolic BP (mmHg)",
                                y_max=220.0) if vit else ""
-        return {"s": row, "plan": plan, "patient": patient, "rems": form, "missing": missing,
-                "bp_chart": chart, "now": _now().isoformat(timespec="minutes")}
+        ctx: dict[str, object] = {
+            "s": row, "plan": plan, "patient": patient, "rems": form, "missing": missing,
+            "bp_chart": chart, "now": _now().isoformat(timespec="minutes")}
+    from ketasim.clinic.web.session_extras import session_extras
+
+    ctx.update(session_extras(database, session_id))
+    return ctx
 
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
@@ -412,7 +409,8 @@ async def session_step(request: Request, session_id: Id, step: str, user: Clinic
     except ServiceError as exc:
         return render(request, "session.html", _session_context(database, session_id),
                       status_code=exc.status, error=str(exc))
-    return _redirect(f"/sessions/{session_id}")
+    anchor = {"vitals": "#vitals", "adverse-event": "#vitals", "discharge": "#rems"}.get(step, "")
+    return _redirect(f"/sessions/{session_id}{anchor}")
 
 
 # --- alerts --------------------------------------------------------------------------------------
