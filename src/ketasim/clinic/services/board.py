@@ -289,9 +289,7 @@ def _ratings_due(session: Session, day: dt.date) -> list[dict[str, object]]:
                 Rating.scale.in_(("PHQ-9", "MADRS")), Rating.patient_id.in_([a[0] for a in active])
             )
             .group_by(Rating.patient_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     patients = {
         p.id: p

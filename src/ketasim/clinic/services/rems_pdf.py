@@ -49,11 +49,12 @@ FORM_ROWS: tuple[tuple[str, str], ...] = (
 )
 
 
-def font_path() -> Path:
-    """DejaVu Sans from matplotlib's mpl-data (a dependency of ketasim)."""
+def font_path(style: str = "") -> Path:
+    """DejaVu Sans (``style`` "B": bold) from matplotlib's mpl-data (a ketasim dependency)."""
     import matplotlib
 
-    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    name = "DejaVuSans-Bold.ttf" if style == "B" else "DejaVuSans.ttf"
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name
 
 
 def _answer(value: object) -> str:
@@ -82,6 +83,7 @@ def rems_pdf(session: Session, session_id: int) -> bytes:
     pdf.set_title("SPRAVATO REMS patient monitoring form")
     pdf.set_creator("ketasim clinic")
     pdf.add_font("DejaVu", "", str(font_path()))
+    pdf.add_font("DejaVu", "B", str(font_path("B")))
     pdf.add_page()
     pdf.set_font("DejaVu", size=15)
     pdf.cell(0, 9, "SPRAVATO REMS patient monitoring form", new_x="LMARGIN", new_y="NEXT")

@@ -35,13 +35,13 @@ class Marker:
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """About ``n`` round tick values covering [lo, hi] (steps 1, 2, 2.5 or 5 x 10^k)."""
+    """About ``n`` round tick values within [lo, hi] (steps 1, 2, 2.5, 5 or 10 x 10^k)."""
     if hi <= lo:
         hi = lo + 1.0
     raw = (hi - lo) / max(n, 1)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    first = math.floor(lo / step) * step
+    first = math.ceil(lo / step - 1e-9) * step
     out = []
     v = first
     while v <= hi + step * 1e-9:
