@@ -337,3 +337,15 @@ def test_time_chart_has_labelled_axes_and_ticks() -> None:
     assert "clock time (UTC)" in svg and ">mmHg<" in svg
     assert svg.count('class="xtick"') >= 3 and svg.count('class="ytick"') >= 4
     assert ">10:00<" in svg and ">10:40<" in svg and "alert 180" in svg
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_api_docs_use_a_swagger_ui_that_reads_openapi_3_1(as_role: dict[str, Any]) -> None:
+    """FastAPI's schema is OpenAPI 3.1; Swagger UI 4.15 cannot render it, Swagger UI 5 has the
+    OAS 3.1 plugins (isOAS31). Served from the installed package, no CDN."""
+    c = as_role["nurse"]
+    assert ok(c.get("/api/v1/openapi.json"))["openapi"].startswith("3.1")
+    js = c.get("/static/swagger/swagger-ui-bundle.js")
+    assert js.status_code == 200 and "isOAS31" in js.text
+    page = c.get("/api/v1/docs").text
+    assert "/static/swagger/swagger-ui-bundle.js" in page and "http" not in page

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload, load_only
 
 from ketasim.clinic.db.models import (
     Alert,
@@ -117,7 +118,29 @@ def session_phase(
     return "monitoring", since, to_bp, to_discharge
 
 
-def _name(p: Patient) -> str:
+# only the columns the board reads (the JSON columns of plans and sessions are costly to decode)
+_SESSION_COLS = (
+    TreatmentSession.id,
+    TreatmentSession.patient_id,
+    TreatmentSession.plan_id,
+    TreatmentSession.number,
+    TreatmentSession.status,
+    TreatmentSession.created_at,
+    TreatmentSession.checked_in_at,
+    TreatmentSession.chair,
+    TreatmentSession.predose_blocked,
+    TreatmentSession.dose_start_at,
+)
+_PATIENT_COLS = (Patient.id, Patient.mrn, Patient.given_name, Patient.family_name)
+_PLAN_COLS = (
+    TreatmentPlan.id,
+    TreatmentPlan.duration_min,
+    TreatmentPlan.discharge_not_before_min,
+    TreatmentPlan.doses,
+)
+
+
+def _name(p: Any) -> str:
     return f"{p.family_name}, {p.given_name}"
 
 
@@ -133,7 +156,9 @@ def day_board(session: Session, day: dt.date, now: dt.datetime) -> DayBoard:
     sessions = {
         s.id: s
         for s in session.execute(
-            select(TreatmentSession).where(
+            select(TreatmentSession)
+            .options(load_only(*_SESSION_COLS), lazyload("*"))
+            .where(
                 (TreatmentSession.created_at >= start) & (TreatmentSession.created_at < end)
                 | TreatmentSession.id.in_([a.session_id for a in appts if a.session_id])
             )
@@ -143,7 +168,11 @@ def day_board(session: Session, day: dt.date, now: dt.datetime) -> DayBoard:
     patients = (
         {
             p.id: p
-            for p in session.execute(select(Patient).where(Patient.id.in_(patient_ids))).scalars()
+            for p in session.execute(
+                select(Patient)
+                .options(load_only(*_PATIENT_COLS))
+                .where(Patient.id.in_(patient_ids))
+            ).scalars()
         }
         if patient_ids
         else {}
@@ -153,7 +182,9 @@ def day_board(session: Session, day: dt.date, now: dt.datetime) -> DayBoard:
         {
             p.id: p
             for p in session.execute(
-                select(TreatmentPlan).where(TreatmentPlan.id.in_(plan_ids))
+                select(TreatmentPlan)
+                .options(load_only(*_PLAN_COLS))
+                .where(TreatmentPlan.id.in_(plan_ids))
             ).scalars()
         }
         if plan_ids
@@ -255,68 +286,82 @@ def _row(
 
 def _plans_awaiting(session: Session) -> list[dict[str, object]]:
     rows = session.execute(
-        select(TreatmentPlan, Patient)
+        select(
+            TreatmentPlan.id,
+            TreatmentPlan.protocol_id,
+            TreatmentPlan.created_at,
+            TreatmentPlan.has_stop,
+            *_PATIENT_COLS,
+        )
         .join(Patient, Patient.id == TreatmentPlan.patient_id)
         .where(TreatmentPlan.status == "draft")
         .order_by(TreatmentPlan.created_at)
     ).all()
     return [
         {
-            "plan_id": pl.id,
-            "patient_id": p.id,
-            "patient": _name(p),
-            "protocol_id": pl.protocol_id,
-            "created_at": pl.created_at.isoformat(),
-            "has_stop": pl.has_stop,
+            "plan_id": r[0],
+            "patient_id": r[4],
+            "patient": f"{r.family_name}, {r.given_name}",
+            "protocol_id": r.protocol_id,
+            "created_at": r.created_at.isoformat(),
+            "has_stop": r.has_stop,
         }
-        for pl, p in rows
+        for r in rows
     ]
 
 
 def _ratings_due(session: Session, day: dt.date) -> list[dict[str, object]]:
-    """Patients on a signed course whose last PHQ-9 or MADRS is older than the interval."""
-    active = session.execute(
-        select(TreatmentPlan.patient_id, func.min(TreatmentPlan.signed_at))
-        .where(TreatmentPlan.status == "signed")
-        .group_by(TreatmentPlan.patient_id)
-    ).all()
-    if not active:
-        return []
-    last = dict(
-        session.execute(
-            select(Rating.patient_id, func.max(Rating.taken_on))
-            .where(
-                Rating.scale.in_(("PHQ-9", "MADRS")), Rating.patient_id.in_([a[0] for a in active])
-            )
-            .group_by(Rating.patient_id)
-        ).all()
+    """Patients on a signed course whose last PHQ-9 or MADRS (or, without one, the plan's
+    signature) is at least the interval old."""
+    last = (
+        select(Rating.patient_id, func.max(Rating.taken_on).label("last_on"))
+        .where(Rating.scale.in_(("PHQ-9", "MADRS")))
+        .group_by(Rating.patient_id)
+        .subquery()
     )
-    patients = {
-        p.id: p
-        for p in session.execute(
-            select(Patient).where(Patient.id.in_([a[0] for a in active]))
-        ).scalars()
-    }
+    rows = session.execute(
+        select(
+            Patient.id,
+            Patient.family_name,
+            Patient.given_name,
+            func.min(TreatmentPlan.signed_at).label("signed_at"),
+            last.c.last_on,
+        )
+        .join(TreatmentPlan, TreatmentPlan.patient_id == Patient.id)
+        .outerjoin(last, last.c.patient_id == Patient.id)
+        .where(TreatmentPlan.status == "signed")
+        .group_by(Patient.id, Patient.family_name, Patient.given_name, last.c.last_on)
+    ).all()
     out = []
-    for pid, signed_at in active:
-        since = last.get(pid) or (signed_at.date() if signed_at else day)
+    for r in rows:
+        signed = r.signed_at.date() if r.signed_at else day
+        since = r.last_on or signed
         due = since + dt.timedelta(days=RATING_INTERVAL_DAYS)
         if due <= day:
             out.append(
                 {
-                    "patient_id": pid,
-                    "patient": _name(patients[pid]),
-                    "last_rating_on": None if pid not in last else last[pid].isoformat(),
+                    "patient_id": r.id,
+                    "patient": _name(r),
+                    "last_rating_on": None if r.last_on is None else r.last_on.isoformat(),
                     "due_on": due.isoformat(),
                     "status": "overdue" if due < day else "due",
                 }
             )
-    return sorted(out, key=lambda r: str(r["due_on"]))
+    return sorted(out, key=lambda r: (str(r["due_on"]), str(r["patient"])))
 
 
 def _open_alerts(session: Session, limit: int = 50) -> list[dict[str, object]]:
     rows = session.execute(
-        select(Alert, Patient)
+        select(
+            Alert.id,
+            Alert.kind,
+            Alert.severity,
+            Alert.message,
+            Alert.created_at,
+            Alert.patient_id,
+            Patient.family_name,
+            Patient.given_name,
+        )
         .join(Patient, Patient.id == Alert.patient_id)
         .where(Alert.acknowledged_at.is_(None))
         .order_by(Alert.id.desc())
@@ -325,14 +370,14 @@ def _open_alerts(session: Session, limit: int = 50) -> list[dict[str, object]]:
     return [
         {
             "alert_id": a.id,
-            "patient_id": p.id,
-            "patient": _name(p),
+            "patient_id": a.patient_id,
+            "patient": _name(a),
             "kind": a.kind,
             "severity": a.severity,
             "message": a.message,
             "created_at": a.created_at.isoformat(),
         }
-        for a, p in rows
+        for a in rows
     ]
 
 
@@ -341,7 +386,15 @@ def _rems(session: Session, day: dt.date) -> list[dict[str, object]]:
     last week (due by, submitted on, by whom)."""
     week_ago = dt.datetime.combine(day - dt.timedelta(days=REMS_DUE_DAYS), dt.time())
     rows = session.execute(
-        select(TreatmentSession, Patient, User.full_name)
+        select(
+            TreatmentSession.id,
+            TreatmentSession.dose_start_at,
+            TreatmentSession.rems_submitted_at,
+            TreatmentSession.patient_id,
+            Patient.family_name,
+            Patient.given_name,
+            User.full_name,
+        )
         .join(TreatmentPlan, TreatmentPlan.id == TreatmentSession.plan_id)
         .join(Patient, Patient.id == TreatmentSession.patient_id)
         .outerjoin(User, User.id == TreatmentSession.rems_submitted_by)
@@ -354,7 +407,7 @@ def _rems(session: Session, day: dt.date) -> list[dict[str, object]]:
         .order_by(TreatmentSession.dose_start_at)
     ).all()
     out = []
-    for s, p, by in rows:
+    for s in rows:
         assert s.dose_start_at is not None
         due = s.dose_start_at.date() + dt.timedelta(days=REMS_DUE_DAYS)
         status = (
@@ -363,15 +416,15 @@ def _rems(session: Session, day: dt.date) -> list[dict[str, object]]:
         out.append(
             {
                 "session_id": s.id,
-                "patient_id": p.id,
-                "patient": _name(p),
+                "patient_id": s.patient_id,
+                "patient": _name(s),
                 "treatment_date": s.dose_start_at.date().isoformat(),
                 "due_by": due.isoformat(),
                 "status": status,
                 "submitted_on": None
                 if s.rems_submitted_at is None
                 else s.rems_submitted_at.isoformat(timespec="minutes"),
-                "submitted_by": by,
+                "submitted_by": s.full_name,
             }
         )
     return out

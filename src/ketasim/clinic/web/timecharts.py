@@ -159,8 +159,10 @@ def time_chart_svg(
                 f'<line class="marker" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" '
                 f'y2="{top + h}" stroke="{m.colour}" stroke-dasharray="3 3"/>'
             )
+            right_half = x > left + w * 0.7  # label on the left of the line near the edge
             out.append(
-                f'<text x="{x + 3:.1f}" y="{top + 11}" font-size="10" '
+                f'<text x="{x - 3 if right_half else x + 3:.1f}" y="{top + 11}" font-size="10" '
+                f'text-anchor="{"end" if right_half else "start"}" '
                 f'fill="{m.colour}">{escape(m.label)}</text>'
             )
     legend_x = left
