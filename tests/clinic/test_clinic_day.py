@@ -349,3 +349,81 @@ def test_api_docs_use_a_swagger_ui_that_reads_openapi_3_1(as_role: dict[str, Any
     assert js.status_code == 200 and "isOAS31" in js.text
     page = c.get("/api/v1/docs").text
     assert "/static/swagger/swagger-ui-bundle.js" in page and "http" not in page
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_quick_vitals_with_clock_time_keep_typed_values_on_error(
+    app: Any, as_role: dict[str, Any]
+) -> None:
+    _pid, plan_id = patient_with_plan(as_role)
+    sid = dosed_session(as_role, plan_id)  # dose started 2026-01-05 10:00 UTC
+    nurse = as_role["nurse"]
+    page = nurse.get(f"/sessions/{sid}")
+    assert 'id="planned-dose"' in page.text and "56 mg" in page.text
+    assert '<option value="40-min" selected>' in page.text  # the next checkpoint is suggested
+    r = nurse.post(
+        f"/sessions/{sid}/quick-vitals",
+        data={
+            "clock": "10:40",
+            "checkpoint": "40-min",
+            "sbp_mmhg": "152",
+            "dbp_mmhg": "88",
+            "heart_rate_bpm": "81",
+            "spo2_percent": "97",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("#quick-vitals")
+    obs = ok(nurse.get(f"/api/v1/sessions/{sid}"))["observations"]
+    assert obs[-1]["minutes_after_dose"] == 40.0 and obs[-1]["taken_at"] == "2026-01-05T10:40:00"
+    bad = nurse.post(
+        f"/sessions/{sid}/quick-vitals",
+        data={
+            "clock": "11:05",
+            "checkpoint": "",
+            "sbp_mmhg": "400",
+            "dbp_mmhg": "88",
+            "heart_rate_bpm": "77",
+        },
+    )
+    assert bad.status_code == 422
+    assert 'id="quick-error"' in bad.text and "sbp_mmhg: 400 is out of range" in bad.text
+    assert 'value="400"' in bad.text and 'value="77"' in bad.text and 'value="11:05"' in bad.text
+    assert 'id="q_sbp" name="sbp_mmhg" inputmode="decimal" value="400" class=" invalid"' in (
+        bad.text
+    )
+    chart = nurse.get(f"/sessions/{sid}").text
+    assert 'id="vitals-chart"' in chart and "clock time (UTC)" in chart and ">10:40<" in chart
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_iv_infusion_rate_volume_and_times(as_role: dict[str, Any]) -> None:
+    _pid, plan_id = patient_with_plan(as_role, protocol="depression-iv-course")
+    sid = dosed_session(as_role, plan_id, dose_mg=35.0)
+    nurse = as_role["nurse"]
+    assert 'id="infusion"' in nurse.get(f"/sessions/{sid}").text
+    bad = nurse.post(
+        f"/sessions/{sid}/infusion",
+        data={
+            "infusion_rate_ml_per_h": "75",
+            "infusion_volume_ml": "50",
+            "infusion_start_at": "2026-01-05T10:40",
+            "infusion_stop_at": "2026-01-05T10:00",
+        },
+    )
+    assert bad.status_code == 422 and "infusion_stop_at: before infusion_start_at" in bad.text
+    assert 'value="75"' in bad.text  # typed values kept
+    ok_ = nurse.post(
+        f"/sessions/{sid}/infusion",
+        data={
+            "infusion_rate_ml_per_h": "75",
+            "infusion_volume_ml": "50",
+            "infusion_start_at": "2026-01-05T10:00",
+            "infusion_stop_at": "2026-01-05T10:40",
+        },
+        follow_redirects=False,
+    )
+    assert ok_.status_code == 303
+    s = ok(nurse.get(f"/api/v1/sessions/{sid}"))
+    assert (s["infusion_rate_ml_per_h"], s["infusion_volume_ml"]) == (75.0, 50.0)
+    assert s["infusion_stop_at"] == "2026-01-05T10:40:00"

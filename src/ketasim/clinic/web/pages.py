@@ -363,6 +363,13 @@ async def session_step(request: Request, session_id: Id, step: str, user: Clinic
                                  medications=_list(form, "medications"),
                                  fasting_confirmed=_bool(form, "fasting_confirmed"),
                                  transport_arranged=_bool(form, "transport_arranged"))
+                # pre-dose vitals entered once: they are also the REMS form's pre-dose reading
+                se.add_observation(s, who, session_id, minutes_after_dose=0.0,
+                                   checkpoint="pre-dose", sbp_mmhg=_req(form, "sbp_mmhg"),
+                                   dbp_mmhg=_req(form, "dbp_mmhg"),
+                                   heart_rate_bpm=_req(form, "heart_rate_bpm"),
+                                   spo2_percent=_req(form, "spo2_percent"), taken_at=_now(),
+                                   bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg))
             elif step == "dose":
                 se.give_dose(s, who, session_id, dose_mg=_req(form, "dose_mg"),
                              lot_number=_text(form, "lot_number"),
