@@ -58,8 +58,13 @@ class AnswersOut(BaseModel):
     message: str
 
 
+#: days the board and appointments accept (dates beyond overflow date arithmetic)
+DAY = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2199, 12, 31))]
+QDAY = Annotated[dt.date | None, Query(ge=dt.date(2000, 1, 1), le=dt.date(2199, 12, 31))]
+
+
 class ScheduleIn(_In):
-    first_day: dt.date
+    first_day: DAY
     time_utc: dt.time = dt.time(9, 0)
     chair: str = Field(default="", max_length=32)
 
@@ -143,7 +148,7 @@ def appointments_schedule(
 def appointments_list(
     user: Anyone,
     database: DB,
-    day: dt.date | None = None,
+    day: QDAY = None,
     patient_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
 ) -> list[AppointmentOut]:
     with database.read() as s:
@@ -168,7 +173,7 @@ def appointments_check_in(
 
 
 @router.get("/board", tags=["board"])
-def board(user: Anyone, database: DB, day: dt.date | None = None) -> dict[str, object]:
+def board(user: Anyone, database: DB, day: QDAY = None) -> dict[str, object]:
     """The day board (UTC day): sessions by chair with phase and monitoring clocks, plans
     awaiting signature, ratings due, open alerts, REMS forms due."""
     now = utcnow()

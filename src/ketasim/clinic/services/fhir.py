@@ -47,6 +47,7 @@ LOINC = {
     "hr": ("8867-4", "Heart rate"),
     "weight": ("29463-7", "Body weight"),
 }
+MAX_IMPORT = 10_000
 _SCALE_OF_LOINC = {"44261-6": "PHQ-9", "70274-6": "GAD-7"}
 _ENCOUNTER_STATUS = {
     "open": "in-progress",
@@ -301,17 +302,19 @@ def _parse(resource: dict[str, Any], where: str) -> Any:
     from fhirclient.models.patient import Patient as FhirPatient
 
     kinds = {"Patient": FhirPatient, "Observation": Observation}
+    if not isinstance(resource, dict):
+        raise Invalid(where, "a resource is a JSON object")
     rtype = resource.get("resourceType")
     if rtype not in kinds:
         raise Invalid(f"{where}.resourceType", f"{rtype!r}; accepted: Patient, Observation")
     try:
         return kinds[rtype](resource, strict=True)
-    except FHIRValidationError as exc:
+    except (FHIRValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
         raise Invalid(where, f"not a valid R4 {rtype}: {str(exc)[:400]}") from None
 
 
 def _loinc(obs: Any) -> set[str]:
-    codings = obs.code.coding or [] if obs.code is not None else []
+    codings = (obs.code.coding or []) if obs.code is not None else []
     return {c.code for c in codings if c.system == LOINC_SYSTEM and c.code}
 
 
@@ -320,9 +323,14 @@ def import_resources(session: Session, actor: Actor, body: dict[str, Any]) -> di
     body-weight Observation (29463-7, kg) in the same bundle; PHQ-9 and GAD-7 total
     Observations become ratings; other observations are listed as skipped."""
     if body.get("resourceType") == "Bundle":
+        entries = body.get("entry") or []
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise Invalid("entry", "a Bundle's entry is a list of objects")
+        if len(entries) > MAX_IMPORT:
+            raise Invalid("entry", f"{len(entries)} entries; at most {MAX_IMPORT} per import")
         items = [
             (e.get("fullUrl"), e.get("resource") or {}, f"entry[{i}].resource")
-            for i, e in enumerate(body.get("entry") or [])
+            for i, e in enumerate(entries)
         ]
     else:
         items = [(None, body, "resource")]

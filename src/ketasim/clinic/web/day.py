@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ketasim.clinic.api.deps import ALL_ROLES, CLINICIANS, Id, actor, db, require
@@ -41,7 +41,11 @@ def _redirect(url: str) -> RedirectResponse:
 @router.get("/", response_class=HTMLResponse)
 @router.get("/board", response_class=HTMLResponse)
 def board_page(
-    request: Request, user: Anyone, database: DB, day: dt.date | None = None, error: str = ""
+    request: Request,
+    user: Anyone,
+    database: DB,
+    day: Annotated[dt.date | None, Query(ge=dt.date(2000, 1, 1), le=dt.date(2199, 12, 31))] = None,
+    error: str = "",
 ) -> HTMLResponse:
     """The day board: the landing page after login."""
     now = utcnow()
