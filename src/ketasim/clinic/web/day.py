@@ -134,6 +134,20 @@ async def questionnaire_start(
     return response
 
 
+def _link_refused(request: Request, exc: ServiceError) -> HTMLResponse:
+    """The page of an unknown (404), used or expired (410) link."""
+    return render(
+        request,
+        "q_done.html",
+        user=None,
+        status_code=exc.status,
+        error=str(exc),
+        kiosk=False,
+        inst=None,
+        patient_id=None,
+    )
+
+
 @router.get("/q/{token}", response_class=HTMLResponse)
 def questionnaire_form(request: Request, token: Token, database: DB) -> HTMLResponse:
     """The patient's form (no login; the one-time token is the credential)."""
@@ -142,16 +156,7 @@ def questionnaire_form(request: Request, token: Token, database: DB) -> HTMLResp
             link, inst = qn.open_link(s, token)
             kiosk = link.kiosk
     except ServiceError as exc:
-        return render(
-            request,
-            "q_done.html",
-            user=None,
-            status_code=exc.status,
-            error=str(exc),
-            kiosk=False,
-            inst=None,
-            patient_id=None,
-        )
+        return _link_refused(request, exc)
     return render(request, "q_form.html", user=None, inst=inst, token=token, kiosk=kiosk, values={})
 
 
@@ -164,16 +169,7 @@ async def questionnaire_submit(request: Request, token: Token, database: DB) -> 
             link, inst = qn.open_link(s, token)
             kiosk, patient_id = link.kiosk, link.patient_id
     except ServiceError as exc:
-        return render(
-            request,
-            "q_done.html",
-            user=None,
-            status_code=exc.status,
-            error=str(exc),
-            kiosk=False,
-            inst=None,
-            patient_id=None,
-        )
+        return _link_refused(request, exc)
     try:
         answers = []
         for i in range(len(inst.items)):
