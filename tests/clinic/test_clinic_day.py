@@ -427,3 +427,33 @@ def test_iv_infusion_rate_volume_and_times(as_role: dict[str, Any]) -> None:
     s = ok(nurse.get(f"/api/v1/sessions/{sid}"))
     assert (s["infusion_rate_ml_per_h"], s["infusion_volume_ml"]) == (75.0, 50.0)
     assert s["infusion_stop_at"] == "2026-01-05T10:40:00"
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_scheduling_skips_sessions_held_and_the_board_shows_the_day_of_the_dose(
+    app: Any, as_role: dict[str, Any]
+) -> None:
+    _pid, plan_id = patient_with_plan(as_role)
+    dosed_session(as_role, plan_id)  # session 1, dosed 2026-01-05
+    with app.state.db.read() as s:
+        plan = s.get(TreatmentPlan, plan_id)
+        assert plan is not None
+        days = [float(d["day"]) for d in plan.doses]
+    made = ok(
+        as_role["nurse"].post(
+            f"/api/v1/plans/{plan_id}/appointments",
+            json={"first_day": "2026-02-02", "time_utc": "09:15"},
+        ),
+        201,
+    )
+    assert [a["session_number"] for a in made] == list(range(2, len(days) + 1))
+    first = dt.datetime.fromisoformat(made[0]["starts_at"])
+    assert first == dt.datetime(2026, 2, 2, 9, 15)
+    for a, d in zip(made, days[1:], strict=True):
+        assert dt.datetime.fromisoformat(a["starts_at"]) == first + dt.timedelta(days=d - days[1])
+    today = ok(as_role["nurse"].get("/api/v1/board"))["chairs"]
+    assert today == {}  # opened today, but dosed on 2026-01-05
+    jan5 = ok(as_role["nurse"].get("/api/v1/board?day=2026-01-05"))["chairs"]
+    assert [r["phase"] for r in jan5["unassigned"]] == ["monitoring"]
+    bad = as_role["nurse"].get("/api/v1/board?day=9999-12-31")
+    assert bad.status_code == 422 and bad.json()["field"] == "day"

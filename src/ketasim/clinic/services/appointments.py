@@ -33,23 +33,31 @@ def schedule_plan(
     time_utc: dt.time,
     chair: str = "",
 ) -> list[Appointment]:
-    """One appointment per planned session of a signed plan not yet scheduled, on the plan's
-    day offsets from ``first_day`` at ``time_utc``."""
+    """Appointments for the signed plan's sessions not yet scheduled nor held: the first of
+    them on ``first_day`` at ``time_utc``, the others at the plan's day offsets from it."""
     plan = get_or_404(session, TreatmentPlan, plan_id, "plan")
     if plan.status != "signed":
         raise Conflict(f"plan {plan_id} is not signed by a prescriber", field="plan_id")
     if len(chair) > 32:
         raise Invalid("chair", "at most 32 characters")
-    done = set(
+    taken = set(
         session.execute(
             select(Appointment.session_number).where(Appointment.plan_id == plan_id)
         ).scalars()
+    ) | set(
+        session.execute(
+            select(TreatmentSession.number).where(
+                TreatmentSession.plan_id == plan_id, TreatmentSession.status != "cancelled"
+            )
+        ).scalars()
     )
+    todo = [(i, d) for i, d in enumerate(plan.doses, start=1) if i not in taken]
+    if not todo:
+        return []
+    day0 = _number(todo[0][1].get("day", 0.0))
     out = []
-    for i, d in enumerate(plan.doses, start=1):
-        if i in done:
-            continue
-        day = first_day + dt.timedelta(days=_number(d.get("day", 0.0)))
+    for i, d in todo:
+        day = first_day + dt.timedelta(days=_number(d.get("day", 0.0)) - day0)
         a = Appointment(
             patient_id=plan.patient_id,
             plan_id=plan.id,

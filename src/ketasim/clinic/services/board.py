@@ -140,6 +140,12 @@ _PLAN_COLS = (
 )
 
 
+#: the day a session belongs to: its dose, else its check-in, else its opening
+_session_day = func.coalesce(
+    TreatmentSession.dose_start_at, TreatmentSession.checked_in_at, TreatmentSession.created_at
+)
+
+
 def _name(p: Any) -> str:
     return f"{p.family_name}, {p.given_name}"
 
@@ -159,7 +165,7 @@ def day_board(session: Session, day: dt.date, now: dt.datetime) -> DayBoard:
             select(TreatmentSession)
             .options(load_only(*_SESSION_COLS), lazyload("*"))
             .where(
-                (TreatmentSession.created_at >= start) & (TreatmentSession.created_at < end)
+                _session_day.between(start, end - dt.timedelta(microseconds=1))
                 | TreatmentSession.id.in_([a.session_id for a in appts if a.session_id])
             )
         ).scalars()
