@@ -153,8 +153,8 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         driver.execute_script(f"document.getElementById('start_at').value = '{start}'")
         click("give-dose")
         assert driver.find_element(By.ID, "session-status").text == "dosed"
-        for minute, cp, sbp in (("0", "pre-dose", "126"), ("40", "40-min", "148"),
-                                ("125", "pre-discharge", "130")):
+        # the pre-dose check's vitals are the pre-dose reading (entered once, issue 13)
+        for minute, cp, sbp in (("40", "40-min", "148"), ("125", "pre-discharge", "130")):
             fill("v_min", minute)
             choose("v_cp", cp)
             fill("v_sbp", sbp)
@@ -163,7 +163,7 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
             fill("v_spo2", "97")
             click("add-vitals")
         rows = driver.find_elements(By.CSS_SELECTOR, "#vitals tr")
-        assert len(rows) == 4  # header + 3
+        assert len(rows) == 4  # header + pre-dose (from the check) + 2
         fill("d_ready", "90")
         for name, answer in (("first_treatment", "yes"), ("vitals_acceptable_before", "yes"),
                              ("vitals_acceptable_end", "yes"), ("sedation_observed", "no"),

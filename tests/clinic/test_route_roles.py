@@ -113,6 +113,27 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/audit"): OVERSIGHT,
     ("GET", "/reports/equity"): REPORT,
     ("POST", "/alerts/{alert_id}/acknowledge"): PRESC,
+    # clinic day (issue 13): the patient's questionnaire answers without a login (the one-time
+    # token is the credential); everything else as the records it touches
+    ("POST", "/api/v1/patients/{patient_id}/questionnaire-links"): CLIN,
+    ("POST", "/api/v1/q/{token}"): PUBLIC,
+    ("POST", "/api/v1/plans/{plan_id}/appointments"): CLIN,
+    ("GET", "/api/v1/appointments"): ANY,
+    ("POST", "/api/v1/appointments/{appointment_id}/check-in"): CLIN,
+    ("GET", "/api/v1/board"): ANY,
+    ("GET", "/api/v1/sessions/{session_id}/rems-form.pdf"): ANY,
+    ("POST", "/api/v1/sessions/{session_id}/rems-submitted"): CLIN,
+    ("GET", "/api/v1/patients/{patient_id}/fhir"): ANY,
+    ("POST", "/api/v1/fhir/import"): REC,
+    ("GET", "/board"): ANY,
+    ("POST", "/board/appointments/{appointment_id}/check-in"): CLIN,
+    ("POST", "/plans/{plan_id}/appointments"): CLIN,
+    ("POST", "/patients/{patient_id}/questionnaire"): CLIN,
+    ("GET", "/q/{token}"): PUBLIC,
+    ("POST", "/q/{token}"): PUBLIC,
+    ("POST", "/sessions/{session_id}/quick-vitals"): CLIN,
+    ("POST", "/sessions/{session_id}/infusion"): CLIN,
+    ("POST", "/sessions/{session_id}/rems-submitted"): CLIN,
 }
 
 
@@ -137,8 +158,25 @@ def _routes(app: Any) -> list[tuple[str, str]]:
 
 
 def _url(path: str) -> str:
+    path = path.replace("{token}", "not-a-token")
     return re.sub(r"\{scale\}", "MADRS", re.sub(r"\{step\}", "vitals",
                                                   re.sub(r"\{[a-z_]+_id\}", "1", path)))
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_public_routes_answer_without_a_login(app: Any) -> None:
+    """The public routes answer anonymous requests themselves (no 401, no login redirect); the
+    questionnaire routes refuse an unknown token with 404."""
+    from ketasim.clinic.app import PUBLIC_ROUTES
+
+    assert {k for k, v in EXPECTED.items() if v is None} == set(PUBLIC_ROUTES)
+    anonymous = TestClient(app)
+    for method, path in PUBLIC_ROUTES:
+        r = anonymous.request(method, _url(path), follow_redirects=False,
+                              json={"answers": [0]} if path.startswith("/api/v1/q/") else None)
+        assert r.status_code not in (401, 303, 403), (method, path, r.status_code)
+        if "{token}" in path:
+            assert r.status_code == 404, (method, path, r.status_code)
 
 
 def test_every_route_is_in_the_table(app: Any) -> None:

@@ -32,7 +32,10 @@ __all__ = ["PUBLIC_ROUTES", "create_app"]
 
 #: routes that answer without a login
 PUBLIC_ROUTES = frozenset({("GET", "/api/v1/health"), ("POST", "/api/v1/auth/login"),
-                           ("GET", "/login"), ("POST", "/login"), ("GET", "/health")})
+                           ("GET", "/login"), ("POST", "/login"), ("GET", "/health"),
+                           # the patient's one-time questionnaire (the token is the credential)
+                           ("GET", "/q/{token}"), ("POST", "/q/{token}"),
+                           ("POST", "/api/v1/q/{token}")})
 WEB_DIR = Path(__file__).parent / "web"
 
 
@@ -92,7 +95,9 @@ def create_app(settings: Settings) -> FastAPI:
     from ketasim.clinic.api.oversight import router as oversight_router
     from ketasim.clinic.api.routes import router as api_router
     from ketasim.clinic.web.account import router as account_router
+    from ketasim.clinic.api.routes_day import router as day_api_router
     from ketasim.clinic.web.admin import router as admin_router
+    from ketasim.clinic.web.day import router as day_router
     from ketasim.clinic.web.pages import router as web_router
     from ketasim.clinic.web.tools import router as tools_router
 
@@ -185,12 +190,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(account_api_router)
     app.include_router(oversight_router)
     app.include_router(account_router)
+    app.include_router(day_api_router)
+    app.include_router(day_router)
     app.include_router(web_router)
     app.include_router(tools_router)
     app.include_router(admin_router)
-    import swagger_ui_bundle
+    import swagger_ui  # swagger-ui-py: Swagger UI 5, which reads OpenAPI 3.1
 
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-              name="swagger")
+    app.mount("/static/swagger", StaticFiles(directory=Path(swagger_ui.__file__).parent
+                                             / "static"), name="swagger")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

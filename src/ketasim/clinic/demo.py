@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ketasim.clinic.db.models import utcnow
 from ketasim.clinic.services import consent, patients, plans, ratings, screening, sessions, users
+from ketasim.clinic.services.appointments import schedule_plan
 from ketasim.clinic.services.base import Actor
 
 __all__ = ["DEMO_PASSWORD", "load_demo"]
@@ -105,4 +106,7 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
             madrs = max(4, int(madrs * float(rng.uniform(0.65, 0.9))))
             ratings.add_rating(session, nurse, p.id, scale="MADRS", score=madrs,
                                taken_on=(when + dt.timedelta(days=1)).date())
+        # the next sessions, the first of them on today's board
+        schedule_plan(session, nurse, plan.id, first_day=today.date(),
+                      time_utc=dt.time(8 + i, 30), chair=f"Chair {1 + i % 3}")
     return True

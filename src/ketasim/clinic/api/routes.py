@@ -405,8 +405,18 @@ def ratings_list(patient_id: Id, user: Anyone, database: DB) -> list[sc.RatingPu
 def ratings_create(patient_id: Id, body: sc.RatingCreate, user: Clinician,
                    database: DB) -> sc.RatingPublic:
     with database.session() as s:
-        return sc.RatingPublic.model_validate(ra.add_rating(s, actor(user), patient_id,
-                                                            **body.model_dump()))
+        if body.items is not None:  # item-level (clinician-rated MADRS, or PHQ-9/GAD-7 items)
+            from ketasim.clinic.services.questionnaires import record_items
+
+            return sc.RatingPublic.model_validate(record_items(
+                s, actor(user), patient_id, scale=body.scale, items=body.items,
+                taken_on=body.taken_on, score=body.score))
+        if body.score is None:
+            from ketasim.clinic.services.base import Invalid
+            raise Invalid("score", "required unless items are given")
+        return sc.RatingPublic.model_validate(ra.add_rating(
+            s, actor(user), patient_id, scale=body.scale, score=body.score,
+            taken_on=body.taken_on))
 
 
 @router.get("/patients/{patient_id}/ratings/{scale}/course", tags=["ratings"])

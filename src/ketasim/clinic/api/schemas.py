@@ -283,6 +283,7 @@ class ObservationIn(_In):
     spo2_percent: float | None = Field(default=None, ge=50, le=100)
     cadss: float | None = Field(default=None, ge=0, le=92, description="CADSS total")
     moaas: int | None = Field(default=None, ge=0, le=5, description="MOAA/S")
+    taken_at: dt.datetime | None = Field(default=None, description="clock time (UTC)")
 
 
 class ObservationPublic(_Out):
@@ -295,6 +296,7 @@ class ObservationPublic(_Out):
     spo2_percent: float | None
     cadss: float | None
     moaas: int | None
+    taken_at: dt.datetime | None = None
 
 
 class AdverseEventIn(_In):
@@ -329,6 +331,11 @@ class SessionUpdate(_In):
     serious_adverse_event: bool | None = None
     ready_to_leave_min: float | None = Field(default=None, ge=0, le=1440)
     notes: str | None = Field(default=None, max_length=5000)
+    chair: str | None = Field(default=None, max_length=32)
+    infusion_rate_ml_per_h: float | None = Field(default=None, gt=0, le=2000)
+    infusion_volume_ml: float | None = Field(default=None, gt=0, le=5000)
+    infusion_start_at: dt.datetime | None = None
+    infusion_stop_at: dt.datetime | None = None
 
 
 class DischargeIn(SessionUpdate):
@@ -381,12 +388,23 @@ class SessionPublic(_Out):
     cancelled_by: int | None = None
     cancel_reason: str | None = None
     amendments: list[AmendmentPublic] = Field(default_factory=list)
+    chair: str | None = None
+    checked_in_at: dt.datetime | None = None
+    infusion_rate_ml_per_h: float | None = None
+    infusion_volume_ml: float | None = None
+    infusion_start_at: dt.datetime | None = None
+    infusion_stop_at: dt.datetime | None = None
+    rems_submitted_at: dt.datetime | None = None
+    rems_submitted_by: int | None = None
 
 
 class RatingCreate(_In):
     scale: Literal["MADRS", "PHQ-9", "GAD-7"]
-    score: int = Field(ge=0, le=60)
+    score: int | None = Field(default=None, ge=0, le=60,
+                              description="total; required unless items are given")
     taken_on: dt.date
+    items: list[int] | None = Field(default=None, max_length=10,
+                                    description="item answers (MADRS 10 items 0-6)")
 
 
 class RatingPublic(_Out):
@@ -395,6 +413,8 @@ class RatingPublic(_Out):
     scale: str
     score: int
     taken_on: dt.date
+    items: list[int] | None = None
+    source: str = "staff"
 
 
 class CoursePointPublic(_Out):

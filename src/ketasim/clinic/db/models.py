@@ -24,6 +24,7 @@ __all__ = [
     "AccessLog",
     "AdverseEvent",
     "Alert",
+    "Appointment",
     "AuditEntry",
     "AuditHead",
     "AuthSession",
@@ -33,6 +34,7 @@ __all__ = [
     "Observation",
     "Patient",
     "PlanPrediction",
+    "QuestionnaireLink",
     "Rating",
     "Screening",
     "SessionAmendment",
@@ -188,7 +190,7 @@ class TreatmentSession(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="open")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     early_request: Mapped[bool] = mapped_column(Boolean, default=False)
     # pre-dose check
@@ -233,6 +235,15 @@ class TreatmentSession(Base):
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # clinic day (0005): chair, check-in, IV infusion, REMS form submission
+    chair: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    checked_in_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    infusion_rate_ml_per_h: Mapped[float | None] = mapped_column(Float, nullable=True)
+    infusion_volume_ml: Mapped[float | None] = mapped_column(Float, nullable=True)
+    infusion_start_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    infusion_stop_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    rems_submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    rems_submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     observations: Mapped[list[Observation]] = relationship(
         order_by="Observation.minutes_after_dose", lazy="selectin")
     adverse_events: Mapped[list[AdverseEvent]] = relationship(
@@ -275,6 +286,7 @@ class Observation(Base):
     spo2_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
     cadss: Mapped[float | None] = mapped_column(Float, nullable=True)
     moaas: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
@@ -295,7 +307,7 @@ class AdverseEvent(Base):
 
 class Rating(Base):
     __tablename__ = "ratings"
-    __table_args__ = (CheckConstraint("scale IN ('MADRS','PHQ-9','GAD-7')",
+    __table_args__ = (CheckConstraint("scale IN ('MADRS','PHQ-9','GAD-7','C-SSRS')",
                                       name="ck_rating_scale"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -304,6 +316,41 @@ class Rating(Base):
     taken_on: Mapped[dt.date] = mapped_column(Date)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    items: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="staff", server_default="staff")
+
+
+class QuestionnaireLink(Base):
+    """A one-time, expiring patient questionnaire (only the token's SHA-256 is stored)."""
+
+    __tablename__ = "questionnaire_links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    instrument: Mapped[str] = mapped_column(String(16))
+    kiosk: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    rating_id: Mapped[int | None] = mapped_column(ForeignKey("ratings.id"), nullable=True)
+
+
+class Appointment(Base):
+    """A planned session of a signed plan (day, clock time UTC, chair); checked in, it becomes a
+    session."""
+
+    __tablename__ = "appointments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    session_number: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    chair: Mapped[str] = mapped_column(String(32), default="")
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"),
+                                                   nullable=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Alert(Base):

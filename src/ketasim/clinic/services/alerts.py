@@ -13,7 +13,10 @@ __all__ = ["ALERT_KINDS", "acknowledge", "list_alerts", "raise_alert"]
 
 ALERT_KINDS = ("dose-escalation", "frequency-escalation", "early-session", "extra-session",
                "cumulative-exposure", "missed-monitoring", "bp-above-threshold",
-               "prescriber-override")
+               "prescriber-override",
+
+               # patient-reported outcomes (services/instruments.py)
+               "suicide-risk", "pro-worsening")
 
 MISUSE_SOURCE = ("ASA statement on the safe use of ketamine (misuse signals: escalating dose or "
                  "frequency, early or extra-session requests); SPRAVATO US PI section 5.3 "

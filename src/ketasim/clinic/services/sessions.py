@@ -10,6 +10,8 @@ the dose; a warning the signed plan did not contain needs a prescriber's overrid
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -164,9 +166,11 @@ def add_observation(
     spo2_percent: float | None = None,
     cadss: float | None = None,
     moaas: int | None = None,
-    bp_alert: tuple[float, float] = (180.0, 110.0),
+    bp_alert: tuple[float, float] | None = (180.0, 110.0),
+    taken_at: dt.datetime | None = None,
 ) -> Observation:
-    """Timed vitals (mmHg, beats/min, %) and scores (CADSS 0-92, MOAA/S 0-5)."""
+    """Timed vitals (mmHg, beats/min, %) and scores (CADSS 0-92, MOAA/S 0-5); a BP at or above
+    ``bp_alert`` raises an alert (``None``: the caller has raised it already)."""
     s = get_session(session, session_id)
     ensure_writable(s)
     checks = {
@@ -200,10 +204,11 @@ def add_observation(
         cadss=cadss,
         moaas=moaas,
         recorded_by=actor.id or 0,
+        taken_at=taken_at,
     )
     session.add(obs)
     log(session, actor, "create", obs, None)
-    if sbp_mmhg is not None and dbp_mmhg is not None:
+    if sbp_mmhg is not None and dbp_mmhg is not None and bp_alert is not None:
         raise_bp_alert(
             session, actor, s, sbp_mmhg, dbp_mmhg, f"at {minutes_after_dose:g} min", bp_alert
         )

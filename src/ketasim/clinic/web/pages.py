@@ -165,7 +165,6 @@ def logout(request: Request, user: Anyone, database: DB) -> Response:
 
 
 # --- patients ------------------------------------------------------------------------------------
-@router.get("/", response_class=HTMLResponse)
 @router.get("/patients", response_class=HTMLResponse)
 def patients_page(request: Request, user: Anyone, database: DB, q: str | None = None
                   ) -> HTMLResponse:
@@ -202,16 +201,9 @@ def _patient_context(database: Database, patient_id: Id) -> dict[str, object]:
         patient = pa.get_patient(s, patient_id)
         ratings = ra.list_ratings(s, patient_id)
         courses = {scale: ra.course(ratings, scale) for scale in ra.SCALES}
-        charts = {}
-        for scale, pts in courses.items():
-            if pts:
-                day0 = pts[0].taken_on
-                base = pts[0].score
-                charts[scale] = line_chart_svg(
-                    [((p.taken_on - day0).days, p.score) for p in pts],
-                    x_label="days since baseline", y_label=f"{scale} total",
-                    y_max=ra.SCALES[scale][0], hline=base * (1 - ra.RESPONSE_DROP),
-                    hline_label="response: 50 % below baseline")
+        from ketasim.clinic.web.score_charts import score_charts
+
+        charts = score_charts(s, patient_id, courses)
         return {
             "patient": patient, "age": pa.age_years(patient.birth_date),
             "documents": [d for d in co.list_documents(s) if d.current],
@@ -367,11 +359,16 @@ def _session_context(database: Database, session_id: Id, zone: str) -> dict[str,
                                y_max=220.0) if vit else ""
         now = tz.local(_now(), zone)
         assert now is not None
-        return {"s": row, "plan": plan, "patient": patient, "rems": form, "missing": missing,
-                "bp_chart": chart, "tz": zone, "amendable": sorted(AMENDABLE),
-                "needs_override": [f for f in row.predose_findings
-                                   if f.get("override") == "required"],
-                "now": now.replace(tzinfo=None).isoformat(timespec="minutes")}
+        ctx: dict[str, object] = {
+            "s": row, "plan": plan, "patient": patient, "rems": form, "missing": missing,
+            "bp_chart": chart, "tz": zone, "amendable": sorted(AMENDABLE),
+            "needs_override": [f for f in row.predose_findings
+                               if f.get("override") == "required"],
+            "now": now.replace(tzinfo=None).isoformat(timespec="minutes")}
+    from ketasim.clinic.web.session_extras import session_extras
+
+    ctx.update(session_extras(database, session_id))
+    return ctx
 
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
@@ -413,6 +410,14 @@ async def session_step(request: Request, session_id: Id, step: str, user: Clinic
                                  new_conditions=_list(form, "new_conditions"),
                                  bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
                                  zone=zone)
+                # pre-dose vitals entered once: they are also the REMS form's pre-dose reading
+                # (the pre-dose check above has already raised any BP alert for them)
+                se.add_observation(s, who, session_id, minutes_after_dose=0.0,
+                                   checkpoint="pre-dose", sbp_mmhg=_req(form, "sbp_mmhg"),
+                                   dbp_mmhg=_req(form, "dbp_mmhg"),
+                                   heart_rate_bpm=_req(form, "heart_rate_bpm"),
+                                   spo2_percent=_req(form, "spo2_percent"), taken_at=_now(),
+                                   bp_alert=None)
             elif step == "dose":
                 se.give_dose(s, who, session_id, dose_mg=_req(form, "dose_mg"),
                              lot_number=_text(form, "lot_number"),
@@ -467,7 +472,8 @@ async def session_step(request: Request, session_id: Id, step: str, user: Clinic
     except ServiceError as exc:
         return render(request, "session.html", _session_context(database, session_id, zone),
                       status_code=exc.status, error=str(exc))
-    return _redirect(f"/sessions/{session_id}")
+    anchor = {"vitals": "#vitals", "adverse-event": "#vitals", "discharge": "#rems"}.get(step, "")
+    return _redirect(f"/sessions/{session_id}{anchor}")
 
 
 # --- alerts --------------------------------------------------------------------------------------
