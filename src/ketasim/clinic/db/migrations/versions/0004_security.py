@@ -7,7 +7,7 @@ older entries stay plain-SHA-256 chained and are verified as such; the boundary 
 the signed checkpoint file outside the database (see ``ketasim.clinic.security.integrity``).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations

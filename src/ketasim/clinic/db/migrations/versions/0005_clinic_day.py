@@ -4,7 +4,7 @@ clock times of vitals, chair and check-in, IV infusion rate/volume/start/stop an
 submission of a session.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 """
 
 from __future__ import annotations
