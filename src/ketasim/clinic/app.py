@@ -94,8 +94,8 @@ def create_app(settings: Settings) -> FastAPI:
     from ketasim.clinic.api.account import router as account_api_router
     from ketasim.clinic.api.oversight import router as oversight_router
     from ketasim.clinic.api.routes import router as api_router
-    from ketasim.clinic.web.account import router as account_router
     from ketasim.clinic.api.routes_day import router as day_api_router
+    from ketasim.clinic.web.account import router as account_router
     from ketasim.clinic.web.admin import router as admin_router
     from ketasim.clinic.web.day import router as day_router
     from ketasim.clinic.web.pages import router as web_router

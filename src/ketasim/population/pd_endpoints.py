@@ -42,7 +42,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
 
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError, ModelNotFoundError

@@ -22,7 +22,6 @@ from ketasim.clinic.services import sessions as se
 from ketasim.clinic.services.base import Invalid, ServiceError, get_or_404
 from ketasim.clinic.services.instruments import INSTRUMENTS
 from ketasim.clinic.web.pages import _now, _num, _text, _time, render
-from ketasim.clinic.web.session_extras import session_extras
 
 __all__ = ["router"]
 
@@ -301,8 +300,7 @@ def _session_with_error(
 ) -> HTMLResponse:
     from ketasim.clinic.web.pages import _session_context
 
-    ctx = _session_context(database, session_id)
-    ctx.update(session_extras(database, session_id))
+    ctx = _session_context(database, session_id, request.app.state.settings.clinic_tz)
     return render(
         request,
         "session.html",
