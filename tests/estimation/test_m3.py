@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.stats import norm
+from synthetic_models import ONE_COMPARTMENT_LOGNORMAL_CL
 from typer.testing import CliRunner
 
 from ketasim.catalogue import load_model_file
@@ -22,44 +23,7 @@ from ketasim.io import individual_inputs, read_event_table
 from ketasim.patient import Patient
 from ketasim.pk import build_system
 
-MODEL = """
-schema_version = 1
-id = "test-onecomp-m3"
-short_names = ["onecomp-m3"]
-title = "One-compartment model, log-normal clearance (synthetic, for tests)"
-drug = "racemic ketamine"
-population = "synthetic, for tests"
-[citation]
-text = "Synthetic model for closed-form tests (no publication)"
-verified = "not applicable"
-[parameters.V]
-value = 20.0
-unit = "L"
-source = "test value"
-[parameters.CL]
-value = 0.2
-unit = "L/min"
-source = "test value"
-[iiv.CL]
-omega_sq = 0.09
-source = "test value"
-[[analytes]]
-name = "ketamine"
-molecular_weight_g_per_mol = 237.73
-[[compartments]]
-name = "central"
-analyte = "ketamine"
-volume = "V"
-observed = "plasma"
-[[flows]]
-from = "central"
-clearance = "CL"
-[[routes]]
-name = "iv"
-source = "test"
-[[routes.inputs]]
-compartment = "central"
-"""
+MODEL = ONE_COMPARTMENT_LOGNORMAL_CL  # V 20 L, CL 0.2 L/min, omega^2 0.09 on CL
 # 10 mg at 0; a level at 1 h, two below 50 ng/mL at 3 h and 5 h (TIME h, DV ng/mL)
 TABLE = "ID,TIME,AMT,EVID,DV,LLOQ\n1,0,10,1,.,.\n1,1,.,0,330,50\n1,3,.,0,.,50\n1,5,.,0,12,50\n"
 PROP = 0.2

@@ -6,45 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-ONE_COMPARTMENT_LOGNORMAL_CL = """
-schema_version = 1
-id = "test-onecomp-lognormal-cl"
-short_names = ["onecomp-iiv"]
-title = "One-compartment model with log-normal clearance (synthetic, for tests)"
-drug = "racemic ketamine"
-population = "synthetic, for tests"
-[citation]
-text = "Synthetic model for closed-form tests (no publication)"
-verified = "not applicable"
-[parameters.V]
-value = 20.0
-unit = "L"
-source = "test value"
-[parameters.CL]
-value = 0.2
-unit = "L/min"
-source = "test value"
-[iiv.CL]
-omega_sq = 0.09
-source = "test value"
-[[analytes]]
-name = "ketamine"
-molecular_weight_g_per_mol = 237.73
-[[compartments]]
-name = "central"
-analyte = "ketamine"
-volume = "V"
-observed = "plasma"
-[[flows]]
-from = "central"
-clearance = "CL"
-[[routes]]
-name = "iv"
-source = "test"
-[[routes.inputs]]
-compartment = "central"
-"""
+from synthetic_models import ONE_COMPARTMENT_LOGNORMAL_CL
 
 V_L = 20.0
 CL_L_PER_MIN = 0.2
