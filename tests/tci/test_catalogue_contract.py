@@ -13,7 +13,11 @@ from ketasim.catalogue.schema import ModelSpec
 from ketasim.patient import Patient
 from ketasim.tci import plan_tci
 
-IV_MODELS = [m for m in available_models() if "iv" in m.route_names]
+# a racemic dose split into S- and R-ketamine (two IV inputs) cannot be targeted: TCI refuses it
+IV_MODELS = [m for m in available_models()
+             if "iv" in m.route_names and len(m.route("iv").inputs) == 1]
+SPLIT_IV_MODELS = [m for m in available_models()
+                   if "iv" in m.route_names and len(m.route("iv").inputs) > 1]
 
 
 def _patient(model: ModelSpec) -> Patient:
@@ -40,3 +44,12 @@ def test_reaches_target_without_overshoot(model: ModelSpec, site: str) -> None:
     c = plan.concentrations_at(times)[f"{plan.analyte}_{site}"]
     assert c.max() <= 1010.0
     assert c[-1] >= 990.0
+
+
+@pytest.mark.parametrize("model", SPLIT_IV_MODELS, ids=[m.id for m in SPLIT_IV_MODELS])
+def test_split_iv_models_are_refused_with_a_clear_error(model: ModelSpec) -> None:
+    from ketasim.errors import InputError
+
+    with pytest.raises(InputError, match="not a single direct input"):
+        plan_tci(model, _patient(model), 1000.0, duration_min=20.0, site="plasma",
+                 allow_extrapolation=True)
