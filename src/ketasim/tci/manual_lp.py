@@ -70,7 +70,8 @@ class ManualSettings:
     settle_min:
         After each target change, this long is allowed to reach the target (min).
     max_overshoot:
-        Highest allowed concentration above the target, as a fraction (0.10 = 10%).
+        Highest allowed concentration above the target, as a fraction (0.10 = 10%); the
+        command line defaults to 50% with ``--boluses``, which overshoot by design.
     """
 
     mode: Mode = "infusion"
