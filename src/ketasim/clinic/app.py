@@ -37,6 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
     from ketasim.clinic.api.routes import router as api_router
     from ketasim.clinic.web.admin import router as admin_router
     from ketasim.clinic.web.pages import router as web_router
+    from ketasim.clinic.web.sessions import router as session_pages_router
     from ketasim.clinic.web.tools import router as tools_router
 
     database = Database(settings)
@@ -119,6 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(api_router)
     app.include_router(web_router)
+    app.include_router(session_pages_router)
     app.include_router(tools_router)
     app.include_router(admin_router)
     import swagger_ui_bundle
