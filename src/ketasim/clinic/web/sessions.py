@@ -45,24 +45,39 @@ def _session_context(database: Database, session_id: Id, zone: str) -> dict[str,
         patient = pa.get_patient(s, row.patient_id)
         form = se.rems_form(s, row, zone)
         missing = se.missing_fields(s, row)
-        vit = [(o.minutes_after_dose, o.sbp_mmhg) for o in row.observations
-               if o.sbp_mmhg is not None]
-        chart = line_chart_svg(vit, x_label="minutes after dosing", y_label="systolic BP (mmHg)",
-                               y_max=220.0) if vit else ""
+        vit = [
+            (o.minutes_after_dose, o.sbp_mmhg) for o in row.observations if o.sbp_mmhg is not None
+        ]
+        chart = (
+            line_chart_svg(
+                vit, x_label="minutes after dosing", y_label="systolic BP (mmHg)", y_max=220.0
+            )
+            if vit
+            else ""
+        )
         now = tz.local(_now(), zone)
         assert now is not None
-        return {"s": row, "plan": plan, "patient": patient, "rems": form, "missing": missing,
-                "bp_chart": chart, "tz": zone, "amendable": sorted(AMENDABLE),
-                "needs_override": [f for f in row.predose_findings
-                                   if f.get("override") == "required"],
-                "now": now.replace(tzinfo=None).isoformat(timespec="minutes")}
+        return {
+            "s": row,
+            "plan": plan,
+            "patient": patient,
+            "rems": form,
+            "missing": missing,
+            "bp_chart": chart,
+            "tz": zone,
+            "amendable": sorted(AMENDABLE),
+            "needs_override": [f for f in row.predose_findings if f.get("override") == "required"],
+            "now": now.replace(tzinfo=None).isoformat(timespec="minutes"),
+        }
 
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
-def session_page(request: Request, session_id: Id, user: Anyone, database: DB
-                 ) -> HTMLResponse:
-    return render(request, "session.html", _session_context(
-        database, session_id, request.app.state.settings.clinic_tz))
+def session_page(request: Request, session_id: Id, user: Anyone, database: DB) -> HTMLResponse:
+    return render(
+        request,
+        "session.html",
+        _session_context(database, session_id, request.app.state.settings.clinic_tz),
+    )
 
 
 def _amend_value(form: FormData, field: str) -> object:
@@ -78,8 +93,9 @@ def _amend_value(form: FormData, field: str) -> object:
 
 
 @router.post("/sessions/{session_id}/{step}", response_class=HTMLResponse)
-async def session_step(request: Request, session_id: Id, step: str, user: Clinician,
-                       database: DB) -> Response:
+async def session_step(
+    request: Request, session_id: Id, step: str, user: Clinician, database: DB
+) -> Response:
     form = await request.form()
     st = request.app.state.settings
     zone = st.clinic_tz
@@ -87,49 +103,77 @@ async def session_step(request: Request, session_id: Id, step: str, user: Clinic
     try:
         with database.session() as s:
             if step == "predose":
-                se.predose_check(s, who, session_id, sbp_mmhg=_req(form, "sbp_mmhg"),
-                                 dbp_mmhg=_req(form, "dbp_mmhg"),
-                                 heart_rate_bpm=_req(form, "heart_rate_bpm"),
-                                 spo2_percent=_req(form, "spo2_percent"),
-                                 medications=_list(form, "medications"),
-                                 fasting_confirmed=_bool(form, "fasting_confirmed"),
-                                 transport_arranged=_bool(form, "transport_arranged"),
-                                 new_conditions=_list(form, "new_conditions"),
-                                 bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
-                                 zone=zone)
+                se.predose_check(
+                    s,
+                    who,
+                    session_id,
+                    sbp_mmhg=_req(form, "sbp_mmhg"),
+                    dbp_mmhg=_req(form, "dbp_mmhg"),
+                    heart_rate_bpm=_req(form, "heart_rate_bpm"),
+                    spo2_percent=_req(form, "spo2_percent"),
+                    medications=_list(form, "medications"),
+                    fasting_confirmed=_bool(form, "fasting_confirmed"),
+                    transport_arranged=_bool(form, "transport_arranged"),
+                    new_conditions=_list(form, "new_conditions"),
+                    bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
+                    zone=zone,
+                )
             elif step == "dose":
-                se.give_dose(s, who, session_id, dose_mg=_req(form, "dose_mg"),
-                             lot_number=_text(form, "lot_number"),
-                             start_at=_time(form, "start_at", zone) or _now(),
-                             end_at=_time(form, "end_at", zone),
-                             rationale=_text(form, "rationale") or None,
-                             override_reason=_text(form, "override_reason") or None, zone=zone)
+                se.give_dose(
+                    s,
+                    who,
+                    session_id,
+                    dose_mg=_req(form, "dose_mg"),
+                    lot_number=_text(form, "lot_number"),
+                    start_at=_time(form, "start_at", zone) or _now(),
+                    end_at=_time(form, "end_at", zone),
+                    rationale=_text(form, "rationale") or None,
+                    override_reason=_text(form, "override_reason") or None,
+                    zone=zone,
+                )
             elif step == "cancel":
                 se.cancel_session(s, who, session_id, _text(form, "reason"))
             elif step == "amend":
                 field = _text(form, "field")
-                se.amend_session(s, who, session_id, field=field,
-                                 value=_amend_value(form, field), reason=_text(form, "reason"))
+                se.amend_session(
+                    s,
+                    who,
+                    session_id,
+                    field=field,
+                    value=_amend_value(form, field),
+                    reason=_text(form, "reason"),
+                )
             elif step == "vitals":
                 moaas = _num(form, "moaas")
-                se.add_observation(s, who, session_id,
-                                   minutes_after_dose=_req(form, "minutes_after_dose"),
-                                   checkpoint=_text(form, "checkpoint"),
-                                   sbp_mmhg=_num(form, "sbp_mmhg"),
-                                   dbp_mmhg=_num(form, "dbp_mmhg"),
-                                   heart_rate_bpm=_num(form, "heart_rate_bpm"),
-                                   spo2_percent=_num(form, "spo2_percent"),
-                                   cadss=_num(form, "cadss"),
-                                   moaas=None if moaas is None else int(moaas),
-                                   bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg))
+                se.add_observation(
+                    s,
+                    who,
+                    session_id,
+                    minutes_after_dose=_req(form, "minutes_after_dose"),
+                    checkpoint=_text(form, "checkpoint"),
+                    sbp_mmhg=_num(form, "sbp_mmhg"),
+                    dbp_mmhg=_num(form, "dbp_mmhg"),
+                    heart_rate_bpm=_num(form, "heart_rate_bpm"),
+                    spo2_percent=_num(form, "spo2_percent"),
+                    cadss=_num(form, "cadss"),
+                    moaas=None if moaas is None else int(moaas),
+                    bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
+                )
             elif step == "adverse-event":
-                se.add_adverse_event(s, who, session_id, category=_text(form, "category"),
-                                     severity=_text(form, "severity"),
-                                     description=_text(form, "description"),
-                                     serious=_bool(form, "serious") or False)
+                se.add_adverse_event(
+                    s,
+                    who,
+                    session_id,
+                    category=_text(form, "category"),
+                    severity=_text(form, "severity"),
+                    description=_text(form, "description"),
+                    serious=_bool(form, "serious") or False,
+                )
             elif step == "discharge":
                 se.discharge(
-                    s, who, session_id,
+                    s,
+                    who,
+                    session_id,
                     discharged_at=_time(form, "discharged_at", zone) or _now(),
                     criteria_met=bool(_bool(form, "criteria_met")),
                     ready_to_leave_min=_num(form, "ready_to_leave_min"),
@@ -141,14 +185,19 @@ async def session_step(request: Request, session_id: Id, step: str, user: Clinic
                     vitals_acceptable_before=_bool(form, "vitals_acceptable_before"),
                     sedation_observed=_bool(form, "sedation_observed"),
                     dissociation_observed=_bool(form, "dissociation_observed"),
-                    respiratory_depression_observed=_bool(form,
-                                                          "respiratory_depression_observed"),
-                    serious_adverse_event=_bool(form, "serious_adverse_event"))
+                    respiratory_depression_observed=_bool(form, "respiratory_depression_observed"),
+                    serious_adverse_event=_bool(form, "serious_adverse_event"),
+                )
             elif step == "sign":
                 se.sign_session(s, who, session_id)
             else:
                 raise Invalid("step", f"unknown step {step!r}")
     except ServiceError as exc:
-        return render(request, "session.html", _session_context(database, session_id, zone),
-                      status_code=exc.status, error=str(exc))
+        return render(
+            request,
+            "session.html",
+            _session_context(database, session_id, zone),
+            status_code=exc.status,
+            error=str(exc),
+        )
     return _redirect(f"/sessions/{session_id}")
