@@ -24,13 +24,18 @@ def open_checked(c: dict[str, Any], plan_id: int, bp: dict[str, float] | None = 
     return sid
 
 
-def complete_session(c: dict[str, Any], plan_id: int, start: dt.datetime,
-                     dose_mg: float = 56.0) -> int:
+def complete_session(
+    c: dict[str, Any], plan_id: int, start: dt.datetime, dose_mg: float = 56.0
+) -> int:
     """A session dosed at ``start`` (UTC), monitored with the three BP checkpoints and
     discharged after 130 min with the REMS answers; returns its id."""
     sid = open_checked(c, plan_id)
-    ok(c["nurse"].post(f"/api/v1/sessions/{sid}/dose", json={
-        "dose_mg": dose_mg, "lot_number": "LOT-7", "start_at": iso(start)}))
+    ok(
+        c["nurse"].post(
+            f"/api/v1/sessions/{sid}/dose",
+            json={"dose_mg": dose_mg, "lot_number": "LOT-7", "start_at": iso(start)},
+        )
+    )
     finish_session(c, sid, start)
     return sid
 
@@ -39,12 +44,28 @@ def finish_session(c: dict[str, Any], sid: int, start: dt.datetime) -> None:
     """The three BP checkpoints and a discharge 130 min after ``start`` with the REMS answers."""
     n = c["nurse"]
     for minute, cp in ((0, "pre-dose"), (40, "40-min"), (125, "pre-discharge")):
-        ok(n.post(f"/api/v1/sessions/{sid}/observations", json={
-            "minutes_after_dose": minute, "checkpoint": cp, "sbp_mmhg": 130,
-            "dbp_mmhg": 82}), 201)
-    ok(n.post(f"/api/v1/sessions/{sid}/discharge", json={
-        **REMS_ANSWERS, "discharged_at": iso(start + dt.timedelta(minutes=130)),
-        "criteria_met": True}))
+        ok(
+            n.post(
+                f"/api/v1/sessions/{sid}/observations",
+                json={
+                    "minutes_after_dose": minute,
+                    "checkpoint": cp,
+                    "sbp_mmhg": 130,
+                    "dbp_mmhg": 82,
+                },
+            ),
+            201,
+        )
+    ok(
+        n.post(
+            f"/api/v1/sessions/{sid}/discharge",
+            json={
+                **REMS_ANSWERS,
+                "discharged_at": iso(start + dt.timedelta(minutes=130)),
+                "criteria_met": True,
+            },
+        )
+    )
 
 
 def web_login(app: Any, role: str) -> tuple[TestClient, str]:

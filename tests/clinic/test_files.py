@@ -56,9 +56,15 @@ def test_data_directory_and_database_are_private(tmp_path: Path, loose_umask: No
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 def test_exports_and_backups_are_private_and_csv_is_neutralised(
-        app: Any, as_role: dict[str, Any], tmp_path: Path, loose_umask: None) -> None:
-    evil = {**PATIENT, "mrn": "-2+3", "given_name": "=HYPERLINK(\"http://x\",\"y\")",
-            "family_name": "@SUM(A1)", "language": "+cmd|' /C calc'!A0"}
+    app: Any, as_role: dict[str, Any], tmp_path: Path, loose_umask: None
+) -> None:
+    evil = {
+        **PATIENT,
+        "mrn": "-2+3",
+        "given_name": '=HYPERLINK("http://x","y")',
+        "family_name": "@SUM(A1)",
+        "language": "+cmd|' /C calc'!A0",
+    }
     ok(as_role["nurse"].post("/api/v1/patients", json=evil), 201)
     out = tmp_path / "export"
     with app.state.db.session() as s:
@@ -71,8 +77,9 @@ def test_exports_and_backups_are_private_and_csv_is_neutralised(
     assert row["family_name"] == "'@SUM(A1)" and row["language"].startswith("'+cmd")
     assert row["weight_kg"] == "70.0"  # numbers are not touched
     with app.state.db.session() as s:
-        jfile = next(f for f in export_tables(s, tmp_path / "j", "json")
-                     if f.name == "patients.json")
+        jfile = next(
+            f for f in export_tables(s, tmp_path / "j", "json") if f.name == "patients.json"
+        )
     assert json.loads(jfile.read_text())[0]["family_name"] == "@SUM(A1)"  # JSON is data
     dest = backup(app.state.settings, tmp_path / "backups" / "clinic-backup.sqlite3")
     assert _mode(dest) == 0o600 and dest.stat().st_size > 0

@@ -32,8 +32,10 @@ GOOD_REASON = "partial response after four sessions at 56 mg; tolerated well"
 
 
 def _dose(c: Any, sid: int, dose_mg: float, start: dt.datetime, **extra: object) -> Any:
-    return c.post(f"/api/v1/sessions/{sid}/dose", json={
-        "dose_mg": dose_mg, "lot_number": "LOT-1", "start_at": iso(start), **extra})
+    return c.post(
+        f"/api/v1/sessions/{sid}/dose",
+        json={"dose_mg": dose_mg, "lot_number": "LOT-1", "start_at": iso(start), **extra},
+    )
 
 
 def test_overdose_is_refused_for_everyone(as_role: dict[str, Any]) -> None:
@@ -51,8 +53,9 @@ def test_overdose_is_refused_for_everyone(as_role: dict[str, Any]) -> None:
     assert s["status"] == "open" and s["dose_mg"] is None
 
 
-def test_override_of_a_warning_needs_a_prescriber_and_a_reason(app: Any,
-                                                               as_role: dict[str, Any]) -> None:
+def test_override_of_a_warning_needs_a_prescriber_and_a_reason(
+    app: Any, as_role: dict[str, Any]
+) -> None:
     pid, plan_id = patient_with_plan(as_role)
     sid = open_checked(as_role, plan_id)
     r = _dose(as_role["nurse"], sid, 84, DAY, rationale="x")
@@ -67,7 +70,9 @@ def test_override_of_a_warning_needs_a_prescriber_and_a_reason(app: Any,
     s = ok(_dose(as_role["prescriber"], sid, 84, DAY, override_reason=GOOD_REASON))
     assert s["dose_mg"] == 84 and s["dose_override_reason"] == GOOD_REASON
     assert [(f["rule_id"], f["override"]) for f in s["dose_override_findings"]] == [
-        ("dose.first-dose", "given"), ("plan.dose-above-signed", "given")]
+        ("dose.first-dose", "given"),
+        ("plan.dose-above-signed", "given"),
+    ]
     alerts = ok(as_role["prescriber"].get(f"/api/v1/alerts?patient_id={pid}"))
     over = [a for a in alerts if a["kind"] == "prescriber-override"]
     assert over and GOOD_REASON in over[0]["message"] and "prescriber" in over[0]["message"]
@@ -89,26 +94,38 @@ def _rules_finding(sbp: float, dbp: float) -> tuple[str, str, str]:
     """The BP finding of ``ketasim.safety.check`` itself for the same patient and dose."""
     protocol = next(p for p in available_protocols() if p.id == "esketamine-trd-us")
     rules = default_rules()
-    record = parse_patient_record({"age_years": 45.0, "weight_kg": 70.0, "sex": "female",
-                                   "sbp_mmhg": sbp, "dbp_mmhg": dbp, "heart_rate_bpm": 70},
-                                  rules)
+    record = parse_patient_record(
+        {
+            "age_years": 45.0,
+            "weight_kg": 70.0,
+            "sex": "female",
+            "sbp_mmhg": sbp,
+            "dbp_mmhg": dbp,
+            "heart_rate_bpm": 70,
+        },
+        rules,
+    )
     doses = schedule_doses(protocol, weight_kg=70.0)[:1]
-    f = next(f for f in check(protocol, record, doses, rules=rules)
-             if f.rule_id.startswith("bp."))
+    f = next(f for f in check(protocol, record, doses, rules=rules) if f.rule_id.startswith("bp."))
     return f.rule_id, f.severity, f.message
 
 
 @pytest.mark.parametrize("bp", [(185, 112), (220, 130)])
 def test_high_predose_bp_is_the_rules_warning_not_a_green_light(
-        app: Any, as_role: dict[str, Any], bp: tuple[int, int]) -> None:
+    app: Any, as_role: dict[str, Any], bp: tuple[int, int]
+) -> None:
     pid, plan_id = patient_with_plan(as_role)
     sid = open_checked(as_role, plan_id, {**NORMAL_BP, "sbp_mmhg": bp[0], "dbp_mmhg": bp[1]})
     s = ok(as_role["nurse"].get(f"/api/v1/sessions/{sid}"))
-    found = [(f["rule_id"], f["severity"], f["message"]) for f in s["predose_findings"]
-             if f["rule_id"].startswith("bp.")]
+    found = [
+        (f["rule_id"], f["severity"], f["message"])
+        for f in s["predose_findings"]
+        if f["rule_id"].startswith("bp.")
+    ]
     assert found == [_rules_finding(*bp)]
-    assert [f["override"] for f in s["predose_findings"] if f["rule_id"].startswith("bp.")] \
-        == ["required"]
+    assert [f["override"] for f in s["predose_findings"] if f["rule_id"].startswith("bp.")] == [
+        "required"
+    ]
     # the same alert as a vitals row at this BP
     kinds = [a["kind"] for a in ok(as_role["nurse"].get(f"/api/v1/alerts?patient_id={pid}"))]
     assert "bp-above-threshold" in kinds
@@ -118,8 +135,15 @@ def test_high_predose_bp_is_the_rules_warning_not_a_green_light(
     assert "bp.pre-dose-above-threshold" in html
     r = _dose(as_role["nurse"], sid, 56, DAY)
     assert r.status_code == 409 and "bp.pre-dose-above-threshold" in r.json()["needs_override"]
-    ok(_dose(as_role["prescriber"], sid, 56, DAY,
-             override_reason="BP rechecked after rest; benefit outweighs a short rise"))
+    ok(
+        _dose(
+            as_role["prescriber"],
+            sid,
+            56,
+            DAY,
+            override_reason="BP rechecked after rest; benefit outweighs a short rise",
+        )
+    )
 
 
 def test_normal_predose_bp_stays_green(app: Any, as_role: dict[str, Any]) -> None:
@@ -158,44 +182,63 @@ def test_dose_times_in_the_future_or_outside_the_session(as_role: dict[str, Any]
     assert ok(n.get(f"/api/v1/sessions/{sid}"))["dose_mg"] is None
 
 
-def test_consent_withdrawn_mid_session_refuses_the_dose(app: Any,
-                                                        as_role: dict[str, Any]) -> None:
+def test_consent_withdrawn_mid_session_refuses_the_dose(app: Any, as_role: dict[str, Any]) -> None:
     pid, plan_id = patient_with_plan(as_role)
     sid = open_checked(as_role, plan_id)
     consent = ok(as_role["nurse"].get(f"/api/v1/patients/{pid}/consents"))[0]
-    ok(as_role["nurse"].post(f"/api/v1/consents/{consent['id']}/withdraw",
-                             json={"reason": "patient withdrew"}))
+    ok(
+        as_role["nurse"].post(
+            f"/api/v1/consents/{consent['id']}/withdraw", json={"reason": "patient withdrew"}
+        )
+    )
     r = _dose(as_role["nurse"], sid, 56, DAY)
     assert r.status_code == 409 and r.json()["stops"] == ["consent.not-current"]
     r = _dose(as_role["prescriber"], sid, 56, DAY, override_reason=GOOD_REASON)
     assert r.status_code == 409
     # the page's dose form shares the rule
     page, csrf = web_login(app, "nurse")
-    r = page.post(f"/sessions/{sid}/dose", data={"csrf_token": csrf, "dose_mg": "56",
-                                                 "lot_number": "L", "start_at": "2026-01-05T08:00"})
+    r = page.post(
+        f"/sessions/{sid}/dose",
+        data={
+            "csrf_token": csrf,
+            "dose_mg": "56",
+            "lot_number": "L",
+            "start_at": "2026-01-05T08:00",
+        },
+    )
     assert r.status_code == 409 and "consent.not-current" in r.text
     assert ok(as_role["nurse"].get(f"/api/v1/sessions/{sid}"))["dose_mg"] is None
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 def test_page_refuses_overdose_and_lets_a_prescriber_override_a_warning(
-        app: Any, as_role: dict[str, Any]) -> None:
+    app: Any, as_role: dict[str, Any]
+) -> None:
     _, plan_id = patient_with_plan(as_role)
     sid = open_checked(as_role, plan_id)
     nurse, csrf = web_login(app, "nurse")
-    form = {"csrf_token": csrf, "dose_mg": "900", "lot_number": "L",
-            "start_at": "2026-01-05T08:00", "rationale": "x"}
+    form = {
+        "csrf_token": csrf,
+        "dose_mg": "900",
+        "lot_number": "L",
+        "start_at": "2026-01-05T08:00",
+        "rationale": "x",
+    }
     r = nurse.post(f"/sessions/{sid}/dose", data=form)
     assert r.status_code == 409 and "dose.above-label-max" in r.text
     r = nurse.post(f"/sessions/{sid}/dose", data={**form, "dose_mg": "84"})
     assert r.status_code == 409 and "plan.dose-above-signed" in r.text
     presc, pcsrf = web_login(app, "prescriber")
     assert 'id="override_reason"' in presc.get(f"/sessions/{sid}").text
-    r = presc.post(f"/sessions/{sid}/dose", data={**form, "csrf_token": pcsrf, "dose_mg": "84",
-                                                  "override_reason": "x"})
+    r = presc.post(
+        f"/sessions/{sid}/dose",
+        data={**form, "csrf_token": pcsrf, "dose_mg": "84", "override_reason": "x"},
+    )
     assert r.status_code == 422 and "override_reason" in r.text
-    r = presc.post(f"/sessions/{sid}/dose", data={**form, "csrf_token": pcsrf, "dose_mg": "84",
-                                                  "override_reason": GOOD_REASON})
+    r = presc.post(
+        f"/sessions/{sid}/dose",
+        data={**form, "csrf_token": pcsrf, "dose_mg": "84", "override_reason": GOOD_REASON},
+    )
     assert r.status_code == 200 and 'id="override"' in r.text and GOOD_REASON in r.text
 
 
@@ -213,7 +256,8 @@ def test_scheduling_a_session_applies_the_same_rules(as_role: dict[str, Any]) ->
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 def test_pages_refuse_same_day_future_times_and_writes_to_a_signed_session(
-        app: Any, as_role: dict[str, Any]) -> None:
+    app: Any, as_role: dict[str, Any]
+) -> None:
     _, plan_id = patient_with_plan(as_role)
     first = complete_session(as_role, plan_id, DAY)
     ok(as_role["nurse"].post(f"/api/v1/sessions/{first}/sign"))
@@ -224,7 +268,8 @@ def test_pages_refuse_same_day_future_times_and_writes_to_a_signed_session(
     assert r.status_code == 422 and "start_at" in r.text and "future" in r.text
     r = page.post(f"/sessions/{sid}/dose", data={**form, "start_at": "2026-01-05T15:00"})
     assert r.status_code == 409 and "schedule.same-day" in r.text
-    r = page.post(f"/sessions/{first}/vitals", data={"csrf_token": csrf,
-                                                     "minutes_after_dose": "200"})
+    r = page.post(
+        f"/sessions/{first}/vitals", data={"csrf_token": csrf, "minutes_after_dose": "200"}
+    )
     assert r.status_code == 409 and "signed and locked" in r.text
     assert 'id="add-vitals"' not in page.get(f"/sessions/{first}").text

@@ -38,8 +38,12 @@ def test_cancel_an_open_session_so_it_stops_blocking(as_role: dict[str, Any]) ->
 def test_a_dosed_session_cannot_be_cancelled(as_role: dict[str, Any]) -> None:
     _, plan_id = patient_with_plan(as_role)
     sid = open_checked(as_role, plan_id)
-    ok(as_role["nurse"].post(f"/api/v1/sessions/{sid}/dose", json={
-        "dose_mg": 56, "lot_number": "L", "start_at": iso(DAY)}))
+    ok(
+        as_role["nurse"].post(
+            f"/api/v1/sessions/{sid}/dose",
+            json={"dose_mg": 56, "lot_number": "L", "start_at": iso(DAY)},
+        )
+    )
     r = as_role["nurse"].post(f"/api/v1/sessions/{sid}/cancel", json={"reason": REASON})
     assert r.status_code == 409 and "only an open session" in r.json()["detail"]
 
@@ -48,32 +52,63 @@ def test_discharge_asks_the_rems_answers_and_the_two_hours(as_role: dict[str, An
     _, plan_id = patient_with_plan(as_role)
     n = as_role["nurse"]
     sid = open_checked(as_role, plan_id)
-    ok(n.post(f"/api/v1/sessions/{sid}/dose", json={
-        "dose_mg": 56, "lot_number": "L", "start_at": iso(DAY)}))
-    r = n.post(f"/api/v1/sessions/{sid}/discharge", json={
-        "discharged_at": iso(DAY + dt.timedelta(minutes=130)), "criteria_met": True,
-        **{k: v for k, v in REMS_ANSWERS.items() if k != "ready_to_leave_min"}})
+    ok(
+        n.post(
+            f"/api/v1/sessions/{sid}/dose",
+            json={"dose_mg": 56, "lot_number": "L", "start_at": iso(DAY)},
+        )
+    )
+    r = n.post(
+        f"/api/v1/sessions/{sid}/discharge",
+        json={
+            "discharged_at": iso(DAY + dt.timedelta(minutes=130)),
+            "criteria_met": True,
+            **{k: v for k, v in REMS_ANSWERS.items() if k != "ready_to_leave_min"},
+        },
+    )
     assert r.status_code == 409 and r.json()["missing"] == ["ready_to_leave_min"]
-    r = n.post(f"/api/v1/sessions/{sid}/discharge", json={
-        **REMS_ANSWERS, "discharged_at": iso(DAY + dt.timedelta(minutes=90)),
-        "criteria_met": True})
+    r = n.post(
+        f"/api/v1/sessions/{sid}/discharge",
+        json={
+            **REMS_ANSWERS,
+            "discharged_at": iso(DAY + dt.timedelta(minutes=90)),
+            "criteria_met": True,
+        },
+    )
     assert r.status_code == 409 and r.json()["missing"][0].startswith("monitoring_minutes")
     assert ok(n.get(f"/api/v1/sessions/{sid}"))["status"] == "dosed"
-    ok(n.post(f"/api/v1/sessions/{sid}/discharge", json={
-        **REMS_ANSWERS, "discharged_at": iso(DAY + dt.timedelta(minutes=130)),
-        "criteria_met": True}))
+    ok(
+        n.post(
+            f"/api/v1/sessions/{sid}/discharge",
+            json={
+                **REMS_ANSWERS,
+                "discharged_at": iso(DAY + dt.timedelta(minutes=130)),
+                "criteria_met": True,
+            },
+        )
+    )
     # missed BP checkpoints are alerted and can still be recorded: the session can be signed
     r = n.post(f"/api/v1/sessions/{sid}/sign")
     assert r.status_code == 409 and "bp_40_min" in r.json()["missing"]
     for minute, cp in ((0, "pre-dose"), (40, "40-min"), (125, "pre-discharge")):
-        ok(n.post(f"/api/v1/sessions/{sid}/observations", json={
-            "minutes_after_dose": minute, "checkpoint": cp, "sbp_mmhg": 130,
-            "dbp_mmhg": 82}), 201)
+        ok(
+            n.post(
+                f"/api/v1/sessions/{sid}/observations",
+                json={
+                    "minutes_after_dose": minute,
+                    "checkpoint": cp,
+                    "sbp_mmhg": 130,
+                    "dbp_mmhg": 82,
+                },
+            ),
+            201,
+        )
     assert ok(n.post(f"/api/v1/sessions/{sid}/sign"))["status"] == "signed"
 
 
-def test_signed_session_is_locked_and_corrected_by_amendment(app: Any,
-                                                             as_role: dict[str, Any]) -> None:
+def test_signed_session_is_locked_and_corrected_by_amendment(
+    app: Any, as_role: dict[str, Any]
+) -> None:
     _, plan_id = patient_with_plan(as_role)
     n = as_role["nurse"]
     sid = complete_session(as_role, plan_id, DAY)
@@ -81,14 +116,26 @@ def test_signed_session_is_locked_and_corrected_by_amendment(app: Any,
     writes = [
         ("patch", f"/api/v1/sessions/{sid}", {"ready_to_leave_min": 75}),
         ("post", f"/api/v1/sessions/{sid}/observations", {"minutes_after_dose": 200}),
-        ("post", f"/api/v1/sessions/{sid}/adverse-events",
-         {"category": "other", "severity": "mild", "description": "late headache"}),
-        ("post", f"/api/v1/sessions/{sid}/dose",
-         {"dose_mg": 56, "lot_number": "L", "start_at": iso(DAY)}),
-        ("post", f"/api/v1/sessions/{sid}/discharge",
-         {"discharged_at": iso(DAY), "criteria_met": True}),
-        ("post", f"/api/v1/sessions/{sid}/predose",
-         {"sbp_mmhg": 120, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98}),
+        (
+            "post",
+            f"/api/v1/sessions/{sid}/adverse-events",
+            {"category": "other", "severity": "mild", "description": "late headache"},
+        ),
+        (
+            "post",
+            f"/api/v1/sessions/{sid}/dose",
+            {"dose_mg": 56, "lot_number": "L", "start_at": iso(DAY)},
+        ),
+        (
+            "post",
+            f"/api/v1/sessions/{sid}/discharge",
+            {"discharged_at": iso(DAY), "criteria_met": True},
+        ),
+        (
+            "post",
+            f"/api/v1/sessions/{sid}/predose",
+            {"sbp_mmhg": 120, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98},
+        ),
         ("post", f"/api/v1/sessions/{sid}/cancel", {"reason": REASON}),
     ]
     for method, url, body in writes:
@@ -96,15 +143,24 @@ def test_signed_session_is_locked_and_corrected_by_amendment(app: Any,
         assert r.status_code == 409, (url, r.text)
     r = n.patch(f"/api/v1/sessions/{sid}", json={"ready_to_leave_min": 75})
     assert "amendment" in r.json()["detail"]
-    bad = n.post(f"/api/v1/sessions/{sid}/amendments", json={
-        "field": "ready_to_leave_min", "value": 75, "reason": "x"})
+    bad = n.post(
+        f"/api/v1/sessions/{sid}/amendments",
+        json={"field": "ready_to_leave_min", "value": 75, "reason": "x"},
+    )
     assert bad.status_code == 422 and bad.json()["field"] == "reason"
-    bad = n.post(f"/api/v1/sessions/{sid}/amendments", json={
-        "field": "dose_mg", "value": 28, "reason": REASON})
+    bad = n.post(
+        f"/api/v1/sessions/{sid}/amendments",
+        json={"field": "dose_mg", "value": 28, "reason": REASON},
+    )
     assert bad.status_code == 422 and bad.json()["field"] == "field"
     why = "typed 90 in error; the chart says ready at 75 min"
-    a = ok(n.post(f"/api/v1/sessions/{sid}/amendments", json={
-        "field": "ready_to_leave_min", "value": 75, "reason": why}), 201)
+    a = ok(
+        n.post(
+            f"/api/v1/sessions/{sid}/amendments",
+            json={"field": "ready_to_leave_min", "value": 75, "reason": why},
+        ),
+        201,
+    )
     assert (a["original_value"], a["amended_value"], a["reason"]) == (90, 75, why)
     s = ok(n.get(f"/api/v1/sessions/{sid}"))
     assert s["status"] == "signed" and s["ready_to_leave_min"] == 75
@@ -127,19 +183,38 @@ def test_pages_cancel_discharge_and_amend(app: Any, as_role: dict[str, Any]) -> 
     r = page.post(f"/sessions/{sid}/cancel", data={"csrf_token": csrf, "reason": REASON})
     assert r.status_code == 200 and 'id="cancelled"' in r.text and REASON in r.text
     sid = open_checked(as_role, plan_id)
-    ok(as_role["nurse"].post(f"/api/v1/sessions/{sid}/dose", json={
-        "dose_mg": 56, "lot_number": "L", "start_at": iso(DAY)}))
-    r = page.post(f"/sessions/{sid}/discharge", data={
-        "csrf_token": csrf, "discharged_at": "2026-01-05T10:10", "criteria_met": "yes"})
+    ok(
+        as_role["nurse"].post(
+            f"/api/v1/sessions/{sid}/dose",
+            json={"dose_mg": 56, "lot_number": "L", "start_at": iso(DAY)},
+        )
+    )
+    r = page.post(
+        f"/sessions/{sid}/discharge",
+        data={"csrf_token": csrf, "discharged_at": "2026-01-05T10:10", "criteria_met": "yes"},
+    )
     assert r.status_code == 409 and "ready_to_leave_min" in r.text
-    answers = {k: ("yes" if v is True else "no" if v is False else str(v))
-               for k, v in REMS_ANSWERS.items()}
-    r = page.post(f"/sessions/{sid}/discharge", data={
-        "csrf_token": csrf, "discharged_at": "2026-01-05T10:10", "criteria_met": "yes",
-        **answers})
+    answers = {
+        k: ("yes" if v is True else "no" if v is False else str(v)) for k, v in REMS_ANSWERS.items()
+    }
+    r = page.post(
+        f"/sessions/{sid}/discharge",
+        data={
+            "csrf_token": csrf,
+            "discharged_at": "2026-01-05T10:10",
+            "criteria_met": "yes",
+            **answers,
+        },
+    )
     assert r.status_code == 200 and 'id="amend"' in r.text
-    r = page.post(f"/sessions/{sid}/amend", data={
-        "csrf_token": csrf, "field": "sedation_observed", "value": "yes",
-        "reason": "sedation noted on the paper chart at 30 min"})
+    r = page.post(
+        f"/sessions/{sid}/amend",
+        data={
+            "csrf_token": csrf,
+            "field": "sedation_observed",
+            "value": "yes",
+            "reason": "sedation noted on the paper chart at 30 min",
+        },
+    )
     assert r.status_code == 200 and 'id="amendments"' in r.text
     assert ok(as_role["nurse"].get(f"/api/v1/sessions/{sid}"))["sedation_observed"] is True

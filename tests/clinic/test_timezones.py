@@ -22,12 +22,19 @@ from ketasim.clinic.settings import Settings
 @pytest.fixture
 def paris(tmp_path: Path) -> Iterator[Any]:
     """A clinic in Europe/Paris (UTC+1 in January) on SQLite."""
-    application = create_app(Settings(data_dir=tmp_path / "paris", plan_samples=0,
-                                      clinic_tz="Europe/Paris"))
+    application = create_app(
+        Settings(data_dir=tmp_path / "paris", plan_samples=0, clinic_tz="Europe/Paris")
+    )
     with application.state.db.session() as s:
         for role in ROLES:
-            create_user(s, Actor(None, "test"), username=role, full_name=role.title(),
-                        role=role, password=PASSWORD)
+            create_user(
+                s,
+                Actor(None, "test"),
+                username=role,
+                full_name=role.title(),
+                role=role,
+                password=PASSWORD,
+            )
     yield application
     application.state.db.dispose()
 
@@ -37,23 +44,37 @@ def _stored_start(app: Any, sid: int) -> dt.datetime | None:
         return db.get(TreatmentSession, sid).dose_start_at  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("start", ["2026-01-05T09:00:00Z", "2026-01-05T10:00:00+01:00",
-                                   "2026-01-05T04:00:00-05:00"])
-def test_offsets_are_accepted_and_stored_utc(app: Any, as_role: dict[str, Any],
-                                             start: str) -> None:
+@pytest.mark.parametrize(
+    "start", ["2026-01-05T09:00:00Z", "2026-01-05T10:00:00+01:00", "2026-01-05T04:00:00-05:00"]
+)
+def test_offsets_are_accepted_and_stored_utc(app: Any, as_role: dict[str, Any], start: str) -> None:
     _, plan_id = patient_with_plan(as_role)
     n = as_role["nurse"]
     sid = open_checked(as_role, plan_id)
-    s = ok(n.post(f"/api/v1/sessions/{sid}/dose", json={
-        "dose_mg": 56, "lot_number": "L", "start_at": start}))
+    s = ok(
+        n.post(
+            f"/api/v1/sessions/{sid}/dose",
+            json={"dose_mg": 56, "lot_number": "L", "start_at": start},
+        )
+    )
     assert s["dose_start_at"] == "2026-01-05T09:00:00Z"
     assert _stored_start(app, sid) == dt.datetime(2026, 1, 5, 9, 0)
     # a discharge with an offset (HTTP 500 before): compared with the UTC dose time
-    r = n.post(f"/api/v1/sessions/{sid}/discharge", json={
-        **REMS_ANSWERS, "discharged_at": "2026-01-05T09:30:00+01:00", "criteria_met": True})
+    r = n.post(
+        f"/api/v1/sessions/{sid}/discharge",
+        json={**REMS_ANSWERS, "discharged_at": "2026-01-05T09:30:00+01:00", "criteria_met": True},
+    )
     assert r.status_code == 422 and r.json()["field"] == "discharged_at"  # 08:30Z < 09:00Z
-    s = ok(n.post(f"/api/v1/sessions/{sid}/discharge", json={
-        **REMS_ANSWERS, "discharged_at": "2026-01-05T12:10:00+01:00", "criteria_met": True}))
+    s = ok(
+        n.post(
+            f"/api/v1/sessions/{sid}/discharge",
+            json={
+                **REMS_ANSWERS,
+                "discharged_at": "2026-01-05T12:10:00+01:00",
+                "criteria_met": True,
+            },
+        )
+    )
     assert s["discharged_at"] == "2026-01-05T11:10:00Z"
     assert ok(n.get(f"/api/v1/sessions/{sid}/rems-form"))["monitoring_minutes"] == 130.0
 
@@ -62,8 +83,12 @@ def test_naive_times_are_clinic_clock_time(paris: Any) -> None:
     c = {role: login(paris, role) for role in ROLES}
     _, plan_id = patient_with_plan(c)
     sid = open_checked(c, plan_id)
-    s = ok(c["nurse"].post(f"/api/v1/sessions/{sid}/dose", json={
-        "dose_mg": 56, "lot_number": "L", "start_at": "2026-01-05T10:00:00"}))
+    s = ok(
+        c["nurse"].post(
+            f"/api/v1/sessions/{sid}/dose",
+            json={"dose_mg": 56, "lot_number": "L", "start_at": "2026-01-05T10:00:00"},
+        )
+    )
     assert s["dose_start_at"] == "2026-01-05T09:00:00Z"
     page, _ = web_login(paris, "nurse")
     html = page.get(f"/sessions/{sid}").text
@@ -75,8 +100,15 @@ def test_forms_take_local_clock_time(paris: Any) -> None:
     _, plan_id = patient_with_plan(c)
     sid = open_checked(c, plan_id)
     page, csrf = web_login(paris, "nurse")
-    r = page.post(f"/sessions/{sid}/dose", data={"csrf_token": csrf, "dose_mg": "56",
-                                                 "lot_number": "L", "start_at": "2026-07-01T10:00"})
+    r = page.post(
+        f"/sessions/{sid}/dose",
+        data={
+            "csrf_token": csrf,
+            "dose_mg": "56",
+            "lot_number": "L",
+            "start_at": "2026-07-01T10:00",
+        },
+    )
     assert r.status_code == 200, r.text
     assert _stored_start(paris, sid) == dt.datetime(2026, 7, 1, 8, 0)  # CEST = UTC+2
 
@@ -86,32 +118,39 @@ def test_same_day_is_the_clinic_day(tmp_path: Path) -> None:
     from guard_support import complete_session, iso
 
     for zone, refused in (("Europe/Paris", True), ("Pacific/Auckland", False)):
-        application = create_app(Settings(data_dir=tmp_path / zone.replace("/", "-"),
-                                          plan_samples=0, clinic_tz=zone))
+        application = create_app(
+            Settings(data_dir=tmp_path / zone.replace("/", "-"), plan_samples=0, clinic_tz=zone)
+        )
         with application.state.db.session() as s:
             for role in ROLES:
-                create_user(s, Actor(None, "t"), username=role, full_name=role, role=role,
-                            password=PASSWORD)
+                create_user(
+                    s, Actor(None, "t"), username=role, full_name=role, role=role, password=PASSWORD
+                )
         c = {role: login(application, role) for role in ROLES}
         _, plan_id = patient_with_plan(c)
         complete_session(c, plan_id, DAY)
         sid = open_checked(c, plan_id)
-        r = c["nurse"].post(f"/api/v1/sessions/{sid}/dose", json={
-            "dose_mg": 56, "lot_number": "L", "start_at": iso(DAY + dt.timedelta(hours=7))})
+        r = c["nurse"].post(
+            f"/api/v1/sessions/{sid}/dose",
+            json={"dose_mg": 56, "lot_number": "L", "start_at": iso(DAY + dt.timedelta(hours=7))},
+        )
         assert (r.status_code == 409) is refused, (zone, r.text)
         application.state.db.dispose()
 
 
 def test_conversions_and_setting() -> None:
-    assert utc_naive(dt.datetime(2026, 1, 5, 10, tzinfo=dt.timezone(dt.timedelta(hours=1)))) \
-        == dt.datetime(2026, 1, 5, 9)
+    assert utc_naive(
+        dt.datetime(2026, 1, 5, 10, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    ) == dt.datetime(2026, 1, 5, 9)
     assert utc_naive(dt.datetime(2026, 1, 5, 10)) == dt.datetime(2026, 1, 5, 10)
-    assert from_clinic_clock(dt.datetime(2026, 3, 29, 12), "Europe/Paris") \
-        == dt.datetime(2026, 3, 29, 10)  # summer time from 29 March 2026
+    assert from_clinic_clock(dt.datetime(2026, 3, 29, 12), "Europe/Paris") == dt.datetime(
+        2026, 3, 29, 10
+    )  # summer time from 29 March 2026
     shown = local(dt.datetime(2026, 1, 5, 23, 30), "Asia/Tokyo")
     assert shown is not None and shown.isoformat() == "2026-01-06T08:30:00+09:00"
-    assert Settings.from_env({"KETASIM_CLINIC_TZ": "America/New_York"}).clinic_tz \
-        == "America/New_York"
+    assert (
+        Settings.from_env({"KETASIM_CLINIC_TZ": "America/New_York"}).clinic_tz == "America/New_York"
+    )
     assert Settings.from_env({}).clinic_tz == "UTC"
     with pytest.raises(ValueError, match="KETASIM_CLINIC_TZ"):
         Settings(clinic_tz="Mars/Olympus")
@@ -121,6 +160,8 @@ def test_extreme_years_are_a_clear_422_not_a_500(as_role: dict[str, Any]) -> Non
     _, plan_id = patient_with_plan(as_role)
     sid = open_checked(as_role, plan_id)
     for start in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00", "1850-01-01T00:00"):
-        r = as_role["nurse"].post(f"/api/v1/sessions/{sid}/dose", json={
-            "dose_mg": 56, "lot_number": "L", "start_at": start})
+        r = as_role["nurse"].post(
+            f"/api/v1/sessions/{sid}/dose",
+            json={"dose_mg": 56, "lot_number": "L", "start_at": start},
+        )
         assert r.status_code == 422 and r.json()["field"] == "start_at", r.text

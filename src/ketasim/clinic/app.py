@@ -99,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
     from ketasim.clinic.web.admin import router as admin_router
     from ketasim.clinic.web.day import router as day_router
     from ketasim.clinic.web.pages import router as web_router
+    from ketasim.clinic.web.sessions import router as session_pages_router
     from ketasim.clinic.web.tools import router as tools_router
 
     database = Database(settings)
@@ -193,6 +194,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(day_api_router)
     app.include_router(day_router)
     app.include_router(web_router)
+    app.include_router(session_pages_router)
     app.include_router(tools_router)
     app.include_router(admin_router)
     import swagger_ui  # swagger-ui-py: Swagger UI 5, which reads OpenAPI 3.1

@@ -108,8 +108,9 @@ def discharge(
         raise Conflict("discharge criteria are not met: continue monitoring", field="criteria_met")
     assert s.dose_start_at is not None
     discharged_at = utc_naive(discharged_at, "discharged_at")
-    monitoring_end_at = (utc_naive(monitoring_end_at, "monitoring_end_at")
-                         if monitoring_end_at else None)
+    monitoring_end_at = (
+        utc_naive(monitoring_end_at, "monitoring_end_at") if monitoring_end_at else None
+    )
     now = utcnow()
     for name, t in (("discharged_at", discharged_at), ("monitoring_end_at", monitoring_end_at)):
         if t is None:

@@ -81,7 +81,11 @@ AE_SEVERITIES = ("mild", "moderate", "severe")
 
 
 def open_session(
-    session: Session, actor: Actor, plan_id: int, *, early_request: bool = False,
+    session: Session,
+    actor: Actor,
+    plan_id: int,
+    *,
+    early_request: bool = False,
     zone: str = "UTC",
 ) -> TreatmentSession:
     """Open the next session of a signed plan (needs a current consent). The rules are applied

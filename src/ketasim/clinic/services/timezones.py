@@ -18,8 +18,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ketasim.clinic.services.base import Invalid
 
-__all__ = ["CLOCK_TOLERANCE", "YEARS", "as_utc", "clinic_zone", "from_clinic_clock", "local",
-           "utc_naive"]
+__all__ = [
+    "CLOCK_TOLERANCE",
+    "YEARS",
+    "as_utc",
+    "clinic_zone",
+    "from_clinic_clock",
+    "local",
+    "utc_naive",
+]
 
 #: how far ahead of the server clock a typed time may be (clocks of two machines differ, and
 #: a form's time has minutes only); a local setting, not a clinical number
@@ -47,15 +54,17 @@ def utc_naive(value: dt.datetime, field: str = "time") -> dt.datetime:
     """``value`` as naive UTC: an aware value is converted; a naive one is taken as UTC. A year
     outside :data:`YEARS` is :class:`Invalid` naming ``field``."""
     if not YEARS[0] <= value.year <= YEARS[1]:
-        raise Invalid(field, f"year {value.year} is out of range; accepted {YEARS[0]} to "
-                      f"{YEARS[1]}")
+        raise Invalid(
+            field, f"year {value.year} is out of range; accepted {YEARS[0]} to {YEARS[1]}"
+        )
     if value.tzinfo is None or value.utcoffset() is None:
         return value.replace(tzinfo=None)
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def from_clinic_clock(value: dt.datetime | None, zone: str,
-                      field: str = "time") -> dt.datetime | None:
+def from_clinic_clock(
+    value: dt.datetime | None, zone: str, field: str = "time"
+) -> dt.datetime | None:
     """A time typed by a person as naive UTC: an offset wins; without one it is clock time in
     the clinic's zone ``zone``."""
     if value is None:

@@ -298,7 +298,7 @@ def _session_with_error(
     values: dict[str, str],
     form: str,
 ) -> HTMLResponse:
-    from ketasim.clinic.web.pages import _session_context
+    from ketasim.clinic.web.sessions import _session_context
 
     ctx = _session_context(database, session_id, request.app.state.settings.clinic_tz)
     return render(

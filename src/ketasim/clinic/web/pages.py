@@ -19,7 +19,7 @@ from ketasim.clinic.api.deps import ALL_ROLES, CLINICIANS, Id, actor, db, option
 from ketasim.clinic.api.routes import do_login, set_login_cookie
 from ketasim.clinic.auth import COOKIE_NAME, CurrentUser, revoke_login
 from ketasim.clinic.db import Database
-from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession
+from ketasim.clinic.db.models import TreatmentPlan
 from ketasim.clinic.services import alerts as al
 from ketasim.clinic.services import consent as co
 from ketasim.clinic.services import patients as pa
@@ -29,8 +29,6 @@ from ketasim.clinic.services import screening as scr
 from ketasim.clinic.services import sessions as se
 from ketasim.clinic.services import timezones as tz
 from ketasim.clinic.services.base import Invalid, ServiceError, get_or_404
-from ketasim.clinic.services.lifecycle import AMENDABLE
-from ketasim.clinic.web.charts import line_chart_svg
 from ketasim.regimens.protocols import available_protocols
 from ketasim.safety import default_rules
 
@@ -343,137 +341,6 @@ async def session_open(request: Request, plan_id: Id, user: Clinician,
         return HTMLResponse(f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
                             status_code=exc.status)
     return _redirect(f"/sessions/{sid}")
-
-
-# --- sessions ------------------------------------------------------------------------------------
-def _session_context(database: Database, session_id: Id, zone: str) -> dict[str, object]:
-    with database.read() as s:
-        row = get_or_404(s, TreatmentSession, session_id, "session")
-        plan = get_or_404(s, TreatmentPlan, row.plan_id, "plan")
-        patient = pa.get_patient(s, row.patient_id)
-        form = se.rems_form(s, row, zone)
-        missing = se.missing_fields(s, row)
-        vit = [(o.minutes_after_dose, o.sbp_mmhg) for o in row.observations
-               if o.sbp_mmhg is not None]
-        chart = line_chart_svg(vit, x_label="minutes after dosing", y_label="systolic BP (mmHg)",
-                               y_max=220.0) if vit else ""
-        now = tz.local(_now(), zone)
-        assert now is not None
-        ctx: dict[str, object] = {
-            "s": row, "plan": plan, "patient": patient, "rems": form, "missing": missing,
-            "bp_chart": chart, "tz": zone, "amendable": sorted(AMENDABLE),
-            "needs_override": [f for f in row.predose_findings
-                               if f.get("override") == "required"],
-            "now": now.replace(tzinfo=None).isoformat(timespec="minutes")}
-    from ketasim.clinic.web.session_extras import session_extras
-
-    ctx.update(session_extras(database, session_id))
-    return ctx
-
-
-@router.get("/sessions/{session_id}", response_class=HTMLResponse)
-def session_page(request: Request, session_id: Id, user: Anyone, database: DB
-                 ) -> HTMLResponse:
-    return render(request, "session.html", _session_context(
-        database, session_id, request.app.state.settings.clinic_tz))
-
-
-def _amend_value(form: FormData, field: str) -> object:
-    raw = _text(form, "value")
-    kind = AMENDABLE.get(field)
-    if kind == "bool":
-        if raw not in ("yes", "no"):
-            raise Invalid("value", f"{field} takes yes or no")
-        return raw == "yes"
-    if kind == "minutes":
-        return _req(form, "value")
-    return raw
-
-
-@router.post("/sessions/{session_id}/{step}", response_class=HTMLResponse)
-async def session_step(request: Request, session_id: Id, step: str, user: Clinician,
-                       database: DB) -> Response:
-    form = await request.form()
-    st = request.app.state.settings
-    zone = st.clinic_tz
-    who = actor(user)
-    try:
-        with database.session() as s:
-            if step == "predose":
-                se.predose_check(s, who, session_id, sbp_mmhg=_req(form, "sbp_mmhg"),
-                                 dbp_mmhg=_req(form, "dbp_mmhg"),
-                                 heart_rate_bpm=_req(form, "heart_rate_bpm"),
-                                 spo2_percent=_req(form, "spo2_percent"),
-                                 medications=_list(form, "medications"),
-                                 fasting_confirmed=_bool(form, "fasting_confirmed"),
-                                 transport_arranged=_bool(form, "transport_arranged"),
-                                 new_conditions=_list(form, "new_conditions"),
-                                 bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
-                                 zone=zone)
-                # pre-dose vitals entered once: they are also the REMS form's pre-dose reading
-                # (the pre-dose check above has already raised any BP alert for them)
-                se.add_observation(s, who, session_id, minutes_after_dose=0.0,
-                                   checkpoint="pre-dose", sbp_mmhg=_req(form, "sbp_mmhg"),
-                                   dbp_mmhg=_req(form, "dbp_mmhg"),
-                                   heart_rate_bpm=_req(form, "heart_rate_bpm"),
-                                   spo2_percent=_req(form, "spo2_percent"), taken_at=_now(),
-                                   bp_alert=None)
-            elif step == "dose":
-                se.give_dose(s, who, session_id, dose_mg=_req(form, "dose_mg"),
-                             lot_number=_text(form, "lot_number"),
-                             start_at=_time(form, "start_at", zone) or _now(),
-                             end_at=_time(form, "end_at", zone),
-                             rationale=_text(form, "rationale") or None,
-                             override_reason=_text(form, "override_reason") or None, zone=zone)
-            elif step == "cancel":
-                se.cancel_session(s, who, session_id, _text(form, "reason"))
-            elif step == "amend":
-                field = _text(form, "field")
-                se.amend_session(s, who, session_id, field=field,
-                                 value=_amend_value(form, field), reason=_text(form, "reason"))
-            elif step == "vitals":
-                moaas = _num(form, "moaas")
-                se.add_observation(s, who, session_id,
-                                   minutes_after_dose=_req(form, "minutes_after_dose"),
-                                   checkpoint=_text(form, "checkpoint"),
-                                   sbp_mmhg=_num(form, "sbp_mmhg"),
-                                   dbp_mmhg=_num(form, "dbp_mmhg"),
-                                   heart_rate_bpm=_num(form, "heart_rate_bpm"),
-                                   spo2_percent=_num(form, "spo2_percent"),
-                                   cadss=_num(form, "cadss"),
-                                   moaas=None if moaas is None else int(moaas),
-                                   bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg))
-            elif step == "adverse-event":
-                se.add_adverse_event(s, who, session_id, category=_text(form, "category"),
-                                     severity=_text(form, "severity"),
-                                     description=_text(form, "description"),
-                                     serious=_bool(form, "serious") or False)
-            elif step == "discharge":
-                se.discharge(
-                    s, who, session_id,
-                    discharged_at=_time(form, "discharged_at", zone) or _now(),
-                    criteria_met=bool(_bool(form, "criteria_met")),
-                    ready_to_leave_min=_num(form, "ready_to_leave_min"),
-                    vitals_acceptable_end=_bool(form, "vitals_acceptable_end"),
-                    transport_arranged=_bool(form, "transport_arranged"),
-                    first_treatment=_bool(form, "first_treatment"),
-                    monitoring_provider=_text(form, "monitoring_provider") or None,
-                    setting=_text(form, "setting") or None,
-                    vitals_acceptable_before=_bool(form, "vitals_acceptable_before"),
-                    sedation_observed=_bool(form, "sedation_observed"),
-                    dissociation_observed=_bool(form, "dissociation_observed"),
-                    respiratory_depression_observed=_bool(form,
-                                                          "respiratory_depression_observed"),
-                    serious_adverse_event=_bool(form, "serious_adverse_event"))
-            elif step == "sign":
-                se.sign_session(s, who, session_id)
-            else:
-                raise Invalid("step", f"unknown step {step!r}")
-    except ServiceError as exc:
-        return render(request, "session.html", _session_context(database, session_id, zone),
-                      status_code=exc.status, error=str(exc))
-    anchor = {"vitals": "#vitals", "adverse-event": "#vitals", "discharge": "#rems"}.get(step, "")
-    return _redirect(f"/sessions/{session_id}{anchor}")
 
 
 # --- alerts --------------------------------------------------------------------------------------

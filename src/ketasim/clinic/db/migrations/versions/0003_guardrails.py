@@ -31,8 +31,9 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column(name, type_, nullable=True))
         for name in _USER_COLUMNS:
             batch_op.add_column(sa.Column(name, sa.Integer(), nullable=True))
-            batch_op.create_foreign_key(f"fk_treatment_sessions_{name}_users", "users",
-                                        [name], ["id"])
+            batch_op.create_foreign_key(
+                f"fk_treatment_sessions_{name}_users", "users", [name], ["id"]
+            )
     op.create_table(
         "session_amendments",
         sa.Column("id", sa.Integer(), nullable=False),
