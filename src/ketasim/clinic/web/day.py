@@ -19,6 +19,7 @@ from ketasim.clinic.services import board as bd
 from ketasim.clinic.services import questionnaires as qn
 from ketasim.clinic.services import rems_pdf
 from ketasim.clinic.services import sessions as se
+from ketasim.clinic.services import timezones as tz
 from ketasim.clinic.services.base import Invalid, ServiceError, get_or_404
 from ketasim.clinic.services.instruments import INSTRUMENTS
 from ketasim.clinic.web.pages import _now, _num, _text, _time, render
@@ -222,7 +223,14 @@ async def quick_vitals(request: Request, session_id: Id, user: Clinician, databa
                     t = dt.time.fromisoformat(clock)
                 except ValueError:
                     raise Invalid("clock", f"{clock!r} is not a clock time (HH:MM)") from None
-                taken = dt.datetime.combine((row.dose_start_at or taken).date(), t)
+                # clock time of the clinic's zone on the (local) day of the dose
+                day = tz.local(row.dose_start_at or taken, st.clinic_tz)
+                assert day is not None
+                typed = tz.from_clinic_clock(
+                    dt.datetime.combine(day.date(), t), st.clinic_tz, "clock"
+                )
+                assert typed is not None
+                taken = typed
             ref = row.dose_start_at or taken
             moaas = _num(form, "moaas")
             se.add_observation(
@@ -247,7 +255,7 @@ async def quick_vitals(request: Request, session_id: Id, user: Clinician, databa
 
 @router.post("/sessions/{session_id}/infusion", response_class=HTMLResponse)
 async def infusion(request: Request, session_id: Id, user: Clinician, database: DB) -> Response:
-    """IV infusion rate (mL/h), volume (mL), start and stop (UTC)."""
+    """IV infusion rate (mL/h), volume (mL), start and stop (clock time of the clinic's zone)."""
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
@@ -258,7 +266,9 @@ async def infusion(request: Request, session_id: Id, user: Clinician, database: 
         ):
             if v is not None and not 0 < v <= top:
                 raise Invalid(name, f"{v:g} is out of range; accepted > 0 to {top}")
-        start, stop = _time(form, "infusion_start_at"), _time(form, "infusion_stop_at")
+        zone = request.app.state.settings.clinic_tz
+        start = _time(form, "infusion_start_at", zone)
+        stop = _time(form, "infusion_stop_at", zone)
         if start is not None and stop is not None and stop < start:
             raise Invalid("infusion_stop_at", "before infusion_start_at")
         with database.session() as s:
