@@ -58,7 +58,7 @@ def _cpu_s(pid: int) -> float:
 
 
 def _setup(url: str, n_patients: int) -> tuple[dict[str, str], list[tuple[int, int, int]]]:
-    c = httpx.Client(base_url=url, timeout=30)
+    c = httpx.Client(base_url=url, timeout=300)
     tok = c.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
                  ).json()["token"]
     admin = {"Authorization": f"Bearer {tok}"}

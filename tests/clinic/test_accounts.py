@@ -185,3 +185,15 @@ def test_totp_second_factor(app: Any, as_role: dict[str, Any]) -> None:
     r = _login(TestClient(app), "prescriber", PASSWORD, totp_code=code)
     assert r.status_code == 400 and r.json()["field"] == "totp_code"
     assert ok(as_role["auditor"].get("/api/v1/audit/verify"))["intact"] is True
+
+
+@sqlite_only
+def test_csv_export_holds_no_secrets(app: Any, as_role: dict[str, Any], tmp_path: Any) -> None:
+    from ketasim.clinic.services.export import export_tables
+
+    ok(as_role["prescriber"].post("/api/v1/auth/totp"))  # a TOTP secret on the account
+    with app.state.db.read() as s:
+        files = export_tables(s, tmp_path, "csv")
+    users = next(f for f in files if f.name == "users.csv").read_text()
+    assert "argon2" not in users and "password_hash_sha256" in users
+    assert "totp_secret_sha256" in users and ",totp_secret," not in users

@@ -61,6 +61,18 @@ def _plain(prev: str, row: Any) -> str:
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
+def _rechain_plain(conn: Any) -> str:
+    """Recompute every entry's hash with plain SHA-256 (what an attacker without the key
+    can do); return the last hash."""
+    prev = audit.GENESIS
+    for row in conn.execute(text("SELECT * FROM audit_log ORDER BY seq")).all():
+        h = _plain(prev, row)
+        conn.execute(text("UPDATE audit_log SET prev_hash = :p, hash = :h WHERE seq = :s"),
+                     {"p": prev, "h": h, "s": row.seq})
+        prev = h
+    return prev
+
+
 def test_untouched_clinic_verifies(app: Any, as_role: dict[str, Any]) -> None:
     _clinic(app, as_role)
     code, out = _verify_cli(app)
@@ -90,14 +102,7 @@ def test_attack_b_recompute_the_chain_with_sha256(app: Any, as_role: dict[str, A
             ),
             {"a": '"dose_mg":56.0', "b": '"dose_mg":9.0'},
         )
-        prev = audit.GENESIS
-        for row in conn.execute(text("SELECT * FROM audit_log ORDER BY seq")).all():
-            h = _plain(prev, row)
-            conn.execute(
-                text("UPDATE audit_log SET prev_hash = :p, hash = :h WHERE seq = :s"),
-                {"p": prev, "h": h, "s": row.seq},
-            )
-            prev = h
+        prev = _rechain_plain(conn)
         conn.execute(text("UPDATE audit_head SET hash = :h WHERE id = 1"), {"h": prev})
     code, out = _verify_cli(app)
     assert code == 1
@@ -152,14 +157,7 @@ def test_database_from_before_the_keyed_chain_upgrades(app: Any, as_role: dict[s
     st = app.state.settings
     with app.state.db.engine.begin() as conn:  # make it look like a pre-0004 database
         drop_audit_triggers(conn)
-        prev = audit.GENESIS
-        for row in conn.execute(text("SELECT * FROM audit_log ORDER BY seq")).all():
-            h = _plain(prev, row)
-            conn.execute(
-                text("UPDATE audit_log SET prev_hash = :p, hash = :h WHERE seq = :s"),
-                {"p": prev, "h": h, "s": row.seq},
-            )
-            prev = h
+        prev = _rechain_plain(conn)
         n_old = conn.execute(text("SELECT max(seq) FROM audit_log")).scalar_one()
         conn.execute(text("UPDATE audit_head SET hash = :h WHERE id = 1"), {"h": prev})
     app.state.db.dispose()

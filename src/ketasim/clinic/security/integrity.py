@@ -218,19 +218,10 @@ def anchor(session: Session, cp: Checkpoints) -> None:
         cp.start(head.seq + 1, head.seq, head.hash)
 
 
-def _plain(e: AuditEntry) -> str:
-    return entry_hash(
-        e.prev_hash,
-        e.seq,
-        e.at,
-        e.user_id,
-        e.username,
-        e.action,
-        e.entity,
-        e.entity_id,
-        e.before,
-        e.after,
-    )
+def _plain(e: AuditEntry, key: bytes | None = None) -> str:
+    """The hash of a stored entry: keyed with ``key``, plain SHA-256 without."""
+    return entry_hash(e.prev_hash, e.seq, e.at, e.user_id, e.username, e.action, e.entity,
+                      e.entity_id, e.before, e.after, key)
 
 
 def access_digest(rows: list[dict[str, object]]) -> str:
@@ -281,19 +272,7 @@ def verify(session: Session) -> tuple[int, list[AuditProblem]]:
         if e.prev_hash != prev:
             out.add("link", e.seq, f"entry {e.seq}: previous hash does not match entry before it")
         keyed = e.seq >= keyed_from
-        h = entry_hash(
-            e.prev_hash,
-            e.seq,
-            e.at,
-            e.user_id,
-            e.username,
-            e.action,
-            e.entity,
-            e.entity_id,
-            e.before,
-            e.after,
-            key if keyed else None,
-        )
+        h = _plain(e, key if keyed else None)
         if h != e.hash:
             why = (
                 "does not match its keyed hash (edited, or the chain recomputed without the "

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ketasim.clinic.audit import snapshot
+from ketasim.clinic.audit import row_image, snapshot
 from ketasim.clinic.db.models import Base
 from ketasim.clinic.files import private_dir, private_file
 from ketasim.clinic.settings import Settings
@@ -38,8 +38,9 @@ def neutralise_cell(value: object) -> object:
 
 
 def export_tables(session: Session, out_dir: Path, fmt: str = "csv") -> list[Path]:
-    """Write every clinical table to ``out_dir/<table>.<fmt>`` (password hashes excluded; a new
-    directory ``0700``, the files ``0600``; CSV cells that would start a formula neutralised)."""
+    """Write every clinical table to ``out_dir/<table>.<fmt>`` (secrets such as password hashes
+    only as the digests the audit log holds; a new directory ``0700``, the files ``0600``; CSV
+    cells that would start a formula neutralised)."""
     if fmt not in ("csv", "json"):
         raise ValueError(f"format {fmt!r}; accepted csv, json")
     private_dir(out_dir, tighten_existing=False)
@@ -53,8 +54,7 @@ def export_tables(session: Session, out_dir: Path, fmt: str = "csv") -> list[Pat
             path.write_text(json.dumps(rows, default=str, ensure_ascii=False, indent=1),
                             encoding="utf-8")
         else:
-            cols = [c.key for c in model.__mapper__.column_attrs
-                    if c.key not in ("password_hash",)]
+            cols = list(row_image({c.key: None for c in model.__mapper__.column_attrs}))
             with path.open("w", newline="", encoding="utf-8") as fh:
                 w = csv.DictWriter(fh, fieldnames=cols)
                 w.writeheader()
