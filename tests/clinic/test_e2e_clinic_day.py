@@ -354,7 +354,7 @@ def test_one_clinic_day_in_headless_chromium(
         assert "cannot be used" in driver.find_element(By.TAG_NAME, "h1").text
         shot("07-link-second-use-refused")
         token = link.rsplit("/q/", 1)[1]
-        again = httpx.post(f"{url}/api/v1/q/{token}", json={"answers": [1] * 8 + [0]})
+        again = httpx.post(f"{url}/api/v1/q/{token}", json={"answers": [1] * 8 + [0]}, timeout=60)
         assert again.status_code == 410
 
         # charts: scores over the course, vitals against clock time, labelled ticked axes
@@ -378,6 +378,7 @@ def test_one_clinic_day_in_headless_chromium(
     r = httpx.get(
         f"{url}/api/v1/sessions/{sessions[0]}/rems-form.pdf",
         headers={"Authorization": f"Bearer {tokens['nur']}"},
+        timeout=60,  # generous: the machine running the tests may be loaded
     )
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     pdf.write_bytes(r.content)
