@@ -375,7 +375,7 @@ def test_quick_vitals_with_clock_time_keep_typed_values_on_error(
     )
     assert r.status_code == 303 and r.headers["location"].endswith("#quick-vitals")
     obs = ok(nurse.get(f"/api/v1/sessions/{sid}"))["observations"]
-    assert obs[-1]["minutes_after_dose"] == 40.0 and obs[-1]["taken_at"] == "2026-01-05T10:40:00"
+    assert obs[-1]["minutes_after_dose"] == 40.0 and obs[-1]["taken_at"] == "2026-01-05T10:40:00Z"
     bad = nurse.post(
         f"/sessions/{sid}/quick-vitals",
         data={
@@ -426,7 +426,7 @@ def test_iv_infusion_rate_volume_and_times(as_role: dict[str, Any]) -> None:
     assert ok_.status_code == 303
     s = ok(nurse.get(f"/api/v1/sessions/{sid}"))
     assert (s["infusion_rate_ml_per_h"], s["infusion_volume_ml"]) == (75.0, 50.0)
-    assert s["infusion_stop_at"] == "2026-01-05T10:40:00"
+    assert s["infusion_stop_at"] == "2026-01-05T10:40:00Z"
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)

@@ -33,4 +33,4 @@ def test_simulator_overlays_every_applicable_model(app: Any, as_role: dict[str, 
 
 def test_unknown_comparison_model_is_a_clear_error(app: Any, as_role: dict[str, Any]) -> None:
     r = as_role["auditor"].get("/tools/simulate", params={**PARAMS, "compare": "nope"})
-    assert r.status_code == 200 and 'class="error"' in r.text and "nope" in r.text
+    assert r.status_code == 422 and 'class="error"' in r.text and "nope" in r.text

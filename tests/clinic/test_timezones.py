@@ -165,3 +165,29 @@ def test_extreme_years_are_a_clear_422_not_a_500(as_role: dict[str, Any]) -> Non
             json={"dose_mg": 56, "lot_number": "L", "start_at": start},
         )
         assert r.status_code == 422 and r.json()["field"] == "start_at", r.text
+
+
+def test_the_day_board_is_the_clinic_day(tmp_path: Path) -> None:
+    """A dose at 10:00 clock time on 5 January in Auckland (UTC+13) is 21:00Z on 4 January: the
+    board of 5 January in Auckland shows it; a UTC clinic's board of that day would not."""
+    from clinic_support import dosed_session
+
+    application = create_app(
+        Settings(data_dir=tmp_path / "auckland", plan_samples=0, clinic_tz="Pacific/Auckland")
+    )
+    with application.state.db.session() as s:
+        for role in ROLES:
+            create_user(
+                s, Actor(None, "t"), username=role, full_name=role, role=role, password=PASSWORD
+            )
+    c = {role: login(application, role) for role in ROLES}
+    _, plan_id = patient_with_plan(c)
+    sid = dosed_session(c, plan_id)  # start_at "2026-01-05T10:00:00", clinic clock time
+    with application.state.db.read() as s:
+        row = s.get(TreatmentSession, sid)
+        assert row is not None and row.dose_start_at == dt.datetime(2026, 1, 4, 21, 0)
+    jan5 = ok(c["nurse"].get("/api/v1/board?day=2026-01-05"))["chairs"]
+    jan4 = ok(c["nurse"].get("/api/v1/board?day=2026-01-04"))["chairs"]
+    assert [r["session_id"] for rows in jan5.values() for r in rows] == [sid]
+    assert jan4 == {}
+    application.state.db.dispose()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ketasim.clinic.api.deps import ALL_ROLES, CLINICIANS, Id, actor, db, require
@@ -173,12 +173,13 @@ def appointments_check_in(
 
 
 @router.get("/board", tags=["board"])
-def board(user: Anyone, database: DB, day: QDAY = None) -> dict[str, object]:
-    """The day board (UTC day): sessions by chair with phase and monitoring clocks, plans
-    awaiting signature, ratings due, open alerts, REMS forms due."""
-    now = utcnow()
+def board(request: Request, user: Anyone, database: DB, day: QDAY = None) -> dict[str, object]:
+    """The day board (the clinic's calendar day in ``KETASIM_CLINIC_TZ``): sessions by chair
+    with phase and monitoring clocks, plans awaiting signature, ratings due, open alerts, REMS
+    forms due."""
+    now, zone = utcnow(), request.app.state.settings.clinic_tz
     with database.read() as s:
-        return bd.day_board(s, day or now.date(), now).as_dict()
+        return bd.day_board(s, day or bd.clinic_today(now, zone), now, zone).as_dict()
 
 
 # --- REMS ---------------------------------------------------------------------------------------

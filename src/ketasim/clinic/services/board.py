@@ -33,8 +33,16 @@ from ketasim.clinic.db.models import (
     TreatmentSession,
     User,
 )
+from ketasim.clinic.services import timezones as tz
 
-__all__ = ["RATING_INTERVAL_DAYS", "BoardRow", "DayBoard", "day_board", "session_phase"]
+__all__ = [
+    "RATING_INTERVAL_DAYS",
+    "BoardRow",
+    "DayBoard",
+    "clinic_today",
+    "day_board",
+    "session_phase",
+]
 
 RATING_INTERVAL_DAYS = 7
 BP_CHECK_MIN = 40.0
@@ -150,10 +158,21 @@ def _name(p: Any) -> str:
     return f"{p.family_name}, {p.given_name}"
 
 
-def day_board(session: Session, day: dt.date, now: dt.datetime) -> DayBoard:
-    """The board of ``day`` at ``now`` (both UTC)."""
-    start = dt.datetime.combine(day, dt.time())
-    end = start + dt.timedelta(days=1)
+def clinic_today(now: dt.datetime, zone: str = "UTC") -> dt.date:
+    """The clinic's calendar day at ``now`` (naive UTC) in its time zone ``zone``."""
+    local = tz.local(now, zone)
+    assert local is not None
+    return local.date()
+
+
+def day_board(session: Session, day: dt.date, now: dt.datetime, zone: str = "UTC") -> DayBoard:
+    """The board of the clinic's calendar ``day`` in its time zone ``zone`` (midnight to
+    midnight there, DST included) at ``now`` (naive UTC)."""
+    start = tz.from_clinic_clock(dt.datetime.combine(day, dt.time()), zone, "day")
+    end = tz.from_clinic_clock(
+        dt.datetime.combine(day + dt.timedelta(days=1), dt.time()), zone, "day"
+    )
+    assert start is not None and end is not None
     appts = list(
         session.execute(
             select(Appointment).where(Appointment.starts_at >= start, Appointment.starts_at < end)

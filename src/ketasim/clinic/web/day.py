@@ -48,9 +48,9 @@ def board_page(
     error: str = "",
 ) -> HTMLResponse:
     """The day board: the landing page after login."""
-    now = utcnow()
+    now, zone = utcnow(), request.app.state.settings.clinic_tz
     with database.read() as s:
-        board = bd.day_board(s, day or now.date(), now)
+        board = bd.day_board(s, day or bd.clinic_today(now, zone), now, zone)
     return render(
         request,
         "board.html",
