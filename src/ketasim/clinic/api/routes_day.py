@@ -20,6 +20,7 @@ from ketasim.clinic.services import board as bd
 from ketasim.clinic.services import fhir, rems_pdf
 from ketasim.clinic.services import patients as pa
 from ketasim.clinic.services import questionnaires as qn
+from ketasim.clinic.services import timezones as tz
 
 __all__ = ["router"]
 
@@ -179,7 +180,7 @@ def board(request: Request, user: Anyone, database: DB, day: QDAY = None) -> dic
     forms due."""
     now, zone = utcnow(), request.app.state.settings.clinic_tz
     with database.read() as s:
-        return bd.day_board(s, day or bd.clinic_today(now, zone), now, zone).as_dict()
+        return bd.day_board(s, day or tz.clinic_today(now, zone), now, zone).as_dict()
 
 
 # --- REMS ---------------------------------------------------------------------------------------

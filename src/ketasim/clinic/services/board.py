@@ -39,7 +39,6 @@ __all__ = [
     "RATING_INTERVAL_DAYS",
     "BoardRow",
     "DayBoard",
-    "clinic_today",
     "day_board",
     "session_phase",
 ]
@@ -156,13 +155,6 @@ _session_day = func.coalesce(
 
 def _name(p: Any) -> str:
     return f"{p.family_name}, {p.given_name}"
-
-
-def clinic_today(now: dt.datetime, zone: str = "UTC") -> dt.date:
-    """The clinic's calendar day at ``now`` (naive UTC) in its time zone ``zone``."""
-    local = tz.local(now, zone)
-    assert local is not None
-    return local.date()
 
 
 def day_board(session: Session, day: dt.date, now: dt.datetime, zone: str = "UTC") -> DayBoard:

@@ -22,6 +22,7 @@ __all__ = [
     "CLOCK_TOLERANCE",
     "YEARS",
     "as_utc",
+    "clinic_today",
     "clinic_zone",
     "from_clinic_clock",
     "local",
@@ -86,3 +87,10 @@ def local(value: dt.datetime | None, zone: str) -> dt.datetime | None:
     """A stored naive-UTC value as aware clock time of the clinic's zone (for pages)."""
     aware = as_utc(value)
     return None if aware is None else aware.astimezone(clinic_zone(zone))
+
+
+def clinic_today(now: dt.datetime, zone: str) -> dt.date:
+    """The clinic's calendar day at ``now`` (naive UTC) in its time zone ``zone``."""
+    aware = local(now, zone)
+    assert aware is not None
+    return aware.date()

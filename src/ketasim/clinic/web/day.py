@@ -50,7 +50,7 @@ def board_page(
     """The day board: the landing page after login."""
     now, zone = utcnow(), request.app.state.settings.clinic_tz
     with database.read() as s:
-        board = bd.day_board(s, day or bd.clinic_today(now, zone), now, zone)
+        board = bd.day_board(s, day or tz.clinic_today(now, zone), now, zone)
     return render(
         request,
         "board.html",
