@@ -234,18 +234,42 @@ def stored_calibration() -> tuple[list[StudyError], list[ProfileInterval]]:
     loso_rows = data.get("loso", [])
     prof_rows = data.get("profile", [])
     assert isinstance(loso_rows, list) and isinstance(prof_rows, list)
-    loso = [StudyError(str(e["study"]), int(e["n_points"]), float(e["rmse_in_sample"]),
-                       float(e["rmse_left_out"]), str(e["quantity"])) for e in loso_rows]
-    prof = [ProfileInterval(str(p["name"]), float(p["estimate"]),
-                            float(p["low"]) if "low" in p else None,
-                            float(p["high"]) if "high" in p else None, bool(p["at_bound"]))
-            for p in prof_rows]
+    loso = [
+        StudyError(
+            str(e["study"]),
+            int(e["n_points"]),
+            float(e["rmse_in_sample"]),
+            float(e["rmse_left_out"]),
+            str(e["quantity"]),
+        )
+        for e in loso_rows
+    ]
+    prof = [
+        ProfileInterval(
+            str(p["name"]),
+            float(p["estimate"]),
+            float(p["low"]) if "low" in p else None,
+            float(p["high"]) if "high" in p else None,
+            bool(p["at_bound"]),
+        )
+        for p in prof_rows
+    ]
     return loso, prof
 
 
 def point_rows(result: FitResult) -> list[dict[str, object]]:
     """Each point of ``result`` as a dict (published, predicted, error, SE, source)."""
-    return [{"study": p.study, "arm": p.arm, "time_h": p.time_h, "quantity": p.quantity,
-             "published": p.value, "predicted": float(v), "error": float(v - p.value),
-             "se": p.se, "source": p.source}
-            for p, v in zip(result.points, result.predicted, strict=True)]
+    return [
+        {
+            "study": p.study,
+            "arm": p.arm,
+            "time_h": p.time_h,
+            "quantity": p.quantity,
+            "published": p.value,
+            "predicted": float(v),
+            "error": float(v - p.value),
+            "se": p.se,
+            "source": p.source,
+        }
+        for p, v in zip(result.points, result.predicted, strict=True)
+    ]
