@@ -27,7 +27,7 @@ parent drug, ng/mL, from whatever PK model and route is simulated):
   MADRS change is exactly 0 at t = 0.
 
 Response (>= 50% drop), remission (MADRS <= cutoff) and relapse (a responder at the end of the
-course who no longer meets response) are computed from individual trajectories: by Gauss-Hermite
+course who no longer meets response) are computed from individual trajectories: by
 quadrature over the two random effects for one patient's expectation (:func:`outcome_probabilities`)
 or from drawn individuals in a virtual trial.
 """

@@ -36,6 +36,7 @@ class AntidepressantParams:
     residual_sd_madrs: float
     typical_baseline_madrs: float
     baseline_sd_madrs: float
+    overlap_q: float = 1.0  # 1: independent (log-additive) parts; see madrs_scores
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -53,6 +54,8 @@ class AntidepressantParams:
         ):
             if getattr(self, name) <= 0:
                 raise InputError(name, f"{getattr(self, name)!r} must be > 0")
+        if self.overlap_q < 1:
+            raise InputError("overlap_q", f"{self.overlap_q!r} must be >= 1")
         if self.typical_baseline_madrs > 60:
             raise InputError("typical_baseline_madrs", "must lie in (0, 60]")
 

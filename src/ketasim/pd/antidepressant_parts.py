@@ -118,16 +118,28 @@ def madrs_scores(
     placebo_h: FloatArray,
     drug_h: FloatArray,
     eta_placebo: FloatArray | float,
+    overlap_q: float = 1.0,
 ) -> FloatArray:
-    """Individual MADRS scores (no rating error): ``BL exp(-(e^etaP Hp + Hd))``.
+    """Individual MADRS scores (no rating error): ``BL exp(-H)`` with the combined part
+    ``H = ((e^etaP Hp)^q + Hd^q)^(1/q)``.
 
-    ``placebo_h``: the typical placebo part (T,); ``drug_h``: the individual drug part (n, T)
-    or (T,); ``eta_placebo`` and ``baseline_madrs``: scalars or (n,).
+    ``q = overlap_q >= 1``: 1 adds the non-specific and the drug parts on the log scale
+    (independent actions); a larger q makes them overlap (the drug adds less for a patient who
+    improves anyway; q -> infinity: the larger of the two). ``placebo_h``: the typical placebo
+    part (T,); ``drug_h``: the individual drug part (n, T) or (T,); ``eta_placebo`` and
+    ``baseline_madrs``: scalars or (n,).
     """
+    if not overlap_q >= 1.0:
+        raise InputError("overlap_q", f"{overlap_q!r} must be >= 1")
     bl = np.asarray(baseline_madrs, dtype=np.float64)
     ep = np.exp(np.asarray(eta_placebo, dtype=np.float64))
     if ep.ndim:
         ep = ep[..., None]
     if bl.ndim:
         bl = bl[..., None]
-    return np.asarray(bl * np.exp(-(ep * placebo_h + drug_h)), dtype=np.float64)
+    hp = ep * placebo_h
+    if overlap_q == 1.0:
+        h = hp + drug_h
+    else:
+        h = (hp**overlap_q + np.asarray(drug_h) ** overlap_q) ** (1.0 / overlap_q)
+    return np.asarray(bl * np.exp(-h), dtype=np.float64)
