@@ -27,29 +27,40 @@ parent drug, ng/mL, from whatever PK model and route is simulated):
   MADRS change is exactly 0 at t = 0.
 
 Response (>= 50% drop), remission (MADRS <= cutoff) and relapse (a responder at the end of the
-course who no longer meets response) are computed from individual trajectories: by Gauss-Hermite
+course who no longer meets response) are computed from individual trajectories: by
 quadrature over the two random effects for one patient's expectation (:func:`outcome_probabilities`)
 or from drawn individuals in a virtual trial.
 """
 
 from __future__ import annotations
 
-import math
-import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from functools import cache
-from importlib import resources
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import lfilter
-from scipy.special import ndtr
 
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError
 from ketasim.patient import Patient
+from ketasim.pd.antidepressant_params import (
+    AntidepressantParams,
+    default_antidepressant_params,
+    stored_parameter_file,
+)
+from ketasim.pd.antidepressant_parts import (
+    Background,
+    drug_part,
+    exposure_memory,
+    exposure_memory_coefficients,
+    madrs_scores,
+    placebo_parts,
+)
+from ketasim.pd.antidepressant_population import (
+    OutcomeProbabilities,
+    outcome_probabilities,
+    relapse_probability,
+)
 from ketasim.pk import Regimen, simulate
 
 __all__ = [
@@ -57,6 +68,7 @@ __all__ = [
     "AntidepressantCourse",
     "AntidepressantParams",
     "Background",
+    "OutcomeProbabilities",
     "antidepressant_course",
     "default_antidepressant_params",
     "drug_part",
@@ -72,251 +84,9 @@ __all__ = [
     "stored_parameter_file",
 ]
 
-Background = Literal["continuing", "new_oral_ad"]
 FloatArray = NDArray[np.float64]
 PARENT_OUTPUTS = ("ketamine_plasma", "esketamine_plasma", "arketamine_plasma")
 GRID_STEP_H = 1.0 / 30.0  # 2-min exposure grid
-_QUAD_DRUG = 41  # Gauss-Hermite nodes over eta_D
-_QUAD_PLACEBO = 15  # and over eta_P
-
-
-@dataclass(frozen=True, slots=True)
-class AntidepressantParams:
-    """Parameters of the empirical model (rates per hour; Ce and EC50 in ng/mL; MADRS points)."""
-
-    ke0_per_h: float
-    ec50_ng_per_ml: float
-    emax: float
-    hill: float
-    omega_drug: float
-    session_effect: float
-    session_decay_per_h: float
-    session_onset_per_h: float
-    expectancy_effect: float
-    expectancy_rate_per_h: float
-    new_oral_ad_effect: float
-    omega_placebo: float
-    residual_sd_madrs: float
-    typical_baseline_madrs: float
-    baseline_sd_madrs: float
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if not math.isfinite(v) or v < 0:
-                raise InputError(f.name, f"{v!r} must be a number >= 0")
-        for name in (
-            "ke0_per_h",
-            "ec50_ng_per_ml",
-            "hill",
-            "session_decay_per_h",
-            "session_onset_per_h",
-            "expectancy_rate_per_h",
-            "typical_baseline_madrs",
-        ):
-            if getattr(self, name) <= 0:
-                raise InputError(name, f"{getattr(self, name)!r} must be > 0")
-        if self.typical_baseline_madrs > 60:
-            raise InputError("typical_baseline_madrs", "must lie in (0, 60]")
-
-
-@cache
-def _stored() -> dict[str, object]:
-    path = resources.files("ketasim.pd") / "calibration" / "antidepressant_params.toml"
-    return tomllib.loads(path.read_text(encoding="utf-8"))
-
-
-def stored_parameter_file() -> dict[str, object]:
-    """The parsed ``antidepressant_params.toml`` (parameters, sources, fit, LOSO, intervals)."""
-    return dict(_stored())
-
-
-def default_antidepressant_params() -> AntidepressantParams:
-    """The calibrated parameters shipped with ketasim (fit report in the same file)."""
-    values = _stored()["parameters"]
-    assert isinstance(values, dict)
-    return AntidepressantParams(**{k: float(v) for k, v in values.items()})
-
-
-def exposure_memory_coefficients(step_h: float, ke0_per_h: float) -> tuple[float, float, float]:
-    """(a, b0, b1) of the exact step ``Ce[n] = a Ce[n-1] + b0 C[n] + b1 C[n-1]`` for C linear
-    over a step of ``step_h`` hours (what :func:`exposure_memory` applies along the grid)."""
-    if step_h <= 0 or ke0_per_h <= 0:
-        raise InputError("step_h", "step and ke0 must be > 0")
-    x = ke0_per_h * step_h
-    a = math.exp(-x)
-    one_minus = -math.expm1(-x)
-    b0 = 1.0 - one_minus / x
-    return a, b0, one_minus / x - a
-
-
-def exposure_memory(
-    concentration_ng_per_ml: FloatArray,
-    step_h: float,
-    ke0_per_h: float,
-) -> FloatArray:
-    """``dCe/dt = ke0 (C - Ce)``, Ce(0) = 0, exact for C linear between grid points.
-
-    ``concentration_ng_per_ml``: samples on a uniform grid from t = 0 (last axis = time; any
-    leading axes are patients). Returns Ce at the grid points, same shape.
-    """
-    c = np.asarray(concentration_ng_per_ml, dtype=np.float64)
-    a, b0, b1 = exposure_memory_coefficients(step_h, ke0_per_h)
-    # y[n] = a y[n-1] + b0 c[n] + b1 c[n-1]; y[0] = 0 because c[0] enters with weight b0:
-    # start the filter from the state that makes y[0] = 0.
-    zi_shape = (*c.shape[:-1], 1)
-    zi = (-b0 * c[..., :1]).reshape(zi_shape)
-    out, _ = lfilter([b0, b1], [1.0, -a], c, axis=-1, zi=zi)
-    return np.asarray(out, dtype=np.float64)
-
-
-def drug_part(
-    ce_ng_per_ml: FloatArray, params: AntidepressantParams, eta_drug: FloatArray | float = 0.0
-) -> FloatArray:
-    """Drug part on the log scale of the remaining MADRS: ``Emax x^g / (EC50^g + x^g)`` with
-    ``x = Ce exp(eta_D)`` (eta_D: the patient's drug sensitivity, a potency factor; g: Hill).
-
-    ``ce_ng_per_ml``: (T,) or (n, T); ``eta_drug``: scalar or (n,) (patients on the first axis).
-    """
-    ce = np.maximum(np.asarray(ce_ng_per_ml, dtype=np.float64), 0.0)
-    eta = np.asarray(eta_drug, dtype=np.float64)
-    x = ce * np.exp(eta)[..., None] if eta.ndim else ce * math.exp(float(eta))
-    r = (x / params.ec50_ng_per_ml) ** params.hill
-    return np.asarray(params.emax * r / (1.0 + r), dtype=np.float64)
-
-
-def placebo_parts(
-    times_h: FloatArray | Sequence[float],
-    sessions_h: Sequence[float],
-    params: AntidepressantParams,
-    background: Background = "continuing",
-) -> dict[str, FloatArray]:
-    """The named placebo parts (log scale of the remaining MADRS) at ``times_h``.
-
-    ``session`` (expectancy of each session), ``expectancy`` (slow non-specific improvement from
-    the first session) and ``new_oral_ad`` (an oral antidepressant started with the course).
-    Every part is 0 before the first session.
-    """
-    if background not in ("continuing", "new_oral_ad"):
-        raise InputError("background", f"{background!r} is not continuing or new_oral_ad")
-    t = np.asarray(times_h, dtype=np.float64)
-    if not len(sessions_h):
-        raise InputError("sessions_h", "give at least one session time")
-    p = params
-    session = np.zeros_like(t)
-    for ts in sessions_h:
-        dt = np.maximum(t - ts, 0.0)
-        session += p.session_effect * (
-            np.exp(-p.session_decay_per_h * dt) - np.exp(-p.session_onset_per_h * dt)
-        )
-    since = np.maximum(t - min(sessions_h), 0.0)
-    rise = -np.expm1(-p.expectancy_rate_per_h * since)
-    new_ad = p.new_oral_ad_effect * rise if background == "new_oral_ad" else np.zeros_like(t)
-    return {
-        "session": np.maximum(session, 0.0),
-        "expectancy": p.expectancy_effect * rise,
-        "new_oral_ad": new_ad,
-    }
-
-
-def madrs_scores(
-    baseline_madrs: FloatArray | float,
-    placebo_h: FloatArray,
-    drug_h: FloatArray,
-    eta_placebo: FloatArray | float,
-) -> FloatArray:
-    """Individual MADRS scores (no rating error): ``BL exp(-(e^etaP Hp + Hd))``.
-
-    ``placebo_h``: the typical placebo part (T,); ``drug_h``: the individual drug part (n, T)
-    or (T,); ``eta_placebo`` and ``baseline_madrs``: scalars or (n,).
-    """
-    bl = np.asarray(baseline_madrs, dtype=np.float64)
-    ep = np.exp(np.asarray(eta_placebo, dtype=np.float64))
-    if ep.ndim:
-        ep = ep[..., None]
-    if bl.ndim:
-        bl = bl[..., None]
-    return np.asarray(bl * np.exp(-(ep * placebo_h + drug_h)), dtype=np.float64)
-
-
-@cache
-def _hermite(n: int) -> tuple[FloatArray, FloatArray]:
-    z, w = np.polynomial.hermite.hermgauss(n)
-    return np.asarray(z, dtype=np.float64), np.asarray(w, dtype=np.float64)
-
-
-def _quadrature(
-    params: AntidepressantParams, nodes: tuple[int, int] = (_QUAD_PLACEBO, _QUAD_DRUG)
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Nodes (eta_P, eta_D) and weights of the product Gauss-Hermite rule."""
-    zp, wp = _hermite(nodes[0])
-    zd, wd = _hermite(nodes[1])
-    ep = math.sqrt(2.0) * params.omega_placebo * zp
-    ed = math.sqrt(2.0) * params.omega_drug * zd
-    w = np.outer(wp, wd).ravel() / math.pi
-    return np.repeat(ep, zd.size), np.tile(ed, zp.size), w
-
-
-@dataclass(frozen=True)
-class OutcomeProbabilities:
-    """Expected outcomes over the between-patient distribution at given times."""
-
-    mean_change: FloatArray
-    response: FloatArray
-    remission: FloatArray
-
-
-def outcome_probabilities(
-    baseline_madrs: float,
-    placebo_h: FloatArray,
-    ce_ng_per_ml: FloatArray,
-    params: AntidepressantParams,
-    *,
-    remission_cutoff: float = 10.0,
-    nodes: tuple[int, int] = (_QUAD_PLACEBO, _QUAD_DRUG),
-    probabilities: bool = True,
-) -> OutcomeProbabilities:
-    """Mean MADRS change and the probabilities that a patient's rating meets response
-    (<= 50% of baseline) or remission (<= ``remission_cutoff``), for a patient of known
-    baseline: quadrature over eta_P and eta_D (``nodes`` per axis), the rating error integrated
-    exactly. ``probabilities=False`` skips response and remission (returned as NaN)."""
-    ep, ed, w = _quadrature(params, nodes)
-    scores = madrs_scores(baseline_madrs, placebo_h, drug_part(ce_ng_per_ml, params, ed), ep)
-    sd = params.residual_sd_madrs
-    mean = w @ (scores - baseline_madrs)
-    if not probabilities:
-        nan = np.full(mean.shape, np.nan)
-        return OutcomeProbabilities(np.asarray(mean), nan, nan)
-    if sd > 0:
-        resp = w @ ndtr((0.5 * baseline_madrs - scores) / sd)
-        remi = w @ ndtr((remission_cutoff - scores) / sd)
-    else:
-        resp = w @ (scores <= 0.5 * baseline_madrs).astype(float)
-        remi = w @ (scores <= remission_cutoff).astype(float)
-    return OutcomeProbabilities(np.asarray(mean), np.asarray(resp), np.asarray(remi))
-
-
-def relapse_probability(
-    baseline_madrs: float,
-    placebo_h: FloatArray,
-    ce_ng_per_ml: FloatArray,
-    params: AntidepressantParams,
-    end_index: int,
-) -> FloatArray:
-    """P(no longer a responder at t | responder at ``times[end_index]``), from the individual
-    trajectories without rating error; 0 at and before the end-of-course time."""
-    ep, ed, w = _quadrature(params)
-    scores = madrs_scores(baseline_madrs, placebo_h, drug_part(ce_ng_per_ml, params, ed), ep)
-    resp = scores <= 0.5 * baseline_madrs
-    at_end = resp[:, end_index]
-    denom = float(w @ at_end)
-    out = np.zeros(scores.shape[1])
-    if denom <= 0:
-        return out
-    lost = at_end[:, None] & ~resp
-    out = (w @ lost.astype(float)) / denom
-    out[: end_index + 1] = 0.0
-    return np.asarray(out, dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ def individual_ratings(
         placebo_h,
         drug_part(ce_ng_per_ml, params, individuals.eta_drug),
         individuals.eta_placebo,
+        params.overlap_q,
     )
     noise = rng.normal(0.0, params.residual_sd_madrs, true.shape)
     return np.asarray(np.clip(true + noise, 0.0, 60.0), dtype=np.float64)

@@ -23,7 +23,6 @@ from ketasim.patient import Patient
 from ketasim.pd.antidepressant import (
     AntidepressantParams,
     Background,
-    _quadrature,
     antidepressant_course,
     default_antidepressant_params,
     drug_part,
@@ -32,6 +31,7 @@ from ketasim.pd.antidepressant import (
     parent_concentration,
     placebo_parts,
 )
+from ketasim.pd.antidepressant_population import quadrature_nodes
 from ketasim.pk import Dose, Regimen
 
 __all__ = ["CourseCandidate", "RankedCourse", "candidate_regimen", "rank_courses"]
@@ -102,8 +102,8 @@ def _bands(
 ) -> list[tuple[float, float, float]]:
     """5th, 50th, 95th percentile of the patient's MADRS over the between-patient
     distribution (quadrature nodes as weighted samples)."""
-    ep, ed, w = _quadrature(p)
-    scores = madrs_scores(bl, hp, drug_part(ce, p, ed), ep)
+    ep, ed, w = quadrature_nodes(p)
+    scores = madrs_scores(bl, hp, drug_part(ce, p, ed), ep, p.overlap_q)
     out = []
     for j in range(scores.shape[1]):
         order = np.argsort(scores[:, j])

@@ -1,0 +1,78 @@
+"""Parameters of the EMPIRICAL antidepressant model and the calibrated file shipped with ketasim.
+
+The equations are in :mod:`ketasim.pd.antidepressant_parts`; the fit that writes
+``pd/calibration/antidepressant_params.toml`` is :mod:`ketasim.pd.calibration.antidepressant_fit`.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, fields
+from functools import cache
+from importlib import resources
+
+from ketasim.errors import InputError
+
+__all__ = ["AntidepressantParams", "default_antidepressant_params", "stored_parameter_file"]
+
+
+@dataclass(frozen=True, slots=True)
+class AntidepressantParams:
+    """Parameters of the empirical model (rates per hour; Ce and EC50 in ng/mL; MADRS points)."""
+
+    ke0_per_h: float
+    ec50_ng_per_ml: float
+    emax: float
+    hill: float
+    omega_drug: float
+    session_effect: float
+    session_decay_per_h: float
+    session_onset_per_h: float
+    expectancy_effect: float
+    expectancy_rate_per_h: float
+    new_oral_ad_effect: float
+    omega_placebo: float
+    residual_sd_madrs: float
+    typical_baseline_madrs: float
+    baseline_sd_madrs: float
+    overlap_q: float = 1.0  # 1: independent (log-additive) parts; see madrs_scores
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not math.isfinite(v) or v < 0:
+                raise InputError(f.name, f"{v!r} must be a number >= 0")
+        for name in (
+            "ke0_per_h",
+            "ec50_ng_per_ml",
+            "hill",
+            "session_decay_per_h",
+            "session_onset_per_h",
+            "expectancy_rate_per_h",
+            "typical_baseline_madrs",
+        ):
+            if getattr(self, name) <= 0:
+                raise InputError(name, f"{getattr(self, name)!r} must be > 0")
+        if self.overlap_q < 1:
+            raise InputError("overlap_q", f"{self.overlap_q!r} must be >= 1")
+        if self.typical_baseline_madrs > 60:
+            raise InputError("typical_baseline_madrs", "must lie in (0, 60]")
+
+
+@cache
+def _stored() -> dict[str, object]:
+    path = resources.files("ketasim.pd") / "calibration" / "antidepressant_params.toml"
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def stored_parameter_file() -> dict[str, object]:
+    """The parsed ``antidepressant_params.toml`` (parameters, sources, fit, LOSO, intervals)."""
+    return dict(_stored())
+
+
+def default_antidepressant_params() -> AntidepressantParams:
+    """The calibrated parameters shipped with ketasim (fit report in the same file)."""
+    values = _stored()["parameters"]
+    assert isinstance(values, dict)
+    return AntidepressantParams(**{k: float(v) for k, v in values.items()})

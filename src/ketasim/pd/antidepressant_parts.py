@@ -1,0 +1,145 @@
+"""The equations of the EMPIRICAL antidepressant model for one patient (pure numerics).
+
+Exposure memory (``dCe/dt = ke0 (C - Ce)``), the drug part (Emax of Ce), the named placebo parts
+(session, expectancy, new oral antidepressant) and the MADRS score they give. Population
+expectations are in :mod:`ketasim.pd.antidepressant_population`; the model's description is in
+:mod:`ketasim.pd.antidepressant`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.signal import lfilter
+
+from ketasim.errors import InputError
+from ketasim.pd.antidepressant_params import AntidepressantParams
+
+__all__ = [
+    "Background",
+    "drug_part",
+    "exposure_memory",
+    "exposure_memory_coefficients",
+    "madrs_scores",
+    "placebo_parts",
+]
+
+Background = Literal["continuing", "new_oral_ad"]
+FloatArray = NDArray[np.float64]
+
+
+def exposure_memory_coefficients(step_h: float, ke0_per_h: float) -> tuple[float, float, float]:
+    """(a, b0, b1) of the exact step ``Ce[n] = a Ce[n-1] + b0 C[n] + b1 C[n-1]`` for C linear
+    over a step of ``step_h`` hours (what :func:`exposure_memory` applies along the grid)."""
+    if step_h <= 0 or ke0_per_h <= 0:
+        raise InputError("step_h", "step and ke0 must be > 0")
+    x = ke0_per_h * step_h
+    a = math.exp(-x)
+    one_minus = -math.expm1(-x)
+    b0 = 1.0 - one_minus / x
+    return a, b0, one_minus / x - a
+
+
+def exposure_memory(
+    concentration_ng_per_ml: FloatArray,
+    step_h: float,
+    ke0_per_h: float,
+) -> FloatArray:
+    """``dCe/dt = ke0 (C - Ce)``, Ce(0) = 0, exact for C linear between grid points.
+
+    ``concentration_ng_per_ml``: samples on a uniform grid from t = 0 (last axis = time; any
+    leading axes are patients). Returns Ce at the grid points, same shape.
+    """
+    c = np.asarray(concentration_ng_per_ml, dtype=np.float64)
+    a, b0, b1 = exposure_memory_coefficients(step_h, ke0_per_h)
+    # y[n] = a y[n-1] + b0 c[n] + b1 c[n-1]; y[0] = 0 because c[0] enters with weight b0:
+    # start the filter from the state that makes y[0] = 0.
+    zi_shape = (*c.shape[:-1], 1)
+    zi = (-b0 * c[..., :1]).reshape(zi_shape)
+    out, _ = lfilter([b0, b1], [1.0, -a], c, axis=-1, zi=zi)
+    return np.asarray(out, dtype=np.float64)
+
+
+def drug_part(
+    ce_ng_per_ml: FloatArray, params: AntidepressantParams, eta_drug: FloatArray | float = 0.0
+) -> FloatArray:
+    """Drug part on the log scale of the remaining MADRS: ``Emax x^g / (EC50^g + x^g)`` with
+    ``x = Ce exp(eta_D)`` (eta_D: the patient's drug sensitivity, a potency factor; g: Hill).
+
+    ``ce_ng_per_ml``: (T,) or (n, T); ``eta_drug``: scalar or (n,) (patients on the first axis).
+    """
+    ce = np.maximum(np.asarray(ce_ng_per_ml, dtype=np.float64), 0.0)
+    eta = np.asarray(eta_drug, dtype=np.float64)
+    x = ce * np.exp(eta)[..., None] if eta.ndim else ce * math.exp(float(eta))
+    r = (x / params.ec50_ng_per_ml) ** params.hill
+    return np.asarray(params.emax * r / (1.0 + r), dtype=np.float64)
+
+
+def placebo_parts(
+    times_h: FloatArray | Sequence[float],
+    sessions_h: Sequence[float],
+    params: AntidepressantParams,
+    background: Background = "continuing",
+) -> dict[str, FloatArray]:
+    """The named placebo parts (log scale of the remaining MADRS) at ``times_h``.
+
+    ``session`` (expectancy of each session), ``expectancy`` (slow non-specific improvement from
+    the first session) and ``new_oral_ad`` (an oral antidepressant started with the course).
+    Every part is 0 before the first session.
+    """
+    if background not in ("continuing", "new_oral_ad"):
+        raise InputError("background", f"{background!r} is not continuing or new_oral_ad")
+    t = np.asarray(times_h, dtype=np.float64)
+    if not len(sessions_h):
+        raise InputError("sessions_h", "give at least one session time")
+    p = params
+    session = np.zeros_like(t)
+    for ts in sessions_h:
+        dt = np.maximum(t - ts, 0.0)
+        session += p.session_effect * (
+            np.exp(-p.session_decay_per_h * dt) - np.exp(-p.session_onset_per_h * dt)
+        )
+    since = np.maximum(t - min(sessions_h), 0.0)
+    rise = -np.expm1(-p.expectancy_rate_per_h * since)
+    new_ad = p.new_oral_ad_effect * rise if background == "new_oral_ad" else np.zeros_like(t)
+    return {
+        "session": np.maximum(session, 0.0),
+        "expectancy": p.expectancy_effect * rise,
+        "new_oral_ad": new_ad,
+    }
+
+
+def madrs_scores(
+    baseline_madrs: FloatArray | float,
+    placebo_h: FloatArray,
+    drug_h: FloatArray,
+    eta_placebo: FloatArray | float,
+    overlap_q: float = 1.0,
+) -> FloatArray:
+    """Individual MADRS scores (no rating error): ``BL exp(-H)`` with the combined part
+    ``H = ((e^etaP Hp)^q + Hd^q)^(1/q)``.
+
+    ``q = overlap_q >= 1``: 1 adds the non-specific and the drug parts on the log scale
+    (independent actions); a larger q makes them overlap (the drug adds less for a patient who
+    improves anyway; q -> infinity: the larger of the two). ``placebo_h``: the typical placebo
+    part (T,); ``drug_h``: the individual drug part (n, T) or (T,); ``eta_placebo`` and
+    ``baseline_madrs``: scalars or (n,).
+    """
+    if not overlap_q >= 1.0:
+        raise InputError("overlap_q", f"{overlap_q!r} must be >= 1")
+    bl = np.asarray(baseline_madrs, dtype=np.float64)
+    ep = np.exp(np.asarray(eta_placebo, dtype=np.float64))
+    if ep.ndim:
+        ep = ep[..., None]
+    if bl.ndim:
+        bl = bl[..., None]
+    hp = ep * placebo_h
+    if overlap_q == 1.0:
+        h = hp + drug_h
+    else:
+        h = (hp**overlap_q + np.asarray(drug_h) ** overlap_q) ** (1.0 / overlap_q)
+    return np.asarray(bl * np.exp(-h), dtype=np.float64)
