@@ -46,7 +46,7 @@ def normalise_drug(text: str) -> str:
     key = text.strip().lower()
     if key not in DRUG_NAMES:
         raise InputError(
-            "--drug", f"{text!r} is not one of racemic, S-ketamine, esketamine, R-ketamine"
+            "drug", f"{text!r} is not one of racemic, S-ketamine, esketamine, R-ketamine"
         )
     return DRUG_NAMES[key]
 
@@ -110,9 +110,9 @@ def select(items: Iterable[S], *, drug: str | None = None, route: str | None = N
     """:func:`select_models` over any models or model cards."""
     wanted = normalise_drug(drug) if drug is not None else None
     if weight_kg is not None and not weight_kg > 0:
-        raise InputError("--weight", f"{weight_kg:g} kg must be > 0")
+        raise InputError("weight_kg", f"{weight_kg:g} kg must be > 0")
     if age_years is not None and age_years < 0:
-        raise InputError("--age", f"{age_years:g} years must be >= 0")
+        raise InputError("age_years", f"{age_years:g} years must be >= 0")
     chosen = [
         m
         for m in items

@@ -135,7 +135,7 @@ def read_event_table(
         try:
             text = Path(source).read_text(encoding="utf-8")
         except OSError as exc:
-            raise InputError("--events", f"cannot read {source}: {exc.strerror}") from None
+            raise InputError("event_table", f"cannot read {source}: {exc.strerror}") from None
         try:
             df = pd.read_csv(_io.StringIO(text), dtype=str, skipinitialspace=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -147,9 +147,9 @@ def read_event_table(
                                 column=col)
     if df.empty:
         raise DataFileError("the table has no rows")
-    t_factor, _ = to_internal(1.0, time_unit, expect="time", field="--time-unit")
-    a_factor, _ = to_internal(1.0, amount_unit, expect="amount", field="--amount-unit")
-    dv_factor, _ = to_internal(1.0, dv_unit, expect="concentration", field="--dv-unit")
+    t_factor, _ = to_internal(1.0, time_unit, expect="time", field="time_unit")
+    a_factor, _ = to_internal(1.0, amount_unit, expect="amount", field="amount_unit")
+    dv_factor, _ = to_internal(1.0, dv_unit, expect="concentration", field="dv_unit")
     nums = {c: _num(df, c) for c in NUMERIC if c in df.columns}
     covariate_cols = [c for c in df.columns if c not in (*NUMERIC, "ID", "ROUTE", "ANALYTE")]
     individuals: list[Individual] = []

@@ -603,7 +603,7 @@ def run_trial(
     import pandas as pd
 
     if individuals < 0:
-        raise InputError("--individuals", f"{individuals} must be >= 0")
+        raise InputError("individuals", f"{individuals} must be >= 0")
     arms = resolve_arms(spec)
     bounds = population_bounds(spec, arms)
     sched = scheduler if isinstance(scheduler, Scheduler) else parse_scheduler(scheduler)
