@@ -185,15 +185,9 @@ def simulate(
         from ketasim.pk.time_varying import solve_time_varying
 
         mg_per_l = solve_time_varying(model, patient, inputs, times, etas=etas)
-        conc_tv = np.asfortranarray(mg_per_l * 1000.0)
-        return SimulationResult(
-            model_id=model.id, citation=model.citation.text, patient=patient, regimen=regimen,
-            times_min=times,
-            concentrations_ng_per_ml={o.name: conc_tv[:, i] for i, o in enumerate(sys_.outputs)},
-            states=None, state_names=sys_.state_names, findings=tuple(findings),
-            provenance={"model_id": model.id, "doi": model.citation.doi or "",
-                        "pmid": model.citation.pmid or "", "ketasim_version": _version(),
-                        "time_varying": "scipy Radau ODE path, relative tolerance 1e-10"})
+        return _outputs_result(model, patient, regimen, times, mg_per_l * 1000.0, sys_,
+                               findings, time_varying="scipy Radau ODE path, relative "
+                               "tolerance 1e-10")
     solver = solver if solver is not None else ExactSolver(sys_.K)
     if return_states:
         states: NDArray[np.float64] | None = solver.solve(inputs, times)
@@ -238,13 +232,22 @@ def _simulate_occasions(model: ModelSpec, patient: Patient, regimen: Regimen | N
     doses = list(regimen) if regimen is not None else []
     conc, first = solve_occasions(model, patient, doses, occasions, times, etas=etas,
                                   extra_inputs=extra_inputs)
-    conc = np.asfortranarray(conc)
+    return _outputs_result(model, patient, regimen, times, conc, first, findings,
+                           occasions=f"{len(occasions)} occasion(s) at "
+                           + ", ".join(f"{o.start_min:g}" for o in occasions) + " min")
+
+
+def _outputs_result(model: ModelSpec, patient: Patient, regimen: Regimen | None,
+                    times: NDArray[np.float64], conc_ng_per_ml: NDArray[np.float64],
+                    system: LinearSystem, findings: list[Finding], **how: str
+                    ) -> SimulationResult:
+    """A result from every output's concentrations (ng/mL, one column per output of
+    ``system``), without states; ``how`` adds to the provenance."""
+    conc = np.asfortranarray(conc_ng_per_ml)
     return SimulationResult(
         model_id=model.id, citation=model.citation.text, patient=patient, regimen=regimen,
         times_min=times,
-        concentrations_ng_per_ml={o.name: conc[:, i] for i, o in enumerate(first.outputs)},
-        states=None, state_names=first.state_names, findings=tuple(findings),
+        concentrations_ng_per_ml={o.name: conc[:, i] for i, o in enumerate(system.outputs)},
+        states=None, state_names=system.state_names, findings=tuple(findings),
         provenance={"model_id": model.id, "doi": model.citation.doi or "",
-                    "pmid": model.citation.pmid or "", "ketasim_version": _version(),
-                    "occasions": f"{len(occasions)} occasion(s) at "
-                                 + ", ".join(f"{o.start_min:g}" for o in occasions) + " min"})
+                    "pmid": model.citation.pmid or "", "ketasim_version": _version(), **how})
