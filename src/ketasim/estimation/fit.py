@@ -143,10 +143,12 @@ class _Problem:
         self.parts = list(parts) if parts else [FitPart(-np.inf, patient, inputs)]
         omega = omega_matrix(model, required=False)
         self.eta_names = list(omega.names)
-        labels = sorted({p.occasion for p in self.parts}, key=lambda v: (v is not None, v or 0))
-        self.kappa_keys = [(name, label) for label in labels for name in model.iov]
-        self.names = self.eta_names + [
-            f"{name}@OCC{'' if label is None else label}" for name, label in self.kappa_keys]
+        # without occasion labels (no OCC column) there is one occasion, on which eta and
+        # kappa cannot be told apart: no kappa is estimated
+        labels = sorted({p.occasion for p in self.parts if p.occasion is not None})
+        self.kappa_keys: list[tuple[str, int]] = [
+            (name, label) for label in labels for name in model.iov]
+        self.names = self.eta_names + [f"{name}@OCC{label}" for name, label in self.kappa_keys]
         iov_sd = [np.sqrt(model.iov[name].variance()) for name, _ in self.kappa_keys]
         n_eta = len(self.eta_names)
         self.L = np.zeros((len(self.names), len(self.names)))
@@ -158,7 +160,7 @@ class _Problem:
         return dict(zip(self.eta_names, map(float, eta[:len(self.eta_names)]), strict=True))
 
     def kappas(self, u: FloatArray, occasion: int | None) -> dict[str, float]:
-        """The occasion's kappas (empty for a model without ``[iov]``)."""
+        """The occasion's kappas (empty for a model without ``[iov]`` or without occasions)."""
         eta = self.L @ u
         n_eta = len(self.eta_names)
         return {name: float(eta[n_eta + i]) for i, (name, label) in enumerate(self.kappa_keys)
