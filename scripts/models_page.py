@@ -40,6 +40,9 @@ def _card(m: ModelSpec) -> list[str]:
     lines.append(f"- Inter-individual variability: "
                  f"{', '.join(sorted(m.iiv)) if m.iiv else 'none published'}; residual error: "
                  f"{', '.join(sorted(m.residual_error)) if m.residual_error else 'none published'}")
+    if m.iov:
+        lines.append("- Inter-occasion variability (omega^2 per occasion): " + ", ".join(
+            f"{name} {entry.variance():g}" for name, entry in m.iov.items()))
     lines += ["", "| parameter | value | unit | source |", "|---|---|---|---|"]
     for name, p in m.parameters.items():
         lines.append(f"| {name} | {p.value:g} | {p.unit or '-'} | {p.source} |")

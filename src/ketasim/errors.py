@@ -77,4 +77,13 @@ class ModelError(KetasimError):
 
 
 class ModelNotFoundError(KetasimError, LookupError):
-    """No catalogue model matches the requested id or short name."""
+    """No catalogue model matches the requested id or short name.
+
+    ``field`` names what was looked up (``model``, ``pd_model``); the message alone is the
+    error's text, so that a caller can place it under its own field (``arms[0].model``).
+    """
+
+    def __init__(self, message: str, *, field: str = "model") -> None:
+        self.field = field
+        self.message = message
+        super().__init__(message)

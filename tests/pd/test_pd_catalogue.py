@@ -58,8 +58,9 @@ def test_effects_need_the_analytes() -> None:
 
 
 def test_unknown_pd_model() -> None:
-    with pytest.raises(ModelNotFoundError, match="--pd"):
+    with pytest.raises(ModelNotFoundError, match="no PD model") as info:
         resolve_pd_model("no-such-model")
+    assert info.value.field == "pd_model"  # the command line names it --pd (CLI_FLAGS)
 
 
 def test_schema_errors_name_the_field() -> None:

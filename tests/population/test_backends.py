@@ -52,4 +52,4 @@ def test_same_seed_same_result_and_chunks_independent_of_workers(onecomp_path: P
 def test_bad_scheduler(text: str) -> None:
     with pytest.raises(InputError) as info:
         parse_scheduler(text)
-    assert info.value.field == "--scheduler"
+    assert info.value.field == "scheduler"

@@ -247,7 +247,7 @@ def test_patient_errors_name_the_field(change: dict[str, Any], field: str) -> No
 
 def test_bp_threshold_text() -> None:
     assert parse_bp_threshold("150/95") == (150.0, 95.0)
-    with pytest.raises(InputError, match="--bp-threshold"):
+    with pytest.raises(InputError, match="bp_threshold_mmhg"):
         parse_bp_threshold("150")
 
 

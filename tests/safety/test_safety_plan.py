@@ -103,7 +103,7 @@ def test_paediatric_plan_warns_outside_model_range() -> None:
 def test_samples_out_of_range() -> None:
     from ketasim.errors import InputError
 
-    with pytest.raises(InputError, match="--samples"):
+    with pytest.raises(InputError, match="n_samples"):
         make_plan(get_protocol("esketamine-trd-us"), record(), n_samples=-1)
 
 

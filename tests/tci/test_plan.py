@@ -108,11 +108,11 @@ def test_schedule_and_pump_parsing() -> None:
     pump = parse_pump("10 mg/mL", "1200 mL/h", "10s")
     assert pump.max_rate_mg_per_min == pytest.approx(200.0)  # 1200 mL/h x 10 mg/mL / 60
     assert parse_pump("1 mg/mL", "none", "5 s").max_rate_ml_per_h is None
-    with pytest.raises(InputError, match="--target"):
+    with pytest.raises(InputError, match="targets"):
         parse_targets("1 ug/mL; 2 ug/mL")
-    with pytest.raises(InputError, match="--max-rate"):
+    with pytest.raises(InputError, match="max_rate_ml_per_h"):
         parse_pump("10 mg/mL", "10 mg/h", "10s")
-    with pytest.raises(InputError, match="--target"):
+    with pytest.raises(InputError, match="targets"):
         TargetSchedule(())
 
 

@@ -52,7 +52,7 @@ def load_model(model_id: str) -> ModelSpec:
     for m in _catalogue():
         if m.id == model_id:
             return m
-    raise ModelNotFoundError(f"--model: no model with id {model_id!r}")
+    raise ModelNotFoundError(f"no model with id {model_id!r}")
 
 
 def resolve_model(name: str) -> ModelSpec:
@@ -76,7 +76,7 @@ def resolve_model(name: str) -> ModelSpec:
         return candidates[0]
     known = ", ".join(m.id for m in models)
     if not candidates:
-        raise ModelNotFoundError(f"--model: unknown model {name!r}; known models: {known}")
+        raise ModelNotFoundError(f"unknown model {name!r}; known models: {known}")
     raise ModelNotFoundError(
-        f"--model: {name!r} is ambiguous; it matches {', '.join(m.id for m in candidates)}"
+        f"{name!r} is ambiguous; it matches {', '.join(m.id for m in candidates)}"
     )

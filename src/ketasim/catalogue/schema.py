@@ -13,6 +13,10 @@ A model file is TOML. Its sections (all validated when the file is loaded):
   ``HT`` cm, ``FEMALE`` 0/1 and model-specific flags with ``[covariate_defaults]``);
 - ``[iiv.NAME]``: inter-individual variability on a parameter or derived value (``cv_percent`` or
   ``omega_sq``; ``scale`` exponential/logit/additive) and ``[[iiv_correlations]]``;
+- ``[iov.NAME]`` (optional): inter-occasion variability (same fields; ``omega_sq`` is the
+  occasion variance, often printed as nu^2 or pi^2): on each occasion a new, independent
+  ``kappa ~ N(0, omega_iov^2)`` adds to the parameter's eta (``P = TV x exp(eta + kappa)``), as
+  in NONMEM's OCC convention (Karlsson & Sheiner, J Pharmacokinet Biopharm 1993;21:735-750);
 - ``[residual_error.ANALYTE]``: ``proportional_percent`` / ``additive_ng_per_ml`` (absent if the
   paper publishes none);
 - ``[[analytes]]``, ``[[compartments]]``, ``[[flows]]``, ``[[effect_sites]]``, ``[[routes]]``: the
@@ -39,6 +43,7 @@ if TYPE_CHECKING:  # numpy is imported where a matrix is built, not when the cat
 
 __all__ = [
     "IIV",
+    "IOV",
     "Analyte",
     "Citation",
     "Compartment",
@@ -155,6 +160,15 @@ class IIV(_Strict):
             return float(self.omega_sq)
         cv = float(self.cv_percent or 0.0) / 100.0
         return math.log1p(cv**2) if self.scale == "exponential" else cv**2
+
+
+class IOV(IIV):
+    """Inter-occasion variability on one parameter: a new kappa on each occasion.
+
+    Same fields as :class:`IIV`; ``omega_sq`` (or ``cv_percent``) is the variance of kappa on
+    one occasion. Occasion kappas are independent of each other, of the other parameters'
+    kappas and of the etas; P_ik = P * exp(eta_i + kappa_ik) (or the logit / additive analogue).
+    """
 
 
 class IIVCorrelation(_Strict):
@@ -316,6 +330,7 @@ class ModelSpec(_Strict):
     derived: dict[str, str] = Field(default_factory=dict)
     iiv: dict[str, IIV] = Field(default_factory=dict)
     iiv_correlations: list[IIVCorrelation] = Field(default_factory=list)
+    iov: dict[str, IOV] = Field(default_factory=dict)
     residual_error: dict[str, ResidualError] = Field(default_factory=dict)
     analytes: list[Analyte] = Field(min_length=1)
     compartments: list[Compartment] = Field(min_length=1)
@@ -399,6 +414,12 @@ class ModelSpec(_Strict):
         for name in self.iiv:
             if name not in defined:
                 raise ValueError(f"iiv.{name}: not a parameter or derived value")
+        for name, entry in self.iov.items():
+            if name not in defined:
+                raise ValueError(f"iov.{name}: not a parameter or derived value")
+            if name in self.iiv and self.iiv[name].scale != entry.scale:
+                raise ValueError(f"iov.{name}: scale {entry.scale!r} differs from the iiv "
+                                 f"scale {self.iiv[name].scale!r} (eta and kappa add)")
         for corr in self.iiv_correlations:
             for n in (corr.a, corr.b):
                 if n not in self.iiv:
@@ -418,6 +439,17 @@ class ModelSpec(_Strict):
             i, j = names.index(c.a), names.index(c.b)
             matrix[i, j] = matrix[j, i] = c.r * np.sqrt(matrix[i, i] * matrix[j, j])
         return names, matrix
+
+    def iov_variances(self) -> dict[str, float]:
+        """Occasion variance (omega_iov^2) of each parameter with inter-occasion variability."""
+        return {name: entry.variance() for name, entry in self.iov.items()}
+
+    def variability_scale(self, name: str) -> str:
+        """The scale (exponential, logit, additive) on which ``name``'s random effects act."""
+        entry = self.iiv.get(name) or self.iov.get(name)
+        if entry is None:
+            raise KeyError(name)
+        return entry.scale
 
     @property
     def time_varying(self) -> bool:

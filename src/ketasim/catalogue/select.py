@@ -7,17 +7,20 @@ Pure functions over :class:`~ketasim.catalogue.schema.ModelSpec`; used by ``keta
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ketasim.catalogue.loader import available_models
-from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError
+
+if TYPE_CHECKING:  # the schema loads with the catalogue; a card needs neither (ModelCard)
+    from ketasim.catalogue.schema import ModelSpec
 
 __all__ = [
     "DRUG_NAMES",
     "EVIDENCE_ORDER",
     "covers",
     "normalise_drug",
+    "select",
     "select_models",
     "short_citation",
 ]
@@ -43,13 +46,36 @@ def normalise_drug(text: str) -> str:
     key = text.strip().lower()
     if key not in DRUG_NAMES:
         raise InputError(
-            "--drug", f"{text!r} is not one of racemic, S-ketamine, esketamine, R-ketamine"
+            "drug", f"{text!r} is not one of racemic, S-ketamine, esketamine, R-ketamine"
         )
     return DRUG_NAMES[key]
 
 
+class _Bounded(Protocol):
+    def contains(self, value: float) -> bool: ...
+
+
+class Selectable(Protocol):
+    """What selection reads: a :class:`ModelSpec` or a
+    :class:`~ketasim.catalogue.card.ModelCard`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def drug(self) -> str: ...
+    @property
+    def evidence(self) -> str | None: ...
+    @property
+    def route_names(self) -> list[str] | tuple[str, ...]: ...
+    @property
+    def validity(self) -> Mapping[Any, _Bounded]: ...
+
+
+S = TypeVar("S", bound=Selectable)
+
+
 def covers(
-    model: ModelSpec, weight_kg: float | None = None, age_years: float | None = None
+    model: Selectable, weight_kg: float | None = None, age_years: float | None = None
 ) -> bool:
     """Whether the model's validated ranges contain the patient (an unstated bound covers)."""
     w = model.validity.get("weight_kg")
@@ -72,14 +98,24 @@ def select_models(
     ``drug`` accepts the spellings of :data:`DRUG_NAMES`; ``route`` a route name; ``weight_kg``
     and ``age_years`` keep only models whose validated ranges contain the patient.
     """
+    if models is None:
+        from ketasim.catalogue.loader import available_models
+
+        models = available_models()
+    return select(models, drug=drug, route=route, weight_kg=weight_kg, age_years=age_years)
+
+
+def select(items: Iterable[S], *, drug: str | None = None, route: str | None = None,
+           weight_kg: float | None = None, age_years: float | None = None) -> list[S]:
+    """:func:`select_models` over any models or model cards."""
     wanted = normalise_drug(drug) if drug is not None else None
     if weight_kg is not None and not weight_kg > 0:
-        raise InputError("--weight", f"{weight_kg:g} kg must be > 0")
+        raise InputError("weight_kg", f"{weight_kg:g} kg must be > 0")
     if age_years is not None and age_years < 0:
-        raise InputError("--age", f"{age_years:g} years must be >= 0")
+        raise InputError("age_years", f"{age_years:g} years must be >= 0")
     chosen = [
         m
-        for m in (available_models() if models is None else models)
+        for m in items
         if (wanted is None or m.drug == wanted)
         and (route is None or route in m.route_names)
         and covers(m, weight_kg, age_years)
@@ -90,7 +126,7 @@ def select_models(
 _AUTHOR_YEAR = re.compile(r"([a-z][a-z]+(?:-[a-z]+)?)-((?:19|20)\d\d)")
 
 
-def short_citation(model: ModelSpec) -> str:
+def short_citation(model: Selectable) -> str:
     """First author(s) and year from the id, e.g. ``Kamp 2020`` or ``Brunette 2011 + Herd 2007``."""
     pairs = [
         "-".join(p.capitalize() for p in name.split("-")) + f" {year}"

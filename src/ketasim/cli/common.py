@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ketasim.errors import DataFileError, InputError, KetasimError, RangeError
+from ketasim.errors import DataFileError, InputError, KetasimError, ModelNotFoundError, RangeError
 from ketasim.findings import Finding
 from ketasim.patient import Patient
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # numpy, pandas and the event-table reader load with the comm
 
 __all__ = [
     "CLI_FLAGS",
+    "COMMAND_FLAGS",
     "OutputFormat",
     "describe_error",
     "emit_frame",
@@ -54,21 +55,70 @@ CLI_FLAGS: dict[str, str] = {
     "height_cm": "--height",
     "sex": "--sex",
     "ke0_per_min": "--ke0",
+    "tpeak_min": "--tpeak",
     "duration_min": "--over",
     "route": "--route",
+    "dose": "--dose",
+    "repeat": "--repeat",
+    "model": "--model",
+    "models": "--models",
+    "pd_model": "--pd",
+    "drug": "--drug",
+    "site": "--site",
+    "targets": "--target",
+    "target": "--target",
+    "mode": "--manual",
+    "max_changes": "--max-changes",
+    "rate_step_ml_per_h": "--rate-step",
+    "time_step_min": "--time-step",
+    "bolus_step_mg": "--bolus-step",
+    "settle_min": "--settle",
+    "max_overshoot_percent": "--max-overshoot",
+    "loading_bolus": "--loading-bolus",
+    "syringe_mg_per_ml": "--syringe",
+    "max_rate_ml_per_h": "--max-rate",
+    "update_interval_s": "--update-interval",
+    "plan_duration_min": "--duration",
+    "n_patients": "--patients",
+    "protocol": "--protocol",
+    "weeks": "--weeks",
+    "scheduler": "--scheduler",
+    "individuals": "--individuals",
+    "rules": "--rules",
+    "n_samples": "--samples",
+    "patient": "--patient",
+    "bp_threshold_mmhg": "--bp-threshold",
+    "concentration_ng_per_ml": "--concentration",
+    "max_sbp_rise_mmhg": "--max-sbp-rise",
+    "doses_mg": "--doses",
+    "max_sessions_per_week": "--max-sessions-per-week",
+    "residual_error": "--residual-error",
+    "event_table": "--events",
+    "time_unit": "--time-unit",
+    "amount_unit": "--amount-unit",
+    "dv_unit": "--dv-unit",
 }
 """Domain field -> command-line flag: the one table where a domain error meets the door."""
 
+COMMAND_FLAGS: dict[str, dict[str, str]] = {
+    "fit": {"event_table": "--data"},
+}
+"""Where one command names a domain field by another flag than :data:`CLI_FLAGS` does."""
 
-def describe_error(exc: KetasimError) -> str:
-    """One line for ``exc``, naming the command line's flag for a domain field."""
-    if isinstance(exc, InputError) and not isinstance(exc, DataFileError):
-        flag = CLI_FLAGS.get(exc.field)
+
+def describe_error(exc: KetasimError, command: str | None = None) -> str:
+    """One line for ``exc``, naming the command line's flag for a domain field (the flag of
+    ``command`` where it differs, :data:`COMMAND_FLAGS`)."""
+    if (isinstance(exc, InputError | ModelNotFoundError)
+            and not isinstance(exc, DataFileError)):
+        flag = COMMAND_FLAGS.get(command or "", {}).get(exc.field) or CLI_FLAGS.get(exc.field)
         if flag is not None:
             text = f"{flag} ({exc.field}): {exc.message}"
             if isinstance(exc, RangeError):
                 text += " (use --allow-extrapolation to proceed anyway)"
             return text
+        if isinstance(exc, ModelNotFoundError):
+            return f"{exc.field}: {exc.message}"
     return str(exc)
 
 
@@ -86,7 +136,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except KetasimError as exc:
-            raise fail(describe_error(exc)) from None
+            command = getattr(func, "__name__", "").removesuffix("_command")
+            raise fail(describe_error(exc, command)) from None
 
     return wrapper
 

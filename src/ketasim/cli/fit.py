@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,12 +25,14 @@ from ketasim.cli.common import (
 from ketasim.errors import InputError
 from ketasim.estimation import (
     DoseRecommendation,
+    FitPart,
     IndividualFit,
     fit_individual,
     parse_residual_error,
     recommend_infusion_rate,
 )
-from ketasim.io import Individual, individual_inputs, read_event_table
+from ketasim.io import Individual, individual_inputs, individual_parts, read_event_table
+from ketasim.patient import Patient
 from ketasim.pk import LinearSystem, build_system
 from ketasim.units import parse_quantity, to_internal
 
@@ -51,22 +54,43 @@ def _target(text: str) -> tuple[str, float]:
 
 
 
-def _fit_one(model: ModelSpec, ind: Individual, patient: Any, residual: str | None,
-             allow_extrapolation: bool) -> IndividualFit:
+def _part_inputs(model: ModelSpec, ind: Individual, typical: LinearSystem) -> Any:
+    """The doses of ``ind`` as inputs, or as a function of the system when a route's
+    bioavailability, lag or duration carries a random effect."""
     compartments = [c.name for c in model.compartments]
-    typical = build_system(model, patient)
     constant = all(not (expr.names - {"DOSE_MG"})
                    for inputs in typical.routes.values() for inp in inputs
                    for expr in (inp.fraction, inp.lag, inp.duration) if expr is not None)
-    inputs: Any
     if constant:
-        inputs = individual_inputs(typical, ind, compartments=compartments)
-    else:
-        def inputs(system: LinearSystem) -> Any:
-            return individual_inputs(system, ind, compartments=compartments)
-    return fit_individual(model, patient, inputs, ind.records, id=ind.id,
-                          residual_error=parse_residual_error(residual) if residual else None,
-                          allow_extrapolation=allow_extrapolation)
+        return individual_inputs(typical, ind, compartments=compartments)
+
+    def inputs(system: LinearSystem) -> Any:
+        return individual_inputs(system, ind, compartments=compartments)
+
+    return inputs
+
+
+def _fit_one(model: ModelSpec, ind: Individual, patient_of: Callable[[Individual], Patient],
+             residual: str | None, allow_extrapolation: bool) -> IndividualFit:
+    """Fit one ID; covariates are read per record (a value holds from its record on) and an
+    OCC column gives the occasions of a model with inter-occasion variability."""
+    split = individual_parts(ind)
+    residual_model = parse_residual_error(residual) if residual else None
+    if len(split) == 1 and (split[0].occasion is None or not model.iov):
+        patient = patient_of(ind)
+        inputs = _part_inputs(model, ind, build_system(model, patient))
+        return fit_individual(model, patient, inputs, ind.records, id=ind.id,
+                              residual_error=residual_model,
+                              allow_extrapolation=allow_extrapolation)
+    parts = []
+    for part in split:
+        patient = patient_of(part.individual)
+        inputs = _part_inputs(model, part.individual, build_system(model, patient))
+        parts.append(FitPart(part.start_min, patient, inputs,
+                             part.occasion if model.iov else None))
+    return fit_individual(model, parts[0].patient, parts[0].inputs, ind.records, id=ind.id,
+                          residual_error=residual_model, allow_extrapolation=allow_extrapolation,
+                          parts=parts)
 
 
 def _rows(fit: IndividualFit, t_per_min: float, dv_per_ng: float) -> list[dict[str, Any]]:
@@ -153,7 +177,9 @@ def fit_command(
     fits: list[IndividualFit] = []
     for ind in individuals:
         patient = patient_for_individual(ind, weight, age, height, sex)
-        fit = _fit_one(m, ind, patient, residual_error, allow_extrapolation)
+        fit = _fit_one(m, ind, lambda part: patient_for_individual(part, weight, age, height,
+                                                                   sex),
+                       residual_error, allow_extrapolation)
         rec = None
         if kind_value is not None:
             rec = recommend_infusion_rate(fit, kind_value[1],

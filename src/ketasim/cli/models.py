@@ -11,40 +11,15 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ketasim.catalogue import resolve_model
-from ketasim.catalogue.schema import ModelSpec
-from ketasim.catalogue.select import select_models, short_citation
+from ketasim.catalogue.card import model_summary
+from ketasim.catalogue.select import select
+from ketasim.cli._model_index import model_cards
 from ketasim.cli.common import OutputFormat, handle_errors
+
+__all__ = ["app", "model_summary", "register"]
 
 app = typer.Typer(help="The model catalogue: published models with their citations.",
                   invoke_without_command=True)
-
-
-def model_summary(m: ModelSpec) -> dict[str, Any]:
-    """The JSON form of a model's card (public contract of ``models --output json``)."""
-    return {
-        "id": m.id,
-        "short_names": m.short_names,
-        "title": m.title,
-        "drug": m.drug,
-        "analytes": m.analyte_names,
-        "routes": m.route_names,
-        "population": m.population,
-        "sampling": m.sampling,
-        "evidence": m.evidence,
-        "short_citation": short_citation(m),
-        "effect_sites": [
-            {"analyte": e.analyte, "ke0": e.ke0, "assumed": e.assumed, "source": e.source}
-            for e in m.effect_sites
-        ],
-        "citation": {"text": m.citation.text, "doi": m.citation.doi, "pmid": m.citation.pmid,
-                     "verified": m.citation.verified},
-        "validity": {k: {"min": r.min, "max": r.max, "source": r.source}
-                     for k, r in m.validity.items()},
-        "has_variability": bool(m.iiv),
-        "residual_error": sorted(m.residual_error),
-        "notes": m.notes,
-    }
 
 
 _DRUG_SHORT = {"racemic ketamine": "racemic", "S-ketamine": "S", "R-ketamine": "R",
@@ -76,15 +51,16 @@ def models(
     """
     if ctx.invoked_subcommand is not None:
         return
-    ms = select_models(drug=drug, route=route, weight_kg=weight, age_years=age)
+    ms = select(model_cards(), drug=drug, route=route, weight_kg=weight, age_years=age)
     if output is OutputFormat.json:
-        typer.echo(json.dumps([model_summary(m) for m in ms], indent=2, ensure_ascii=False))
+        typer.echo(json.dumps([dict(m.summary) for m in ms], indent=2, ensure_ascii=False))
         return
     if output is OutputFormat.csv:
         typer.echo("id,drug,analytes,routes,doi,pmid")
         for m in ms:
+            cite = m.summary["citation"]
             typer.echo(f"{m.id},{m.drug},{'|'.join(m.analyte_names)},{'|'.join(m.route_names)},"
-                       f"{m.citation.doi or ''},{m.citation.pmid or ''}")
+                       f"{cite['doi'] or ''},{cite['pmid'] or ''}")
         return
     if not ms:
         print("ketasim: no catalogue model matches these filters", file=sys.stderr)
@@ -96,12 +72,13 @@ def models(
                        ("evidence", 11), ("source", 26)):
         table.add_column(col, overflow="fold", min_width=width, max_width=width)
     for m in ms:
-        ref = (f"doi:{m.citation.doi}" if m.citation.doi
-               else f"PMID {m.citation.pmid}" if m.citation.pmid else "")
+        cite = m.summary["citation"]
+        ref = (f"doi:{cite['doi']}" if cite["doi"]
+               else f"PMID {cite['pmid']}" if cite["pmid"] else "")
         table.add_row(m.id, _DRUG_SHORT[m.drug], ",".join(m.route_names),
                       ",".join(_ANALYTE_SHORT.get(a, a) for a in m.analyte_names),
                       m.evidence or "not stated",
-                      f"{short_citation(m)} {ref}".strip())
+                      f"{m.summary['short_citation']} {ref}".strip())
     Console(width=100).print(table)
 
 
@@ -112,6 +89,8 @@ def show(
     output: Annotated[OutputFormat, typer.Option("--output", "-o")] = OutputFormat.table,
 ) -> None:
     """Print one model's card: citation, structure, parameters with units and sources."""
+    from ketasim.catalogue import resolve_model
+
     m = resolve_model(name)
     if output is OutputFormat.json:
         card = model_summary(m)

@@ -8,6 +8,7 @@ target steady-state concentration.
 
 from ketasim.estimation.dose import DoseRecommendation, recommend_infusion_rate
 from ketasim.estimation.fit import (
+    FitPart,
     FitRow,
     IndividualFit,
     ParameterEstimate,
@@ -24,6 +25,7 @@ from ketasim.pk.variability import omega_matrix
 
 __all__ = [
     "DoseRecommendation",
+    "FitPart",
     "FitRow",
     "IndividualFit",
     "ParameterEstimate",

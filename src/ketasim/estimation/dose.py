@@ -55,17 +55,17 @@ class DoseRecommendation:
 def _exposure_per_unit(system: LinearSystem, analyte: str) -> float:
     """Steady-state mg/L per mg/min of IV infusion (= AUC mg.min/L per mg of IV dose)."""
     if "iv" not in system.routes:
-        raise InputError("--target", f"model {system.model_id} has no IV route to dose by")
+        raise InputError("target", f"model {system.model_id} has no IV route to dose by")
     e = np.zeros(system.n_states)
     for inp in system.routes["iv"]:
         e[inp.state] += float(inp.fraction.evaluate(dict(system.parameters)))
     row = next((o.row for o in system.outputs if o.name == f"{analyte}_plasma"), None)
     if row is None:
-        raise InputError("--target", f"model {system.model_id} has no analyte {analyte!r}")
+        raise InputError("target", f"model {system.model_id} has no analyte {analyte!r}")
     try:
         x = np.linalg.solve(system.K, -e)
     except np.linalg.LinAlgError:
-        raise InputError("--target", f"model {system.model_id} has no steady state "
+        raise InputError("target", f"model {system.model_id} has no steady state "
                          "(no elimination)") from None
     return float(row @ x)
 
@@ -82,7 +82,7 @@ def recommend_infusion_rate(
     assert fit.problem is not None
     name = analyte or fit.problem.model.analyte_names[0]
     if not np.isfinite(target) or target <= 0:
-        raise InputError("--target", f"{target:g} must be > 0")
+        raise InputError("target", f"{target:g} must be > 0")
     u = fit.u_map
 
     def per_unit(uu: NDArray[np.float64]) -> float:

@@ -26,18 +26,19 @@ from scipy.stats import norm
 
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import DataFileError, InputError
-from ketasim.estimation.predict import predict_states
+from ketasim.estimation.predict import predict_piecewise, predict_states
 from ketasim.estimation.residual import ResidualErrorModel, residual_errors_for
 from ketasim.findings import Finding
 from ketasim.patient import Patient
 from ketasim.pk.events import SystemInputs
+from ketasim.pk.piecewise import Segment
 from ketasim.pk.simulate import check_validity, refuse_extrapolation
 from ketasim.pk.system import LinearSystem, build_system, individual_parameters
 from ketasim.pk.variability import omega_matrix
 from ketasim.types import FloatArray
 
-__all__ = ["FitRow", "IndividualFit", "ParameterEstimate", "Prediction", "RecordLike",
-           "fit_individual"]
+__all__ = ["FitPart", "FitRow", "IndividualFit", "ParameterEstimate", "Prediction",
+           "RecordLike", "fit_individual"]
 
 InputsLike = SystemInputs | Callable[[LinearSystem], SystemInputs]
 _Z90 = float(norm.ppf(0.95))
@@ -110,32 +111,96 @@ class Prediction:
     p95: FloatArray
 
 
-class _Problem:
-    """Everything needed to predict one individual's concentrations for given ``u``."""
+@dataclass(frozen=True)
+class FitPart:
+    """A stretch of an individual's data with one set of covariates and one occasion.
 
-    def __init__(self, model: ModelSpec, patient: Patient, inputs: InputsLike) -> None:
+    ``start_min``: from this time on (``-inf`` for the first part) until the next part;
+    ``patient``: the covariates then; ``inputs``: the doses given in the part (as for
+    :func:`fit_individual`); ``occasion``: its occasion label (records with the same label share
+    the occasion's random effects of a model with ``[iov]``; ``None``: one occasion for all).
+    """
+
+    start_min: float
+    patient: Patient
+    inputs: InputsLike
+    occasion: int | None = None
+
+
+class _Problem:
+    """Everything needed to predict one individual's concentrations for given ``u``.
+
+    ``u`` stacks the standardised etas (``eta = L u``, ``[iiv]``) and, for a model with
+    ``[iov]``, one standardised kappa per occasion label and IOV parameter
+    (``kappa = omega_iov u``), so the prior stays ``u'u``.
+    """
+
+    def __init__(self, model: ModelSpec, patient: Patient, inputs: InputsLike,
+                 parts: Sequence[FitPart] | None = None) -> None:
         self.model = model
         self.patient = patient
         self.inputs = inputs
+        self.parts = list(parts) if parts else [FitPart(-np.inf, patient, inputs)]
         omega = omega_matrix(model, required=False)
-        self.names = list(omega.names)
-        self.L = omega.cholesky()
+        self.eta_names = list(omega.names)
+        # without occasion labels (no OCC column) there is one occasion, on which eta and
+        # kappa cannot be told apart: no kappa is estimated
+        labels = sorted({p.occasion for p in self.parts if p.occasion is not None})
+        self.kappa_keys: list[tuple[str, int]] = [
+            (name, label) for label in labels for name in model.iov]
+        self.names = self.eta_names + [f"{name}@OCC{label}" for name, label in self.kappa_keys]
+        iov_sd = [np.sqrt(model.iov[name].variance()) for name, _ in self.kappa_keys]
+        n_eta = len(self.eta_names)
+        self.L = np.zeros((len(self.names), len(self.names)))
+        self.L[:n_eta, :n_eta] = omega.cholesky()
+        self.L[n_eta:, n_eta:] = np.diag(iov_sd) if iov_sd else np.zeros((0, 0))
 
     def etas(self, u: FloatArray) -> dict[str, float]:
         eta = self.L @ u
-        return dict(zip(self.names, map(float, eta), strict=True))
+        return dict(zip(self.eta_names, map(float, eta[:len(self.eta_names)]), strict=True))
+
+    def kappas(self, u: FloatArray, occasion: int | None) -> dict[str, float]:
+        """The occasion's kappas (empty for a model without ``[iov]`` or without occasions)."""
+        eta = self.L @ u
+        n_eta = len(self.eta_names)
+        return {name: float(eta[n_eta + i]) for i, (name, label) in enumerate(self.kappa_keys)
+                if label == occasion}
+
+    def _part_system(self, part: FitPart, u: FloatArray) -> LinearSystem:
+        return build_system(self.model, part.patient, etas=self.etas(u),
+                            kappas=self.kappas(u, part.occasion))
 
     def system(self, u: FloatArray) -> LinearSystem:
-        return build_system(self.model, self.patient, etas=self.etas(u))
+        """The system of the last part (the latest covariates and occasion)."""
+        return self._part_system(self.parts[-1], u)
 
     def conc(self, u: FloatArray, times: FloatArray, analytes: Sequence[str]) -> FloatArray:
         """Plasma concentrations (ng/mL) of ``analytes[i]`` at ``times[i]``."""
-        sys_ = self.system(u)
-        inputs = self.inputs(sys_) if callable(self.inputs) else self.inputs
-        states = predict_states(sys_.K, inputs, times)
-        rows = {o.analyte: o.row for o in sys_.outputs if o.site == "plasma"}
-        C = np.vstack([rows[a] for a in analytes]) if len(analytes) else np.zeros((0, 1))
-        return np.einsum("ij,ij->i", states, C) * 1000.0 if len(analytes) else np.zeros(0)
+        if not len(analytes):
+            return np.zeros(0)
+        if len(self.parts) == 1:
+            sys_ = self._part_system(self.parts[0], u)
+            part_inputs = self.parts[0].inputs
+            inputs = part_inputs(sys_) if callable(part_inputs) else part_inputs
+            states = predict_states(sys_.K, inputs, times)
+            rows = {o.analyte: o.row for o in sys_.outputs if o.site == "plasma"}
+            C = np.vstack([rows[a] for a in analytes])
+            return np.asarray(np.einsum("ij,ij->i", states, C) * 1000.0, dtype=np.float64)
+        segments = []
+        all_inputs = SystemInputs()
+        names: list[str] = []
+        for part in self.parts:
+            sys_ = self._part_system(part, u)
+            got = part.inputs(sys_) if callable(part.inputs) else part.inputs
+            all_inputs = all_inputs + got
+            segments.append(Segment(part.start_min, sys_.K, sys_.output_matrix() * 1000.0))
+            names = [o.name for o in sys_.outputs]
+        t = np.asarray(times, dtype=np.float64)
+        order = np.argsort(t, kind="stable")
+        out = np.empty((t.size, len(names)))
+        out[order] = predict_piecewise(segments, all_inputs, t[order])
+        col = np.array([names.index(f"{a}_plasma") for a in analytes])
+        return np.asarray(out[np.arange(t.size), col], dtype=np.float64)
 
     def log_conc_jacobian(self, u: FloatArray, times: FloatArray,
                           analytes: Sequence[str]) -> tuple[FloatArray, FloatArray]:
@@ -274,6 +339,7 @@ def fit_individual(
     id: str = "1",
     residual_error: ResidualErrorModel | None = None,
     allow_extrapolation: bool = False,
+    parts: Sequence[FitPart] | None = None,
 ) -> IndividualFit:
     """MAP estimate of one individual's random effects from measured concentrations.
 
@@ -293,6 +359,12 @@ def fit_individual(
         An assumed residual error model for every analyte (default: the model file's).
     allow_extrapolation:
         Covariates outside the model's ranges are warnings instead of errors.
+    parts:
+        Covariates that change during the data, or occasions (inter-occasion variability):
+        the data cut into :class:`FitPart` s, each with its patient, doses and occasion (then
+        ``inputs`` is not used and ``patient`` is the first part's). Solved exactly part by
+        part, the state carried across; a model's ``[iov]`` adds one kappa per occasion label
+        and IOV parameter to the estimated random effects.
 
     Returns
     -------
@@ -300,13 +372,15 @@ def fit_individual(
         Parameters, posterior covariance and a row per record with PRED, IPRED and a 90% band.
     """
     findings = check_validity(model, patient)
+    for part in parts or []:
+        findings += [f for f in check_validity(model, part.patient) if f not in findings]
     refuse_extrapolation(findings, allow=allow_extrapolation)
-    if not model.iiv:
-        raise InputError("--model", f"model {model.id} publishes no inter-individual "
+    if not model.iiv and not model.iov:
+        raise InputError("model", f"model {model.id} publishes no inter-individual "
                          "variability, so there is no prior to individualise; choose a model "
                          "with [iiv]")
     _check_records(records)
-    problem = _Problem(model, patient, inputs)
+    problem = _Problem(model, patient, inputs, parts)
     seen: set[int] = set()
     rows_in: list[RecordLike] = []
     for r in records:  # ADDL copies share their row number: one output row per file record
@@ -387,7 +461,8 @@ def fit_individual(
     eta_map = L @ u_map
     eta_cov = L @ u_cov @ L.T
     fit = IndividualFit(
-        id=id, model_id=model.id, parameters=_parameters(model, patient, eta_map, eta_cov),
+        id=id, model_id=model.id,
+        parameters=_parameters(model, problem.parts[-1].patient, eta_map, eta_cov, problem),
         eta_names=tuple(problem.names), eta_map=eta_map, eta_cov=eta_cov, rows=(),
         residual_errors=errors, ofv=ofv(u_map), converged=converged, n_observations=len(obs),
         findings=tuple(findings), problem=problem, u_map=u_map, u_cov=u_cov)
@@ -424,17 +499,32 @@ def _with_rows(fit: IndividualFit, rows_in: Sequence[RecordLike], analytes: list
     return replace(fit, rows=tuple(rows))
 
 
-def _parameters(model: ModelSpec, patient: Patient, eta: FloatArray, cov: FloatArray
-                ) -> dict[str, ParameterEstimate]:
+def _parameters(model: ModelSpec, patient: Patient, eta: FloatArray, cov: FloatArray,
+                problem: _Problem) -> dict[str, ParameterEstimate]:
+    """Each parameter with IIV, then each (IOV parameter, occasion): MAP value and interval of
+    the individual value (on an occasion: eta + kappa, whose variance adds the covariance)."""
     out: dict[str, ParameterEstimate] = {}
     typical_values = individual_parameters(model, patient.covariates())
-    for k, name in enumerate(model.iiv):
-        scale = model.iiv[name].scale
+    entries: list[tuple[str, str, FloatArray]] = []  # (key, parameter, weights over eta)
+    for k, name in enumerate(problem.eta_names):
+        w = np.zeros(eta.size)
+        w[k] = 1.0
+        entries.append((name, name, w))
+    n_eta = len(problem.eta_names)
+    for i, (name, _) in enumerate(problem.kappa_keys):
+        w = np.zeros(eta.size)
+        w[n_eta + i] = 1.0
+        if name in problem.eta_names:
+            w[problem.eta_names.index(name)] = 1.0
+        entries.append((problem.names[n_eta + i], name, w))
+    for key, name, w in entries:
+        scale = model.variability_scale(name)
         if name in model.parameters:
             typical, unit = model.parameters[name].value, model.parameters[name].unit
         else:  # a derived value (covariate equation): internal units
             typical, unit = float(typical_values[name]), "internal (mg, L, min)"
-        sd = float(np.sqrt(max(cov[k, k], 0.0)))
+        e = float(w @ eta)
+        sd = float(np.sqrt(max(float(w @ cov @ w), 0.0)))
 
         def apply(e: float, typical: float = typical, scale: str = scale) -> float:
             if scale == "exponential":
@@ -444,7 +534,6 @@ def _parameters(model: ModelSpec, patient: Patient, eta: FloatArray, cov: FloatA
                 return float(1.0 / (1.0 + np.exp(-lo)))
             return float(typical + e)
 
-        out[name] = ParameterEstimate(apply(float(eta[k])), unit, typical, float(eta[k]), sd,
-                                      apply(float(eta[k]) - _Z90 * sd),
-                                      apply(float(eta[k]) + _Z90 * sd), scale)
+        out[key] = ParameterEstimate(apply(e), unit, typical, e, sd, apply(e - _Z90 * sd),
+                                     apply(e + _Z90 * sd), scale)
     return out

@@ -10,13 +10,16 @@ propagator solver :class:`ketasim.pk.ExactSolver`, which needs no eigen-decompos
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from ketasim.pk.events import SystemInputs
+from ketasim.pk.events import Bolus, SystemInputs
+from ketasim.pk.piecewise import Segment, solve_piecewise, window
 from ketasim.pk.solve import ExactSolver
 from ketasim.types import FloatArray
 
-__all__ = ["predict_states"]
+__all__ = ["predict_piecewise", "predict_states"]
 
 
 def predict_states(K: FloatArray, inputs: SystemInputs, times_min: FloatArray) -> FloatArray:
@@ -52,4 +55,36 @@ def _fallback(K: FloatArray, inputs: SystemInputs, times: FloatArray) -> FloatAr
     order = np.argsort(times, kind="stable")
     out = np.empty((times.size, K.shape[0]))
     out[order] = ExactSolver(K).solve(inputs, times[order])
+    return out
+
+
+def predict_piecewise(segments: Sequence[Segment], inputs: SystemInputs,
+                      times_min: FloatArray) -> FloatArray:
+    """Outputs at ``times_min`` (ascending) of a system that changes at the segments' starts,
+    shape (m, n_outputs): :func:`ketasim.pk.piecewise.solve_piecewise` by modal superposition.
+
+    Each segment starts from the state carried from the one before, entered as boluses at its
+    start (the response of a linear system to its initial state); with resets, the propagator
+    solver is used.
+    """
+    times = np.asarray(times_min, dtype=np.float64)
+    if inputs.resets:
+        return solve_piecewise(segments, inputs, times)
+    out = np.empty((times.size, segments[0].C.shape[0]))
+    x = np.zeros(segments[0].K.shape[0])
+    for j, seg in enumerate(segments):
+        lo = seg.start_min if j else -np.inf
+        hi = segments[j + 1].start_min if j + 1 < len(segments) else np.inf
+        part = window(inputs, lo, hi)
+        carried = tuple(Bolus(lo, int(i), float(x[i])) for i in np.flatnonzero(x)) if j else ()
+        sel = (times >= lo) & (times < hi)
+        grid = np.append(times[sel], hi) if np.isfinite(hi) else times[sel]
+        if grid.size == 0:
+            continue
+        states = predict_states(seg.K, SystemInputs(carried + part.boluses, part.infusions),
+                                grid)
+        if np.isfinite(hi):
+            x = states[-1]
+            states = states[:-1]
+        out[sel] = states @ seg.C.T
     return out

@@ -35,11 +35,11 @@ class ResidualErrorModel:
 
     def __post_init__(self) -> None:
         if self.proportional < 0 or self.additive_ng_per_ml < 0:
-            raise InputError("--residual-error", "error magnitudes must be >= 0")
+            raise InputError("residual_error", "error magnitudes must be >= 0")
         if self.proportional == 0 and self.additive_ng_per_ml == 0:
-            raise InputError("--residual-error", "give a proportional or additive error > 0")
+            raise InputError("residual_error", "give a proportional or additive error > 0")
         if self.log_scale and self.proportional == 0:
-            raise InputError("--residual-error", "a log-scale error needs its SD (as %)")
+            raise InputError("residual_error", "a log-scale error needs its SD (as %)")
 
     def sd_ng_per_ml(self, f: NDArray[np.float64]) -> NDArray[np.float64]:
         """SD on the concentration scale at predictions ``f`` (ng/mL)."""
@@ -59,7 +59,7 @@ class ResidualErrorModel:
 _TERM_RE = re.compile(r"^\s*(proportional|prop|additive|add)\s+(.+?)\s*$", re.I)
 
 
-def parse_residual_error(text: str, *, field: str = "--residual-error") -> ResidualErrorModel:
+def parse_residual_error(text: str, *, field: str = "residual_error") -> ResidualErrorModel:
     """Parse ``'proportional 15%'``, ``'additive 5 ng/mL'`` or ``'proportional 15% + additive
     5 ng/mL'`` into an assumed :class:`ResidualErrorModel`."""
     prop = 0.0
@@ -94,7 +94,7 @@ def residual_errors_for(model: ModelSpec, analytes: set[str],
             continue
         spec = model.residual_error.get(analyte)
         if spec is None:
-            raise InputError("--residual-error", f"model {model.id} publishes no residual "
+            raise InputError("residual_error", f"model {model.id} publishes no residual "
                              f"error for {analyte}; supply one, e.g. 'proportional 15%' or "
                              "'additive 5 ng/mL'")
         out[analyte] = ResidualErrorModel((spec.proportional_percent or 0.0) / 100.0,

@@ -3,10 +3,12 @@
 from ketasim.io.nonmem import (
     EventRecord,
     Individual,
+    IndividualPart,
     individual_inputs,
+    individual_parts,
     individual_segments,
     read_event_table,
 )
 
-__all__ = ["EventRecord", "Individual", "individual_inputs", "individual_segments",
-           "read_event_table"]
+__all__ = ["EventRecord", "Individual", "IndividualPart", "individual_inputs",
+           "individual_parts", "individual_segments", "read_event_table"]

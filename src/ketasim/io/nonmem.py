@@ -29,7 +29,11 @@ Conventions followed (NONMEM's, where users expect them):
   on** (NONMEM's convention, the value on a record applying to the interval that follows it),
   listed in ``covariate_changes``. A missing value (``.``) keeps the value before.
   ``ketasim simulate --events`` solves such an individual exactly segment by segment
-  (:mod:`ketasim.pk.piecewise`).
+  (:mod:`ketasim.pk.piecewise`); ``ketasim fit`` fits it so (a part per covariate value).
+- OCC (optional, a whole number): the occasion of inter-occasion variability (NONMEM's
+  convention: the value on a record holds from that record's time on; a ``.`` keeps the value
+  before). Records with the same OCC share the occasion's random effects (kappas) of a model
+  with ``[iov]`` entries; OCC is not a covariate.
 """
 
 from __future__ import annotations
@@ -48,11 +52,11 @@ from ketasim.pk.steady_state import steady_state_inputs
 from ketasim.pk.system import LinearSystem, RouteInputResolved
 from ketasim.units import to_internal
 
-__all__ = ["EventRecord", "Individual", "individual_inputs", "individual_segments",
-           "read_event_table"]
+__all__ = ["EventRecord", "Individual", "IndividualPart", "individual_inputs",
+           "individual_parts", "individual_segments", "read_event_table"]
 
 REQUIRED = ("ID", "TIME", "AMT")
-NUMERIC = ("TIME", "AMT", "RATE", "CMT", "EVID", "DV", "MDV", "II", "ADDL", "SS", "LLOQ")
+NUMERIC = ("TIME", "AMT", "RATE", "CMT", "EVID", "DV", "MDV", "II", "ADDL", "SS", "LLOQ", "OCC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,9 @@ class Individual:
     covariate_changes: tuple[tuple[float, dict[str, float]], ...] = ()
     """(time_min, every covariate from then on) for each record whose covariate values differ
     from the record before it (NONMEM: a record's value holds from its time on)."""
+    occasions: tuple[tuple[float, int], ...] = ()
+    """(time_min, OCC) of the first record with an OCC and of each record whose OCC differs
+    from the one before (empty without an OCC column)."""
 
     @property
     def observation_times_min(self) -> np.ndarray:
@@ -128,7 +135,7 @@ def read_event_table(
         try:
             text = Path(source).read_text(encoding="utf-8")
         except OSError as exc:
-            raise InputError("--events", f"cannot read {source}: {exc.strerror}") from None
+            raise InputError("event_table", f"cannot read {source}: {exc.strerror}") from None
         try:
             df = pd.read_csv(_io.StringIO(text), dtype=str, skipinitialspace=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -140,9 +147,9 @@ def read_event_table(
                                 column=col)
     if df.empty:
         raise DataFileError("the table has no rows")
-    t_factor, _ = to_internal(1.0, time_unit, expect="time", field="--time-unit")
-    a_factor, _ = to_internal(1.0, amount_unit, expect="amount", field="--amount-unit")
-    dv_factor, _ = to_internal(1.0, dv_unit, expect="concentration", field="--dv-unit")
+    t_factor, _ = to_internal(1.0, time_unit, expect="time", field="time_unit")
+    a_factor, _ = to_internal(1.0, amount_unit, expect="amount", field="amount_unit")
+    dv_factor, _ = to_internal(1.0, dv_unit, expect="concentration", field="dv_unit")
     nums = {c: _num(df, c) for c in NUMERIC if c in df.columns}
     covariate_cols = [c for c in df.columns if c not in (*NUMERIC, "ID", "ROUTE", "ANALYTE")]
     individuals: list[Individual] = []
@@ -151,6 +158,7 @@ def read_event_table(
     covs: dict[str, dict[str, float]] = {}
     current: dict[str, dict[str, float]] = {}
     changes: dict[str, list[tuple[float, dict[str, float]]]] = {}
+    occs: dict[str, list[tuple[float, int]]] = {}
     cov_values = {c: pd.to_numeric(df[c], errors="coerce") for c in covariate_cols}
     last_time: dict[str, float] = {}
     for i in range(len(df)):
@@ -225,11 +233,19 @@ def read_event_table(
             mdv=mdv, analyte=analyte, ss=ss, ii_min=ii * t_factor,
             lloq_ng_per_ml=(lloq * dv_factor * 1000.0) if lloq is not None else None,
         )
+        occ_v = val("OCC")
+        if occ_v is not None and (occ_v != int(occ_v) or occ_v < 0):
+            raise DataFileError(f"OCC {occ_v:g} is not a whole number >= 0", row=row,
+                                column="OCC")
         row_cov: dict[str, float] = {}
         for c in covariate_cols:
             v = cov_values[c].iloc[i]
             if not pd.isna(v):
                 row_cov[c] = float(v)
+        if occ_v is not None and (not occs.get(pid) or occs[pid][-1][1] != int(occ_v)):
+            if occs.get(pid) and occs[pid][-1][0] == rec.time_min:
+                occs[pid].pop()  # several records at one time: the last one's OCC holds
+            occs.setdefault(pid, []).append((rec.time_min, int(occ_v)))
         if pid not in by_id:
             order.append(pid)
             by_id[pid] = []
@@ -253,7 +269,8 @@ def read_event_table(
                     route=rec.route, mdv=1))
     for pid in order:
         records = sorted(by_id[pid], key=lambda r: r.time_min)  # stable: file order kept
-        individuals.append(Individual(pid, tuple(records), covs[pid], tuple(changes[pid])))
+        individuals.append(Individual(pid, tuple(records), covs[pid], tuple(changes[pid]),
+                                      tuple(occs.get(pid, ()))))
     return individuals
 
 
@@ -340,4 +357,41 @@ def individual_segments(individual: Individual) -> list[tuple[float, dict[str, f
         end = starts[j + 1][0] if j + 1 < len(starts) else np.inf
         records = tuple(r for r in individual.records if start <= r.time_min < end)
         parts.append((float(start), cov, Individual(individual.id, records, cov)))
+    return parts
+
+
+@dataclass(frozen=True)
+class IndividualPart:
+    """A stretch of an individual's records with one set of covariates and one occasion.
+
+    ``start_min``: from this time on (``-inf`` for the first part) until the next part;
+    ``covariates``: every covariate then; ``occasion``: the OCC label (``None`` without an OCC
+    column); ``individual``: the dose and reset records in the part, with these covariates.
+    """
+
+    start_min: float
+    covariates: dict[str, float]
+    occasion: int | None
+    individual: Individual
+
+
+def individual_parts(individual: Individual) -> list[IndividualPart]:
+    """The individual cut wherever its covariates or its occasion (OCC) change.
+
+    Records before the first OCC value belong to the first occasion.
+    """
+    cov_starts = [(-np.inf, dict(individual.covariates)), *individual.covariate_changes]
+    occ = list(individual.occasions)
+    times = sorted({t for t, _ in cov_starts[1:]} | {t for t, _ in occ[1:]})
+    starts = [-np.inf, *times]
+    parts = []
+    for j, start in enumerate(starts):
+        end = starts[j + 1] if j + 1 < len(starts) else np.inf
+        cov = next(c for t, c in reversed(cov_starts) if t <= start)
+        label = None
+        if occ:
+            label = next((o for t, o in reversed(occ) if t <= start), occ[0][1])
+        records = tuple(r for r in individual.records if start <= r.time_min < end)
+        parts.append(IndividualPart(float(start), cov, label,
+                                    Individual(individual.id, records, cov)))
     return parts

@@ -209,7 +209,7 @@ def parent_concentration(
     )
     parent = next((v for k, v in sim.concentrations_ng_per_ml.items() if k in PARENT_OUTPUTS), None)
     if parent is None:
-        raise InputError("--model", f"{model.id} has no ketamine or esketamine plasma output")
+        raise InputError("model", f"{model.id} has no ketamine or esketamine plasma output")
     return grid, np.maximum(np.asarray(parent, dtype=np.float64), 0.0)
 
 

@@ -132,7 +132,8 @@ def _peak_sbp(
     sbp = eff.endpoints.get("sbp_change")
     if sbp is None or sbp.values is None:
         raise InputError(
-            "--max-sbp-rise", f"the cardiovascular model gives no systolic BP for model {model.id}"
+            "max_sbp_rise_mmhg",
+            f"the cardiovascular model gives no systolic BP for model {model.id}",
         )
     return float(np.max(sbp.values))
 
@@ -161,9 +162,9 @@ def rank_courses(
     """
     p = params if params is not None else default_antidepressant_params()
     if not doses or any(d <= 0 for d in doses):
-        raise InputError("--doses", "give one or more positive doses")
+        raise InputError("doses_mg", "give one or more positive doses")
     if not 1 <= max_sessions_per_week <= 3:
-        raise InputError("--max-sessions-per-week", f"{max_sessions_per_week} is not 1-3")
+        raise InputError("max_sessions_per_week", f"{max_sessions_per_week} is not 1-3")
     bad = [s for s in sessions_per_week if s not in _WEEKDAY_OFFSETS_H]
     if bad:
         raise InputError("sessions_per_week", f"{bad} not in 1, 2, 3")

@@ -41,4 +41,4 @@ def resolve_pd_model(name: str) -> PDModelSpec:
         if key == m.id or key in m.short_names:
             return m
     known = ", ".join(m.id for m in _packaged())
-    raise ModelNotFoundError(f"--pd: no PD model {name!r}; available: {known}")
+    raise ModelNotFoundError(f"no PD model {name!r}; available: {known}", field="pd_model")

@@ -153,7 +153,7 @@ def normalise_drug(drug: str) -> str:
     """``racemic``/``S``/``esketamine``/... -> ``racemic ketamine``, ``S-ketamine``, ..."""
     key = drug.strip().lower()
     if key not in _DRUGS:
-        raise InputError("--drug", f"{drug!r} is not one of racemic, S-ketamine (esketamine), "
+        raise InputError("drug", f"{drug!r} is not one of racemic, S-ketamine (esketamine), "
                          "R-ketamine")
     return _DRUGS[key]
 
@@ -174,7 +174,7 @@ def occupancy_panel(
     """
     parent = normalise_drug(drug)
     if not np.isfinite(total_ng_per_ml) or total_ng_per_ml < 0:
-        raise InputError("--concentration", f"{total_ng_per_ml!r} ng/mL must be >= 0")
+        raise InputError("concentration_ng_per_ml", f"{total_ng_per_ml!r} ng/mL must be >= 0")
     present: dict[str, float] = {parent: float(total_ng_per_ml)}
     for name, value in (metabolites_ng_per_ml or {}).items():
         if not np.isfinite(value) or value < 0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
@@ -20,6 +20,8 @@ from ketasim.pk.system import LinearSystem, build_system
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ketasim.pk.occasions import Occasion
 
 __all__ = ["SimulationResult", "check_validity", "refuse_extrapolation", "simulate"]
 
@@ -125,6 +127,7 @@ def simulate(
     solver: ExactSolver | None = None,
     system: LinearSystem | None = None,
     return_states: bool = False,
+    occasions: Sequence[Occasion] | None = None,
 ) -> SimulationResult:
     """Simulate plasma (and effect-site, metabolite) concentrations exactly.
 
@@ -149,6 +152,10 @@ def simulate(
         Reuse a prepared system/solver (e.g. many regimens for one patient).
     return_states:
         Also return the raw states (amounts in mg, effect-site mg/L) in ``result.states``.
+    occasions:
+        Inter-occasion variability: the occasions (start times, kappas) of a model with
+        ``[iov]`` entries (:mod:`ketasim.pk.occasions`); each occasion has its own parameters
+        and each dose takes those of its occasion. Default: one occasion, kappas 0.
 
     Returns
     -------
@@ -157,6 +164,11 @@ def simulate(
     """
     findings = check_validity(model, patient)
     refuse_extrapolation(findings, allow=allow_extrapolation)
+    if occasions is not None:
+        return _simulate_occasions(model, patient, regimen, occasions, times_min, etas=etas,
+                                   extra_inputs=extra_inputs, findings=findings,
+                                   prepared=system is not None or solver is not None,
+                                   return_states=return_states)
     sys_ = system if system is not None else build_system(model, patient, etas=etas)
     inputs = SystemInputs()
     if regimen is not None:
@@ -173,15 +185,9 @@ def simulate(
         from ketasim.pk.time_varying import solve_time_varying
 
         mg_per_l = solve_time_varying(model, patient, inputs, times, etas=etas)
-        conc_tv = np.asfortranarray(mg_per_l * 1000.0)
-        return SimulationResult(
-            model_id=model.id, citation=model.citation.text, patient=patient, regimen=regimen,
-            times_min=times,
-            concentrations_ng_per_ml={o.name: conc_tv[:, i] for i, o in enumerate(sys_.outputs)},
-            states=None, state_names=sys_.state_names, findings=tuple(findings),
-            provenance={"model_id": model.id, "doi": model.citation.doi or "",
-                        "pmid": model.citation.pmid or "", "ketasim_version": _version(),
-                        "time_varying": "scipy Radau ODE path, relative tolerance 1e-10"})
+        return _outputs_result(model, patient, regimen, times, mg_per_l * 1000.0, sys_,
+                               findings, time_varying="scipy Radau ODE path, relative "
+                               "tolerance 1e-10")
     solver = solver if solver is not None else ExactSolver(sys_.K)
     if return_states:
         states: NDArray[np.float64] | None = solver.solve(inputs, times)
@@ -205,3 +211,43 @@ def simulate(
         provenance={"model_id": model.id, "doi": model.citation.doi or "",
                     "pmid": model.citation.pmid or "", "ketasim_version": _version()},
     )
+
+
+def _simulate_occasions(model: ModelSpec, patient: Patient, regimen: Regimen | None,
+                        occasions: Sequence[Occasion], times_min: NDArray[np.float64] | list[float],
+                        *, etas: Mapping[str, float] | None, extra_inputs: SystemInputs | None,
+                        findings: list[Finding], prepared: bool, return_states: bool
+                        ) -> SimulationResult:
+    from ketasim.pk.occasions import solve_occasions
+
+    if prepared:
+        raise InputError("occasions", "occasions build their own systems; do not pass a "
+                         "prepared system or solver")
+    if return_states:
+        raise InputError("return_states", "states are not returned with occasions")
+    if model.time_varying:
+        raise InputError("occasions", f"model {model.id} has time-varying parameters; "
+                         "occasions are not supported with them")
+    times = np.asarray(times_min, dtype=float)
+    doses = list(regimen) if regimen is not None else []
+    conc, first = solve_occasions(model, patient, doses, occasions, times, etas=etas,
+                                  extra_inputs=extra_inputs)
+    return _outputs_result(model, patient, regimen, times, conc, first, findings,
+                           occasions=f"{len(occasions)} occasion(s) at "
+                           + ", ".join(f"{o.start_min:g}" for o in occasions) + " min")
+
+
+def _outputs_result(model: ModelSpec, patient: Patient, regimen: Regimen | None,
+                    times: NDArray[np.float64], conc_ng_per_ml: NDArray[np.float64],
+                    system: LinearSystem, findings: list[Finding], **how: str
+                    ) -> SimulationResult:
+    """A result from every output's concentrations (ng/mL, one column per output of
+    ``system``), without states; ``how`` adds to the provenance."""
+    conc = np.asfortranarray(conc_ng_per_ml)
+    return SimulationResult(
+        model_id=model.id, citation=model.citation.text, patient=patient, regimen=regimen,
+        times_min=times,
+        concentrations_ng_per_ml={o.name: conc[:, i] for i, o in enumerate(system.outputs)},
+        states=None, state_names=system.state_names, findings=tuple(findings),
+        provenance={"model_id": model.id, "doi": model.citation.doi or "",
+                    "pmid": model.citation.pmid or "", "ketasim_version": _version(), **how})

@@ -121,6 +121,7 @@ def individual_parameters(
     model: ModelSpec,
     covariates: Mapping[str, Any],
     etas: Mapping[str, Any] | None = None,
+    kappas: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate parameters, covariate equations and IIV for one set of covariates.
 
@@ -128,7 +129,9 @@ def individual_parameters(
     evaluated at once).
 
     Parameter values are converted to internal units (mg, L, min). ``etas`` maps a parameter
-    or derived name with an ``[iiv]`` entry to its random effect (0 = typical value).
+    or derived name with an ``[iiv]`` entry to its random effect (0 = typical value);
+    ``kappas`` maps a name with an ``[iov]`` entry to its effect on the current occasion, added
+    to the eta before it is applied (``P = TV x exp(eta + kappa)``).
     Returns parameters, derived values and the covariates in one namespace.
     """
     from ketasim.units import to_internal
@@ -137,13 +140,20 @@ def individual_parameters(
     unknown = set(etas) - set(model.iiv)
     if unknown:
         raise InputError("etas", f"{sorted(unknown)} have no iiv entry in model {model.id}")
+    if kappas:
+        unknown = set(kappas) - set(model.iov)
+        if unknown:
+            raise InputError("kappas", f"{sorted(unknown)} have no iov entry in model "
+                             f"{model.id}")
+        for name, kappa in kappas.items():
+            etas[name] = etas.get(name, 0.0) + kappa
     values: dict[str, Any] = {"TAFD_MIN": 0.0} if model.time_varying else {}  # min after 1st dose
     values.update(model.covariate_defaults)
     values.update(covariates)
     for name, p in model.parameters.items():
         v, _ = to_internal(p.value, p.unit)
         if name in etas:
-            v = _apply_eta(v, etas[name], model.iiv[name].scale)
+            v = _apply_eta(v, etas[name], model.variability_scale(name))
         values[name] = v
     for name, text in model.derived.items():
         expr = compile_expression(text)
@@ -155,7 +165,7 @@ def individual_parameters(
             )
         v = expr.evaluate(values)
         if name in etas:
-            v = _apply_eta(v, etas[name], model.iiv[name].scale)
+            v = _apply_eta(v, etas[name], model.variability_scale(name))
         values[name] = v
     return values
 
@@ -280,12 +290,14 @@ def build_system(
     patient: Patient,
     *,
     etas: Mapping[str, float] | None = None,
+    kappas: Mapping[str, float] | None = None,
 ) -> LinearSystem:
     """Build the individual rate matrix of ``patient`` under ``model``.
 
+    ``kappas``: the occasion's inter-occasion effects (see :func:`individual_parameters`).
     Covariate ranges are not checked here (see :func:`ketasim.pk.simulate.check_validity`).
     """
-    values = individual_parameters(model, patient.covariates(), etas)
+    values = individual_parameters(model, patient.covariates(), etas, kappas)
     assembled = assemble_rate_matrices(model, values, 1)
     outputs = tuple(Output(name, analyte, site, assembled.rows[0, i])
                     for i, (name, analyte, site) in enumerate(assembled.outputs))

@@ -22,8 +22,8 @@ from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError, ModelError
 from ketasim.types import FloatArray
 
-__all__ = ["Omega", "as_generator", "omega_matrix", "sample_etas", "sample_thetas",
-           "uncertain_parameters"]
+__all__ = ["Omega", "as_generator", "omega_matrix", "sample_etas", "sample_occasion_etas",
+           "sample_thetas", "uncertain_parameters"]
 
 
 def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -106,6 +106,24 @@ def sample_etas(source: Omega | ModelSpec, n: int,
     if isinstance(source, Omega):
         return {name: eta[:, i] for i, name in enumerate(omega.names)}
     return [dict(zip(omega.names, map(float, row), strict=True)) for row in eta]
+
+
+def sample_occasion_etas(model: ModelSpec, n: int, n_occasions: int,
+                         rng: np.random.Generator | int | None = None
+                         ) -> dict[str, FloatArray]:
+    """Inter-occasion effects: ``{name: kappa}`` arrays of shape (n, n_occasions).
+
+    kappa ~ N(0, omega_iov^2) independently for every patient, occasion and parameter (the
+    ``[iov]`` entries of the model, in file order, occasions innermost). Empty when the model
+    has no inter-occasion variability.
+    """
+    names = list(model.iov)
+    count, m = max(int(n), 0), max(int(n_occasions), 0)
+    if not names:
+        return {}
+    sd = np.sqrt([model.iov[name].variance() for name in names])
+    z = as_generator(rng).standard_normal((count, len(names), m))
+    return {name: z[:, i, :] * sd[i] for i, name in enumerate(names)}
 
 
 def uncertain_parameters(model: ModelSpec) -> tuple[str, ...]:

@@ -56,15 +56,15 @@ def parse_scheduler(text: str | None) -> Scheduler:
     if value.startswith("tcp://"):
         host, _, port = value[len("tcp://"):].rpartition(":")
         if not host or not port.isdigit():
-            raise InputError("--scheduler", f"{value!r}: write tcp://HOST:PORT")
+            raise InputError("scheduler", f"{value!r}: write tcp://HOST:PORT")
         return Scheduler("address", 0, value)
     kind, _, count = value.partition(":")
     if kind not in ("local", "local-cluster"):
-        raise InputError("--scheduler", f"{value!r}: accepted local[:N], local-cluster[:N] or "
+        raise InputError("scheduler", f"{value!r}: accepted local[:N], local-cluster[:N] or "
                          "tcp://HOST:PORT")
     default = (os.cpu_count() or 1) if kind == "local" else 2
     if count and (not count.isdigit() or int(count) < 1):
-        raise InputError("--scheduler", f"{value!r}: N must be a whole number >= 1")
+        raise InputError("scheduler", f"{value!r}: N must be a whole number >= 1")
     return Scheduler(kind, int(count) if count else default)
 
 
@@ -113,7 +113,7 @@ def run_ordered(fn: Callable[[T], R], tasks: Sequence[T], scheduler: Scheduler
     try:
         from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - depends on the environment
-        raise InputError("--scheduler", "Dask is not installed; install ketasim[dask]") from None
+        raise InputError("scheduler", "Dask is not installed; install ketasim[dask]") from None
     if scheduler.kind == "local-cluster":
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=scheduler.workers, threads_per_worker=1, processes=True,
@@ -124,7 +124,7 @@ def run_ordered(fn: Callable[[T], R], tasks: Sequence[T], scheduler: Scheduler
     try:
         client = Client(scheduler.address, timeout="10s")  # type: ignore[no-untyped-call]
     except OSError as exc:
-        raise InputError("--scheduler", f"cannot reach {scheduler.address}: {exc}") from None
+        raise InputError("scheduler", f"cannot reach {scheduler.address}: {exc}") from None
     with client:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         yield from _dask(fn, tasks, client, 2 * workers)

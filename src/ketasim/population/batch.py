@@ -74,14 +74,15 @@ def _as_array(value: Any, n: int, where: str, model_id: str) -> FloatArray:
 
 
 def batch_system(model: ModelSpec, covariates: Mapping[str, FloatArray],
-                 etas: Mapping[str, FloatArray] | None = None) -> BatchSystem:
+                 etas: Mapping[str, FloatArray] | None = None,
+                 kappas: Mapping[str, FloatArray] | None = None) -> BatchSystem:
     """Rate matrices and output rows of P patients.
 
     ``covariates`` maps ``WT``, ``AGE``, ``HT``, ``FEMALE`` (and model flags) to arrays of shape
     (P,); ``etas`` maps parameters with an ``[iiv]`` entry to arrays of random effects.
     """
     n_pat = int(np.asarray(covariates["WT"]).shape[0])
-    raw = individual_parameters(model, covariates, etas)
+    raw = individual_parameters(model, covariates, etas, kappas)  # kappas: one occasion's
     values = {k: _as_array(v, n_pat, k, model.id) for k, v in raw.items()
               if np.ndim(v) <= 1}
 

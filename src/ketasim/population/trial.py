@@ -36,6 +36,7 @@ from ketasim.population.kernel import (
     build_programs,
     run_group,
 )
+from ketasim.population.occasions import occasion_batch, run_group_occasions
 from ketasim.population.pd_endpoints import (
     ANTIDEPRESSANT_KINDS,
     PDPlan,
@@ -284,8 +285,14 @@ def run_chunk(task: ChunkTask) -> ChunkSummary:
     cov = sample_covariates(spec.population, n, _stream(spec.seed, 0, task.chunk_index),
                             first=task.start, bounds=_bounds_cached(spec))
     etas = sample_etas(arm.omega, n, _stream(spec.seed, 1, task.chunk_index))
-    system = add_pd_sites(batch_system(arm.model, cov, etas), arm.pd_sites)
-    inputs = batch_inputs(arm.model, system, arm.regimen, cov["WT"])
+    occ = None
+    if arm.model.iov:  # inter-occasion variability: an occasion per dosing day (occasions.py)
+        occ = occasion_batch(arm.model, arm.regimen, cov, etas,
+                             _stream(spec.seed, 6, task.chunk_index), arm.pd_sites)
+        system, inputs = occ.systems[0], occ.inputs
+    else:
+        system = add_pd_sites(batch_system(arm.model, cov, etas), arm.pd_sites)
+        inputs = batch_inputs(arm.model, system, arm.regimen, cov["WT"])
     if spec.arms[arm.index].placebo:  # the same sessions without drug: no exposure
         inputs = BatchInputs(tuple(replace(e, amount_mg=np.zeros_like(e.amount_mg))
                                    for e in inputs.events))
@@ -303,8 +310,12 @@ def run_chunk(task: ChunkTask) -> ChunkSummary:
         group_prof = np.zeros((first.size, grid.size, n_out))
         if first.size and not np.array_equal(first, prog.patients[:first.size]):
             raise AssertionError("profile patients must lead their group")  # pragma: no cover
-        run_group(system, prog, grid, bins, plan, hist, group_acc, group_prof,
-                  compiled=task.compiled)
+        if occ is None:
+            run_group(system, prog, grid, bins, plan, hist, group_acc, group_prof,
+                      compiled=task.compiled)
+        else:
+            run_group_occasions(occ, prog, grid, bins, plan, hist, group_acc, group_prof,
+                                compiled=task.compiled)
         acc[:, prog.patients] = group_acc
         if first.size:
             profiles[first] = group_prof
@@ -321,8 +332,11 @@ def run_chunk(task: ChunkTask) -> ChunkSummary:
         (0, _ENDPOINT_BINS.n_bins), dtype=np.int64)
     individuals = parameters = None
     if keep:
+        kappa_cols = {} if occ is None else {
+            f"kappa_{name}_occ{k + 1}": v[:, k] for name, v in occ.kappas.items()
+            for k in range(v.shape[1])}
         individuals, parameters = _individuals(task, arm, grid, cov, etas,
-                                               {**system.values, **pd_params},
+                                               {**system.values, **pd_params, **kappa_cols},
                                                profiles, system.output_names)
     if task.sparse:
         index, count = sparse_counts(hist)
@@ -589,7 +603,7 @@ def run_trial(
     import pandas as pd
 
     if individuals < 0:
-        raise InputError("--individuals", f"{individuals} must be >= 0")
+        raise InputError("individuals", f"{individuals} must be >= 0")
     arms = resolve_arms(spec)
     bounds = population_bounds(spec, arms)
     sched = scheduler if isinstance(scheduler, Scheduler) else parse_scheduler(scheduler)
@@ -661,6 +675,12 @@ def run_trial(
                 "population.validity", "warn",
                 f"arm {arm.name!r}: {acc.outside_validity} of {acc.n_patients} virtual patients "
                 f"lie outside the covariate ranges model {arm.model.id} was built on",
+                f"model file {arm.model.id}"))
+        if arm.model.iov:
+            findings.append(Finding(
+                "population.iov", "info",
+                f"arm {arm.name!r}: inter-occasion variability of {arm.model.id} on "
+                f"{', '.join(arm.model.iov)}: a new draw per dosing day (occasion)",
                 f"model file {arm.model.id}"))
         if arm.omega.assumed:
             findings.append(Finding(

@@ -42,7 +42,7 @@ ROUTE_ALIASES: dict[str, str] = {
 _REPEAT_RE = re.compile(r"^\s*every\s+(?P<every>.+?)\s*[x×]\s*(?P<count>\d+)\s*$", re.I)
 
 
-def parse_repeat(text: str, *, field: str = "--repeat") -> tuple[float, int]:
+def parse_repeat(text: str, *, field: str = "repeat") -> tuple[float, int]:
     """Parse ``'every 12h x 4'`` into ``(interval_min, count)`` (count = doses in all)."""
     match = _REPEAT_RE.match(text or "")
     if not match:
@@ -129,9 +129,9 @@ def _one_dose(text: str, *, route: str, over: str | None, field: str) -> Regimen
     amount_text = " ".join(words)
     q = parse_quantity(amount_text, field=field,
                        expect=("amount", "amount_per_kg", "dose_rate", "dose_rate_per_kg"))
-    duration = parse_duration_min(over, field="--over") if over is not None else 0.0
+    duration = parse_duration_min(over, field="duration_min") if over is not None else 0.0
     if over is not None and duration <= 0:
-        raise InputError("--over", f"{over!r}: an infusion must last > 0 min")
+        raise InputError("duration_min", f"{over!r}: an infusion must last > 0 min")
     time = parse_duration_min(at, field="at") if at is not None else 0.0
     regimen = Regimen.of(Dose(q.value, q.unit, time, route, duration))
     if repeat is not None:
@@ -151,7 +151,7 @@ def parse_regimen(
     route: str = "iv",
     over: str | None = None,
     repeat: str | None = None,
-    field: str = "--dose",
+    field: str = "dose",
 ) -> Regimen:
     """Parse a regimen written as text (see the module docstring for the grammar).
 
@@ -160,7 +160,7 @@ def parse_regimen(
     """
     if not text or not text.strip():
         raise InputError(field, "empty dose; write e.g. '0.5 mg/kg'")
-    default_route = _route(route, "iv", "--route")
+    default_route = _route(route, "iv", "route")
     parts = [p for p in text.split(";") if p.strip()]
     regimen: Regimen | None = None
     for part in parts:

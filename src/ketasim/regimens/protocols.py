@@ -231,7 +231,7 @@ def load_protocol_file(path: str | Path) -> Protocol:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputError("--protocol", f"cannot read {p}: {exc.strerror}") from None
+        raise InputError("protocol", f"cannot read {p}: {exc.strerror}") from None
     return _load_text(text, origin=str(p))
 
 
@@ -263,7 +263,7 @@ def get_protocol(name: str) -> Protocol:
         if p.id == name:
             return p
     known = ", ".join(p.id for p in _library())
-    raise InputError("--protocol", f"unknown protocol {name!r}; known: {known}")
+    raise InputError("protocol", f"unknown protocol {name!r}; known: {known}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,15 +354,15 @@ def schedule_doses(
         an ``open_ended`` phase (e.g. esketamine maintenance from week 9) runs to ``weeks``.
     """
     if weeks is not None and weeks < 1:
-        raise InputError("--weeks", f"{weeks} must be >= 1")
+        raise InputError("weeks", f"{weeks} must be >= 1")
     rule = protocol.dose_rule_for_age(age_years)
     duration = rule.duration_min if duration_min is None else float(duration_min)
     if duration < 0:
-        raise InputError("--over", f"{duration:g} min must be >= 0")
+        raise InputError("duration_min", f"{duration:g} min must be >= 0")
     if rule.unit == "mg/kg/h" and duration <= 0:
-        raise InputError("--over", "an infusion (mg/kg/h) needs a duration > 0 min")
+        raise InputError("duration_min", "an infusion (mg/kg/h) needs a duration > 0 min")
     if dose is not None and not dose > 0:
-        raise InputError("--dose", f"{dose:g} {rule.unit} must be > 0")
+        raise InputError("dose", f"{dose:g} {rule.unit} must be > 0")
     doses: list[PlannedDose] = []
     for i, (phase, day) in enumerate(_session_days(protocol, weeks)):
         if dose is not None:

@@ -70,9 +70,9 @@ def parse_bp_threshold(text: str) -> tuple[float, float]:
     try:
         sbp, dbp = (float(p) for p in parts)
     except ValueError:
-        raise InputError("--bp-threshold", f"cannot read {text!r}; write e.g. 140/90") from None
+        raise InputError("bp_threshold_mmhg", f"cannot read {text!r}; write e.g. 140/90") from None
     if not (50 <= sbp <= 300 and 20 <= dbp <= 200 and dbp < sbp):
-        raise InputError("--bp-threshold", f"{text!r}: accepted systolic 50-300 and diastolic "
+        raise InputError("bp_threshold_mmhg", f"{text!r}: accepted systolic 50-300 and diastolic "
                          "20-200 mmHg, diastolic below systolic")
     return sbp, dbp
 

@@ -249,7 +249,7 @@ def make_plan(
         False to skip the PK prediction (findings, doses and monitoring only).
     """
     if n_samples < 0 or n_samples > 5000:
-        raise InputError("--samples", f"{n_samples} is out of range; accepted 0 to 5000")
+        raise InputError("n_samples", f"{n_samples} is out of range; accepted 0 to 5000")
     rules = rules if rules is not None else default_rules()
     seed = rng if isinstance(rng, int) else None
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -287,7 +287,7 @@ def make_plan(
                     effects, effects_note = _effects(protocol, model, record, doses,
                                                      grids[0][1])
             except InputError as exc:
-                raise InputError("--patient", f"model {model.id}: {exc}") from None
+                raise InputError("patient", f"model {model.id}: {exc}") from None
             band = (f"; band: {BAND_PERCENTILES[0]:g}th-{BAND_PERCENTILES[1]:g}th percentiles "
                     f"of {used_samples} virtual patients with these covariates "
                     f"(model IIV{', seed ' + str(seed) if seed is not None else ''})"

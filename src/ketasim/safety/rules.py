@@ -262,5 +262,5 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputError("--rules", f"cannot read {p}: {exc.strerror}") from None
+        raise InputError("rules", f"cannot read {p}: {exc.strerror}") from None
     return _parse(text, str(p))

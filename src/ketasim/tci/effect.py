@@ -44,11 +44,11 @@ class EffectSiteInfo:
 
 def _iv_state(system: LinearSystem) -> int:
     if "iv" not in system.routes:
-        raise InputError("--model", f"model {system.model_id} has no IV route; TCI needs one "
+        raise InputError("model", f"model {system.model_id} has no IV route; TCI needs one "
                          f"(routes: {', '.join(system.routes)})")
     inputs = system.routes["iv"]
     if len(inputs) != 1 or inputs[0].lag is not None or inputs[0].duration is not None:
-        raise InputError("--model", f"the IV route of {system.model_id} is not a single "
+        raise InputError("model", f"the IV route of {system.model_id} is not a single "
                          "direct input; TCI needs one")
     return inputs[0].state
 
@@ -59,7 +59,7 @@ def ke0_from_tpeak(system: LinearSystem, analyte: str, tpeak_min: float) -> floa
     Raises :class:`~ketasim.errors.InputError` if no ke0 in 1e-4 to 1e3 /min does.
     """
     if not np.isfinite(tpeak_min) or tpeak_min <= 0:
-        raise InputError("--tpeak", f"{tpeak_min:g} min must be > 0")
+        raise InputError("tpeak_min", f"{tpeak_min:g} min must be > 0")
     state = _iv_state(system)
 
     def gap(ke0: float) -> float:
@@ -75,7 +75,7 @@ def ke0_from_tpeak(system: LinearSystem, analyte: str, tpeak_min: float) -> floa
     lo, hi = _KE0_BRACKET_PER_MIN
     g_lo, g_hi = gap(lo), gap(hi)
     if g_lo * g_hi > 0:
-        raise InputError("--tpeak", f"no ke0 between {lo:g} and {hi:g} /min puts the "
+        raise InputError("tpeak_min", f"no ke0 between {lo:g} and {hi:g} /min puts the "
                          f"effect-site peak at {tpeak_min:g} min for {system.model_id}")
     return float(brentq(gap, lo, hi, xtol=1e-12, rtol=1e-12))
 
@@ -93,7 +93,7 @@ def resolve_effect_site(
     Precedence: the user's ``ke0_per_min``, then ``tpeak_min``, then the model file's site.
     """
     if ke0_per_min is not None and tpeak_min is not None:
-        raise InputError("--ke0", "give either --ke0 or --tpeak, not both")
+        raise InputError("ke0_per_min", "give either ke0_per_min or tpeak_min, not both")
     if ke0_per_min is not None:
         info = EffectSiteInfo(analyte, ke0_per_min, "user ke0", True,
                               f"ke0 {ke0_per_min:.4g} /min given by the user (--ke0)")
@@ -108,7 +108,7 @@ def resolve_effect_site(
         return with_effect_site(system, analyte, ke0), info
     site = next((e for e in model.effect_sites if e.analyte == analyte), None)
     if site is None:
-        raise InputError("--site", f"model {model.id} has no effect site for {analyte} (its "
+        raise InputError("site", f"model {model.id} has no effect site for {analyte} (its "
                          "paper gives no ke0); give --ke0 (e.g. '0.652 /min') or --tpeak "
                          "(e.g. 1min), or target the plasma (--site plasma)")
     out = next(o for o in system.outputs if o.name == f"{analyte}_effect")

@@ -300,7 +300,7 @@ def plan_manual(
         changes = [t for t in changes if reference.targets.at(t) > 0] or [0.0]
     if len(changes) > settings.max_changes:
         raise InputError(
-            "--max-changes",
+            "max_changes",
             f"{settings.max_changes} is fewer than the "
             f"{len(changes)} settings the target schedule itself needs",
         )

@@ -85,15 +85,15 @@ class ManualSettings:
 
     def __post_init__(self) -> None:
         if self.mode not in ("infusion", "boluses"):
-            raise InputError("--manual", f"mode {self.mode!r} is not infusion or boluses")
+            raise InputError("mode", f"mode {self.mode!r} is not infusion or boluses")
         if not 1 <= self.max_changes <= 50:
-            raise InputError("--max-changes", f"{self.max_changes} is outside the accepted 1 to 50")
+            raise InputError("max_changes", f"{self.max_changes} is outside the accepted 1 to 50")
         for flag, value, low, high, unit in (
-            ("--rate-step", self.rate_step_ml_per_h, 0.01, 100.0, "mL/h"),
-            ("--time-step", self.time_step_min, 1.0, 240.0, "min"),
-            ("--bolus-step", self.bolus_step_mg, 0.01, 100.0, "mg"),
-            ("--settle", self.settle_min, 0.0, 240.0, "min"),
-            ("--max-overshoot", self.max_overshoot * 100.0, 0.0, 100.0, "%"),
+            ("rate_step_ml_per_h", self.rate_step_ml_per_h, 0.01, 100.0, "mL/h"),
+            ("time_step_min", self.time_step_min, 1.0, 240.0, "min"),
+            ("bolus_step_mg", self.bolus_step_mg, 0.01, 100.0, "mg"),
+            ("settle_min", self.settle_min, 0.0, 240.0, "min"),
+            ("max_overshoot_percent", self.max_overshoot * 100.0, 0.0, 100.0, "%"),
         ):
             if not (math.isfinite(value) and low <= value <= high):
                 raise InputError(
@@ -418,17 +418,17 @@ def parse_manual_settings(
     """:class:`ManualSettings` from the command-line texts (errors name the flag)."""
     mode: Mode = "boluses" if boluses else "infusion"
     if boluses and loading_bolus:
-        raise InputError("--loading-bolus", "only with --manual infusions, not with --boluses")
-    flow = parse_quantity(rate_step, field="--rate-step", expect="flow")
+        raise InputError("loading_bolus", "only with mode 'infusion', not with 'boluses'")
+    flow = parse_quantity(rate_step, field="rate_step_ml_per_h", expect="flow")
     rate_step_ml_per_h = flow.to_internal() * 1000.0 * 60.0  # L/min -> mL/h
-    bolus_mg = parse_quantity(bolus_step, field="--bolus-step", expect="amount").to_internal()
+    bolus_mg = parse_quantity(bolus_step, field="bolus_step_mg", expect="amount").to_internal()
     return ManualSettings(
         mode=mode,
         max_changes=max_changes,
         rate_step_ml_per_h=rate_step_ml_per_h,
-        time_step_min=parse_duration_min(time_step, field="--time-step"),
+        time_step_min=parse_duration_min(time_step, field="time_step_min"),
         loading_bolus=loading_bolus,
         bolus_step_mg=bolus_mg,
-        settle_min=parse_duration_min(settle, field="--settle"),
-        max_overshoot=_percent(max_overshoot or DEFAULT_OVERSHOOT[mode], "--max-overshoot"),
+        settle_min=parse_duration_min(settle, field="settle_min"),
+        max_overshoot=_percent(max_overshoot or DEFAULT_OVERSHOOT[mode], "max_overshoot_percent"),
     )

@@ -123,14 +123,14 @@ def tci_performance(
     if model is None:
         raise InputError("true_model", "give the plan's model (plan_model) or a true_model")
     if not 1 <= n_patients <= 100_000:
-        raise InputError("--patients", f"{n_patients} is outside 1 to 100000")
+        raise InputError("n_patients", f"{n_patients} is outside 1 to 100000")
     h = plan.pump.update_interval_min
     stride = max(1, round(sample_every_min / h))
     idx = np.arange(stride, plan.times_min.size, stride)
     times = plan.times_min[idx]
     name = f"{plan.analyte}_{site}"
     if name not in plan.concentrations_ng_per_ml:
-        raise InputError("--site", f"the plan has no {name} concentration")
+        raise InputError("site", f"the plan has no {name} concentration")
     predicted = plan.concentrations_ng_per_ml[name][idx]
     seed = rng if isinstance(rng, int) else None
     measures = []

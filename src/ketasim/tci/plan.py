@@ -172,7 +172,7 @@ def _infusions(starts: FloatArray, rates: FloatArray, h: float, state: int) -> l
 def _row(system: LinearSystem, name: str) -> FloatArray:
     out = next((o for o in system.outputs if o.name == name), None)
     if out is None:
-        raise InputError("--site", f"model {system.model_id} has no output {name}")
+        raise InputError("site", f"model {system.model_id} has no output {name}")
     return np.asarray(out.row, dtype=float)
 
 
@@ -246,9 +246,9 @@ def plan_tci(
     schedule = targets if isinstance(targets, TargetSchedule) else TargetSchedule.constant(
         float(targets))
     if not np.isfinite(duration_min) or duration_min <= 0:
-        raise InputError("--duration", f"{duration_min:g} min must be > 0")
+        raise InputError("plan_duration_min", f"{duration_min:g} min must be > 0")
     if site not in ("plasma", "effect"):
-        raise InputError("--site", f"{site!r} is not one of plasma, effect")
+        raise InputError("site", f"{site!r} is not one of plasma, effect")
     findings = check_validity(model, patient)
     refuse_extrapolation(findings, allow=allow_extrapolation)
     analyte = analyte or model.analyte_names[0]
@@ -267,7 +267,7 @@ def plan_tci(
     h = pump.update_interval_min
     n_intervals = int(np.ceil(duration_min / h - 1e-9))
     if n_intervals > _MAX_INTERVALS:
-        raise InputError("--duration", f"{n_intervals} pump intervals; accepted at most "
+        raise InputError("plan_duration_min", f"{n_intervals} pump intervals; accepted at most "
                          f"{_MAX_INTERVALS} (shorten --duration or lengthen the interval)")
     rates = _rates(system, state, _row(system, f"{analyte}_{site}"),
                    _row(system, f"{analyte}_plasma"), schedule, pump, site, n_intervals)

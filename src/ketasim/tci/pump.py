@@ -33,13 +33,13 @@ class Pump:
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.syringe_mg_per_ml) or self.syringe_mg_per_ml <= 0:
-            raise InputError("--syringe", f"{self.syringe_mg_per_ml:g} mg/mL must be > 0")
+            raise InputError("syringe_mg_per_ml", f"{self.syringe_mg_per_ml:g} mg/mL must be > 0")
         if self.max_rate_ml_per_h is not None and (
             not np.isfinite(self.max_rate_ml_per_h) or self.max_rate_ml_per_h <= 0
         ):
-            raise InputError("--max-rate", f"{self.max_rate_ml_per_h:g} mL/h must be > 0")
+            raise InputError("max_rate_ml_per_h", f"{self.max_rate_ml_per_h:g} mL/h must be > 0")
         if not 1.0 <= self.update_interval_s <= 600.0:
-            raise InputError("--update-interval", f"{self.update_interval_s:g} s is outside "
+            raise InputError("update_interval_s", f"{self.update_interval_s:g} s is outside "
                              "the accepted 1 to 600 s")
 
     @property
@@ -61,11 +61,11 @@ class Pump:
 
 def parse_pump(syringe: str, max_rate: str | None, update_interval: str) -> Pump:
     """A :class:`Pump` from text such as ``'10 mg/mL'``, ``'1200 mL/h'``, ``'10 s'``."""
-    syr = parse_quantity(syringe, field="--syringe", expect="concentration")
+    syr = parse_quantity(syringe, field="syringe_mg_per_ml", expect="concentration")
     syringe_mg_per_ml = syr.to_internal() / 1000.0  # internal mg/L -> mg/mL
     max_ml_per_h: float | None = None
     if max_rate is not None and max_rate.strip().lower() not in ("none", "inf", ""):
-        q = parse_quantity(max_rate, field="--max-rate", expect="flow")
+        q = parse_quantity(max_rate, field="max_rate_ml_per_h", expect="flow")
         max_ml_per_h = to_internal(q.value, q.unit)[0] * 1000.0 * 60.0  # L/min -> mL/h
-    interval = parse_quantity(update_interval, field="--update-interval", expect="time")
+    interval = parse_quantity(update_interval, field="update_interval_s", expect="time")
     return Pump(syringe_mg_per_ml, max_ml_per_h, interval.to_internal() * 60.0)

@@ -27,19 +27,19 @@ class TargetSchedule:
 
     def __post_init__(self) -> None:
         if not self.steps:
-            raise InputError("--target", "give at least one target")
+            raise InputError("targets", "give at least one target")
         steps = tuple(sorted(self.steps, key=lambda s: s.time_min))
         if steps[0].time_min != 0.0:
-            raise InputError("--target", f"the first target must start at 0 min "
+            raise InputError("targets", f"the first target must start at 0 min "
                              f"(got {steps[0].time_min:g} min)")
         times = [s.time_min for s in steps]
         if len(set(times)) != len(times):
-            raise InputError("--target", "two targets start at the same time")
+            raise InputError("targets", "two targets start at the same time")
         for s in steps:
             if s.target_ng_per_ml < 0 or s.target_ng_per_ml != s.target_ng_per_ml:
-                raise InputError("--target", f"{s.target_ng_per_ml:g} ng/mL must be >= 0")
+                raise InputError("targets", f"{s.target_ng_per_ml:g} ng/mL must be >= 0")
             if s.time_min < 0:
-                raise InputError("--target", f"{s.time_min:g} min must be >= 0")
+                raise InputError("targets", f"{s.time_min:g} min must be >= 0")
         object.__setattr__(self, "steps", steps)
 
     @classmethod
@@ -59,7 +59,7 @@ class TargetSchedule:
 _AT_RE = re.compile(r"^(?P<conc>.+?)(?:\s+(?:at|from)\s+(?P<time>.+))?$", re.I)
 
 
-def parse_targets(text: str, *, field: str = "--target") -> TargetSchedule:
+def parse_targets(text: str, *, field: str = "targets") -> TargetSchedule:
     """Parse ``'1 ug/mL'`` or ``'1 ug/mL; 2 ug/mL at 20min; 0.5 ug/mL at 40min'``."""
     steps: list[TargetStep] = []
     for i, part in enumerate(p.strip() for p in (text or "").split(";")):

@@ -140,13 +140,13 @@ def compare_models(
 ) -> Comparison:
     """Simulate ``regimen`` in ``patient`` with every model (typical values, no variability)."""
     if not models:
-        raise InputError("--models", "no model to compare (give --models a,b or --all)")
+        raise InputError("models", "no model to compare (name two or more models, or all)")
     routes = {d.route for d in regimen}
     for m in models:
         missing = routes - set(m.route_names)
         if missing:
             raise InputError(
-                "--models",
+                "models",
                 f"model {m.id} does not support route "
                 f"{', '.join(sorted(missing))}; it supports "
                 f"{', '.join(m.route_names)}",

@@ -171,7 +171,7 @@ def run_validation(
         wanted = resolve_model(model_id).id
         catalogue = [m for m in catalogue if m.id == wanted]
         if not catalogue:
-            raise InputError("--model", f"{model_id!r} is not a catalogue model")
+            raise InputError("model", f"{model_id!r} is not a catalogue model")
     cases = load_cases()
     out = []
     for case in cases:
