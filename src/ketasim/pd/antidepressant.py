@@ -44,7 +44,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import lfilter
 from scipy.special import ndtr
 
 from ketasim.catalogue.schema import ModelSpec
@@ -160,6 +159,8 @@ def exposure_memory(
     ``concentration_ng_per_ml``: samples on a uniform grid from t = 0 (last axis = time; any
     leading axes are patients). Returns Ce at the grid points, same shape.
     """
+    from scipy.signal import lfilter  # imported here: scipy.signal costs ~0.3 s to import
+
     c = np.asarray(concentration_ng_per_ml, dtype=np.float64)
     a, b0, b1 = exposure_memory_coefficients(step_h, ke0_per_h)
     # y[n] = a y[n-1] + b0 c[n] + b1 c[n-1]; y[0] = 0 because c[0] enters with weight b0:
