@@ -83,8 +83,8 @@ class Program:
 
 
 def patient_groups(inputs: BatchInputs) -> list[IntArray]:
-    """Patients grouped by identical event times (in order of first appearance of the times'
-    sorted signature; one group when every patient has the same times, the usual case)."""
+    """Patients grouped by identical event times, groups ordered by their sorted times (one
+    group, found without sorting, when every patient has the same times: the usual case)."""
     sig = inputs.time_signatures()
     n_pat = inputs.events[0].start_min.size if inputs.events else 0
     if sig.size == 0 or bool(np.all(sig == sig[:1])):
