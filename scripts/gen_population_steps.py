@@ -7,6 +7,9 @@ partial sums once per matrix entry, about twice as slow). Regenerate after chang
 
     python scripts/gen_population_steps.py          # write
     python scripts/gen_population_steps.py --check  # exit 1 if the file is out of date
+
+numba's on-disk cache of the kernel does not notice changes in the functions it calls from
+another file: after regenerating, delete ``src/ketasim/population/__pycache__/*.nb?``.
 """
 
 from __future__ import annotations
