@@ -9,7 +9,8 @@ shared and only ratios measured together are comparable:
   parquet/CSV/PNG files): wall time, CPU time and peak RSS of the process, for
   ``examples/trials/domino-1e6.toml`` and ``examples/trials/otto-1e6.toml``.
 - ``threads``: ``run_trial`` in a fresh process with ``local:1`` and ``local:2`` (after a small
-  warm-up run that loads the compiled kernel): the speed-up from 1 to 2 threads.
+  warm-up run of 16 chunks that loads the compiled kernel in every worker): the speed-up from 1
+  to 2 threads.
 - ``dask``: the same trial with local threads (``local:W``), a Dask ``LocalCluster`` of W
   single-threaded worker processes (``local-cluster:W``, cluster start included) and a running
   ``tcp://`` scheduler with 1 .. W worker processes (``dask scheduler`` and ``dask worker
@@ -99,9 +100,11 @@ def e2e(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 _CHILD = """
 import json, sys, time
-from ketasim.population import load_trial_spec, run_trial
+from ketasim.population import load_trial_spec, parse_trial_spec, run_trial
 spec = load_trial_spec(sys.argv[1]).with_n(int(sys.argv[2]))
-run_trial(spec.with_n(1000), scheduler=sys.argv[3])
+# warm-up: 16 small chunks, so that every worker (thread or process) loads the kernel
+data = spec.model_dump(mode="python", by_alias=True)
+run_trial(parse_trial_spec({**data, "n": 1600, "chunk_size": 100}), scheduler=sys.argv[3])
 start = time.perf_counter()
 run_trial(spec, scheduler=sys.argv[3])
 print(json.dumps({"wall_s": time.perf_counter() - start}))
