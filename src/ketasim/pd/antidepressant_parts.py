@@ -14,7 +14,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import lfilter
 
 from ketasim.errors import InputError
 from ketasim.pd.antidepressant_params import AntidepressantParams
@@ -60,6 +59,8 @@ def exposure_memory(
     # start the filter from the state that makes y[0] = 0.
     zi_shape = (*c.shape[:-1], 1)
     zi = (-b0 * c[..., :1]).reshape(zi_shape)
+    from scipy.signal import lfilter  # imported here: scipy.signal costs ~0.3 s to import
+
     out, _ = lfilter([b0, b1], [1.0, -a], c, axis=-1, zi=zi)
     return np.asarray(out, dtype=np.float64)
 

@@ -13,21 +13,24 @@ Schedulers (``--scheduler``):
   worker processes (default 2) for the run, and close it afterwards.
 - ``tcp://HOST:PORT``: use a running Dask scheduler.
 
-At most ``2 x workers`` chunks are in flight at once, so memory stays bounded whatever N is.
+At most ``2 x workers`` tasks are in flight at once, so memory stays bounded whatever N is. On
+Dask, :func:`run_batched` groups consecutive tasks into a few batches per worker.
 """
 
 from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any, TypeVar
 
 from ketasim.errors import InputError
 
-__all__ = ["Scheduler", "parse_scheduler", "run_ordered"]
+__all__ = ["Scheduler", "batches", "parse_scheduler", "run_batched", "run_ordered"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -104,12 +107,9 @@ def _dask(fn: Callable[[T], R], tasks: Sequence[T], client: Any, in_flight: int
         yield result
 
 
-def run_ordered(fn: Callable[[T], R], tasks: Sequence[T], scheduler: Scheduler
-                ) -> Iterator[R]:
-    """Run ``fn`` on every task with ``scheduler``; yield the results in task order."""
-    if scheduler.kind == "local":
-        yield from _local(fn, tasks, scheduler.workers)
-        return
+@contextmanager
+def _dask_client(scheduler: Scheduler) -> Iterator[tuple[Any, int]]:
+    """A Dask client for ``scheduler`` (starting a LocalCluster if asked) and its worker count."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - depends on the environment
@@ -119,12 +119,43 @@ def run_ordered(fn: Callable[[T], R], tasks: Sequence[T], scheduler: Scheduler
             n_workers=scheduler.workers, threads_per_worker=1, processes=True,
             dashboard_address=":0")
         with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
-            yield from _dask(fn, tasks, client, 2 * scheduler.workers)
+            yield client, scheduler.workers
         return
     try:
         client = Client(scheduler.address, timeout="10s")  # type: ignore[no-untyped-call]
     except OSError as exc:
         raise InputError("scheduler", f"cannot reach {scheduler.address}: {exc}") from None
     with client:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        yield client, max(1, len(client.scheduler_info().get("workers", {})))
+
+
+def run_ordered(fn: Callable[[T], R], tasks: Sequence[T], scheduler: Scheduler
+                ) -> Iterator[R]:
+    """Run ``fn`` on every task with ``scheduler``; yield the results in task order."""
+    if scheduler.kind == "local":
+        yield from _local(fn, tasks, scheduler.workers)
+        return
+    with _dask_client(scheduler) as (client, workers):
         yield from _dask(fn, tasks, client, 2 * workers)
+
+
+def batches(tasks: Sequence[T], key: Callable[[T], Hashable], count: int) -> list[list[T]]:
+    """Consecutive tasks with the same ``key`` cut into about ``count`` batches per key."""
+    groups: list[list[T]] = []
+    for _, run in groupby(tasks, key=key):
+        items = list(run)
+        size = -(-len(items) // max(1, min(count, len(items))))
+        groups += [items[i:i + size] for i in range(0, len(items), size)]
+    return groups
+
+
+def run_batched(fn: Callable[[list[T]], R], tasks: Sequence[T], scheduler: Scheduler,
+                key: Callable[[T], Hashable], per_worker: int = 2) -> Iterator[R]:
+    """On a Dask scheduler: cut the tasks into ``per_worker`` batches per worker and key
+    (:func:`batches`), run ``fn`` on each batch, yield the results in order (fewer, bigger
+    tasks: each batch pays the transfer of its result once)."""
+    if scheduler.kind == "local":
+        raise ValueError("run_batched is for Dask schedulers; use run_ordered locally")
+    with _dask_client(scheduler) as (client, workers):
+        groups = batches(tasks, key, per_worker * workers)
+        yield from _dask(fn, groups, client, 2 * workers)

@@ -32,6 +32,7 @@ from ketasim.population import kernel
 from ketasim.population.batch import BatchInputs, BatchSystem, batch_inputs, batch_system
 from ketasim.population.kernel import EndpointPlan, Program
 from ketasim.population.pd_endpoints import add_pd_sites
+from ketasim.population.propagators import compiled_propagators, propagators
 from ketasim.population.summaries import _SHIFT, LogBins
 from ketasim.types import FloatArray
 
@@ -118,15 +119,11 @@ def run_group_occasions(
         K = batch.systems[o].K[program.patients]
         h = float(program.h_values[hi])
         if use_numba:
-            ph = np.empty((n, n, n_pat))
-            ga = np.empty((n, n, n_pat))
-            kernel._propagators_compiled(
-                np.ascontiguousarray(np.transpose(K, (1, 2, 0))), h, ph, ga, kernel._TAYLOR_ORDER
-            )
+            ph, ga = compiled_propagators(np.ascontiguousarray(np.transpose(K, (1, 2, 0))), h)
             phi[len(gammas)] = ph
             gammas.append(np.transpose(ga, (2, 0, 1)))
         else:
-            ph, ga = kernel.propagators(K, h)
+            ph, ga = propagators(K, h)
             phi[len(gammas)] = np.transpose(ph, (1, 2, 0))
             gammas.append(ga)
     drives: dict[tuple[int, int], int] = {}

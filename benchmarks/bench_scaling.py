@@ -1,0 +1,213 @@
+"""Benchmark: `ketasim trial` end to end, thread scaling and Dask (issue 9, speed).
+
+Three measurements, each one command, each optionally beside a baseline source tree run
+interleaved in the same session (``--baseline-src DIR``: a ``src`` directory of another commit,
+e.g. extracted with ``git archive <commit> src | tar -x -C /tmp/base``), because the machine is
+shared and only ratios measured together are comparable:
+
+- ``e2e``: ``ketasim trial SPEC --out DIR -q`` as a fresh process (imports, kernel, writing the
+  parquet/CSV/PNG files): wall time, CPU time and peak RSS of the process, for
+  ``examples/trials/domino-1e6.toml`` and ``examples/trials/otto-1e6.toml``.
+- ``threads``: ``run_trial`` in a fresh process with ``local:1`` and ``local:2`` (after a small
+  warm-up run of 16 chunks that loads the compiled kernel in every worker): the speed-up from 1
+  to 2 threads.
+- ``dask``: the same trial with local threads (``local:W``), a Dask ``LocalCluster`` of W
+  single-threaded worker processes (``local-cluster:W``, cluster start included) and a running
+  ``tcp://`` scheduler with 1 .. W worker processes (``dask scheduler`` and ``dask worker
+  --nthreads 1`` started as separate processes, warmed with one small trial): wall time and
+  patient-steps per second per worker, the figure that predicts N machines.
+
+Run::
+
+    python benchmarks/bench_scaling.py e2e [--n 1000000] [--repeat 2] [--baseline-src DIR]
+    python benchmarks/bench_scaling.py threads [--n 200000] [--repeat 2] [--baseline-src DIR]
+    python benchmarks/bench_scaling.py dask [--n 200000] [--workers 2] [--baseline-src DIR]
+
+Every row records the 1-min load average when it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = {"domino": ROOT / "examples" / "trials" / "domino-1e6.toml",
+         "otto": ROOT / "examples" / "trials" / "otto-1e6.toml"}
+TIMES = 1441
+
+
+def _env(src: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = src
+    return env
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Run ``cmd``; its wall time, CPU time (user + system) and peak RSS (MB)."""
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if status != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out}\n{err}")
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss / 1024.0, "load": load, "stdout": out}  # type: ignore[dict-item]
+
+
+def _trees(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    trees: list[tuple[str, str | None]] = [("this tree", str(ROOT / "src"))]
+    if args.baseline_src:
+        trees.append(("baseline", args.baseline_src))
+    return trees
+
+
+def e2e(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """`ketasim trial` end to end in fresh processes."""
+    rows = []
+    ketasim = [sys.executable, "-c", "import sys; from ketasim.cli import main; "
+               "sys.argv[0] = 'ketasim'; sys.exit(main())"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in args.cases.split(","):
+            for _label, src in _trees(args):  # warm-up: numba's on-disk cache
+                subprocess.run([*ketasim, "trial", str(SPECS[case]), "--out", f"{tmp}/w", "-q",
+                                "--n", "2000"], env=_env(src), check=True, capture_output=True)
+            for r in range(args.repeat):
+                for label, src in _trees(args):
+                    out = Path(tmp) / f"{case}-{r}-{label.replace(' ', '_')}"
+                    cmd = [*ketasim, "trial", str(SPECS[case]), "--out", str(out), "-q",
+                           "--n", str(args.n)]
+                    row = {"case": case, "tree": label, "n": args.n, **_timed(cmd, _env(src))}
+                    row.pop("stdout")
+                    rows.append(row)
+                    print(f"e2e {case:<7} {label:<10} N={args.n:,} wall {row['wall_s']:6.2f} s "
+                          f"cpu {row['cpu_s']:6.2f} s RSS {row['peak_rss_mb']:5.0f} MB "
+                          f"(load {row['load']:.1f})", flush=True)
+    return rows
+
+
+_CHILD = """
+import json, sys, time
+from ketasim.population import load_trial_spec, parse_trial_spec, run_trial
+spec = load_trial_spec(sys.argv[1]).with_n(int(sys.argv[2]))
+# warm-up: 16 small chunks, so that every worker (thread or process) loads the kernel
+data = spec.model_dump(mode="python", by_alias=True)
+run_trial(parse_trial_spec({**data, "n": 1600, "chunk_size": 100}), scheduler=sys.argv[3])
+start = time.perf_counter()
+run_trial(spec, scheduler=sys.argv[3])
+print(json.dumps({"wall_s": time.perf_counter() - start}))
+"""
+
+
+def _child(spec: Path, n: int, scheduler: str, src: str | None) -> dict[str, Any]:
+    row = _timed([sys.executable, "-c", _CHILD, str(spec), str(n), scheduler], _env(src))
+    row["run_s"] = json.loads(str(row.pop("stdout")).strip().splitlines()[-1])["wall_s"]
+    return row
+
+
+def threads(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """1 vs 2 local threads, run_trial timed after a warm-up in the same process."""
+    rows = []
+    for case in args.cases.split(","):
+        for _ in range(args.repeat):
+            for label, src in _trees(args):
+                pair = {}
+                for k in (1, 2):
+                    row = _child(SPECS[case], args.n, f"local:{k}", src)
+                    pair[k] = row["run_s"]
+                    rows.append({"case": case, "tree": label, "threads": k, "n": args.n, **row})
+                print(f"threads {case:<7} {label:<10} N={args.n:,} 1 thread {pair[1]:6.2f} s, "
+                      f"2 threads {pair[2]:6.2f} s: speed-up {pair[1] / pair[2]:.2f}x "
+                      f"(load {os.getloadavg()[0]:.1f})", flush=True)
+    return rows
+
+
+def _start_cluster(workers: int, src: str | None) -> tuple[str, list[subprocess.Popen[bytes]]]:
+    dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or "dask"
+    tmp = tempfile.mkdtemp()
+    sched_file = Path(tmp) / "scheduler.json"
+    env = _env(src)
+    procs = [subprocess.Popen([dask, "scheduler", "--scheduler-file", str(sched_file),
+                               "--dashboard-address", ":0", "--port", "0"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    for _ in range(100):
+        if sched_file.exists():
+            break
+        time.sleep(0.2)
+    address = json.loads(sched_file.read_text())["address"]
+    for _ in range(workers):
+        procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1",
+                                       "--nworkers", "1", "--dashboard-address", ":0"],
+                                      env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+    from distributed import Client
+
+    with Client(address) as client:  # type: ignore[no-untyped-call]
+        client.wait_for_workers(workers, timeout=120)
+    return address, procs
+
+
+def dask(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Local threads vs LocalCluster vs a tcp:// scheduler with 1..W worker processes."""
+    rows = []
+    w = args.workers
+    steps = args.n * TIMES
+    for case in args.cases.split(","):
+        for label, src in _trees(args):
+            for sched in (f"local:{w}", f"local-cluster:{w}"):
+                row = _child(SPECS[case], args.n, sched, src)
+                rows.append({"case": case, "tree": label, "scheduler": sched, "n": args.n, **row})
+                print(f"dask {case:<7} {label:<10} {sched:<16} run {row['run_s']:6.2f} s "
+                      f"(load {row['load']:.1f})", flush=True)
+            for k in range(1, w + 1):
+                address, procs = _start_cluster(k, src)
+                try:
+                    row = _child(SPECS[case], args.n, address, src)
+                finally:
+                    for p in reversed(procs):
+                        p.terminate()
+                    for p in procs:
+                        p.wait(timeout=30)
+                per_worker = steps / row["run_s"] / k
+                rows.append({"case": case, "tree": label, "scheduler": "tcp", "workers": k,
+                             "n": args.n, "patient_steps_per_s_per_worker": per_worker, **row})
+                print(f"dask {case:<7} {label:<10} tcp:// {k} worker(s)  run {row['run_s']:6.2f} s"
+                      f"  {per_worker:.3g} patient-steps/s per worker (load {row['load']:.1f})",
+                      flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one measurement."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["e2e", "threads", "dask"])
+    parser.add_argument("--n", type=int)
+    parser.add_argument("--cases", default="domino,otto")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--baseline-src")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    if args.n is None:
+        args.n = 1_000_000 if args.what == "e2e" else 200_000
+    rows = {"e2e": e2e, "threads": threads, "dask": dask}[args.what](args)
+    if args.json:
+        args.json.write_text(json.dumps({"what": args.what, "cpus": os.cpu_count(),
+                                         "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
