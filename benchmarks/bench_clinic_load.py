@@ -108,6 +108,9 @@ def main() -> None:
     ap.add_argument("--mix", choices=["api", "pages"], default="api")
     ap.add_argument("--src", type=Path, default=None,
                     help="run the server from this source tree (PYTHONPATH)")
+    ap.add_argument("--py-spy", type=Path, default=None, dest="py_spy",
+                    help="sample the server with py-spy during the load phase (raw stacks of "
+                         "the threads holding the GIL, to this file; needs py-spy)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "KETASIM_DATA_DIR": tmp, "KETASIM_PASSWORD": PASSWORD}
@@ -132,7 +135,23 @@ def main() -> None:
             errors: list[str] = []
             written = [0]
             lock = threading.Lock()
-            stop = time.perf_counter() + args.seconds
+            # logins (a deliberately slow password hash) and the pages' first rendering happen
+            # before the timed window: every client starts when all are logged in
+            stop = [0.0]
+            cpu_start = [0.0]
+
+            def _go() -> None:  # runs once, when every client is ready
+                stop[0] = time.perf_counter() + args.seconds
+                cpu_start[0] = _cpu_s(proc.pid)
+
+            ready = threading.Barrier(args.clients + 1, action=_go)
+            if args.mix == "pages":
+                with httpx.Client(base_url=url, timeout=60) as warm:
+                    warm.post("/login", data={"username": "nurse", "password": PASSWORD,
+                                              "next": "/"})
+                    pid0, sid0, plan0 = pairs[0]
+                    for path in (f"/patients/{pid0}", f"/sessions/{sid0}", f"/plans/{plan0}"):
+                        warm.get(path)
 
             def client(k: int) -> None:
                 rng = random.Random(k)
@@ -143,7 +162,8 @@ def main() -> None:
                     if args.mix == "pages":
                         web.post("/login", data={"username": "nurse", "password": PASSWORD,
                                                  "next": "/"})
-                    while time.perf_counter() < stop:
+                    ready.wait()
+                    while time.perf_counter() < stop[0]:
                         pid, sid, plan = rng.choice(pairs)
                         u = rng.random()
                         t0 = time.perf_counter()
@@ -175,15 +195,24 @@ def main() -> None:
                         lat[key] += mine[key]
                     written[0] += n_w
 
-            t_start = time.perf_counter()
-            cpu_start = _cpu_s(proc.pid)
             threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
             for t in threads:
                 t.start()
+            ready.wait()
+            t_start = stop[0] - args.seconds
+            spy = None
+            if args.py_spy is not None:
+                exe = Path(sys.executable).with_name("py-spy")
+                spy = subprocess.Popen(
+                    [str(exe) if exe.exists() else "py-spy", "record", "-p", str(proc.pid),
+                     "--duration", str(int(args.seconds)), "-r", "200", "--gil", "-f", "raw",
+                     "-o", str(args.py_spy)], stdout=subprocess.DEVNULL)
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - t_start
-            cpu_used = _cpu_s(proc.pid) - cpu_start
+            cpu_used = _cpu_s(proc.pid) - cpu_start[0]
+            if spy is not None:
+                spy.wait(timeout=60)
             with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
                 stored = sum(len(c.get(f"/api/v1/sessions/{sid}").json()["observations"])
                              for _, sid, _ in pairs)

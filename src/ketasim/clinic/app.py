@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -112,6 +113,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # the objects of the loaded libraries (numpy, scipy, the ORM, the models) live as long
+        # as the server: take them out of the cyclic collector's full passes
+        gc.collect()
+        gc.freeze()
         yield
         jobs.shutdown()
         access.flush()

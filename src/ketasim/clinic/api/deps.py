@@ -30,6 +30,8 @@ __all__ = [
     "PasswordChangeRequired",
     "QId",
     "actor",
+    "app_database",
+    "app_settings",
     "db",
     "require",
     "settings",
@@ -62,16 +64,28 @@ class Forbidden(Exception):  # noqa: N818
         super().__init__(message)
 
 
-def db(request: Request) -> Database:
+def app_database(request: Request) -> Database:
     """The app's database."""
     database: Database = request.app.state.db
     return database
 
 
-def settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
     """The app's settings."""
     s: Settings = request.app.state.settings
     return s
+
+
+# Dependencies are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool (a
+# thread hop per request for reading an attribute).
+async def db(request: Request) -> Database:
+    """The app's database (a dependency)."""
+    return app_database(request)
+
+
+async def settings(request: Request) -> Settings:
+    """The app's settings (a dependency)."""
+    return app_settings(request)
 
 
 def _token(request: Request) -> tuple[str | None, bool]:
@@ -91,10 +105,10 @@ def optional_user(request: Request) -> CurrentUser | None:
     if user is not None:
         return user
     generation = LoginCache.generation()
-    database = db(request)
+    database = app_database(request)
     with database.read() as s:
         user = lookup_login(s, token, via_cookie=via_cookie,
-                            idle_s=settings(request).session_idle_s)
+                            idle_s=app_settings(request).session_idle_s)
     if user is None:
         return None
     if user.touch_due:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from ketasim.clinic.db.group_commit import GroupCommit
 from ketasim.clinic.files import private_dir, private_file
 from ketasim.clinic.settings import Settings
 
@@ -20,14 +20,14 @@ __all__ = ["MIGRATIONS_DIR", "Database", "make_engine", "migrate"]
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, *, immediate: bool = True) -> Engine:
     """An engine for ``settings.url``.
 
     SQLite: the data directory is made ``0700`` and the database file ``0600``; WAL journal,
     ``synchronous=FULL`` (a killed server loses no committed transaction), foreign keys on,
     30 s busy timeout, and every transaction begins ``IMMEDIATE`` so concurrent writers queue
-    instead of failing on a stale snapshot (read-only transactions, :meth:`Database.read`,
-    begin deferred and never wait for writers).
+    instead of failing on a stale snapshot; ``immediate=False``: the engine of read-only
+    transactions (:meth:`Database.read`), which begin deferred and never wait for writers.
     """
     if not settings.is_sqlite:
         return create_engine(settings.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -49,10 +49,11 @@ def make_engine(settings: Settings) -> Engine:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        read_only = conn.get_execution_options().get("ketasim_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
     return engine
 
@@ -77,7 +78,7 @@ class Database:
     """An engine and its session factory (one per app)."""
 
     def __init__(self, settings: Settings) -> None:
-        from ketasim.clinic.audit import INFO_KEY
+        from ketasim.clinic.audit import INFO_KEY, INFO_PENDING
         from ketasim.clinic.security import integrity
         from ketasim.clinic.security.keys import load_key
 
@@ -90,11 +91,15 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, info=info)
         event.listen(self.sessionmaker, "after_commit", integrity.after_commit)
         event.listen(self.sessionmaker, "after_rollback", integrity.after_rollback)
-        self._write_lock: AbstractContextManager[object] = (
-            threading.Lock() if settings.is_sqlite else nullcontext())
-        self.read_sessionmaker = sessionmaker(
-            self.engine.execution_options(ketasim_read_only=True), expire_on_commit=False,
-            info=info)
+        # SQLite: the process's writers share durable commits (see group_commit)
+        self._group: GroupCommit | None = (
+            GroupCommit(self.engine, info, INFO_PENDING, self.checkpoints.head)
+            if settings.is_sqlite else None)
+        # a separate engine (pool) for reads: its transactions begin deferred
+        self.read_engine = (make_engine(settings, immediate=False) if settings.is_sqlite
+                            else self.engine)
+        self.read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False,
+                                              info=info)
 
     def anchor(self) -> None:
         """Start the checkpoint file of a (migrated) database that has none."""
@@ -105,11 +110,18 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error.
+        """A session in one transaction: committed on success, rolled back on any error; it
+        returns once the work is durable.
 
-        On SQLite, writers of this process queue on a lock first (SQLite allows one writer;
-        waiting on a lock wakes at once, where SQLite's busy handler sleeps and polls)."""
-        with self._write_lock, self.sessionmaker() as s, s.begin():
+        On SQLite, writers of this process take turns on a lock (SQLite allows one writer;
+        waiting on a lock wakes at once, where SQLite's busy handler sleeps and polls) and share
+        commits: each one's work is a savepoint of a batch committed once for all of them
+        (:mod:`ketasim.clinic.db.group_commit`)."""
+        if self._group is not None:
+            with self._group.session() as s:
+                yield s
+            return
+        with self.sessionmaker() as s, s.begin():
             yield s
 
     @contextmanager
@@ -123,3 +135,5 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ketasim.clinic import audit
 from ketasim.clinic.db.models import SessionAmendment, TreatmentPlan, TreatmentSession, utcnow
 from ketasim.clinic.services.alerts import raise_alert
-from ketasim.clinic.services.base import Actor, Conflict, Invalid, get_or_404, log
+from ketasim.clinic.services.base import Actor, Conflict, Invalid, NotFound, get_or_404, log
 from ketasim.clinic.services.guardrails import substantive_reason
 from ketasim.clinic.services.rems import bp_checkpoints, missing_answers, missing_fields
 from ketasim.clinic.services.timezones import CLOCK_TOLERANCE, utc_naive
@@ -61,9 +61,17 @@ AMENDABLE: dict[str, str] = {
 }
 
 
-def get_session(session: Session, session_id: int) -> TreatmentSession:
-    """The session row ``session_id`` (404 naming it)."""
-    return get_or_404(session, TreatmentSession, session_id, "session")
+def get_session(session: Session, session_id: int, *, collections: bool = True
+                ) -> TreatmentSession:
+    """The session row ``session_id`` (404 naming it). ``collections=False`` loads its vitals,
+    adverse events and amendments only when they are read (a write that appends one does not
+    load all of them)."""
+    if collections:
+        return get_or_404(session, TreatmentSession, session_id, "session")
+    obj = session.get(TreatmentSession, session_id, options=[lazyload("*")])
+    if obj is None:
+        raise NotFound(f"session {session_id} not found")
+    return obj
 
 
 def ensure_writable(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, raiseload
 
 from ketasim.clinic import audit
 from ketasim.clinic.db.models import (
@@ -175,7 +175,7 @@ def add_observation(
 ) -> Observation:
     """Timed vitals (mmHg, beats/min, %) and scores (CADSS 0-92, MOAA/S 0-5); a BP at or above
     ``bp_alert`` raises an alert (``None``: the caller has raised it already)."""
-    s = get_session(session, session_id)
+    s = get_session(session, session_id, collections=False)
     ensure_writable(s)
     checks = {
         "sbp_mmhg": (sbp_mmhg, 50, 300),
@@ -257,9 +257,13 @@ def add_adverse_event(
     return ae
 
 
-def list_sessions(session: Session, patient_id: int | None = None) -> list[TreatmentSession]:
-    """Sessions, newest first."""
+def list_sessions(session: Session, patient_id: int | None = None, *,
+                  collections: bool = True) -> list[TreatmentSession]:
+    """Sessions, newest first (``collections=False``: without their vitals, adverse events and
+    amendments, e.g. for a list of sessions)."""
     stmt = select(TreatmentSession).order_by(TreatmentSession.id.desc())
+    if not collections:
+        stmt = stmt.options(raiseload("*"))
     if patient_id is not None:
         stmt = stmt.where(TreatmentSession.patient_id == patient_id)
     return list(session.execute(stmt).scalars())
