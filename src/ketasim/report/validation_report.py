@@ -98,7 +98,14 @@ def _tables(report: ValidationReport) -> dict[str, list[list[str]]]:
         ]
         for c in report.cases
     ]
-    return {"summary": summary, "comparisons": comparisons, "misses": misses, "cases": cases}
+    unlike = [[x.case.id, x.model.id, x.reason] for x in report.exclusions]
+    return {
+        "summary": summary,
+        "misses": misses,
+        "unlike": unlike,
+        "comparisons": comparisons,
+        "cases": cases,
+    }
 
 
 _HEAD = {
@@ -122,6 +129,7 @@ _HEAD = {
         "independent",
     ],
     "misses": ["case", "model", "ratio", "band", "independent", "likely cause"],
+    "unlike": ["case", "model", "why not compared"],
     "cases": ["case", "drug", "quantity", "observed", "spread", "regimen", "population", "source"],
 }
 
@@ -138,6 +146,13 @@ def _intro(report: ValidationReport) -> list[str]:
         "a model runs only where the patient lies within its validated ranges. Observations "
         "from a model's own source paper are reported separately (not independent). No "
         "parameter was adjusted to any of these observations.",
+        "Like with like: a model is compared only where its output is what the study measured. "
+        "Early concentrations and central volumes are compared only at the same sampling site "
+        "(arterial or venous); a central volume only between models of the same structure; ICU "
+        f"observations only with ICU models and the reverse; an apparent half-life only over a "
+        f"sampling window read in the source. {len(report.exclusions)} model-observation pairs "
+        "were left out for these reasons; each is listed with its reason below (they are not "
+        "counted as agreements or as misses).",
     ]
 
 
@@ -155,6 +170,7 @@ def render_markdown(report: ValidationReport) -> str:
     titles = {
         "summary": "Agreement per model",
         "misses": "Every comparison outside 0.8-1.25x, with its likely cause",
+        "unlike": "Not compared: the model's output is not what the study measured",
         "comparisons": "All comparisons",
         "cases": "Observations (data: src/ketasim/validation/data/observations.toml)",
     }
@@ -183,6 +199,7 @@ def render_html(report: ValidationReport) -> str:
     titles = {
         "summary": "Agreement per model",
         "misses": "Comparisons outside 0.8-1.25x with their likely cause",
+        "unlike": "Not compared: the model's output is not what the study measured",
         "comparisons": "All comparisons",
         "cases": "Observations",
     }

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ketasim.errors import ModelError
 
-__all__ = ["QUANTITIES", "Case", "load_cases", "model_caveats"]
+__all__ = ["QUANTITIES", "Case", "icu_models", "load_cases", "model_caveats"]
 
 Quantity = Literal[
     "cmax", "tmax", "auc", "css", "clearance", "vss", "v_central", "half_life", "bioavailability"
@@ -71,10 +71,26 @@ class Case(BaseModel):
     covariates: dict[str, float] = Field(default_factory=dict)
     sampling: Literal["arterial", "venous", "not stated"] = "not stated"
     sampling_until_min: float | None = Field(default=None, gt=0)
+    sampling_until_assumed: bool = Field(
+        default=False,
+        description="the sampling window was not read in the source: an apparent half-life "
+        "over an unknown window cannot be reproduced, so it is not compared",
+    )
     paediatric: bool = Field(
         default=False,
         description="a paediatric value (standardised "
         "to 70 kg): compared with paediatric models only",
+    )
+    icu: bool = Field(
+        default=False,
+        description="observed in intensive-care patients: compared with ICU models only "
+        "(and ICU models only with such observations)",
+    )
+    source_compartments: int | None = Field(
+        default=None,
+        ge=1,
+        description="for v_central: disposition compartments of the parent in the model the "
+        "value comes from; a central volume is comparable only between models of that structure",
     )
     citation: str
     doi: str | None = None
@@ -134,3 +150,12 @@ def model_caveats() -> dict[str, str]:
     )
     data = tomllib.loads(text)
     return {str(k): str(v) for k, v in data.get("caveats", {}).items()}
+
+
+@cache
+def icu_models() -> frozenset[str]:
+    """Ids of catalogue models built on intensive-care patients (``[settings] icu``)."""
+    text = (resources.files("ketasim.validation") / "data" / "model_caveats.toml").read_text(
+        encoding="utf-8"
+    )
+    return frozenset(str(m) for m in tomllib.loads(text).get("settings", {}).get("icu", []))
