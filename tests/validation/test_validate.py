@@ -187,3 +187,18 @@ def test_the_report_lists_every_pair_left_out_with_its_reason() -> None:
     # nothing is both compared and left out
     compared = {(r.case.id, r.model.id) for r in report.comparisons}
     assert not compared & {(x.case.id, x.model.id) for x in report.exclusions}
+
+
+def test_summary_by_part_of_the_catalogue_adds_up() -> None:
+    from ketasim.validation.runner import GROUPS, model_group
+
+    assert model_group(resolve_model("kamp-2020-meta")) == "adult racemic ketamine"
+    assert model_group(resolve_model("herd-2007")) == "paediatric racemic ketamine"
+    assert model_group(resolve_model("perez-ruixo-2021")) == "S-ketamine and esketamine"
+    report = run_validation()
+    for independent in (True, False):
+        parts = [report.group_fractions(g, independent=independent) for g in GROUPS]
+        whole = report.fractions(independent=independent)
+        assert sum(p.n for p in parts) == whole.n
+        assert sum(p.narrow for p in parts) == whole.narrow
+        assert sum(p.wide for p in parts) == whole.wide

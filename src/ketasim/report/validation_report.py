@@ -42,7 +42,7 @@ def _fr(f: Fractions) -> list[str]:
 
 
 def _tables(report: ValidationReport) -> dict[str, list[list[str]]]:
-    from ketasim.validation.runner import NARROW, WIDE
+    from ketasim.validation.runner import GROUPS, NARROW, WIDE
 
     summary = [
         [
@@ -50,6 +50,14 @@ def _tables(report: ValidationReport) -> dict[str, list[list[str]]]:
             *_fr(report.fractions(independent=True)),
             *_fr(report.fractions(independent=False)),
         ]
+    ]
+    summary += [
+        [
+            f"{g} models",
+            *_fr(report.group_fractions(g, independent=True)),
+            *_fr(report.group_fractions(g, independent=False)),
+        ]
+        for g in GROUPS
     ]
     for m in report.model_ids:
         summary.append(
@@ -135,13 +143,23 @@ _HEAD = {
 
 
 def _intro(report: ValidationReport) -> list[str]:
+    from ketasim.validation.runner import GROUPS
+
     ind = report.fractions(independent=True)
+    by_group = "; ".join(
+        f"{g}: {len(report.independent_cases_of(g))} observations, "
+        f"{_pct(report.group_fractions(g, independent=True).narrow_fraction)} within 0.8-1.25x, "
+        f"{_pct(report.group_fractions(g, independent=True).wide_fraction)} within 0.67-1.5x"
+        for g in GROUPS
+    )
     return [
         f"{len(report.cases)} published observations; {len(report.independent_cases())} of them "
         f"are compared with at least one model that was not built on the same paper.",
         f"Independent comparisons: {ind.n}; within 0.8-1.25x: {_pct(ind.narrow_fraction)}; "
         f"within 0.67-1.5x: {_pct(ind.wide_fraction)} (targets of issue 10: >= 50% and >= 80% "
         "over >= 40 independent observations).",
+        f"By part of the catalogue (independent comparisons): {by_group}. Most paediatric "
+        "comparisons set one paediatric model's published parameters against another's.",
         "Each model runs with typical values (no variability) for the study's mean patient; "
         "a model runs only where the patient lies within its validated ranges. Observations "
         "from a model's own source paper are reported separately (not independent). No "

@@ -40,7 +40,7 @@ _UNIT_DOSE_MG = 10.0
 #: quantities that differ between arterial and venous plasma: early concentrations (Henthorn
 #: 2018: arterial above venous during and soon after an infusion) and the volumes fitted to them
 #: (Persson 2002: volumes and mean residence times 40% smaller from arterial than venous data)
-SITE_DEPENDENT = frozenset({"cmax", "tmax", "v_central"})
+SITE_DEPENDENT = frozenset({"cmax", "tmax", "v_central", "vss"})
 
 
 def _output(case: Case, model: ModelSpec) -> str | None:

@@ -24,6 +24,7 @@ __all__ = [
     "Fractions",
     "ValidationReport",
     "likely_cause",
+    "model_group",
     "run_validation",
 ]
 
@@ -125,6 +126,17 @@ def likely_cause(row: Comparison) -> str:
     return "; ".join(causes)
 
 
+GROUPS = ("adult racemic ketamine", "S-ketamine and esketamine", "paediatric racemic ketamine")
+
+
+def model_group(model: ModelSpec) -> str:
+    """The part of the catalogue a model belongs to (for the report's summary by group)."""
+    if model.drug != "racemic ketamine":
+        return GROUPS[1]
+    age = model.validity.get("age_years")
+    return GROUPS[2] if age is not None and age.max is not None and age.max <= 18 else GROUPS[0]
+
+
 @dataclass(frozen=True)
 class Exclusion:
     """A model that could run for a case but whose output is not what the study measured."""
@@ -159,6 +171,12 @@ class ValidationReport:
         """Counts within the bands for the filtered comparisons."""
         return Fractions.of(self.rows(independent=independent, model_id=model_id))
 
+    def group_fractions(self, group: str, *, independent: bool | None = None) -> Fractions:
+        """Counts within the bands for the models of one :func:`model_group`."""
+        return Fractions.of(
+            [r for r in self.rows(independent=independent) if model_group(r.model) == group]
+        )
+
     @property
     def model_ids(self) -> list[str]:
         """Models with at least one comparison, in catalogue order."""
@@ -167,6 +185,13 @@ class ValidationReport:
             if r.model.id not in seen:
                 seen.append(r.model.id)
         return seen
+
+    def independent_cases_of(self, group: str) -> list[Case]:
+        """Observations compared independently with at least one model of ``group``."""
+        ids = {
+            r.case.id for r in self.comparisons if r.independent and model_group(r.model) == group
+        }
+        return [c for c in self.cases if c.id in ids]
 
     def independent_cases(self) -> list[Case]:
         """Observations compared with at least one model independently."""
