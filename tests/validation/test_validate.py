@@ -52,6 +52,8 @@ def test_cli_writes_the_csv_contract_and_an_html_page(tmp_path: Path) -> None:
         )
     page = (tmp_path / "validation.html").read_text(encoding="utf-8")
     assert "within 0.67-1.5x" in page and "likely cause" in page
+    assert "Not compared" in page and "sampling site differs" in page
+    assert "pairs not compared" in result.output
 
 
 def test_one_model_only() -> None:
