@@ -16,6 +16,7 @@ from ketasim.errors import InputError
 __all__ = [
     "DRUG_NAMES",
     "EVIDENCE_ORDER",
+    "POPULATIONS",
     "covers",
     "normalise_drug",
     "select_models",
@@ -33,6 +34,10 @@ DRUG_NAMES = {
     "r-ketamine": "R-ketamine",
     "arketamine": "R-ketamine",
 }
+
+#: accepted values of ``--population``: ``general`` leaves out models built on intensive-care
+#: patients (``setting = "icu"``), ``icu`` keeps only those, ``any`` keeps both
+POPULATIONS = ("general", "icu", "any")
 
 #: ranking of ``evidence`` (verified models first; ``None`` = not stated, last)
 EVIDENCE_ORDER = ("primary", "table-cited", "composite", "secondary", None)
@@ -65,14 +70,18 @@ def select_models(
     route: str | None = None,
     weight_kg: float | None = None,
     age_years: float | None = None,
+    population: str = "any",
     models: Iterable[ModelSpec] | None = None,
 ) -> list[ModelSpec]:
     """Models matching every given filter, verified evidence first, then by id.
 
     ``drug`` accepts the spellings of :data:`DRUG_NAMES`; ``route`` a route name; ``weight_kg``
-    and ``age_years`` keep only models whose validated ranges contain the patient.
+    and ``age_years`` keep only models whose validated ranges contain the patient;
+    ``population`` (:data:`POPULATIONS`) the care setting the model was built on.
     """
     wanted = normalise_drug(drug) if drug is not None else None
+    if population not in POPULATIONS:
+        raise InputError("--population", f"{population!r} is not one of {', '.join(POPULATIONS)}")
     if weight_kg is not None and not weight_kg > 0:
         raise InputError("--weight", f"{weight_kg:g} kg must be > 0")
     if age_years is not None and age_years < 0:
@@ -83,6 +92,7 @@ def select_models(
         if (wanted is None or m.drug == wanted)
         and (route is None or route in m.route_names)
         and covers(m, weight_kg, age_years)
+        and (population == "any" or m.setting == population)
     ]
     return sorted(chosen, key=lambda m: (EVIDENCE_ORDER.index(m.evidence), m.id))
 

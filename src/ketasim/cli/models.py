@@ -30,6 +30,7 @@ def model_summary(m: ModelSpec) -> dict[str, Any]:
         "analytes": m.analyte_names,
         "routes": m.route_names,
         "population": m.population,
+        "setting": m.setting,
         "sampling": m.sampling,
         "evidence": m.evidence,
         "short_citation": short_citation(m),
@@ -66,6 +67,9 @@ def models(
         "--weight", help="body weight (kg): only models validated for it")] = None,
     age: Annotated[float | None, typer.Option(
         "--age", help="age (years): only models validated for it")] = None,
+    population: Annotated[str | None, typer.Option(
+        "--population", help="general (no ICU models), icu or any [default: general with "
+        "--weight or --age, else any]")] = None,
     output: Annotated[OutputFormat, typer.Option("--output", "-o",
                                                  help="table, json or csv")] = OutputFormat.table,
 ) -> None:
@@ -76,7 +80,10 @@ def models(
     """
     if ctx.invoked_subcommand is not None:
         return
-    ms = select_models(drug=drug, route=route, weight_kg=weight, age_years=age)
+    if population is None:
+        population = "general" if weight is not None or age is not None else "any"
+    ms = select_models(drug=drug, route=route, weight_kg=weight, age_years=age,
+                       population=population.strip().lower())
     if output is OutputFormat.json:
         typer.echo(json.dumps([model_summary(m) for m in ms], indent=2, ensure_ascii=False))
         return
@@ -101,7 +108,8 @@ def models(
         table.add_row(m.id, _DRUG_SHORT[m.drug], ",".join(m.route_names),
                       ",".join(_ANALYTE_SHORT.get(a, a) for a in m.analyte_names),
                       m.evidence or "not stated",
-                      f"{short_citation(m)} {ref}".strip())
+                      f"{short_citation(m)}{' (ICU)' if m.setting == 'icu' else ''} "
+                      f"{ref}".strip())
     Console(width=100).print(table)
 
 

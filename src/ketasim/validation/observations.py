@@ -9,6 +9,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketasim.catalogue.loader import available_models
 from ketasim.errors import ModelError
 
 __all__ = ["QUANTITIES", "Case", "icu_models", "load_cases", "model_caveats"]
@@ -84,7 +85,7 @@ class Case(BaseModel):
     icu: bool = Field(
         default=False,
         description="observed in intensive-care patients: compared with ICU models only "
-        "(and ICU models only with such observations)",
+        '(and ICU models only with such observations; the model file\'s `setting = "icu"`)',
     )
     source_compartments: int | None = Field(
         default=None,
@@ -154,8 +155,5 @@ def model_caveats() -> dict[str, str]:
 
 @cache
 def icu_models() -> frozenset[str]:
-    """Ids of catalogue models built on intensive-care patients (``[settings] icu``)."""
-    text = (resources.files("ketasim.validation") / "data" / "model_caveats.toml").read_text(
-        encoding="utf-8"
-    )
-    return frozenset(str(m) for m in tomllib.loads(text).get("settings", {}).get("icu", []))
+    """Ids of catalogue models built on intensive-care patients (their ``setting = "icu"``)."""
+    return frozenset(m.id for m in available_models() if m.setting == "icu")
