@@ -204,3 +204,54 @@ def test_summary_by_part_of_the_catalogue_adds_up() -> None:
         assert sum(p.n for p in parts) == whole.n
         assert sum(p.narrow for p in parts) == whole.narrow
         assert sum(p.wide for p in parts) == whole.wide
+
+
+# ------------------------------------------------------------------ metabolite observations
+def test_norketamine_observations_read_the_models_metabolite_output() -> None:
+    from ketasim.patient import Patient
+    from ketasim.pk import simulate
+    from ketasim.regimens import parse_regimen
+
+    perez = resolve_model("perez-ruixo-2021")
+    case = CASES["huge-2010-s-in-0.4mgkg-norketamine-cmax"]
+    assert applicability(case, perez) is None
+    # independent reference: the peak of the model's own noresketamine curve on a fine grid
+    import numpy as np
+
+    times = np.arange(0.0, 6 * 60 + 0.05, 0.25)
+    res = simulate(
+        perez,
+        Patient(weight_kg=70.0, age_years=50.0),
+        parse_regimen("0.4 mg/kg intranasal"),
+        times_min=times,
+    )
+    assert predict(case, perez) == pytest.approx(
+        float(res.concentrations_ng_per_ml["noresketamine_plasma"].max()), rel=1e-9
+    )
+    # the parent peak of the same study reads the parent output, not the metabolite
+    parent = predict(CASES["huge-2010-s-in-0.4mgkg-cmax"], perez)
+    assert parent == pytest.approx(
+        float(res.concentrations_ng_per_ml["esketamine_plasma"].max()), rel=1e-9
+    )
+    # an S-norketamine output is not a racemic total; IV-only models cannot run a nasal dose
+    assert applicability(case, resolve_model("racemic-enantiomers")) is not None
+    assert applicability(case, resolve_model("otto-2021")) == "route not in the model"
+
+
+def test_norketamine_only_for_concentration_quantities_in_mass_units() -> None:
+    from ketasim.errors import ModelError
+
+    base = CASES["huge-2010-s-in-0.2mgkg-norketamine-cmax"]
+    with pytest.raises(ModelError, match="mass units"):
+        base.model_copy(update={"unit": "umol/L"}).observed_canonical()
+    with pytest.raises(ModelError, match="only cmax, tmax and auc"):
+        base.model_copy(update={"quantity": "clearance", "unit": "L/h"}).observed_canonical()
+
+
+def test_paediatric_s_ketamine_is_listed_but_has_no_non_icu_model() -> None:
+    report = run_validation()
+    compared = {r.case.id for r in report.comparisons}
+    assert "weber-2004-s-iv-2mgkg-cmax-children" not in compared
+    # the only paediatric S-ketamine model was built in intensive care (flint-2017)
+    reason = applicability(CASES["weber-2004-s-iv-2mgkg-cmax-children"], resolve_model("flint"))
+    assert reason is not None and "ICU" in reason

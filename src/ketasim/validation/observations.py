@@ -58,7 +58,12 @@ class Case(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     drug: Literal["racemic ketamine", "S-ketamine", "R-ketamine"]
-    analyte: Literal["parent", "s_ketamine", "r_ketamine"] = "parent"
+    analyte: Literal["parent", "s_ketamine", "r_ketamine", "norketamine"] = Field(
+        default="parent",
+        description="parent: the drug given (racemic total or S-ketamine); s_ketamine / "
+        "r_ketamine: an enantiomer after racemic ketamine; norketamine: the N-demethylated "
+        "metabolite of the drug given (S-norketamine after S-ketamine or esketamine)",
+    )
     quantity: Quantity
     observed: float = Field(gt=0)
     unit: str
@@ -109,6 +114,16 @@ class Case(BaseModel):
             raise ModelError(
                 f"validation case {self.id}: unit {self.unit!r} not accepted for "
                 f"{self.quantity}; accepted: {', '.join(units)}"
+            )
+        if self.analyte == "norketamine" and self.quantity not in ("cmax", "tmax", "auc"):
+            raise ModelError(
+                f"validation case {self.id}: for norketamine only cmax, tmax and auc are "
+                f"compared, not {self.quantity}"
+            )
+        if self.analyte == "norketamine" and "mol" in self.unit:
+            raise ModelError(
+                f"validation case {self.id}: give norketamine in mass units (ng/mL, ug/mL); "
+                f"{self.unit!r} would be converted with ketamine's molar mass"
             )
         factor, per_kg = units[self.unit]
         return self.observed * factor * (self.weight_kg if per_kg else 1.0)

@@ -37,6 +37,8 @@ _DRUGS = {
     "R-ketamine": ("racemic ketamine",),
 }
 _UNIT_DOSE_MG = 10.0
+#: names of the N-demethylated metabolite's plasma output in catalogue models
+_NORKETAMINE = ("norketamine", "noresketamine", "s_norketamine")
 #: quantities that differ between arterial and venous plasma: early concentrations (Henthorn
 #: 2018: arterial above venous during and soon after an infusion) and the volumes fitted to them
 #: (Persson 2002: volumes and mean residence times 40% smaller from arterial than venous data)
@@ -49,6 +51,11 @@ def _output(case: Case, model: ModelSpec) -> str | None:
         if model.drug == "racemic ketamine" and name != "ketamine_plasma":
             return None
         return name
+    if case.analyte == "norketamine":
+        if model.drug == "racemic ketamine" and "norketamine" not in model.analyte_names:
+            return None  # an S-norketamine output is not the racemic total
+        found = next((n for n in _NORKETAMINE if n in model.analyte_names), None)
+        return f"{found}_plasma" if found else None
     name = f"{case.analyte}_plasma"
     return name if case.analyte in model.analyte_names else None
 
