@@ -122,3 +122,9 @@ def test_select_models_population_filter_and_its_error() -> None:
     result = runner.invoke(app, ["models", "--population", "ward"])
     assert result.exit_code != 0
     assert "--population" in result.output and "general, icu, any" in result.output
+
+
+def test_the_card_of_an_icu_model_says_so() -> None:
+    card = runner.invoke(app, ["models", "show", "hijazi"]).stdout
+    assert "Setting: ICU" in card
+    assert "Setting:" not in runner.invoke(app, ["models", "show", "kamp"]).stdout

@@ -134,6 +134,9 @@ def show(
     console.print(f"Drug: {m.drug}; analytes: {', '.join(m.analyte_names)}; "
                   f"routes: {', '.join(m.route_names)}; sampling: {m.sampling}")
     console.print(f"Population: {m.population}")
+    if m.setting == "icu":
+        console.print("Setting: ICU (left out of patient filters and compare --all unless "
+                      "--population icu or any)")
     cite = m.citation
     console.print(f"Citation: {cite.text}" + (f"  doi:{cite.doi}" if cite.doi else "")
                   + (f"  PMID {cite.pmid}" if cite.pmid else ""))
