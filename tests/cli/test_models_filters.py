@@ -82,3 +82,49 @@ def test_bad_drug_is_a_one_line_error() -> None:
     result = runner.invoke(app, ["models", "--drug", "propofol"])
     assert result.exit_code == 2
     assert "--drug" in result.output and "racemic" in result.output
+
+
+def _ids(args: list[str]) -> set[str]:
+    result = runner.invoke(app, ["models", *args, "-o", "csv"])
+    assert result.exit_code == 0, result.output
+    return set(pd.read_csv(io.StringIO(result.stdout))["id"])
+
+
+def test_icu_models_say_so_in_their_file() -> None:
+    icu = {m.id for m in available_models() if m.setting == "icu"}
+    # Hijazi 2003: adult ICU patients with brain or spinal-cord injury; Flint 2017: children on
+    # prolonged sedation in a paediatric ICU (both populations as their files describe them)
+    assert icu == {"hijazi-2003", "flint-2017"}
+    assert all(
+        "intensive care" in m.population or "ICU" in m.population
+        for m in available_models()
+        if m.id in icu
+    )
+
+
+def test_a_generic_adult_gets_no_icu_model_unless_asked() -> None:
+    adult = ["--drug", "racemic", "--weight", "70", "--age", "40"]
+    assert "hijazi-2003" not in _ids(adult)
+    assert "hijazi-2003" in _ids([*adult, "--population", "icu"])
+    assert _ids([*adult, "--population", "icu"]) == {"hijazi-2003"}
+    assert _ids([*adult, "--population", "any"]) == _ids(adult) | {"hijazi-2003"}
+    # the whole catalogue (no patient given) still lists it, marked
+    assert "hijazi-2003" in _ids([])
+    table = runner.invoke(app, ["models", "--drug", "racemic"]).stdout
+    assert "(ICU)" in table
+
+
+def test_select_models_population_filter_and_its_error() -> None:
+    general = {m.id for m in select_models(weight_kg=70, age_years=40, population="general")}
+    icu = {m.id for m in select_models(weight_kg=70, age_years=40, population="icu")}
+    every = {m.id for m in select_models(weight_kg=70, age_years=40)}
+    assert general.isdisjoint(icu) and general | icu == every
+    result = runner.invoke(app, ["models", "--population", "ward"])
+    assert result.exit_code != 0
+    assert "--population" in result.output and "general, icu, any" in result.output
+
+
+def test_the_card_of_an_icu_model_says_so() -> None:
+    card = runner.invoke(app, ["models", "show", "hijazi"]).stdout
+    assert "Setting: ICU" in card
+    assert "Setting:" not in runner.invoke(app, ["models", "show", "kamp"]).stdout

@@ -20,7 +20,8 @@ def test_simulator_overlays_every_applicable_model(app: Any, as_role: dict[str, 
     r = as_role["prescriber"].get("/tools/simulate", params=PARAMS)
     assert r.status_code == 200 and "Model comparison" in r.text
     models = [resolve_model("kamp-2020-meta")] + [
-        m for m in select_models(drug="racemic", route="iv", weight_kg=70, age_years=40)
+        m for m in select_models(drug="racemic", route="iv", weight_kg=70, age_years=40,
+                                 population="general")
         if m.id != "kamp-2020-meta"]
     lib = compare_models(models, Patient(weight_kg=70.0, age_years=40.0),
                          parse_regimen("0.5 mg/kg", over="40min"),
@@ -29,6 +30,8 @@ def test_simulator_overlays_every_applicable_model(app: Any, as_role: dict[str, 
     for row in lib["models"]:  # type: ignore[attr-defined]
         assert f"<td>{row['model']}</td>" in r.text
         assert f"{row['cmax_ng_per_ml']:.4g}" in r.text
+    # a model built on ICU patients is not overlaid for a generic adult (its setting differs)
+    assert "<td>hijazi-2003</td>" not in r.text
 
 
 def test_unknown_comparison_model_is_a_clear_error(app: Any, as_role: dict[str, Any]) -> None:

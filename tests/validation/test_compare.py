@@ -114,3 +114,14 @@ def test_bad_input_is_a_one_line_error(args: list[str]) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "error" in result.output
+
+
+def test_all_leaves_out_icu_models_unless_asked() -> None:
+    general = runner.invoke(app, [*ISSUE_RUN, "--until", "1h", "--every", "30min"])
+    assert general.exit_code == 0, general.output
+    assert "hijazi-2003" not in set(pd.read_csv(io.StringIO(general.stdout))["model"])
+    icu = runner.invoke(
+        app, [*ISSUE_RUN, "--until", "1h", "--every", "30min", "--population", "icu"]
+    )
+    assert icu.exit_code == 0, icu.output
+    assert set(pd.read_csv(io.StringIO(icu.stdout))["model"]) == {"hijazi-2003"}

@@ -31,6 +31,7 @@ def model_summary(m: ModelSpec) -> dict[str, Any]:
         "analytes": m.analyte_names,
         "routes": m.route_names,
         "population": m.population,
+        "setting": m.setting,
         "sampling": m.sampling,
         "evidence": m.evidence,
         "short_citation": short_citation(m),
@@ -76,6 +77,7 @@ class ModelCard:
     analyte_names: tuple[str, ...]
     validity: Mapping[str, Bounds]
     summary: Mapping[str, Any] = field(repr=False)
+    setting: str = "general"
 
     @classmethod
     def from_summary(cls, summary: Mapping[str, Any]) -> ModelCard:
@@ -88,4 +90,5 @@ class ModelCard:
             tuple(summary["analytes"]),
             {k: Bounds(v["min"], v["max"]) for k, v in summary["validity"].items()},
             dict(summary),
+            summary.get("setting", "general"),
         )

@@ -3,7 +3,8 @@
 A model file is TOML. Its sections (all validated when the file is loaded):
 
 - identity: ``id``, ``short_names`` (first author etc.), ``title``, ``drug``, ``population``,
-  ``sampling``, ``evidence`` (optional: primary / table-cited / composite / secondary), ``notes``;
+  ``setting`` (optional: ``icu`` for a model built on intensive-care patients), ``sampling``,
+  ``evidence`` (optional: primary / table-cited / composite / secondary), ``notes``;
 - ``[citation]``: ``text``, ``doi``, ``pmid`` (absent = ``None``), ``verified`` (how the numbers
   were checked);
 - ``[validity]``: covariate ranges the model was built on (``weight_kg``, ``age_years``,
@@ -313,6 +314,12 @@ class ModelSpec(_Strict):
     title: str
     drug: Literal["racemic ketamine", "S-ketamine", "R-ketamine", "esketamine"]
     population: str
+    setting: Literal["general", "icu"] = Field(
+        default="general",
+        description="Care setting of the population the model was built on: 'icu' for "
+        "intensive-care patients (such a model is left out of patient-based selection unless "
+        "ICU is asked for: `models --population icu`, `compare --all --population icu`).",
+    )
     sampling: Literal["arterial", "venous", "not stated"] = "not stated"
     evidence: Literal["primary", "table-cited", "composite", "secondary"] | None = Field(
         default=None,

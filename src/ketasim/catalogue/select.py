@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the schema loads with the catalogue; a card needs neither (
 __all__ = [
     "DRUG_NAMES",
     "EVIDENCE_ORDER",
+    "POPULATIONS",
     "covers",
     "normalise_drug",
     "select",
@@ -36,6 +37,10 @@ DRUG_NAMES = {
     "r-ketamine": "R-ketamine",
     "arketamine": "R-ketamine",
 }
+
+#: accepted values of ``--population``: ``general`` leaves out models built on intensive-care
+#: patients (``setting = "icu"``), ``icu`` keeps only those, ``any`` keeps both
+POPULATIONS = ("general", "icu", "any")
 
 #: ranking of ``evidence`` (verified models first; ``None`` = not stated, last)
 EVIDENCE_ORDER = ("primary", "table-cited", "composite", "secondary", None)
@@ -69,6 +74,8 @@ class Selectable(Protocol):
     def route_names(self) -> list[str] | tuple[str, ...]: ...
     @property
     def validity(self) -> Mapping[Any, _Bounded]: ...
+    @property
+    def setting(self) -> str: ...
 
 
 S = TypeVar("S", bound=Selectable)
@@ -91,24 +98,30 @@ def select_models(
     route: str | None = None,
     weight_kg: float | None = None,
     age_years: float | None = None,
+    population: str = "any",
     models: Iterable[ModelSpec] | None = None,
 ) -> list[ModelSpec]:
     """Models matching every given filter, verified evidence first, then by id.
 
     ``drug`` accepts the spellings of :data:`DRUG_NAMES`; ``route`` a route name; ``weight_kg``
-    and ``age_years`` keep only models whose validated ranges contain the patient.
+    and ``age_years`` keep only models whose validated ranges contain the patient;
+    ``population`` (:data:`POPULATIONS`) the care setting the model was built on.
     """
     if models is None:
         from ketasim.catalogue.loader import available_models
 
         models = available_models()
-    return select(models, drug=drug, route=route, weight_kg=weight_kg, age_years=age_years)
+    return select(models, drug=drug, route=route, weight_kg=weight_kg, age_years=age_years,
+                  population=population)
 
 
 def select(items: Iterable[S], *, drug: str | None = None, route: str | None = None,
-           weight_kg: float | None = None, age_years: float | None = None) -> list[S]:
+           weight_kg: float | None = None, age_years: float | None = None,
+           population: str = "any") -> list[S]:
     """:func:`select_models` over any models or model cards."""
     wanted = normalise_drug(drug) if drug is not None else None
+    if population not in POPULATIONS:
+        raise InputError("population", f"{population!r} is not one of {', '.join(POPULATIONS)}")
     if weight_kg is not None and not weight_kg > 0:
         raise InputError("weight_kg", f"{weight_kg:g} kg must be > 0")
     if age_years is not None and age_years < 0:
@@ -119,6 +132,7 @@ def select(items: Iterable[S], *, drug: str | None = None, route: str | None = N
         if (wanted is None or m.drug == wanted)
         and (route is None or route in m.route_names)
         and covers(m, weight_kg, age_years)
+        and (population == "any" or m.setting == population)
     ]
     return sorted(chosen, key=lambda m: (EVIDENCE_ORDER.index(m.evidence), m.id))
 

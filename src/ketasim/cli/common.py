@@ -51,6 +51,7 @@ class OutputFormat(StrEnum):
 
 CLI_FLAGS: dict[str, str] = {
     "weight_kg": "--weight",
+    "population": "--population",
     "age_years": "--age",
     "height_cm": "--height",
     "sex": "--sex",

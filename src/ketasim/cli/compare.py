@@ -46,6 +46,13 @@ def compare_command(
         str,
         typer.Option("--drug", help="with --all: racemic, S-ketamine, esketamine or R-ketamine"),
     ] = "racemic",
+    population: Annotated[
+        str,
+        typer.Option(
+            "--population",
+            help="with --all: general (leaves out models built on ICU patients), icu or any",
+        ),
+    ] = "general",
     weight: Annotated[float | None, typer.Option("--weight", help="body weight (kg)")] = None,
     age: Annotated[float | None, typer.Option("--age", help="age (years)")] = None,
     height: Annotated[float | None, typer.Option("--height", help="height (cm)")] = None,
@@ -112,7 +119,10 @@ def compare_command(
         chosen = [
             m
             for m in select_models(
-                drug=drug, weight_kg=patient.weight_kg, age_years=patient.age_years
+                drug=drug,
+                weight_kg=patient.weight_kg,
+                age_years=patient.age_years,
+                population=population.strip().lower(),
             )
             if set(routes) <= set(m.route_names)
         ]

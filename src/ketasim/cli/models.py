@@ -41,6 +41,9 @@ def models(
         "--weight", help="body weight (kg): only models validated for it")] = None,
     age: Annotated[float | None, typer.Option(
         "--age", help="age (years): only models validated for it")] = None,
+    population: Annotated[str | None, typer.Option(
+        "--population", help="general (no ICU models), icu or any [default: general with "
+        "--weight or --age, else any]")] = None,
     output: Annotated[OutputFormat, typer.Option("--output", "-o",
                                                  help="table, json or csv")] = OutputFormat.table,
 ) -> None:
@@ -51,7 +54,10 @@ def models(
     """
     if ctx.invoked_subcommand is not None:
         return
-    ms = select(model_cards(), drug=drug, route=route, weight_kg=weight, age_years=age)
+    if population is None:
+        population = "general" if weight is not None or age is not None else "any"
+    ms = select(model_cards(), drug=drug, route=route, weight_kg=weight, age_years=age,
+                population=population.strip().lower())
     if output is OutputFormat.json:
         typer.echo(json.dumps([dict(m.summary) for m in ms], indent=2, ensure_ascii=False))
         return
@@ -78,7 +84,8 @@ def models(
         table.add_row(m.id, _DRUG_SHORT[m.drug], ",".join(m.route_names),
                       ",".join(_ANALYTE_SHORT.get(a, a) for a in m.analyte_names),
                       m.evidence or "not stated",
-                      f"{m.summary['short_citation']} {ref}".strip())
+                      f"{m.summary['short_citation']}"
+                      f"{' (ICU)' if m.setting == 'icu' else ''} {ref}".strip())
     Console(width=100).print(table)
 
 
@@ -105,6 +112,9 @@ def show(
     console.print(f"Drug: {m.drug}; analytes: {', '.join(m.analyte_names)}; "
                   f"routes: {', '.join(m.route_names)}; sampling: {m.sampling}")
     console.print(f"Population: {m.population}")
+    if m.setting == "icu":
+        console.print("Setting: ICU (left out of patient filters and compare --all unless "
+                      "--population icu or any)")
     cite = m.citation
     console.print(f"Citation: {cite.text}" + (f"  doi:{cite.doi}" if cite.doi else "")
                   + (f"  PMID {cite.pmid}" if cite.pmid else ""))

@@ -59,6 +59,13 @@ def validate_command(
         "compared independently",
         file=sys.stderr,
     )
+    if report.exclusions:
+        print(
+            f"ketasim: {len(report.exclusions)} model-observation pairs not compared (the "
+            "model's output is not what the study measured: sampling site, structure, ICU "
+            "setting or sampling window); the HTML report lists each with its reason",
+            file=sys.stderr,
+        )
 
 
 def register(root: typer.Typer) -> None:

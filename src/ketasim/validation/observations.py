@@ -9,9 +9,10 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ketasim.catalogue.loader import available_models
 from ketasim.errors import ModelError
 
-__all__ = ["QUANTITIES", "Case", "load_cases", "model_caveats"]
+__all__ = ["QUANTITIES", "Case", "icu_models", "load_cases", "model_caveats"]
 
 Quantity = Literal[
     "cmax", "tmax", "auc", "css", "clearance", "vss", "v_central", "half_life", "bioavailability"
@@ -57,7 +58,12 @@ class Case(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     drug: Literal["racemic ketamine", "S-ketamine", "R-ketamine"]
-    analyte: Literal["parent", "s_ketamine", "r_ketamine"] = "parent"
+    analyte: Literal["parent", "s_ketamine", "r_ketamine", "norketamine"] = Field(
+        default="parent",
+        description="parent: the drug given (racemic total or S-ketamine); s_ketamine / "
+        "r_ketamine: an enantiomer after racemic ketamine; norketamine: the N-demethylated "
+        "metabolite of the drug given (S-norketamine after S-ketamine or esketamine)",
+    )
     quantity: Quantity
     observed: float = Field(gt=0)
     unit: str
@@ -71,10 +77,26 @@ class Case(BaseModel):
     covariates: dict[str, float] = Field(default_factory=dict)
     sampling: Literal["arterial", "venous", "not stated"] = "not stated"
     sampling_until_min: float | None = Field(default=None, gt=0)
+    sampling_until_assumed: bool = Field(
+        default=False,
+        description="the sampling window was not read in the source: an apparent half-life "
+        "over an unknown window cannot be reproduced, so it is not compared",
+    )
     paediatric: bool = Field(
         default=False,
         description="a paediatric value (standardised "
         "to 70 kg): compared with paediatric models only",
+    )
+    icu: bool = Field(
+        default=False,
+        description="observed in intensive-care patients: compared with ICU models only "
+        '(and ICU models only with such observations; the model file\'s `setting = "icu"`)',
+    )
+    source_compartments: int | None = Field(
+        default=None,
+        ge=1,
+        description="for v_central: disposition compartments of the parent in the model the "
+        "value comes from; a central volume is comparable only between models of that structure",
     )
     citation: str
     doi: str | None = None
@@ -92,6 +114,16 @@ class Case(BaseModel):
             raise ModelError(
                 f"validation case {self.id}: unit {self.unit!r} not accepted for "
                 f"{self.quantity}; accepted: {', '.join(units)}"
+            )
+        if self.analyte == "norketamine" and self.quantity not in ("cmax", "tmax", "auc"):
+            raise ModelError(
+                f"validation case {self.id}: for norketamine only cmax, tmax and auc are "
+                f"compared, not {self.quantity}"
+            )
+        if self.analyte == "norketamine" and "mol" in self.unit:
+            raise ModelError(
+                f"validation case {self.id}: give norketamine in mass units (ng/mL, ug/mL); "
+                f"{self.unit!r} would be converted with ketamine's molar mass"
             )
         factor, per_kg = units[self.unit]
         return self.observed * factor * (self.weight_kg if per_kg else 1.0)
@@ -134,3 +166,9 @@ def model_caveats() -> dict[str, str]:
     )
     data = tomllib.loads(text)
     return {str(k): str(v) for k, v in data.get("caveats", {}).items()}
+
+
+@cache
+def icu_models() -> frozenset[str]:
+    """Ids of catalogue models built on intensive-care patients (their ``setting = "icu"``)."""
+    return frozenset(m.id for m in available_models() if m.setting == "icu")

@@ -17,9 +17,16 @@ from ketasim.pk import Dose, Regimen, build_system, simulate
 from ketasim.pk.events import resolve_inputs
 from ketasim.regimens import parse_regimen
 from ketasim.validation.compare import parent_output, with_totals
-from ketasim.validation.observations import Case
+from ketasim.validation.observations import Case, icu_models
 
-__all__ = ["applicability", "predict"]
+__all__ = [
+    "SITE_DEPENDENT",
+    "applicability",
+    "disposition_compartments",
+    "predict",
+    "runnable",
+    "unlike",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -30,6 +37,12 @@ _DRUGS = {
     "R-ketamine": ("racemic ketamine",),
 }
 _UNIT_DOSE_MG = 10.0
+#: names of the N-demethylated metabolite's plasma output in catalogue models
+_NORKETAMINE = ("norketamine", "noresketamine", "s_norketamine")
+#: quantities that differ between arterial and venous plasma: early concentrations (Henthorn
+#: 2018: arterial above venous during and soon after an infusion) and the volumes fitted to them
+#: (Persson 2002: volumes and mean residence times 40% smaller from arterial than venous data)
+SITE_DEPENDENT = frozenset({"cmax", "tmax", "v_central", "vss"})
 
 
 def _output(case: Case, model: ModelSpec) -> str | None:
@@ -38,8 +51,27 @@ def _output(case: Case, model: ModelSpec) -> str | None:
         if model.drug == "racemic ketamine" and name != "ketamine_plasma":
             return None
         return name
+    if case.analyte == "norketamine":
+        if model.drug == "racemic ketamine" and "norketamine" not in model.analyte_names:
+            return None  # an S-norketamine output is not the racemic total
+        found = next((n for n in _NORKETAMINE if n in model.analyte_names), None)
+        return f"{found}_plasma" if found else None
     name = f"{case.analyte}_plasma"
     return name if case.analyte in model.analyte_names else None
+
+
+def disposition_compartments(model: ModelSpec, output: str) -> int | None:
+    """Compartments of the analyte observed as ``output``: its central compartment and those
+    exchanging with it both ways (depots, transit chains and metabolites excluded)."""
+    central = next(
+        (c.name for c in model.compartments if f"{c.analyte}_{c.observed}" == output), None
+    )
+    if central is None:
+        return None
+    pairs = {(f.from_, f.to) for f in model.flows}
+    return 1 + sum(
+        1 for c in model.compartments if (central, c.name) in pairs and (c.name, central) in pairs
+    )
 
 
 def _regimen(case: Case) -> Regimen:
@@ -47,7 +79,14 @@ def _regimen(case: Case) -> Regimen:
 
 
 def applicability(case: Case, model: ModelSpec) -> str | None:
-    """``None`` if ``model`` can be run for ``case``, else why not."""
+    """``None`` if ``model`` can be run for ``case`` and its output is what the study measured,
+    else why not (:func:`runnable`, then :func:`unlike`)."""
+    return runnable(case, model) or unlike(case, model)
+
+
+def runnable(case: Case, model: ModelSpec) -> str | None:
+    """``None`` if ``model`` can be run for ``case`` (drug, analyte, route, patient), else why
+    not."""
     if model.drug not in _DRUGS[case.drug]:
         return "another drug"
     if _output(case, model) is None:
@@ -62,6 +101,35 @@ def applicability(case: Case, model: ModelSpec) -> str | None:
     age = model.validity.get("age_years")
     if case.paediatric and (age is None or age.max is None or age.max > 18):
         return "a paediatric value; not a paediatric model"
+    return None
+
+
+def unlike(case: Case, model: ModelSpec) -> str | None:
+    """Why the model's output is not the quantity the study measured (compare like with like:
+    population setting, sampling site, model structure, sampling window), else ``None``."""
+    if case.icu and model.id not in icu_models():
+        return "an observation in ICU patients; the model was not built on ICU patients"
+    if model.id in icu_models() and not case.icu:
+        return "a model of ICU patients; the observation is not from ICU patients"
+    sites = {case.sampling, model.sampling}
+    if case.quantity in SITE_DEPENDENT and "not stated" not in sites and len(sites) == 2:
+        return (
+            f"sampling site differs (study {case.sampling}, model {model.sampling}) for a "
+            f"site-dependent quantity ({case.quantity})"
+        )
+    if case.quantity == "half_life" and case.sampling_until_assumed:
+        return (
+            "the study's sampling window was not read: its apparent half-life cannot be "
+            "reproduced (it depends on how long the study sampled)"
+        )
+    if case.quantity == "v_central" and case.source_compartments is not None:
+        output = _output(case, model)
+        n = disposition_compartments(model, output) if output else None
+        if n != case.source_compartments:
+            return (
+                f"central volume of a {n}-compartment model vs that of the study's "
+                f"{case.source_compartments}-compartment model: structures differ"
+            )
     return None
 
 

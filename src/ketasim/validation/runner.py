@@ -16,9 +16,17 @@ from ketasim.catalogue import available_models
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError
 from ketasim.validation.observations import CANONICAL, Case, load_cases, model_caveats
-from ketasim.validation.predict import applicability, predict
+from ketasim.validation.predict import SITE_DEPENDENT, predict, runnable, unlike
 
-__all__ = ["Comparison", "Fractions", "ValidationReport", "likely_cause", "run_validation"]
+__all__ = [
+    "Comparison",
+    "Exclusion",
+    "Fractions",
+    "ValidationReport",
+    "likely_cause",
+    "model_group",
+    "run_validation",
+]
 
 NARROW = (0.8, 1.25)
 WIDE = (0.67, 1.5)
@@ -79,11 +87,15 @@ def likely_cause(row: Comparison) -> str:
     """The likely cause of a disagreement, from what is known about the case and the model."""
     case, model = row.case, row.model
     causes: list[str] = []
-    if "not stated" not in (case.sampling, model.sampling) and case.sampling != model.sampling:
+    if case.quantity in SITE_DEPENDENT and "not stated" in (case.sampling, model.sampling):
+        who = (
+            "study and model"
+            if case.sampling == model.sampling
+            else ("study" if case.sampling == "not stated" else "model")
+        )
         causes.append(
-            f"sampling site differs (study {case.sampling}, model {model.sampling}): "
-            "arterial concentrations exceed venous ones during and soon after "
-            "infusion (Henthorn 2018)"
+            f"sampling site not stated for the {who}: early (peak) concentrations are higher in "
+            "arterial than in venous plasma during and soon after an input (Henthorn 2018)"
         )
     if case.population_differs:
         causes.append(f"population differs: {case.population_differs}")
@@ -114,12 +126,33 @@ def likely_cause(row: Comparison) -> str:
     return "; ".join(causes)
 
 
+GROUPS = ("adult racemic ketamine", "S-ketamine and esketamine", "paediatric racemic ketamine")
+
+
+def model_group(model: ModelSpec) -> str:
+    """The part of the catalogue a model belongs to (for the report's summary by group)."""
+    if model.drug != "racemic ketamine":
+        return GROUPS[1]
+    age = model.validity.get("age_years")
+    return GROUPS[2] if age is not None and age.max is not None and age.max <= 18 else GROUPS[0]
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A model that could run for a case but whose output is not what the study measured."""
+
+    case: Case
+    model: ModelSpec
+    reason: str
+
+
 @dataclass(frozen=True)
 class ValidationReport:
-    """All comparisons of a validation run."""
+    """All comparisons of a validation run, and the pairs left out as unlike."""
 
     comparisons: tuple[Comparison, ...]
     cases: tuple[Case, ...]
+    exclusions: tuple[Exclusion, ...] = ()
 
     def rows(
         self, *, independent: bool | None = None, model_id: str | None = None
@@ -138,6 +171,12 @@ class ValidationReport:
         """Counts within the bands for the filtered comparisons."""
         return Fractions.of(self.rows(independent=independent, model_id=model_id))
 
+    def group_fractions(self, group: str, *, independent: bool | None = None) -> Fractions:
+        """Counts within the bands for the models of one :func:`model_group`."""
+        return Fractions.of(
+            [r for r in self.rows(independent=independent) if model_group(r.model) == group]
+        )
+
     @property
     def model_ids(self) -> list[str]:
         """Models with at least one comparison, in catalogue order."""
@@ -146,6 +185,13 @@ class ValidationReport:
             if r.model.id not in seen:
                 seen.append(r.model.id)
         return seen
+
+    def independent_cases_of(self, group: str) -> list[Case]:
+        """Observations compared independently with at least one model of ``group``."""
+        ids = {
+            r.case.id for r in self.comparisons if r.independent and model_group(r.model) == group
+        }
+        return [c for c in self.cases if c.id in ids]
 
     def independent_cases(self) -> list[Case]:
         """Observations compared with at least one model independently."""
@@ -174,9 +220,14 @@ def run_validation(
             raise InputError("model", f"{model_id!r} is not a catalogue model")
     cases = load_cases()
     out = []
+    left_out = []
     for case in cases:
         for model in catalogue:
-            if applicability(case, model) is not None:
+            if runnable(case, model) is not None:
+                continue
+            reason = unlike(case, model)
+            if reason is not None:
+                left_out.append(Exclusion(case, model, reason))
                 continue
             out.append(
                 Comparison(
@@ -187,4 +238,4 @@ def run_validation(
                     model.id not in case.not_independent_for,
                 )
             )
-    return ValidationReport(tuple(out), cases)
+    return ValidationReport(tuple(out), cases, tuple(left_out))

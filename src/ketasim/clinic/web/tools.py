@@ -308,7 +308,8 @@ def _compare_overlay(ctx: dict[str, object], model: object, compare: str, patien
     routes = {d.route for d in regimen}
     if compare.strip().lower() == "all":
         others = [o for o in select_models(weight_kg=patient.weight_kg,
-                                           age_years=patient.age_years)
+                                           age_years=patient.age_years,
+                                           population=model.setting)
                   if o.drug == model.drug and routes <= set(o.route_names)]
     else:
         names = [n.strip() for n in compare.split(",") if n.strip()]
