@@ -60,36 +60,39 @@ class ExactSolver:
     def advance_grid(self, x: FloatArray, u: FloatArray, offsets_min: FloatArray,
                      out: FloatArray | None = None,
                      project: FloatArray | None = None, *,
-                     steps: FloatArray | None = None) -> FloatArray:
+                     origin_min: float = 0.0) -> FloatArray:
         """States at ``offsets_min`` (sorted, >= 0) after a start state ``x``, constant ``u``.
 
         Returns an array of shape (len(offsets), n), written into ``out`` when given. With
         ``project`` (a (k, n) matrix), returns ``states @ project.T`` (shape (len, k)) instead,
-        without forming the states. ``steps``: ``np.diff(offsets_min)`` when the caller has it
-        (only used to tell a uniform grid; saves a pass over the offsets).
+        without forming the states. With ``origin_min``, the offsets are
+        ``offsets_min - origin_min`` (a slice of absolute times can be passed without a copy).
         """
-        offsets = np.asarray(offsets_min, dtype=float)
-        count = offsets.size
+        values = np.asarray(offsets_min, dtype=float)
+        count = values.size
         P = np.eye(self.n) if project is None else np.asarray(project, dtype=float)
         k = P.shape[0]
         if out is None:
             out = np.empty((count, k))
         if count == 0:
             return out
-        x0 = self.advance(x, u, float(offsets[0]))
+
+        def offset(i: int) -> float:
+            return float(values[i] - origin_min)
+
+        x0 = self.advance(x, u, offset(0))
         out[0] = P @ x0
         if count == 1:
             return out
-        h = float(offsets[1] - offsets[0])
+        h = offset(1) - offset(0)
         uniform = count >= 8 and h > 0 and abs(
-            (float(offsets[-1]) - float(offsets[0])) / (count - 1) - h) <= 1e-9 * h
+            (offset(-1) - offset(0)) / (count - 1) - h) <= 1e-9 * h
         if uniform:
-            steps = np.diff(offsets) if steps is None else steps
-            uniform = bool(steps.max() - h <= 1e-9 * h and h - steps.min() <= 1e-9 * h)
+            uniform = _uniform_steps(values, h, 1e-9 * h)
         if not uniform:
             current = x0
             for i in range(1, count):
-                current = self.advance(current, u, float(offsets[i] - offsets[i - 1]))
+                current = self.advance(current, u, offset(i) - offset(i - 1))
                 out[i] = P @ current
             return out
         # block length ~ sqrt(count): few Python-level steps, small tables
@@ -128,8 +131,7 @@ class ExactSolver:
             raise InputError("times", "give at least one output time")
         if not np.all(np.isfinite(times)):
             raise InputError("times", "output times must be finite numbers")
-        steps = np.diff(times)
-        if steps.size and steps.min() < 0:
+        if (times[1:] < times[:-1]).any():
             raise InputError("times", "output times must be sorted ascending")
         events = inputs.event_times()
         t0 = min([float(times[0]), *events])
@@ -151,13 +153,26 @@ class ExactSolver:
                     u[inf.state] += inf.rate_mg_per_min
             j = int(np.searchsorted(times, b, side="left"))
             if j > ti:
-                self.advance_grid(x, u, times[ti:j] - a, out=out[ti:j], project=project,
-                                  steps=steps[ti:j - 1])
+                self.advance_grid(x, u, times[ti:j], out=out[ti:j], project=project,
+                                  origin_min=a)
                 ti = j
             if ti >= times.size or not np.isfinite(b):
                 break
             x = self.advance(x, u, b - a)
         return out
+
+
+def _uniform_steps(values: FloatArray, h: float, tol: float) -> bool:
+    """Whether every step of ``values`` is within ``tol`` of ``h``.
+
+    Checked in chunks: small temporaries, instead of a full-length array of differences.
+    """
+    chunk = 8192
+    for start in range(0, values.size - 1, chunk):
+        steps = np.diff(values[start:start + chunk + 1])
+        if steps.max() - h > tol or h - steps.min() > tol:
+            return False
+    return True
 
 
 def _grid_tables(phi: FloatArray, drift: FloatArray, P: FloatArray, m: int
