@@ -16,9 +16,10 @@ Timed:
   opentiva works in seconds: an infusion row is ``[start_s, dose_mg_per_s, duration_s, end_s]``;
   with V1 in L its concentrations come out in mg/L (= ug/mL), converted here to ng/mL.
 
-The two kinds of run are interleaved so both see the same machine state. Agreement is reported as
-the maximum relative difference (opentiva vs ketasim) where ketasim's concentration is above 1e-3
-of its peak.
+The runs are interleaved so all see the same machine state, and their order rotates from one
+repeat to the next (whichever call follows opentiva's large allocations runs ~2 ms slower).
+Agreement is reported as the maximum relative difference (opentiva vs ketasim) where ketasim's
+concentration is above 1e-3 of its peak.
 
 Run::
 
@@ -63,7 +64,7 @@ DOSE_MG_PER_KG = 0.5
 INFUSION_S = 40 * 60
 HORIZON_S = 24 * 60 * 60
 RELATIVE_FLOOR = 1e-3  # compare only where concentration > this fraction of the peak
-TARGET_RATIO = 10.0
+TARGET_RATIO = 30.0  # issue 9 (was 10)
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -276,11 +277,18 @@ def main(argv: list[str] | None = None) -> int:
     warm_k: list[float] = []
     warm_p: list[float] = []
     warm_o: list[float] = []
-    for _ in range(args.repeat):  # interleaved: both see the same machine state
-        warm_k.append(timed(run_ketasim)[0])
-        warm_p.append(timed(run_prepared)[0])
-        if run_opentiva is not None:
-            warm_o.append(timed(run_opentiva)[0])
+    runs: list[tuple[Callable[[], Profiles], list[float]]] = [
+        (run_ketasim, warm_k),
+        (run_prepared, warm_p),
+    ]
+    if run_opentiva is not None:
+        runs.append((run_opentiva, warm_o))
+    # interleaved, so all see the same machine state, and rotated: whichever call follows
+    # opentiva's large allocations pays for cold caches and fresh pages (measured ~2 ms on this
+    # machine), so each engine takes each place in the order equally often
+    for i in range(args.repeat):
+        for run, warm in runs[i % len(runs) :] + runs[: i % len(runs)]:
+            warm.append(timed(run)[0])
 
     results: dict[str, Any] = {
         "benchmark": "single_patient",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from ketasim.errors import UnitError
@@ -139,6 +140,7 @@ _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _QUANTITY_RE = re.compile(rf"^\s*({_NUMBER})\s*(.*?)\s*$")
 
 
+@lru_cache(maxsize=1024)  # pure in ``unit``; parameter units are re-read per patient
 def _normalise(unit: str) -> str:
     """Return the canonical spelling of ``unit`` (e.g. ``'µg / kg'`` -> ``'ug/kg'``)."""
     text = unit.strip().replace(" ", "").replace("per", "/").replace("·", "")

@@ -32,8 +32,6 @@ class ExactSolver:
         self.K = K
         self.n = K.shape[0]
         self._cache: dict[float, tuple[FloatArray, FloatArray]] = {}
-        self._grid_cache: dict[tuple[float, int], tuple[FloatArray, FloatArray,
-                                                        FloatArray, FloatArray]] = {}
 
     def propagator(self, h_min: float) -> tuple[FloatArray, FloatArray]:
         """``(Phi, Gamma)`` for a step of ``h_min`` minutes (cached)."""
@@ -59,75 +57,65 @@ class ExactSolver:
         phi, gamma = self.propagator(h_min)
         return phi @ x + gamma @ u
 
-    def _grid_tables(self, h: float, m: int) -> tuple[FloatArray, FloatArray, FloatArray,
-                                                       FloatArray]:
-        key = (h, m)
-        hit = self._grid_cache.get(key)
-        if hit is not None:
-            return hit
-        phi, gamma = self.propagator(h)
-        tables = _power_tables(phi, gamma, m)
-        self._grid_cache[key] = tables
-        return tables
-
     def advance_grid(self, x: FloatArray, u: FloatArray, offsets_min: FloatArray,
                      out: FloatArray | None = None,
-                     project: FloatArray | None = None) -> FloatArray:
+                     project: FloatArray | None = None, *,
+                     origin_min: float = 0.0) -> FloatArray:
         """States at ``offsets_min`` (sorted, >= 0) after a start state ``x``, constant ``u``.
 
         Returns an array of shape (len(offsets), n), written into ``out`` when given. With
         ``project`` (a (k, n) matrix), returns ``states @ project.T`` (shape (len, k)) instead,
-        without forming the states.
+        without forming the states. With ``origin_min``, the offsets are
+        ``offsets_min - origin_min`` (a slice of absolute times can be passed without a copy).
         """
-        offsets = np.asarray(offsets_min, dtype=float)
-        count = offsets.size
+        values = np.asarray(offsets_min, dtype=float)
+        count = values.size
         P = np.eye(self.n) if project is None else np.asarray(project, dtype=float)
         k = P.shape[0]
         if out is None:
             out = np.empty((count, k))
         if count == 0:
             return out
-        x0 = self.advance(x, u, float(offsets[0]))
+
+        def offset(i: int) -> float:
+            return float(values[i] - origin_min)
+
+        x0 = self.advance(x, u, offset(0))
         out[0] = P @ x0
         if count == 1:
             return out
-        h = float(offsets[1] - offsets[0])
+        h = offset(1) - offset(0)
         uniform = count >= 8 and h > 0 and abs(
-            (float(offsets[-1]) - float(offsets[0])) / (count - 1) - h) <= 1e-9 * h
+            (offset(-1) - offset(0)) / (count - 1) - h) <= 1e-9 * h
         if uniform:
-            steps = np.diff(offsets)
-            uniform = float(np.max(np.abs(steps - h))) <= 1e-9 * h
+            uniform = _uniform_steps(values, h, 1e-9 * h)
         if not uniform:
             current = x0
             for i in range(1, count):
-                current = self.advance(current, u, float(offsets[i] - offsets[i - 1]))
+                current = self.advance(current, u, offset(i) - offset(i - 1))
                 out[i] = P @ current
             return out
-        # block length ~ sqrt(count): few Python-level steps, small power tables
+        # block length ~ sqrt(count): few Python-level steps, small tables
         m = int(min(max(8, np.ceil(np.sqrt(count))), 2048))
-        powers, gammas, phi_m, gamma_m = self._grid_tables(h, m)
+        phi, gamma = self.propagator(h)
+        rows, forced, phi_m, drift_m = _grid_tables(phi, gamma @ u, P, m)
         n_blocks = -(-count // m)
-        # block starts x_b = Phi_m^b x0 + Gamma_(b m) u, from the same doubling tables
-        block_powers, block_gammas, _, _ = _power_tables(phi_m, gamma_m, n_blocks)
-        starts = block_powers @ x0 + block_gammas @ u
-        # out[b*m + j] = P powers[j] @ starts[b] + P gammas[j] @ u, written in place
-        if project is None:
-            table = powers.reshape(m * self.n, self.n).T
-            forced = (gammas @ u).reshape(1, m * k)
-        else:
-            table = np.matmul(P, powers).reshape(m * k, self.n).T
-            forced = (P @ (gammas @ u).T).T.reshape(1, m * k)
+        # block starts x_b = Phi_m^b x0 + (state after b blocks from zero), also by doubling
+        starts = _trajectory(phi_m, drift_m, x0, n_blocks)
+        # out[b*m + j] = rows[j] @ starts[b] + forced[j]; each output column filled in place
+        table = np.ascontiguousarray(rows.transpose(1, 2, 0))  # (k, n, m)
         full = count // m
+        columns = out.T  # (k, count): each output's values, contiguous in a Fortran array
         if full:
             # einsum, not BLAS: a multithreaded BLAS product here leaves OpenBLAS threads
             # spinning, which was measured to slow the next small LAPACK calls (expm) 100x
-            view = out[: full * m].reshape(full, m * k)
-            np.einsum("bi,ij->bj", starts[:full], table, out=view)
-            view += forced
+            for c in range(k):
+                view = columns[c, : full * m].reshape(full, m)  # splits one axis: a view
+                np.einsum("bi,ij->bj", starts[:full], table[c], out=view)
+                view += forced[:, c]
         rest = count - full * m
         if rest:
-            tail = (starts[full] @ table + forced[0]).reshape(m, k)
-            out[full * m:] = tail[:rest]
+            out[full * m:] = rows[:rest] @ starts[full] + forced[:rest]
         return out
 
     def solve(self, inputs: SystemInputs, times_min: FloatArray,
@@ -143,13 +131,14 @@ class ExactSolver:
             raise InputError("times", "give at least one output time")
         if not np.all(np.isfinite(times)):
             raise InputError("times", "output times must be finite numbers")
-        if np.any(np.diff(times) < 0):
+        if (times[1:] < times[:-1]).any():
             raise InputError("times", "output times must be sorted ascending")
         events = inputs.event_times()
         t0 = min([float(times[0]), *events])
         breakpoints = sorted({t0, *events})
         x = np.zeros(self.n) if x0 is None else np.asarray(x0, dtype=float).copy()
-        out = np.empty((times.size, self.n if project is None else project.shape[0]))
+        # Fortran order: each output's column is contiguous (written in place block by block)
+        out = np.empty((self.n if project is None else project.shape[0], times.size)).T
         ti = 0
         for k, a in enumerate(breakpoints):
             b = breakpoints[k + 1] if k + 1 < len(breakpoints) else np.inf
@@ -164,7 +153,8 @@ class ExactSolver:
                     u[inf.state] += inf.rate_mg_per_min
             j = int(np.searchsorted(times, b, side="left"))
             if j > ti:
-                self.advance_grid(x, u, times[ti:j] - a, out=out[ti:j], project=project)
+                self.advance_grid(x, u, times[ti:j], out=out[ti:j], project=project,
+                                  origin_min=a)
                 ti = j
             if ti >= times.size or not np.isfinite(b):
                 break
@@ -172,30 +162,60 @@ class ExactSolver:
         return out
 
 
-def _power_tables(phi: FloatArray, gamma: FloatArray, m: int
-                  ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``Phi^j`` and ``S_j = sum_{i<j} Phi^i`` for j < m, plus ``Phi^m`` and ``S_m``.
+def _uniform_steps(values: FloatArray, h: float, tol: float) -> bool:
+    """Whether every step of ``values`` is within ``tol`` of ``h``.
 
-    Built by doubling (``Phi^(k+j) = Phi^k Phi^j``, ``S_(k+j) = S_k + Phi^k S_j``): a handful of
-    batched products instead of m Python-level steps. Returned: the powers, the input
-    integrals over j steps ``Gamma_j = S_j Gamma`` (``gamma`` is the one-step integral), and
-    ``Phi^m``, ``Gamma_m``.
+    Checked in chunks: small temporaries, instead of a full-length array of differences.
+    """
+    chunk = 8192
+    for start in range(0, values.size - 1, chunk):
+        steps = np.diff(values[start:start + chunk + 1])
+        if steps.max() - h > tol or h - steps.min() > tol:
+            return False
+    return True
+
+
+def _grid_tables(phi: FloatArray, drift: FloatArray, P: FloatArray, m: int
+                ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Projected powers and forced responses of one step, for j < m, plus ``Phi^m``.
+
+    With ``Phi`` the one-step propagator and ``drift = Gamma u`` the one-step response to the
+    constant input from zero: ``rows[j] = P Phi^j`` and ``forced[j] = P z_j`` where
+    ``z_j = sum_{i<j} Phi^i drift`` (the state after j steps from zero). Built by doubling
+    (``P Phi^(k+j) = (P Phi^j) Phi^k``, ``z_(k+j) = z_k + Phi^k z_j``): a handful of batched
+    products instead of m Python-level steps. Also returns ``Phi^m`` and ``z_m``.
     """
     n = phi.shape[0]
-    powers = np.empty((m, n, n))
-    sums = np.empty((m, n, n))
-    powers[0] = np.eye(n)
-    sums[0] = 0.0
+    rows = np.empty((m, P.shape[0], n))
+    z = np.empty((m, n))
+    rows[0] = P
+    z[0] = 0.0
     k = 1
-    phi_k = phi.copy()  # Phi^k
-    sum_k = np.eye(n)  # S_k
+    phi_k = phi  # Phi^k
+    z_k = drift  # z_k
     while k < m:
         take = min(k, m - k)
-        np.matmul(phi_k, powers[:take], out=powers[k:k + take])
-        sums[k:k + take] = sum_k + np.matmul(phi_k, sums[:take])
-        sum_k = sum_k + phi_k @ sum_k
+        np.matmul(rows[:take], phi_k, out=rows[k:k + take])
+        np.add(z[:take] @ phi_k.T, z_k, out=z[k:k + take])
+        z_k = z_k + phi_k @ z_k
         phi_k = phi_k @ phi_k
         k += take
-    phi_m = phi @ powers[m - 1]
-    sum_m = sums[m - 1] + powers[m - 1]
-    return powers, sums @ gamma, phi_m, sum_m @ gamma
+    phi_m = np.linalg.matrix_power(phi, m)
+    z_m = phi @ z[m - 1] + drift
+    return rows, z @ P.T, phi_m, z_m
+
+
+def _trajectory(phi: FloatArray, drift: FloatArray, x0: FloatArray, count: int) -> FloatArray:
+    """States ``x_b = Phi^b x0 + sum_{i<b} Phi^i drift`` for b < count, by doubling."""
+    states = np.empty((count, x0.size))
+    states[0] = x0
+    k = 1
+    phi_k = phi
+    z_k = drift
+    while k < count:
+        take = min(k, count - k)
+        np.add(states[:take] @ phi_k.T, z_k, out=states[k:k + take])
+        z_k = z_k + phi_k @ z_k
+        phi_k = phi_k @ phi_k
+        k += take
+    return states

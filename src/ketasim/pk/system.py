@@ -200,10 +200,11 @@ def assemble_rate_matrices(model: ModelSpec, values: Mapping[str, Any], n_patien
         if missing:
             raise InputError(field, f"model {model.id} needs {', '.join(sorted(missing))} "
                              f"for {where}")
-        arr = np.broadcast_to(np.asarray(expr.evaluate(values), dtype=np.float64),
-                              (n_patients,)).copy()
+        value = np.asarray(expr.evaluate(values), dtype=np.float64)
+        arr = (np.full(n_patients, value) if value.ndim == 0
+               else np.broadcast_to(value, (n_patients,)).copy())
         bad = ~np.isfinite(arr)
-        if np.any(bad):
+        if bad.any():
             raise ModelError(f"{model.id}: {where} is not finite for {int(bad.sum())} "
                              "patient(s)")
         return arr
@@ -214,7 +215,7 @@ def assemble_rate_matrices(model: ModelSpec, values: Mapping[str, Any], n_patien
     for c in comps:
         if c.volume is not None:
             v = ev(c.volume, f"volume of {c.name}")
-            if np.any(v <= 0):
+            if (v <= 0).any():
                 raise ModelError(f"{model.id}: volume of {c.name} is <= 0 L for "
                                  f"{int(np.sum(v <= 0))} patient(s); must be > 0")
             volumes[c.name] = v
@@ -228,7 +229,7 @@ def assemble_rate_matrices(model: ModelSpec, values: Mapping[str, Any], n_patien
             k = ev(f.rate, f"flows[{i}].rate")
         else:
             k = ev(f.clearance or "", f"flows[{i}].clearance") / volumes[f.from_]
-        if np.any(k < 0):
+        if (k < 0).any():
             raise ModelError(f"{model.id}: flows[{i}] has a negative rate for "
                              f"{int(np.sum(k < 0))} patient(s)")
         K[:, src, src] -= k
@@ -253,7 +254,7 @@ def assemble_rate_matrices(model: ModelSpec, values: Mapping[str, Any], n_patien
     for j, e in enumerate(model.effect_sites):
         s = n_comp + j
         ke0 = ev(e.ke0, f"ke0 of {e.analyte}")
-        if np.any(ke0 <= 0):
+        if (ke0 <= 0).any():
             raise ModelError(f"{model.id}: ke0 of {e.analyte} is <= 0 for "
                              f"{int(np.sum(ke0 <= 0))} patient(s); must be > 0")
         link_effect_site(K, s, plasma_rows[e.analyte], ke0)
@@ -302,7 +303,8 @@ def build_system(
     outputs = tuple(Output(name, analyte, site, assembled.rows[0, i])
                     for i, (name, analyte, site) in enumerate(assembled.outputs))
     routes = resolve_routes(model)
-    scalars = {k: float(v) for k, v in values.items() if np.ndim(v) == 0}
+    scalars = {k: float(v) for k, v in values.items()
+               if isinstance(v, (int, float)) or np.ndim(v) == 0}
     return LinearSystem(model.id, assembled.K[0], assembled.state_names, outputs, routes,
                         scalars)
 
