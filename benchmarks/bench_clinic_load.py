@@ -59,41 +59,72 @@ def _cpu_s(pid: int) -> float:
 
 def _setup(url: str, n_patients: int) -> tuple[dict[str, str], list[tuple[int, int, int]]]:
     c = httpx.Client(base_url=url, timeout=300)
-    tok = c.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
-                 ).json()["token"]
+    tok = c.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}).json()[
+        "token"
+    ]
     admin = {"Authorization": f"Bearer {tok}"}
-    c.post("/api/v1/users", headers=admin, json={"username": "nurse", "full_name": "N",
-                                                  "role": "nurse", "password": PASSWORD})
-    c.post("/api/v1/users", headers=admin, json={"username": "doc", "full_name": "D",
-                                                  "role": "prescriber", "password": PASSWORD})
-    doc_id = c.post("/api/v1/consent-documents", headers=admin, json={
-        "code": "k", "title": "Consent", "body": "Risks explained to the patient in full."}
+    c.post(
+        "/api/v1/users",
+        headers=admin,
+        json={"username": "nurse", "full_name": "N", "role": "nurse", "password": PASSWORD},
+    )
+    c.post(
+        "/api/v1/users",
+        headers=admin,
+        json={"username": "doc", "full_name": "D", "role": "prescriber", "password": PASSWORD},
+    )
+    doc_id = c.post(
+        "/api/v1/consent-documents",
+        headers=admin,
+        json={"code": "k", "title": "Consent", "body": "Risks explained to the patient in full."},
     ).json()["id"]
 
     def login(name: str) -> dict[str, str]:
-        t = c.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD}
-                   ).json()["token"]
+        t = c.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD}).json()[
+            "token"
+        ]
         return {"Authorization": f"Bearer {t}"}
 
     nurse, presc = login("nurse"), login("doc")
     pairs = []
     for i in range(n_patients):
-        pid = c.post("/api/v1/patients", headers=nurse, json={
-            "mrn": f"B{i}", "given_name": "Bench", "family_name": f"P{i}",
-            "birth_date": "1975-01-01", "sex": "female" if i % 2 else "male",
-            "weight_kg": 70}).json()["id"]
-        c.post(f"/api/v1/patients/{pid}/consents", headers=nurse,
-               json={"document_id": doc_id, "signed_by_name": "x"})
-        sid_scr = c.post(f"/api/v1/patients/{pid}/screenings", headers=nurse, json={
-            "protocol_id": "esketamine-trd-us", "sbp_mmhg": 125, "dbp_mmhg": 80}).json()["id"]
-        plan = c.post(f"/api/v1/patients/{pid}/plans", headers=presc,
-                      json={"screening_id": sid_scr}).json()["id"]
+        pid = c.post(
+            "/api/v1/patients",
+            headers=nurse,
+            json={
+                "mrn": f"B{i}",
+                "given_name": "Bench",
+                "family_name": f"P{i}",
+                "birth_date": "1975-01-01",
+                "sex": "female" if i % 2 else "male",
+                "weight_kg": 70,
+            },
+        ).json()["id"]
+        c.post(
+            f"/api/v1/patients/{pid}/consents",
+            headers=nurse,
+            json={"document_id": doc_id, "signed_by_name": "x"},
+        )
+        sid_scr = c.post(
+            f"/api/v1/patients/{pid}/screenings",
+            headers=nurse,
+            json={"protocol_id": "esketamine-trd-us", "sbp_mmhg": 125, "dbp_mmhg": 80},
+        ).json()["id"]
+        plan = c.post(
+            f"/api/v1/patients/{pid}/plans", headers=presc, json={"screening_id": sid_scr}
+        ).json()["id"]
         c.post(f"/api/v1/plans/{plan}/sign", headers=presc)
         sid = c.post("/api/v1/sessions", headers=nurse, json={"plan_id": plan}).json()["id"]
-        c.post(f"/api/v1/sessions/{sid}/predose", headers=nurse, json={
-            "sbp_mmhg": 125, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98})
-        c.post(f"/api/v1/sessions/{sid}/dose", headers=nurse, json={
-            "dose_mg": 56, "lot_number": "L", "start_at": "2026-01-01T10:00:00"})
+        c.post(
+            f"/api/v1/sessions/{sid}/predose",
+            headers=nurse,
+            json={"sbp_mmhg": 125, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98},
+        )
+        c.post(
+            f"/api/v1/sessions/{sid}/dose",
+            headers=nurse,
+            json={"dose_mg": 56, "lot_number": "L", "start_at": "2026-01-01T10:00:00"},
+        )
         pairs.append((pid, sid, plan))
     c.close()
     return nurse, pairs
@@ -106,22 +137,36 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=10)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--mix", choices=["api", "pages"], default="api")
-    ap.add_argument("--src", type=Path, default=None,
-                    help="run the server from this source tree (PYTHONPATH)")
-    ap.add_argument("--py-spy", type=Path, default=None, dest="py_spy",
-                    help="sample the server with py-spy during the load phase (raw stacks of "
-                         "the threads holding the GIL, to this file; needs py-spy)")
+    ap.add_argument(
+        "--src", type=Path, default=None, help="run the server from this source tree (PYTHONPATH)"
+    )
+    ap.add_argument(
+        "--py-spy",
+        type=Path,
+        default=None,
+        dest="py_spy",
+        help="sample the server with py-spy during the load phase (raw stacks of "
+        "the threads holding the GIL, to this file; needs py-spy)",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "KETASIM_DATA_DIR": tmp, "KETASIM_PASSWORD": PASSWORD}
         env.pop("DATABASE_URL", None)
         if args.src is not None:
             env["PYTHONPATH"] = str(args.src.resolve())
-        subprocess.run([sys.executable, "-c", CODE, "clinic", "create-user", "--role", "admin"],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", CODE, "clinic", "create-user", "--role", "admin"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-c", CODE, "serve", "--port", str(port)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CODE, "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(300):
@@ -147,8 +192,9 @@ def main() -> None:
             ready = threading.Barrier(args.clients + 1, action=_go)
             if args.mix == "pages":
                 with httpx.Client(base_url=url, timeout=60) as warm:
-                    warm.post("/login", data={"username": "nurse", "password": PASSWORD,
-                                              "next": "/"})
+                    warm.post(
+                        "/login", data={"username": "nurse", "password": PASSWORD, "next": "/"}
+                    )
                     pid0, sid0, plan0 = pairs[0]
                     for path in (f"/patients/{pid0}", f"/sessions/{sid0}", f"/plans/{plan0}"):
                         warm.get(path)
@@ -157,11 +203,14 @@ def main() -> None:
                 rng = random.Random(k)
                 mine: dict[str, list[float]] = {"read": [], "write": [], "page": []}
                 n_w = 0
-                with httpx.Client(base_url=url, headers=headers, timeout=30) as c, \
-                        httpx.Client(base_url=url, timeout=30) as web:
+                with (
+                    httpx.Client(base_url=url, headers=headers, timeout=30) as c,
+                    httpx.Client(base_url=url, timeout=30) as web,
+                ):
                     if args.mix == "pages":
-                        web.post("/login", data={"username": "nurse", "password": PASSWORD,
-                                                 "next": "/"})
+                        web.post(
+                            "/login", data={"username": "nurse", "password": PASSWORD, "next": "/"}
+                        )
                     ready.wait()
                     while time.perf_counter() < stop[0]:
                         pid, sid, plan = rng.choice(pairs)
@@ -169,22 +218,34 @@ def main() -> None:
                         t0 = time.perf_counter()
                         if args.mix == "pages" and u < 0.5:
                             kind = "page"
-                            r = web.get(rng.choice([f"/patients/{pid}", f"/sessions/{sid}",
-                                                    f"/plans/{plan}"]))
+                            r = web.get(
+                                rng.choice(
+                                    [f"/patients/{pid}", f"/sessions/{sid}", f"/plans/{plan}"]
+                                )
+                            )
                             ok = r.status_code == 200
                         elif (u - 0.5) * 2 < 0.3 if args.mix == "pages" else u < 0.3:
                             kind = "write"
-                            r = c.post(f"/api/v1/sessions/{sid}/observations", json={
-                                "minutes_after_dose": rng.randint(0, 120),
-                                "sbp_mmhg": rng.randint(110, 150), "dbp_mmhg": 80,
-                                "spo2_percent": 97})
+                            r = c.post(
+                                f"/api/v1/sessions/{sid}/observations",
+                                json={
+                                    "minutes_after_dose": rng.randint(0, 120),
+                                    "sbp_mmhg": rng.randint(110, 150),
+                                    "dbp_mmhg": 80,
+                                    "spo2_percent": 97,
+                                },
+                            )
                             ok = r.status_code == 201
                             n_w += ok
                         else:
                             kind = "read"
-                            path = rng.choice([f"/api/v1/patients/{pid}",
-                                               f"/api/v1/sessions/{sid}",
-                                               "/api/v1/alerts?open_only=true"])
+                            path = rng.choice(
+                                [
+                                    f"/api/v1/patients/{pid}",
+                                    f"/api/v1/sessions/{sid}",
+                                    "/api/v1/alerts?open_only=true",
+                                ]
+                            )
                             r = c.get(path)
                             ok = r.status_code == 200
                         mine[kind].append((time.perf_counter() - t0) * 1000.0)
@@ -204,9 +265,23 @@ def main() -> None:
             if args.py_spy is not None:
                 exe = Path(sys.executable).with_name("py-spy")
                 spy = subprocess.Popen(
-                    [str(exe) if exe.exists() else "py-spy", "record", "-p", str(proc.pid),
-                     "--duration", str(int(args.seconds)), "-r", "200", "--gil", "-f", "raw",
-                     "-o", str(args.py_spy)], stdout=subprocess.DEVNULL)
+                    [
+                        str(exe) if exe.exists() else "py-spy",
+                        "record",
+                        "-p",
+                        str(proc.pid),
+                        "--duration",
+                        str(int(args.seconds)),
+                        "-r",
+                        "200",
+                        "--gil",
+                        "-f",
+                        "raw",
+                        "-o",
+                        str(args.py_spy),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                )
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - t_start
@@ -214,25 +289,37 @@ def main() -> None:
             if spy is not None:
                 spy.wait(timeout=60)
             with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
-                stored = sum(len(c.get(f"/api/v1/sessions/{sid}").json()["observations"])
-                             for _, sid, _ in pairs)
+                stored = sum(
+                    len(c.get(f"/api/v1/sessions/{sid}").json()["observations"])
+                    for _, sid, _ in pairs
+                )
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-        verify = subprocess.run([sys.executable, "-c", CODE, "clinic", "verify-audit"],
-                                env=env, capture_output=True, text=True)
+        verify = subprocess.run(
+            [sys.executable, "-c", CODE, "clinic", "verify-audit"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
     allv = np.array(lat["read"] + lat["write"] + lat["page"])
     out: dict[str, object] = {
-        "mix": args.mix, "server": str(args.src or "this tree"),
-        "clients": args.clients, "seconds": round(elapsed, 2), "requests": int(allv.size),
+        "mix": args.mix,
+        "server": str(args.src or "this tree"),
+        "clients": args.clients,
+        "seconds": round(elapsed, 2),
+        "requests": int(allv.size),
         "requests_per_s": round(allv.size / elapsed, 1),
         "p50_ms": round(float(np.percentile(allv, 50)), 2),
         "p99_ms": round(float(np.percentile(allv, 99)), 2),
-        "errors": len(errors), "writes_acknowledged": written[0],
+        "errors": len(errors),
+        "writes_acknowledged": written[0],
         # load-independent: the server's CPU time per request (one process, GIL-bound)
         "server_cpu_ms_per_request": round(1000.0 * cpu_used / max(1, allv.size), 2),
-        "observations_stored": stored, "audit_intact": verify.returncode == 0,
-        "cpu_count": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
+        "observations_stored": stored,
+        "audit_intact": verify.returncode == 0,
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
     for kind, v in lat.items():
         if v:

@@ -56,8 +56,9 @@ def _spec(model: str, n: int) -> Any:
         return spec
     data = spec.model_dump(mode="python", by_alias=True)
     data["title"] = "Otto 2021 S-ketamine + S-norketamine, 0.5 mg/kg over 40 min"
-    data["arms"] = [{"name": "0.5 mg/kg over 40 min", "model": "otto-2021",
-                     "regimen": "0.5 mg/kg over 40 min"}]
+    data["arms"] = [
+        {"name": "0.5 mg/kg over 40 min", "model": "otto-2021", "regimen": "0.5 mg/kg over 40 min"}
+    ]
     data["outputs"]["names"] = ["ketamine_plasma", "norketamine_plasma"]
     data["endpoints"] = [
         {"name": "cmax_ketamine", "kind": "cmax", "output": "ketamine_plasma"},
@@ -85,22 +86,30 @@ def child(model: str, n: int) -> dict[str, Any]:
     arm = resolve_arms(spec)[0]
     import numpy as np
 
-    system = batch_system(arm.model, {"WT": np.array([70.0]), "AGE": np.array([40.0])},
-                          None)
+    system = batch_system(arm.model, {"WT": np.array([70.0]), "AGE": np.array([40.0])}, None)
     n_states = system.K.shape[1]
     nnz = int(np.count_nonzero(system.C[0]))
     flops_per_step = 2 * n_states**2 + 2 * n_states + 2 * nnz
     steps = n * TIMES
     median_peak = float(result.summary.groupby("output")["p50"].max().iloc[0])
     return {
-        "model": arm.model.id, "n": n, "times": TIMES, "states": n_states,
-        "outputs": list(system.output_names), "endpoints": len(spec.endpoints),
-        "wall_s": wall, "cpu_s": cpu, "patient_steps_per_s": steps / wall,
-        "peak_rss_mb": rss_mb, "load_before": load_before, "load_after": os.getloadavg(),
+        "model": arm.model.id,
+        "n": n,
+        "times": TIMES,
+        "states": n_states,
+        "outputs": list(system.output_names),
+        "endpoints": len(spec.endpoints),
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "patient_steps_per_s": steps / wall,
+        "peak_rss_mb": rss_mb,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
         "fraction_of_1s_limit": 1.0 / wall,
         "useful_gflops": flops_per_step * steps / wall / 1e9,
         "fraction_of_peak_flops": flops_per_step * steps / wall / PEAK_FLOPS,
-        "kernel": "numba" if HAVE_NUMBA else "numpy", "chunk_size": spec.chunk_size,
+        "kernel": "numba" if HAVE_NUMBA else "numpy",
+        "chunk_size": spec.chunk_size,
         "check_median_peak_ng_per_ml": median_peak,
     }
 
@@ -139,39 +148,55 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for model in args.models.split(","):
         for n in sizes:
-            out = subprocess.run([sys.executable, __file__, "--child", model, str(n)],
-                                 check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", model, str(n)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             row = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append(row)
-            print(f"{row['model']:<12} N={n:>9,}  wall {row['wall_s']:7.2f} s  cpu "
-                  f"{row['cpu_s']:7.2f} s  {row['patient_steps_per_s']:.3g} patient-steps/s  "
-                  f"RSS {row['peak_rss_mb']:6.0f} MB  {row['useful_gflops']:.1f} GFLOP/s "
-                  f"({100 * row['fraction_of_peak_flops']:.1f}% of peak)  load "
-                  f"{row['load_before'][0]:.1f}->{row['load_after'][0]:.1f}", flush=True)
+            print(
+                f"{row['model']:<12} N={n:>9,}  wall {row['wall_s']:7.2f} s  cpu "
+                f"{row['cpu_s']:7.2f} s  {row['patient_steps_per_s']:.3g} patient-steps/s  "
+                f"RSS {row['peak_rss_mb']:6.0f} MB  {row['useful_gflops']:.1f} GFLOP/s "
+                f"({100 * row['fraction_of_peak_flops']:.1f}% of peak)  load "
+                f"{row['load_before'][0]:.1f}->{row['load_after'][0]:.1f}",
+                flush=True,
+            )
     per_patient = opentiva_per_patient_s(args.opentiva_subset)
-    summary: dict[str, Any] = {"cases": rows, "cpus": os.cpu_count(),
-                               "opentiva_subset": args.opentiva_subset}
+    summary: dict[str, Any] = {
+        "cases": rows,
+        "cpus": os.cpu_count(),
+        "opentiva_subset": args.opentiva_subset,
+    }
     if per_patient is not None:
         summary["opentiva_s_per_patient"] = per_patient
-        print(f"\nopentiva (bench_single_patient job, 1-s steps): {per_patient * 1e3:.1f} ms per "
-              f"patient, measured on {args.opentiva_subset} patients")
+        print(
+            f"\nopentiva (bench_single_patient job, 1-s steps): {per_patient * 1e3:.1f} ms per "
+            f"patient, measured on {args.opentiva_subset} patients"
+        )
         for row in rows:
             if row["model"] != "domino-1982":
                 continue
             ratio = per_patient * row["n"] / row["wall_s"]
             row["ratio_vs_opentiva"] = ratio
             verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
-            print(f"  N={row['n']:>9,}: opentiva scaled {per_patient * row['n']:9.0f} s vs "
-                  f"ketasim {row['wall_s']:.2f} s -> {ratio:,.0f}x (target >= "
-                  f"{TARGET_RATIO:g}x {verdict})")
+            print(
+                f"  N={row['n']:>9,}: opentiva scaled {per_patient * row['n']:9.0f} s vs "
+                f"ketasim {row['wall_s']:.2f} s -> {ratio:,.0f}x (target >= "
+                f"{TARGET_RATIO:g}x {verdict})"
+            )
     for row in rows:
         if row["n"] == 10**6:
             ok_t = "met" if row["wall_s"] < TARGET_WALL_S else "NOT met"
             ok_m = "met" if row["peak_rss_mb"] < TARGET_RSS_MB else "NOT met"
-            print(f"{row['model']}: 10^6 patients in {row['wall_s']:.1f} s (target < "
-                  f"{TARGET_WALL_S:g} s: {ok_t}), peak RSS {row['peak_rss_mb']:.0f} MB (target "
-                  f"< {TARGET_RSS_MB:g} MB: {ok_m}); {100 * row['fraction_of_1s_limit']:.0f}% of "
-                  "the ~1 s limit")
+            print(
+                f"{row['model']}: 10^6 patients in {row['wall_s']:.1f} s (target < "
+                f"{TARGET_WALL_S:g} s: {ok_t}), peak RSS {row['peak_rss_mb']:.0f} MB (target "
+                f"< {TARGET_RSS_MB:g} MB: {ok_m}); {100 * row['fraction_of_1s_limit']:.0f}% of "
+                "the ~1 s limit"
+            )
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
         print(f"\nWrote {args.json}")

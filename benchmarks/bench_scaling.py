@@ -40,8 +40,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS = {"domino": ROOT / "examples" / "trials" / "domino-1e6.toml",
-         "otto": ROOT / "examples" / "trials" / "otto-1e6.toml"}
+SPECS = {
+    "domino": ROOT / "examples" / "trials" / "domino-1e6.toml",
+    "otto": ROOT / "examples" / "trials" / "otto-1e6.toml",
+}
 TIMES = 1441
 
 
@@ -63,8 +65,13 @@ def _timed(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     err = proc.stderr.read().decode() if proc.stderr else ""
     if status != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out}\n{err}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "peak_rss_mb": usage.ru_maxrss / 1024.0, "load": load, "stdout": out}  # type: ignore[dict-item]
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024.0,
+        "load": load,
+        "stdout": out,
+    }  # type: ignore[dict-item]
 
 
 def _trees(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -77,24 +84,42 @@ def _trees(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 def e2e(args: argparse.Namespace) -> list[dict[str, Any]]:
     """`ketasim trial` end to end in fresh processes."""
     rows = []
-    ketasim = [sys.executable, "-c", "import sys; from ketasim.cli import main; "
-               "sys.argv[0] = 'ketasim'; sys.exit(main())"]
+    ketasim = [
+        sys.executable,
+        "-c",
+        "import sys; from ketasim.cli import main; sys.argv[0] = 'ketasim'; sys.exit(main())",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases.split(","):
             for _label, src in _trees(args):  # warm-up: numba's on-disk cache
-                subprocess.run([*ketasim, "trial", str(SPECS[case]), "--out", f"{tmp}/w", "-q",
-                                "--n", "2000"], env=_env(src), check=True, capture_output=True)
+                subprocess.run(
+                    [*ketasim, "trial", str(SPECS[case]), "--out", f"{tmp}/w", "-q", "--n", "2000"],
+                    env=_env(src),
+                    check=True,
+                    capture_output=True,
+                )
             for r in range(args.repeat):
                 for label, src in _trees(args):
                     out = Path(tmp) / f"{case}-{r}-{label.replace(' ', '_')}"
-                    cmd = [*ketasim, "trial", str(SPECS[case]), "--out", str(out), "-q",
-                           "--n", str(args.n)]
+                    cmd = [
+                        *ketasim,
+                        "trial",
+                        str(SPECS[case]),
+                        "--out",
+                        str(out),
+                        "-q",
+                        "--n",
+                        str(args.n),
+                    ]
                     row = {"case": case, "tree": label, "n": args.n, **_timed(cmd, _env(src))}
                     row.pop("stdout")
                     rows.append(row)
-                    print(f"e2e {case:<7} {label:<10} N={args.n:,} wall {row['wall_s']:6.2f} s "
-                          f"cpu {row['cpu_s']:6.2f} s RSS {row['peak_rss_mb']:5.0f} MB "
-                          f"(load {row['load']:.1f})", flush=True)
+                    print(
+                        f"e2e {case:<7} {label:<10} N={args.n:,} wall {row['wall_s']:6.2f} s "
+                        f"cpu {row['cpu_s']:6.2f} s RSS {row['peak_rss_mb']:5.0f} MB "
+                        f"(load {row['load']:.1f})",
+                        flush=True,
+                    )
     return rows
 
 
@@ -128,9 +153,12 @@ def threads(args: argparse.Namespace) -> list[dict[str, Any]]:
                     row = _child(SPECS[case], args.n, f"local:{k}", src)
                     pair[k] = row["run_s"]
                     rows.append({"case": case, "tree": label, "threads": k, "n": args.n, **row})
-                print(f"threads {case:<7} {label:<10} N={args.n:,} 1 thread {pair[1]:6.2f} s, "
-                      f"2 threads {pair[2]:6.2f} s: speed-up {pair[1] / pair[2]:.2f}x "
-                      f"(load {os.getloadavg()[0]:.1f})", flush=True)
+                print(
+                    f"threads {case:<7} {label:<10} N={args.n:,} 1 thread {pair[1]:6.2f} s, "
+                    f"2 threads {pair[2]:6.2f} s: speed-up {pair[1] / pair[2]:.2f}x "
+                    f"(load {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
     return rows
 
 
@@ -139,19 +167,47 @@ def _start_cluster(workers: int, src: str | None) -> tuple[str, list[subprocess.
     tmp = tempfile.mkdtemp()
     sched_file = Path(tmp) / "scheduler.json"
     env = _env(src)
-    procs = [subprocess.Popen([dask, "scheduler", "--scheduler-file", str(sched_file),
-                               "--dashboard-address", ":0", "--port", "0"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            [
+                dask,
+                "scheduler",
+                "--scheduler-file",
+                str(sched_file),
+                "--dashboard-address",
+                ":0",
+                "--port",
+                "0",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     for _ in range(100):
         if sched_file.exists():
             break
         time.sleep(0.2)
     address = json.loads(sched_file.read_text())["address"]
     for _ in range(workers):
-        procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1",
-                                       "--nworkers", "1", "--dashboard-address", ":0"],
-                                      env=env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    dask,
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--dashboard-address",
+                    ":0",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     from distributed import Client
 
     with Client(address) as client:  # type: ignore[no-untyped-call]
@@ -169,8 +225,11 @@ def dask(args: argparse.Namespace) -> list[dict[str, Any]]:
             for sched in (f"local:{w}", f"local-cluster:{w}"):
                 row = _child(SPECS[case], args.n, sched, src)
                 rows.append({"case": case, "tree": label, "scheduler": sched, "n": args.n, **row})
-                print(f"dask {case:<7} {label:<10} {sched:<16} run {row['run_s']:6.2f} s "
-                      f"(load {row['load']:.1f})", flush=True)
+                print(
+                    f"dask {case:<7} {label:<10} {sched:<16} run {row['run_s']:6.2f} s "
+                    f"(load {row['load']:.1f})",
+                    flush=True,
+                )
             for k in range(1, w + 1):
                 address, procs = _start_cluster(k, src)
                 try:
@@ -181,11 +240,22 @@ def dask(args: argparse.Namespace) -> list[dict[str, Any]]:
                     for p in procs:
                         p.wait(timeout=30)
                 per_worker = steps / row["run_s"] / k
-                rows.append({"case": case, "tree": label, "scheduler": "tcp", "workers": k,
-                             "n": args.n, "patient_steps_per_s_per_worker": per_worker, **row})
-                print(f"dask {case:<7} {label:<10} tcp:// {k} worker(s)  run {row['run_s']:6.2f} s"
-                      f"  {per_worker:.3g} patient-steps/s per worker (load {row['load']:.1f})",
-                      flush=True)
+                rows.append(
+                    {
+                        "case": case,
+                        "tree": label,
+                        "scheduler": "tcp",
+                        "workers": k,
+                        "n": args.n,
+                        "patient_steps_per_s_per_worker": per_worker,
+                        **row,
+                    }
+                )
+                print(
+                    f"dask {case:<7} {label:<10} tcp:// {k} worker(s)  run {row['run_s']:6.2f} s"
+                    f"  {per_worker:.3g} patient-steps/s per worker (load {row['load']:.1f})",
+                    flush=True,
+                )
     return rows
 
 
@@ -204,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         args.n = 1_000_000 if args.what == "e2e" else 200_000
     rows = {"e2e": e2e, "threads": threads, "dask": dask}[args.what](args)
     if args.json:
-        args.json.write_text(json.dumps({"what": args.what, "cpus": os.cpu_count(),
-                                         "rows": rows}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps({"what": args.what, "cpus": os.cpu_count(), "rows": rows}, indent=2) + "\n"
+        )
     return 0
 
 

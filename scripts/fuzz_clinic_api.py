@@ -29,8 +29,12 @@ PASSWORD = "correct horse battery"
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--examples", type=int, default=100, help="cases per operation and role "
-                    "group (hypothesis max_examples)")
+    ap.add_argument(
+        "--examples",
+        type=int,
+        default=100,
+        help="cases per operation and role group (hypothesis max_examples)",
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -54,37 +58,61 @@ def main() -> int:
     per_role: Counter[str] = Counter()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(Settings(data_dir=Path(tmp), plan_samples=0,
-                                  login_max_failures=10**6, login_client_max_failures=10**6))
+        app = create_app(
+            Settings(
+                data_dir=Path(tmp),
+                plan_samples=0,
+                login_max_failures=10**6,
+                login_client_max_failures=10**6,
+            )
+        )
         with app.state.db.session() as s:
             for role in ROLES:
-                create_user(s, Actor(None, "fuzz"), username=role, full_name=role, role=role,
-                            password=PASSWORD)
+                create_user(
+                    s,
+                    Actor(None, "fuzz"),
+                    username=role,
+                    full_name=role,
+                    role=role,
+                    password=PASSWORD,
+                )
 
         def headers(role: str) -> dict[str, str]:
-            r = TestClient(app).post("/api/v1/auth/login",
-                                     json={"username": role, "password": PASSWORD})
+            r = TestClient(app).post(
+                "/api/v1/auth/login", json={"username": role, "password": PASSWORD}
+            )
             return {"Authorization": f"Bearer {r.json()['token']}"}
 
         tokens = {role: headers(role) for role in ROLES}
-        schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app,
-                                                headers=tokens["admin"])
+        schema = schemathesis.openapi.from_asgi(
+            "/api/v1/openapi.json", app, headers=tokens["admin"]
+        )
         # ending the fuzzing user's own login or changing its password would log it out
-        schema = schema.exclude(path="/api/v1/auth/logout").exclude(
-            path="/api/v1/auth/password").exclude(path_regex=r"/api/v1/users/.*/password")
+        schema = (
+            schema.exclude(path="/api/v1/auth/logout")
+            .exclude(path="/api/v1/auth/password")
+            .exclude(path_regex=r"/api/v1/users/.*/password")
+        )
         operations = [op.ok() for op in schema.get_all_operations()]
+
         def fuzz(op: Any, role: str) -> None:
             @seed(args.seed)
-            @settings(max_examples=args.examples, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=args.examples,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=op.as_strategy())
             def run(case: Any) -> None:
                 response = case.call(headers=tokens[role])
                 statuses[response.status_code] += 1
                 per_role[role] += 1
                 if response.status_code >= 500:
-                    failures.append(f"{role} {case.method} {case.formatted_path}: "
-                                    f"{response.status_code} {response.text[:200]}")
+                    failures.append(
+                        f"{role} {case.method} {case.formatted_path}: "
+                        f"{response.status_code} {response.text[:200]}"
+                    )
 
             run()
 
@@ -97,9 +125,13 @@ def main() -> int:
             n_entries, problems = verify_chain(s)
         app.state.db.dispose()
     out = {
-        "operations": len(operations), "roles": len(ROLES), "examples_per_operation":
-        args.examples, "cases": sum(statuses.values()), "cases_5xx": len(failures),
-        "statuses": dict(sorted(statuses.items())), "audit_entries": n_entries,
+        "operations": len(operations),
+        "roles": len(ROLES),
+        "examples_per_operation": args.examples,
+        "cases": sum(statuses.values()),
+        "cases_5xx": len(failures),
+        "statuses": dict(sorted(statuses.items())),
+        "audit_entries": n_entries,
         "audit_problems": [p.message for p in problems][:10],
         "seconds": round(time.perf_counter() - t0, 1),
     }

@@ -10,8 +10,14 @@ from ketasim.units import MOLECULAR_WEIGHT_G_PER_MOL, convert, parse_duration_mi
 
 @pytest.mark.parametrize(
     ("text", "minutes"),
-    [("40min", 40.0), ("40 min", 40.0), ("4h", 240.0), ("1.5 hours", 90.0), ("30 s", 0.5),
-     ("2d", 2880.0)],
+    [
+        ("40min", 40.0),
+        ("40 min", 40.0),
+        ("4h", 240.0),
+        ("1.5 hours", 90.0),
+        ("30 s", 0.5),
+        ("2d", 2880.0),
+    ],
 )
 def test_durations(text: str, minutes: float) -> None:
     assert parse_duration_min(text) == pytest.approx(minutes)
@@ -37,7 +43,8 @@ def test_concentration_conversions() -> None:
     mw = MOLECULAR_WEIGHT_G_PER_MOL["ketamine"]
     assert convert(1.0, "uM", "ng/mL", molecular_weight_g_per_mol=mw) == pytest.approx(237.73)
     assert convert(0.51, "nmol/mL", "ng/mL", molecular_weight_g_per_mol=mw) == pytest.approx(
-        121.24, rel=1e-3)  # Olofsen 2022 C50 0.51 nmol/mL ~ 121 ng/mL
+        121.24, rel=1e-3
+    )  # Olofsen 2022 C50 0.51 nmol/mL ~ 121 ng/mL
     assert convert(237.73, "ng/mL", "uM", molecular_weight_g_per_mol=mw) == pytest.approx(1.0)
     with pytest.raises(UnitError, match="molecular weight"):
         convert(1.0, "uM", "ng/mL")

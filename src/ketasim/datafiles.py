@@ -26,8 +26,9 @@ def format_validation_error(origin: str, exc: ValidationError) -> str:
     return f"{origin}: field {loc}: {first['msg']}{more}"
 
 
-def load_validated_toml(text: str, schema: type[M], *, origin: str,
-                        error: type[Exception] = ModelError) -> M:
+def load_validated_toml(
+    text: str, schema: type[M], *, origin: str, error: type[Exception] = ModelError
+) -> M:
     """Parse TOML ``text`` and validate it against ``schema``; errors name ``origin``/field."""
     try:
         data = tomllib.loads(text)

@@ -19,8 +19,15 @@ __all__ = ["Expression", "ExpressionError", "compile_expression"]
 
 # numpy is imported at the first evaluation, not at import: reading the catalogue (``ketasim
 # models``) does not pay for it.
-_NUMPY_NAMES = {"exp": "exp", "log": "log", "sqrt": "sqrt", "abs": "abs", "min": "minimum",
-                "max": "maximum", "where": "where"}
+_NUMPY_NAMES = {
+    "exp": "exp",
+    "log": "log",
+    "sqrt": "sqrt",
+    "abs": "abs",
+    "min": "minimum",
+    "max": "maximum",
+    "where": "where",
+}
 _FUNCTION_NAMES = frozenset(_NUMPY_NAMES)
 
 
@@ -30,10 +37,29 @@ def _functions() -> dict[str, Any]:
 
     return {name: getattr(np, attr) for name, attr in _NUMPY_NAMES.items()}
 
+
 _ALLOWED_NODES = (
-    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Load, ast.Call,
-    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Compare,
-    ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq,
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.Call,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Pow,
+    ast.USub,
+    ast.UAdd,
+    ast.Compare,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.Eq,
+    ast.NotEq,
 )
 
 
@@ -62,8 +88,7 @@ class Expression:
         for node in ast.walk(tree):
             if not isinstance(node, _ALLOWED_NODES):
                 raise ExpressionError(
-                    f"expression {self.text!r} uses a forbidden construct "
-                    f"({type(node).__name__})"
+                    f"expression {self.text!r} uses a forbidden construct ({type(node).__name__})"
                 )
             if isinstance(node, ast.Call):
                 if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTION_NAMES:

@@ -70,6 +70,7 @@ def _check(name: str, value: float, bounds: tuple[float, float], unit: str) -> N
         raise InputError(name, f"{value!r} is not a number") from None
     if not (bounds[0] <= v <= bounds[1]) or v != v:
         raise InputError(
-            name, f"{value} {unit} is not a plausible value; accepted {bounds[0]:g} to "
-            f"{bounds[1]:g} {unit}"
+            name,
+            f"{value} {unit} is not a plausible value; accepted {bounds[0]:g} to "
+            f"{bounds[1]:g} {unit}",
         )

@@ -177,8 +177,9 @@ def _known() -> list[str]:
     return sorted(k for k in _UNITS if k)
 
 
-def to_internal(value: float, unit: str, *, expect: str | tuple[str, ...] | None = None,
-                field: str = "unit") -> tuple[float, str]:
+def to_internal(
+    value: float, unit: str, *, expect: str | tuple[str, ...] | None = None, field: str = "unit"
+) -> tuple[float, str]:
     """Convert ``value`` in ``unit`` to ketasim's internal unit of that dimension.
 
     Returns ``(internal_value, dimension)``. With ``expect``, a unit of another dimension is an
@@ -200,8 +201,9 @@ def to_internal(value: float, unit: str, *, expect: str | tuple[str, ...] | None
     return value * factor, dimension
 
 
-def convert(value: float, from_unit: str, to_unit: str, *,
-            molecular_weight_g_per_mol: float | None = None) -> float:
+def convert(
+    value: float, from_unit: str, to_unit: str, *, molecular_weight_g_per_mol: float | None = None
+) -> float:
     """Convert ``value`` between two units of the same dimension.
 
     Mass and molar concentrations convert into each other when ``molecular_weight_g_per_mol`` is
@@ -215,8 +217,10 @@ def convert(value: float, from_unit: str, to_unit: str, *,
     pair = {dim_from, dim_to}
     if pair == {"concentration", "molar_concentration"}:
         if molecular_weight_g_per_mol is None or molecular_weight_g_per_mol <= 0:
-            raise UnitError("molecular_weight_g_per_mol",
-                            "a positive molecular weight is needed to convert mass <-> molar")
+            raise UnitError(
+                "molecular_weight_g_per_mol",
+                "a positive molecular weight is needed to convert mass <-> molar",
+            )
         mw = molecular_weight_g_per_mol
         if dim_from == "molar_concentration":  # umol/L -> mg/L
             return v_internal * mw * 1e-3 / factor_to
@@ -244,8 +248,9 @@ class Quantity:
         return f"{self.value:g} {self.unit}"
 
 
-def parse_quantity(text: str, *, field: str = "value",
-                   expect: str | tuple[str, ...] | None = None) -> Quantity:
+def parse_quantity(
+    text: str, *, field: str = "value", expect: str | tuple[str, ...] | None = None
+) -> Quantity:
     """Parse ``'0.5 mg/kg'``, ``'40min'`` or ``'1 ug/mL'`` into a :class:`Quantity`.
 
     ``expect`` restricts the dimension; a mismatch or a malformed string is a
@@ -258,10 +263,14 @@ def parse_quantity(text: str, *, field: str = "value",
     unit = _normalise(match.group(2))
     if unit not in _UNITS:
         allowed = (expect,) if isinstance(expect, str) else expect
-        accepted = _known() if allowed is None else [
-            k for k, (d, _) in _UNITS.items() if d in allowed and k]
-        raise UnitError(field, f"unknown unit {match.group(2)!r} in {text!r}; accepted: "
-                        f"{', '.join(accepted)}")
+        accepted = (
+            _known()
+            if allowed is None
+            else [k for k, (d, _) in _UNITS.items() if d in allowed and k]
+        )
+        raise UnitError(
+            field, f"unknown unit {match.group(2)!r} in {text!r}; accepted: {', '.join(accepted)}"
+        )
     if expect is not None:
         to_internal(value, unit, expect=expect, field=field)
     return Quantity(value, unit)

@@ -65,6 +65,9 @@ class TestEveryModel:
         a = simulate(model, patient, Regimen.of(Dose(10.0, "mg")), times_min=times)
         b = simulate(model, patient, Regimen.of(Dose(30.0, "mg")), times_min=times)
         for name in a.concentrations_ng_per_ml:
-            np.testing.assert_allclose(b.concentrations_ng_per_ml[name],
-                                       3.0 * a.concentrations_ng_per_ml[name], rtol=1e-10,
-                                       atol=1e-12)
+            np.testing.assert_allclose(
+                b.concentrations_ng_per_ml[name],
+                3.0 * a.concentrations_ng_per_ml[name],
+                rtol=1e-10,
+                atol=1e-12,
+            )

@@ -28,7 +28,7 @@ def test_user_model_file_loads(tmp_path: Path) -> None:
         (('unit = "1/min"', 'unit = "furlongs"'), "parameters.k10.unit"),
         (('rate = "k10"', 'rate = "k10 * NOPE"'), "flows"),
         (('compartment = "central"\n', 'compartment = "nowhere"\n'), "routes"),
-        (('[citation]\n', '[citationx]\n'), "citation"),
+        (("[citation]\n", "[citationx]\n"), "citation"),
         (('V1 = "V1_per_kg * WT"', 'V1 = "__import__(1)"'), "derived"),
         (('drug = "racemic ketamine"', 'drug = "caffeine"'), "drug"),
     ],
@@ -55,8 +55,9 @@ def test_unknown_and_ambiguous_names() -> None:
         resolve_model("h")  # herd, hijazi, hornik
 
 
-@pytest.mark.parametrize("text", ["__import__('os')", "a.b", "x[0]", "lambda: 1", "open(1)",
-                                  "'text'"])
+@pytest.mark.parametrize(
+    "text", ["__import__('os')", "a.b", "x[0]", "lambda: 1", "open(1)", "'text'"]
+)
 def test_expressions_refuse_code(text: str) -> None:
     with pytest.raises(ExpressionError):
         Expression(text)
@@ -65,5 +66,4 @@ def test_expressions_refuse_code(text: str) -> None:
 def test_expression_arithmetic() -> None:
     e = Expression("CL * (WT / 70) ** 0.75 * where(AGE > 60, 0.9, 1.0)")
     assert e.names == {"CL", "WT", "AGE"}
-    assert e.evaluate({"CL": 1.5, "WT": 35.0, "AGE": 70.0}) == pytest.approx(
-        1.5 * 0.5**0.75 * 0.9)
+    assert e.evaluate({"CL": 1.5, "WT": 35.0, "AGE": 70.0}) == pytest.approx(1.5 * 0.5**0.75 * 0.9)

@@ -57,8 +57,9 @@ def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from ketasim.clinic import auth
 
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
+    monkeypatch.setattr(
+        auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
     monkeypatch.setattr(auth, "_DUMMY_HASH", [])
 
 
@@ -68,8 +69,14 @@ def app(settings: Settings) -> Iterator[Any]:
     application = create_app(settings)
     with application.state.db.session() as s:
         for role in ROLES:
-            create_user(s, Actor(None, "test"), username=role, full_name=f"{role.title()} User",
-                        role=role, password=PASSWORD)
+            create_user(
+                s,
+                Actor(None, "test"),
+                username=role,
+                full_name=f"{role.title()} User",
+                role=role,
+                password=PASSWORD,
+            )
     yield application
     application.state.db.dispose()
 

@@ -53,8 +53,9 @@ def test_attempts_in_flight_count_before_they_fail() -> None:
 
 
 @sqlite_only
-def test_parallel_wrong_passwords_get_no_more_guesses(app: Any, monkeypatch: pytest.MonkeyPatch
-                                                      ) -> None:
+def test_parallel_wrong_passwords_get_no_more_guesses(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ketasim.clinic.services import users
 
     real = users.check_password
@@ -81,30 +82,35 @@ def test_parallel_wrong_passwords_get_no_more_guesses(app: Any, monkeypatch: pyt
     assert codes.count(429) >= 20 - app.state.settings.login_max_failures
 
 
-@pytest.mark.parametrize("weak", ["aaaaaaaaaa", "password123", "1234567890", "qwertyuiop",
-                                  "new.nurse2024"])
+@pytest.mark.parametrize(
+    "weak", ["aaaaaaaaaa", "password123", "1234567890", "qwertyuiop", "new.nurse2024"]
+)
 @sqlite_only
-def test_common_and_guessable_passwords_are_refused(app: Any, as_role: dict[str, Any],
-                                                    weak: str) -> None:
-    r = as_role["admin"].post("/api/v1/users", json={
-        "username": "new.nurse", "full_name": "New Nurse", "role": "nurse", "password": weak})
+def test_common_and_guessable_passwords_are_refused(
+    app: Any, as_role: dict[str, Any], weak: str
+) -> None:
+    r = as_role["admin"].post(
+        "/api/v1/users",
+        json={"username": "new.nurse", "full_name": "New Nurse", "role": "nurse", "password": weak},
+    )
     assert r.status_code == 422 and r.json()["field"] == "password", r.text
     assert "guess" in r.json()["detail"] or "common" in r.json()["detail"]
     if weak.startswith("new.nurse"):  # guessable from this user's own name only
         weak = "Nurse User1"
-    r = as_role["nurse"].post("/api/v1/auth/password", json={"current_password": PASSWORD,
-                                                             "new_password": weak})
+    r = as_role["nurse"].post(
+        "/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": weak}
+    )
     assert r.status_code == 422 and r.json()["field"] == "new_password"
 
 
 def test_password_change(app: Any, as_role: dict[str, Any]) -> None:
     other = login(app, "nurse")
     c = as_role["nurse"]
-    r = c.post("/api/v1/auth/password", json={"current_password": "nope-nope-nope",
-                                              "new_password": NEW})
+    r = c.post(
+        "/api/v1/auth/password", json={"current_password": "nope-nope-nope", "new_password": NEW}
+    )
     assert r.status_code == 422 and r.json()["field"] == "current_password"
-    ok(c.post("/api/v1/auth/password", json={"current_password": PASSWORD,
-                                             "new_password": NEW}))
+    ok(c.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": NEW}))
     assert c.get("/api/v1/auth/me").status_code == 200  # this login stays
     assert other.get("/api/v1/auth/me").status_code == 401  # the others end
     assert _login(TestClient(app), "nurse", PASSWORD).status_code == 400
@@ -120,8 +126,7 @@ def test_admin_reset_forces_a_change_at_next_login(app: Any, as_role: dict[str, 
     users = ok(as_role["admin"].get("/api/v1/users"))
     nurse_id = next(u["id"] for u in users if u["username"] == "nurse")
     temp = "violet harbour 7391"
-    r = ok(as_role["admin"].post(f"/api/v1/users/{nurse_id}/password",
-                                 json={"new_password": temp}))
+    r = ok(as_role["admin"].post(f"/api/v1/users/{nurse_id}/password", json={"new_password": temp}))
     assert r["must_change_password"] is True
     assert as_role["nurse"].get("/api/v1/auth/me").status_code == 401  # logins ended
     c = TestClient(app)
@@ -143,12 +148,20 @@ def test_idle_and_absolute_timeouts(app: Any, as_role: dict[str, Any]) -> None:
     c, d = as_role["nurse"], as_role["prescriber"]
     idle = app.state.settings.session_idle_s
     with app.state.db.engine.begin() as conn:
-        conn.execute(text("UPDATE auth_sessions SET last_seen_at = :t WHERE user_id = "
-                          "(SELECT id FROM users WHERE username = 'nurse')"),
-                     {"t": audit.utcnow() - __import__("datetime").timedelta(seconds=idle + 5)})
-        conn.execute(text("UPDATE auth_sessions SET expires_at = :t WHERE user_id = "
-                          "(SELECT id FROM users WHERE username = 'prescriber')"),
-                     {"t": audit.utcnow() - __import__("datetime").timedelta(seconds=1)})
+        conn.execute(
+            text(
+                "UPDATE auth_sessions SET last_seen_at = :t WHERE user_id = "
+                "(SELECT id FROM users WHERE username = 'nurse')"
+            ),
+            {"t": audit.utcnow() - __import__("datetime").timedelta(seconds=idle + 5)},
+        )
+        conn.execute(
+            text(
+                "UPDATE auth_sessions SET expires_at = :t WHERE user_id = "
+                "(SELECT id FROM users WHERE username = 'prescriber')"
+            ),
+            {"t": audit.utcnow() - __import__("datetime").timedelta(seconds=1)},
+        )
     assert c.get("/api/v1/auth/me").status_code == 401
     assert d.get("/api/v1/auth/me").status_code == 401
     assert as_role["auditor"].get("/api/v1/auth/me").status_code == 200
@@ -161,8 +174,18 @@ def test_last_active_admin_cannot_be_deactivated(app: Any, as_role: dict[str, An
     assert r.status_code == 409 and "last active admin" in r.json()["detail"]
     r = a.post(f"/admin/users/{me['id']}/active", data={"active": "no"})
     assert r.status_code == 409
-    second = ok(a.post("/api/v1/users", json={"username": "admin2", "full_name": "Second Admin",
-                                              "role": "admin", "password": NEW}), 201)
+    second = ok(
+        a.post(
+            "/api/v1/users",
+            json={
+                "username": "admin2",
+                "full_name": "Second Admin",
+                "role": "admin",
+                "password": NEW,
+            },
+        ),
+        201,
+    )
     ok(a.patch(f"/api/v1/users/{second['id']}", json={"active": False}))
     assert a.patch(f"/api/v1/users/{me['id']}", json={"active": False}).status_code == 409
 
@@ -173,8 +196,9 @@ def test_totp_second_factor(app: Any, as_role: dict[str, Any]) -> None:
     enrol = ok(c.post("/api/v1/auth/totp"))
     assert enrol["uri"].startswith("otpauth://totp/")
     totp = pyotp.TOTP(enrol["secret"])
-    r = c.post("/api/v1/auth/totp/confirm", json={"code": "000000" if totp.now() != "000000"
-                                                   else "111111"})
+    r = c.post(
+        "/api/v1/auth/totp/confirm", json={"code": "000000" if totp.now() != "000000" else "111111"}
+    )
     assert r.status_code == 422 and r.json()["field"] == "code"
     assert ok(c.post("/api/v1/auth/totp/confirm", json={"code": totp.now()}))["totp_enabled"]
     r = _login(TestClient(app), "prescriber", PASSWORD)

@@ -30,8 +30,17 @@ def _run(*args: str, env: dict[str, str] | None = None) -> Any:
 
 def test_cli_demo_verify_tamper_backup_export(tmp_path: Path) -> None:
     d = str(tmp_path / "data")
-    r = _run("clinic", "create-user", "--role", "admin", "--username", "boss",
-             "--data-dir", d, env={"KETASIM_PASSWORD": "short"})
+    r = _run(
+        "clinic",
+        "create-user",
+        "--role",
+        "admin",
+        "--username",
+        "boss",
+        "--data-dir",
+        d,
+        env={"KETASIM_PASSWORD": "short"},
+    )
     assert r.exit_code == 2 and "password" in r.output
     assert _run("clinic", "demo", "--data-dir", d).exit_code == 0
     assert _run("clinic", "demo", "--data-dir", d).exit_code == 2  # not empty any more
@@ -42,19 +51,26 @@ def test_cli_demo_verify_tamper_backup_export(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "b.sqlite3") as con:
         n_sessions = con.execute("SELECT count(*) FROM treatment_sessions").fetchone()[0]
         assert n_sessions > 0
-    assert _run("clinic", "export", str(tmp_path / "x"), "--format", "json",
-                "--data-dir", d).exit_code == 0
+    assert (
+        _run("clinic", "export", str(tmp_path / "x"), "--format", "json", "--data-dir", d).exit_code
+        == 0
+    )
     assert (tmp_path / "x" / "treatment_sessions.json").read_text().count('"lot_number"') == (
-        n_sessions)
+        n_sessions
+    )
     assert "argon2" not in (tmp_path / "x" / "users.json").read_text()
     with sqlite3.connect(Path(d) / "clinic.sqlite3") as con:
         con.execute("DROP TRIGGER audit_log_no_update")
         con.execute("UPDATE treatment_sessions SET dose_mg = 9999 WHERE id = 1")
-        con.execute("UPDATE audit_log SET after = replace(after, '\"dose_mg\":56.0', "
-                    "'\"dose_mg\":9999') WHERE entity = 'treatment_sessions' AND "
-                    "action = 'dose' AND entity_id = '1'")
-        seq = con.execute("SELECT seq FROM audit_log WHERE entity = 'treatment_sessions' AND "
-                          "action = 'dose' AND entity_id = '1'").fetchone()[0]
+        con.execute(
+            "UPDATE audit_log SET after = replace(after, '\"dose_mg\":56.0', "
+            "'\"dose_mg\":9999') WHERE entity = 'treatment_sessions' AND "
+            "action = 'dose' AND entity_id = '1'"
+        )
+        seq = con.execute(
+            "SELECT seq FROM audit_log WHERE entity = 'treatment_sessions' AND "
+            "action = 'dose' AND entity_id = '1'"
+        ).fetchone()[0]
     r = _run("clinic", "verify-audit", "--data-dir", d)
     assert r.exit_code == 1 and f"entry {seq}" in r.output
 
@@ -71,18 +87,38 @@ def test_pages_workflow_with_forms(app: Any, as_role: dict[str, Any]) -> None:
     r = c.post("/login", data={"username": "nurse", "password": PASSWORD, "next": "/patients"})
     assert r.status_code == 200 and "New patient" in r.text
     csrf = _csrf(r.text)
-    r = c.post("/patients", data={"csrf_token": csrf, "mrn": "P-9", "given_name": "Eve",
-                                  "family_name": "Ray", "birth_date": "1975-04-03",
-                                  "sex": "female", "weight_kg": "heavy"})
+    r = c.post(
+        "/patients",
+        data={
+            "csrf_token": csrf,
+            "mrn": "P-9",
+            "given_name": "Eve",
+            "family_name": "Ray",
+            "birth_date": "1975-04-03",
+            "sex": "female",
+            "weight_kg": "heavy",
+        },
+    )
     assert r.status_code == 422 and "weight_kg" in r.text
-    r = c.post("/patients", data={"csrf_token": csrf, "mrn": "P-9", "given_name": "Eve",
-                                  "family_name": "Ray", "birth_date": "1975-04-03",
-                                  "sex": "female", "weight_kg": "61"})
+    r = c.post(
+        "/patients",
+        data={
+            "csrf_token": csrf,
+            "mrn": "P-9",
+            "given_name": "Eve",
+            "family_name": "Ray",
+            "birth_date": "1975-04-03",
+            "sex": "female",
+            "weight_kg": "61",
+        },
+    )
     assert r.status_code == 200 and "Eve Ray" in r.text
     pid = int(str(r.url).rstrip("/").split("/")[-1])
     for day, score in (("2026-01-01", 30), ("2026-01-10", 14)):
-        r = c.post(f"/patients/{pid}/rating", data={"csrf_token": csrf, "scale": "MADRS",
-                                                    "score": str(score), "taken_on": day})
+        r = c.post(
+            f"/patients/{pid}/rating",
+            data={"csrf_token": csrf, "scale": "MADRS", "score": str(score), "taken_on": day},
+        )
         assert r.status_code == 200
     assert "<svg" in r.text and "response: 50 % below baseline" in r.text
     assert re.search(r"<td>14</td><td>-53 %</td><td>yes</td>", r.text)
@@ -106,8 +142,10 @@ def test_concurrent_writers_lose_nothing(app: Any, as_role: dict[str, Any]) -> N
         c = TestClient(app)
         c.headers.update(as_role["nurse"].headers)
         for j in range(per_thread):
-            r = c.post(f"/api/v1/sessions/{sid}/observations", json={
-                "minutes_after_dose": k * 10 + j, "sbp_mmhg": 120 + j, "dbp_mmhg": 80})
+            r = c.post(
+                f"/api/v1/sessions/{sid}/observations",
+                json={"minutes_after_dose": k * 10 + j, "sbp_mmhg": 120 + j, "dbp_mmhg": 80},
+            )
             if r.status_code != 201:
                 errors.append(r.text)
 
@@ -130,23 +168,38 @@ def test_tool_pages_call_the_cli_functions(app: Any, as_role: dict[str, Any]) ->
     from ketasim.regimens import parse_regimen
 
     c = as_role["auditor"]
-    r = c.get("/tools/simulate", params={"model": "domino-1982", "dose": "0.5 mg/kg",
-                                         "over": "40min", "weight_kg": "70", "age_years": "40",
-                                         "until": "2h"})
+    r = c.get(
+        "/tools/simulate",
+        params={
+            "model": "domino-1982",
+            "dose": "0.5 mg/kg",
+            "over": "40min",
+            "weight_kg": "70",
+            "age_years": "40",
+            "until": "2h",
+        },
+    )
     assert r.status_code == 200 and 'id="figure"' in r.text
     # the page's peak equals the library's own simulation of the same input
-    res = simulate(resolve_model("domino-1982"), Patient(weight_kg=70.0, age_years=40.0),
-                   parse_regimen("0.5 mg/kg", route="iv", over="40min"),
-                   times_min=np.arange(0.0, 121.0, 1.0))
+    res = simulate(
+        resolve_model("domino-1982"),
+        Patient(weight_kg=70.0, age_years=40.0),
+        parse_regimen("0.5 mg/kg", route="iv", over="40min"),
+        times_min=np.arange(0.0, 121.0, 1.0),
+    )
     peak = float(res.concentrations_ng_per_ml["ketamine_plasma"].max())
     assert f"{peak:.4g}" in r.text
     r = c.get("/tools/simulate", params={"model": "nope", "dose": "1 mg/kg"})
     assert r.status_code == 422 and 'class="error"' in r.text  # issue 12: refusals are 422
-    r = c.get("/tools/tci", params={"model": "domino-1982", "target": "1 ug/mL",
-                                    "duration": "30min", "site": "plasma"})
+    r = c.get(
+        "/tools/tci",
+        params={"model": "domino-1982", "target": "1 ug/mL", "duration": "30min", "site": "plasma"},
+    )
     assert r.status_code == 200 and 'id="figure"' in r.text and "Total dose" in r.text
-    r = c.get("/tools/plan", params={"protocol": "depression-iv-course", "age_years": "45",
-                                     "weight_kg": "72"})
+    r = c.get(
+        "/tools/plan",
+        params={"protocol": "depression-iv-course", "age_years": "45", "weight_kg": "72"},
+    )
     assert r.status_code == 200 and "data:image/png;base64," in r.text
 
 
@@ -155,11 +208,20 @@ def test_admin_audit_and_equity_pages(app: Any, as_role: dict[str, Any]) -> None
     from sqlalchemy import text
 
     a = as_role["admin"]
-    r = a.post("/admin/consent-documents", data={"code": "k", "title": "Consent v1",
-                                                 "body": "Risks explained to the patient."})
+    r = a.post(
+        "/admin/consent-documents",
+        data={"code": "k", "title": "Consent v1", "body": "Risks explained to the patient."},
+    )
     assert r.status_code == 200 and "Consent v1" in r.text
-    r = a.post("/admin/users", data={"username": "new.nurse", "full_name": "New Nurse",
-                                     "role": "nurse", "password": "short"})
+    r = a.post(
+        "/admin/users",
+        data={
+            "username": "new.nurse",
+            "full_name": "New Nurse",
+            "role": "nurse",
+            "password": "short",
+        },
+    )
     assert r.status_code == 422 and "password" in r.text
     r = as_role["auditor"].get("/audit")
     assert r.status_code == 200 and "Hash chain intact" in r.text
@@ -212,6 +274,5 @@ def test_trial_page_runs_the_trial_function(app: Any, as_role: dict[str, Any]) -
     assert 'id="figure"' in r.text and "esketamine_cmax" in r.text, r.text[-800:]
     r = c.post("/tools/trial", data={"spec": small.replace("n = 40", "n = 100000")})
     assert r.status_code == 422 and "n:" in r.text
-    r = c.post("/tools/trial", data={"spec": small.replace('kind = "parametric"',
-                                                           'kind = "csv"')})
+    r = c.post("/tools/trial", data={"spec": small.replace('kind = "parametric"', 'kind = "csv"')})
     assert r.status_code == 422 and "population.kind" in r.text

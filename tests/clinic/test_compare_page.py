@@ -6,8 +6,15 @@ from typing import Any
 
 import numpy as np
 
-PARAMS = {"model": "kamp-2020-meta", "dose": "0.5 mg/kg", "over": "40min", "weight_kg": "70",
-          "age_years": "40", "until": "2h", "compare": "all"}
+PARAMS = {
+    "model": "kamp-2020-meta",
+    "dose": "0.5 mg/kg",
+    "over": "40min",
+    "weight_kg": "70",
+    "age_years": "40",
+    "until": "2h",
+    "compare": "all",
+}
 
 
 def test_simulator_overlays_every_applicable_model(app: Any, as_role: dict[str, Any]) -> None:
@@ -20,12 +27,18 @@ def test_simulator_overlays_every_applicable_model(app: Any, as_role: dict[str, 
     r = as_role["prescriber"].get("/tools/simulate", params=PARAMS)
     assert r.status_code == 200 and "Model comparison" in r.text
     models = [resolve_model("kamp-2020-meta")] + [
-        m for m in select_models(drug="racemic", route="iv", weight_kg=70, age_years=40,
-                                 population="general")
-        if m.id != "kamp-2020-meta"]
-    lib = compare_models(models, Patient(weight_kg=70.0, age_years=40.0),
-                         parse_regimen("0.5 mg/kg", over="40min"),
-                         times_min=np.arange(0.0, 121.0, 1.0)).summary()
+        m
+        for m in select_models(
+            drug="racemic", route="iv", weight_kg=70, age_years=40, population="general"
+        )
+        if m.id != "kamp-2020-meta"
+    ]
+    lib = compare_models(
+        models,
+        Patient(weight_kg=70.0, age_years=40.0),
+        parse_regimen("0.5 mg/kg", over="40min"),
+        times_min=np.arange(0.0, 121.0, 1.0),
+    ).summary()
     assert len(lib["models"]) >= 3  # type: ignore[arg-type]
     for row in lib["models"]:  # type: ignore[attr-defined]
         assert f"<td>{row['model']}</td>" in r.text

@@ -32,8 +32,9 @@ def _free_port() -> int:
 
 def _start(env: dict[str, str], port: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     fh = log.open("ab")
-    proc = subprocess.Popen([sys.executable, "-c", CODE, "serve", "--port", str(port)],
-                            env=env, stdout=fh, stderr=fh)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CODE, "serve", "--port", str(port)], env=env, stdout=fh, stderr=fh
+    )
     fh.close()
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
@@ -47,22 +48,23 @@ def _start(env: dict[str, str], port: int, log: Path) -> tuple[subprocess.Popen[
 
 
 def test_sigkill_loses_no_committed_record(tmp_path: Path) -> None:
-    env = {**os.environ, "KETASIM_DATA_DIR": str(tmp_path / "data"),
-           "KETASIM_PASSWORD": PASSWORD}
+    env = {**os.environ, "KETASIM_DATA_DIR": str(tmp_path / "data"), "KETASIM_PASSWORD": PASSWORD}
     env.pop("DATABASE_URL", None)
     settings = Settings(data_dir=tmp_path / "data")
     app = create_app(settings)
     with app.state.db.session() as s:
-        create_user(s, Actor(None, "test"), username="nurse", full_name="N", role="nurse",
-                    password=PASSWORD)
+        create_user(
+            s, Actor(None, "test"), username="nurse", full_name="N", role="nurse", password=PASSWORD
+        )
     app.state.db.dispose()
     port = _free_port()
     proc, url = _start(env, port, tmp_path / "server.log")
     committed: list[str] = []
     lock = threading.Lock()
     try:
-        token = httpx.post(f"{url}/api/v1/auth/login", json={
-            "username": "nurse", "password": PASSWORD}).json()["token"]
+        token = httpx.post(
+            f"{url}/api/v1/auth/login", json={"username": "nurse", "password": PASSWORD}
+        ).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
 
         def writer(k: int) -> None:
@@ -70,9 +72,17 @@ def test_sigkill_loses_no_committed_record(tmp_path: Path) -> None:
                 for j in range(1000):
                     mrn = f"K{k}-{j}"
                     try:
-                        r = c.post("/api/v1/patients", json={
-                            "mrn": mrn, "given_name": "Kim", "family_name": "Lee",
-                            "birth_date": "1970-01-01", "sex": "female", "weight_kg": 60})
+                        r = c.post(
+                            "/api/v1/patients",
+                            json={
+                                "mrn": mrn,
+                                "given_name": "Kim",
+                                "family_name": "Lee",
+                                "birth_date": "1970-01-01",
+                                "sex": "female",
+                                "weight_kg": 60,
+                            },
+                        )
                     except httpx.HTTPError:
                         return  # the server died mid-request: not acknowledged
                     if r.status_code == 201:
@@ -92,10 +102,14 @@ def test_sigkill_loses_no_committed_record(tmp_path: Path) -> None:
     assert len(committed) > 10
     proc, url = _start(env, _free_port(), tmp_path / "server.log")
     try:
-        token = httpx.post(f"{url}/api/v1/auth/login", json={
-            "username": "nurse", "password": PASSWORD}).json()["token"]
-        stored = httpx.get(f"{url}/api/v1/patients", params={"limit": 1000},
-                           headers={"Authorization": f"Bearer {token}"}).json()
+        token = httpx.post(
+            f"{url}/api/v1/auth/login", json={"username": "nurse", "password": PASSWORD}
+        ).json()["token"]
+        stored = httpx.get(
+            f"{url}/api/v1/patients",
+            params={"limit": 1000},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
         mrns = {p["mrn"] for p in stored}
         assert set(committed) <= mrns
         assert len(mrns) - len(committed) <= 4  # at most one in flight per writer

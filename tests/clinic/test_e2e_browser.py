@@ -20,8 +20,9 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PASSWORD = "e2e-password-1"
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed "
-                                "(run scripts/system-deps.sh)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="chromium not installed (run scripts/system-deps.sh)"
+)
 
 
 def _free_port() -> int:
@@ -32,8 +33,9 @@ def _free_port() -> int:
 
 def _ketasim(*args: str, env: dict[str, str]) -> None:
     code = "from ketasim.cli import main; main()"
-    subprocess.run([sys.executable, "-c", code, *args], check=True, env=env,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", code, *args], check=True, env=env, capture_output=True, timeout=60
+    )
 
 
 @pytest.fixture
@@ -43,13 +45,34 @@ def server(tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "KETASIM_PASSWORD": PASSWORD, "KETASIM_DATA_DIR": str(data)}
     env.pop("DATABASE_URL", None)
     _ketasim("clinic", "create-user", "--role", "admin", "--username", "admin", env=env)
-    _ketasim("clinic", "create-user", "--role", "prescriber", "--username", "drp",
-             "--full-name", "Dr P", env=env)
+    _ketasim(
+        "clinic",
+        "create-user",
+        "--role",
+        "prescriber",
+        "--username",
+        "drp",
+        "--full-name",
+        "Dr P",
+        env=env,
+    )
     port = _free_port()
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from ketasim.cli import main; main()", "serve", "--host",
-         "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=log)
+        [
+            sys.executable,
+            "-c",
+            "from ketasim.cli import main; main()",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(150):
@@ -61,12 +84,19 @@ def server(tmp_path: Path) -> Iterator[str]:
         else:
             raise RuntimeError("server did not start")
         with httpx.Client(base_url=url) as c:
-            token = c.post("/api/v1/auth/login", json={"username": "admin",
-                                                       "password": PASSWORD}).json()["token"]
-            r = c.post("/api/v1/consent-documents", headers={"Authorization": f"Bearer {token}"},
-                       json={"code": "ketamine", "title": "Consent to esketamine treatment",
-                             "body": "Risks of sedation, dissociation and raised blood "
-                             "pressure were explained."})
+            token = c.post(
+                "/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
+            ).json()["token"]
+            r = c.post(
+                "/api/v1/consent-documents",
+                headers={"Authorization": f"Bearer {token}"},
+                json={
+                    "code": "ketamine",
+                    "title": "Consent to esketamine treatment",
+                    "body": "Risks of sedation, dissociation and raised blood "
+                    "pressure were explained.",
+                },
+            )
             assert r.status_code == 201, r.text
         yield url
     finally:
@@ -84,9 +114,17 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--window-size=1024,1366", f"--user-data-dir={tmp_path / 'profile'}",
-              "--no-first-run", "--disable-background-networking", "--disable-sync"):
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1024,1366",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-sync",
+    ):
         opts.add_argument(a)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
     shots = tmp_path / "screenshots"
@@ -109,7 +147,8 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         driver.execute_script("arguments[0].click()", button)
         WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
         WebDriverWait(driver, 30).until(
-            lambda d: d.execute_script("return document.readyState") == "complete")
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
 
     def shot(name: str) -> None:
         driver.save_screenshot(str(shots / f"{name}.png"))
@@ -121,16 +160,27 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         fill("password", PASSWORD)
         click("login")
         assert "Patients" in driver.page_source
-        for k, v in (("mrn", "E2E-1"), ("given_name", "Demo"), ("family_name", "Browser-Patient"),
-                     ("weight_kg", "68"), ("height_cm", "165")):
+        for k, v in (
+            ("mrn", "E2E-1"),
+            ("given_name", "Demo"),
+            ("family_name", "Browser-Patient"),
+            ("weight_kg", "68"),
+            ("height_cm", "165"),
+        ):
             fill(k, v)
         driver.execute_script("document.getElementById('birth_date').value = '1972-02-04'")
         click("add-patient")
         assert "Demo Browser-Patient" in driver.find_element(By.TAG_NAME, "h1").text
         click("sign-consent")
         assert "Current consent" in driver.find_element(By.ID, "consent-status").text
-        choose("protocol_id", next(o.text for o in Select(driver.find_element(
-            By.ID, "protocol_id")).options if o.text.startswith("esketamine-trd-us:")))
+        choose(
+            "protocol_id",
+            next(
+                o.text
+                for o in Select(driver.find_element(By.ID, "protocol_id")).options
+                if o.text.startswith("esketamine-trd-us:")
+            ),
+        )
         for k, v in (("s_sbp", "128"), ("s_dbp", "80"), ("s_hr", "72"), ("s_spo2", "98")):
             fill(k, v)
         choose("pregnant", "no")
@@ -165,11 +215,16 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         rows = driver.find_elements(By.CSS_SELECTOR, "#vitals tr")
         assert len(rows) == 4  # header + pre-dose (from the check) + 2
         fill("d_ready", "90")
-        for name, answer in (("first_treatment", "yes"), ("vitals_acceptable_before", "yes"),
-                             ("vitals_acceptable_end", "yes"), ("sedation_observed", "no"),
-                             ("dissociation_observed", "yes"),
-                             ("respiratory_depression_observed", "no"),
-                             ("serious_adverse_event", "no"), ("transport_arranged", "yes")):
+        for name, answer in (
+            ("first_treatment", "yes"),
+            ("vitals_acceptable_before", "yes"),
+            ("vitals_acceptable_end", "yes"),
+            ("sedation_observed", "no"),
+            ("dissociation_observed", "yes"),
+            ("respiratory_depression_observed", "no"),
+            ("serious_adverse_event", "no"),
+            ("transport_arranged", "yes"),
+        ):
             choose(f"d_{name}", answer)
         click("discharge")
         click("sign-session")
@@ -213,12 +268,15 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         shot("7-refused-overdose")
         # consent withdrawn mid-session: the dose is refused
         driver.get(driver.find_element(By.ID, "patient-link").get_attribute("href"))
-        reason = driver.find_element(By.CSS_SELECTOR,
-                                     "form[action$='/withdraw'] input[name=reason]")
+        reason = driver.find_element(
+            By.CSS_SELECTOR, "form[action$='/withdraw'] input[name=reason]"
+        )
         reason.send_keys("patient withdrew consent in the chair")
         old = driver.find_element(By.TAG_NAME, "html")
-        driver.execute_script("arguments[0].click()", driver.find_element(
-            By.CSS_SELECTOR, "form[action$='/withdraw'] button"))
+        driver.execute_script(
+            "arguments[0].click()",
+            driver.find_element(By.CSS_SELECTOR, "form[action$='/withdraw'] button"),
+        )
         WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
         assert "No current consent" in driver.find_element(By.ID, "consent-status").text
         driver.get(dose_url)
@@ -229,8 +287,9 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         assert driver.find_element(By.ID, "session-status").text == "open"
         shot("8-refused-after-consent-withdrawal")
         old = driver.find_element(By.TAG_NAME, "html")
-        driver.execute_script("arguments[0].click()",
-                              driver.find_element(By.LINK_TEXT, "Demo Browser-Patient"))
+        driver.execute_script(
+            "arguments[0].click()", driver.find_element(By.LINK_TEXT, "Demo Browser-Patient")
+        )
         WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
         for day, score in (("2026-01-01", "34"), ("2026-01-15", "15")):
             choose("scale", "MADRS")
@@ -245,7 +304,14 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         shot("4-response-chart")
     finally:
         driver.quit()
-    for name in ("1-screening", "2-plan", "3-session", "4-response-chart", "5-amendment",
-                 "6-cancelled-session", "7-refused-overdose",
-                 "8-refused-after-consent-withdrawal"):
+    for name in (
+        "1-screening",
+        "2-plan",
+        "3-session",
+        "4-response-chart",
+        "5-amendment",
+        "6-cancelled-session",
+        "7-refused-overdose",
+        "8-refused-after-consent-withdrawal",
+    ):
         assert (shots / f"{name}.png").stat().st_size > 10_000

@@ -29,8 +29,9 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     app = create_app(Settings(data_dir=tmp_path_factory.mktemp("fuzz"), plan_samples=0))
     with app.state.db.session() as s:
         for role in ROLES:
-            create_user(s, Actor(None, "test"), username=role, full_name=role, role=role,
-                        password=PASSWORD)
+            create_user(
+                s, Actor(None, "test"), username=role, full_name=role, role=role, password=PASSWORD
+            )
     _STATE["headers"] = {"Authorization": login(app, "prescriber").headers["Authorization"]}
     yield app
     app.state.db.dispose()
@@ -38,8 +39,9 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="module")
 def api_schema(fuzz_app: Any) -> Any:
-    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", fuzz_app,
-                                            headers=_STATE["headers"])
+    schema = schemathesis.openapi.from_asgi(
+        "/api/v1/openapi.json", fuzz_app, headers=_STATE["headers"]
+    )
     # logging out would end the fuzzing client's own login
     return schema.exclude(path="/api/v1/auth/logout")
 
@@ -50,9 +52,13 @@ def test_no_5xx(api_schema: Any) -> None:
     calls = 0
     for op in operations:
 
-        @settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=FUZZ_DERANDOMIZE,
-                  database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=FUZZ_EXAMPLES,
+            deadline=None,
+            derandomize=FUZZ_DERANDOMIZE,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=op.as_strategy())
         def run(case: Any) -> None:
             nonlocal calls

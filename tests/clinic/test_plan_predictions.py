@@ -13,8 +13,9 @@ from ketasim.clinic.services import plans
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
-def test_plan_page_does_not_resimulate(app: Any, as_role: dict[str, Any],
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_page_does_not_resimulate(
+    app: Any, as_role: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     pid, plan_id = patient_with_plan(as_role, protocol="depression-iv-course")
     with app.state.db.read() as s:
         stored = s.get(PlanPrediction, plan_id)

@@ -159,8 +159,9 @@ def _routes(app: Any) -> list[tuple[str, str]]:
 
 def _url(path: str) -> str:
     path = path.replace("{token}", "not-a-token")
-    return re.sub(r"\{scale\}", "MADRS", re.sub(r"\{step\}", "vitals",
-                                                  re.sub(r"\{[a-z_]+_id\}", "1", path)))
+    return re.sub(
+        r"\{scale\}", "MADRS", re.sub(r"\{step\}", "vitals", re.sub(r"\{[a-z_]+_id\}", "1", path))
+    )
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
@@ -172,8 +173,12 @@ def test_public_routes_answer_without_a_login(app: Any) -> None:
     assert {k for k, v in EXPECTED.items() if v is None} == set(PUBLIC_ROUTES)
     anonymous = TestClient(app)
     for method, path in PUBLIC_ROUTES:
-        r = anonymous.request(method, _url(path), follow_redirects=False,
-                              json={"answers": [0]} if path.startswith("/api/v1/q/") else None)
+        r = anonymous.request(
+            method,
+            _url(path),
+            follow_redirects=False,
+            json={"answers": [0]} if path.startswith("/api/v1/q/") else None,
+        )
         assert r.status_code not in (401, 303, 403), (method, path, r.status_code)
         if "{token}" in path:
             assert r.status_code == 404, (method, path, r.status_code)
@@ -201,7 +206,10 @@ def test_routes_refuse_anonymous_and_wrong_roles(app: Any) -> None:
             assert r.status_code == 401, (method, path, r.status_code)
         else:
             assert r.status_code == 303 and r.headers["location"].startswith("/login"), (
-                method, path, r.status_code)
+                method,
+                path,
+                r.status_code,
+            )
         for role in ROLES:
             r = clients[role].request(method, url, follow_redirects=False)
             if path.endswith("/logout"):

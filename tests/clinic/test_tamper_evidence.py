@@ -67,8 +67,10 @@ def _rechain_plain(conn: Any) -> str:
     prev = audit.GENESIS
     for row in conn.execute(text("SELECT * FROM audit_log ORDER BY seq")).all():
         h = _plain(prev, row)
-        conn.execute(text("UPDATE audit_log SET prev_hash = :p, hash = :h WHERE seq = :s"),
-                     {"p": prev, "h": h, "s": row.seq})
+        conn.execute(
+            text("UPDATE audit_log SET prev_hash = :p, hash = :h WHERE seq = :s"),
+            {"p": prev, "h": h, "s": row.seq},
+        )
         prev = h
     return prev
 
@@ -173,8 +175,7 @@ def test_database_from_before_the_keyed_chain_upgrades(app: Any, as_role: dict[s
         upgraded.state.db.dispose()
 
 
-def test_reads_of_patient_records_are_logged_and_covered(app: Any, as_role: dict[str, Any]
-                                                         ) -> None:
+def test_reads_of_patient_records_are_logged_and_covered(app: Any, as_role: dict[str, Any]) -> None:
     pid, plan_id = patient_with_plan(as_role)
     sid = dosed_session(as_role, plan_id)
     n = as_role["nurse"]
@@ -185,10 +186,12 @@ def test_reads_of_patient_records_are_logged_and_covered(app: Any, as_role: dict
     assert n.get("/api/v1/patients/999999").status_code == 404  # not a read of a record
     log = ok(as_role["auditor"].get(f"/api/v1/patients/{pid}/access-log"))
     seen = {(r["username"], r["entity"], r["path"]) for r in log}
-    assert {("nurse", "patients", f"/api/v1/patients/{pid}"),
-            ("nurse", "treatment_sessions", f"/api/v1/sessions/{sid}"),
-            ("nurse", "treatment_sessions", f"/sessions/{sid}"),
-            ("prescriber", "treatment_plans", f"/api/v1/plans/{plan_id}")} <= seen
+    assert {
+        ("nurse", "patients", f"/api/v1/patients/{pid}"),
+        ("nurse", "treatment_sessions", f"/api/v1/sessions/{sid}"),
+        ("nurse", "treatment_sessions", f"/sessions/{sid}"),
+        ("prescriber", "treatment_plans", f"/api/v1/plans/{plan_id}"),
+    } <= seen
     assert ok(as_role["auditor"].get("/api/v1/audit/verify"))["intact"] is True
     with app.state.db.engine.begin() as conn:  # hide who looked
         conn.execute(text("DELETE FROM access_log WHERE username = 'prescriber'"))

@@ -27,37 +27,42 @@ def _wait(c: Any, page: str, timeout_s: float = 90.0) -> Any:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("model", ["/etc/shadow", "/dev/zero", "../../etc/passwd",
-                                   "model.toml", "C:\\models\\x"])
+@pytest.mark.parametrize(
+    "model", ["/etc/shadow", "/dev/zero", "../../etc/passwd", "model.toml", "C:\\models\\x"]
+)
 def test_simulator_refuses_file_paths(app: Any, as_role: dict[str, Any], model: str) -> None:
     r = as_role["nurse"].get("/tools/simulate", params={"model": model, "dose": "1 mg/kg"})
     assert r.status_code == 422 and "catalogue model ids only" in r.text
 
 
-def test_a_model_file_on_disk_is_not_executed(app: Any, as_role: dict[str, Any],
-                                              tmp_path: Path) -> None:
+def test_a_model_file_on_disk_is_not_executed(
+    app: Any, as_role: dict[str, Any], tmp_path: Path
+) -> None:
     import ketasim.catalogue
 
     src = sorted((Path(ketasim.catalogue.__file__).parent / "data").glob("*.toml"))[0]
     target = tmp_path / "mine.toml"
     shutil.copy(src, target)  # a valid model file: the page must still refuse the path
     for c in ("simulate", "tci"):
-        r = as_role["nurse"].get(f"/tools/{c}", params={"model": str(target), "dose": "1 mg/kg",
-                                                         "target": "1 ug/mL"})
+        r = as_role["nurse"].get(
+            f"/tools/{c}", params={"model": str(target), "dose": "1 mg/kg", "target": "1 ug/mL"}
+        )
         assert r.status_code == 422 and "model: " in r.text and 'id="figure"' not in r.text
 
 
 def test_simulator_caps_doses_and_time(app: Any, as_role: dict[str, Any]) -> None:
     c = as_role["nurse"]
-    r = c.get("/tools/simulate", params={"model": "domino-1982",
-                                         "dose": "1 mg/kg every 1min x 1000000"})
-    assert r.status_code == 422 and f"dose: 1000000 doses; accepted at most {lim.MAX_DOSES}" \
-        in r.text
-    r = c.get("/tools/simulate", params={"model": "domino-1982", "dose": "1 mg/kg",
-                                         "until": "30d"})
+    r = c.get(
+        "/tools/simulate", params={"model": "domino-1982", "dose": "1 mg/kg every 1min x 1000000"}
+    )
+    assert (
+        r.status_code == 422 and f"dose: 1000000 doses; accepted at most {lim.MAX_DOSES}" in r.text
+    )
+    r = c.get("/tools/simulate", params={"model": "domino-1982", "dose": "1 mg/kg", "until": "30d"})
     assert r.status_code == 422 and "until: accepted up to 7 days" in r.text
-    r = c.get("/tools/simulate", params={"model": "domino-1982", "dose": "1 mg/kg",
-                                         "weight_kg": "1e9"})
+    r = c.get(
+        "/tools/simulate", params={"model": "domino-1982", "dose": "1 mg/kg", "weight_kg": "1e9"}
+    )
     assert r.status_code == 422 and r.json()["field"] == "weight_kg"
     r = c.get("/tools/simulate", params={"model": "domino-1982", "dose": "x" * 1500})
     assert r.status_code == 422 and r.json()["field"] == "dose"
@@ -65,21 +70,24 @@ def test_simulator_caps_doses_and_time(app: Any, as_role: dict[str, Any]) -> Non
 
 def test_tci_caps_target_steps(app: Any, as_role: dict[str, Any]) -> None:
     steps = "; ".join(f"{1 + i % 3} ug/mL at {i}min" for i in range(1, 40))
-    r = as_role["nurse"].get("/tools/tci", params={"model": "domino-1982",
-                                                   "target": f"1 ug/mL; {steps}"})
+    r = as_role["nurse"].get(
+        "/tools/tci", params={"model": "domino-1982", "target": f"1 ug/mL; {steps}"}
+    )
     assert r.status_code == 422 and f"accepted at most {lim.MAX_TARGETS}" in r.text
 
 
-@pytest.mark.parametrize("edit,field", [
-    (("n = 300", "n = 100000"), "n: "),
-    (('model = "perez-ruixo"', 'model = "/etc/shadow"'), "arms[0].model"),
-    (('every = "30min"', 'every = "1min"'), "outputs: 20161 output times; accepted at most"),
-    (("n = 300", "n = 2000"), "values; accepted at most"),  # with every = 10min, below
-    (('kind = "parametric"', 'kind = "csv"'), "population.kind"),
-    (("seed = 1", "seed = 1\n[optimise]\nx = 1\n"), "optimise: "),
-])
-def test_trial_caps(app: Any, as_role: dict[str, Any], edit: tuple[str, str], field: str
-                    ) -> None:
+@pytest.mark.parametrize(
+    "edit,field",
+    [
+        (("n = 300", "n = 100000"), "n: "),
+        (('model = "perez-ruixo"', 'model = "/etc/shadow"'), "arms[0].model"),
+        (('every = "30min"', 'every = "1min"'), "outputs: 20161 output times; accepted at most"),
+        (("n = 300", "n = 2000"), "values; accepted at most"),  # with every = 10min, below
+        (('kind = "parametric"', 'kind = "csv"'), "population.kind"),
+        (("seed = 1", "seed = 1\n[optimise]\nx = 1\n"), "optimise: "),
+    ],
+)
+def test_trial_caps(app: Any, as_role: dict[str, Any], edit: tuple[str, str], field: str) -> None:
     spec = DEFAULT_TRIAL.replace(*edit)
     if "n = 2000" in spec:  # 2000 patients x 2 arms x 2017 times: over the work limit
         spec = spec.replace('every = "30min"', 'every = "10min"')

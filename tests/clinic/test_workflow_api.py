@@ -13,25 +13,33 @@ from ketasim.clinic.db.models import AuditEntry, Patient
 def test_no_session_without_current_consent(app: Any, as_role: dict[str, Any]) -> None:
     pid, plan_id = patient_with_plan(as_role)
     consent = ok(as_role["nurse"].get(f"/api/v1/patients/{pid}/consents"))[0]
-    ok(as_role["nurse"].post(f"/api/v1/consents/{consent['id']}/withdraw",
-                             json={"reason": "changed mind"}))
+    ok(
+        as_role["nurse"].post(
+            f"/api/v1/consents/{consent['id']}/withdraw", json={"reason": "changed mind"}
+        )
+    )
     r = as_role["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id})
     assert r.status_code == 409 and r.json()["field"] == "consent"
     # a new document version supersedes the old one: the old signature is not current
     doc2 = ok(as_role["admin"].post("/api/v1/consent-documents", json=CONSENT), 201)
     assert doc2["version"] == 2
     old = ok(as_role["admin"].get("/api/v1/consent-documents"))[0]
-    r = as_role["nurse"].post(f"/api/v1/patients/{pid}/consents",
-                              json={"document_id": old["id"], "signed_by_name": "Test Patient-One"})
+    r = as_role["nurse"].post(
+        f"/api/v1/patients/{pid}/consents",
+        json={"document_id": old["id"], "signed_by_name": "Test Patient-One"},
+    )
     assert r.status_code == 409
-    ok(as_role["nurse"].post(f"/api/v1/patients/{pid}/consents",
-                             json={"document_id": doc2["id"],
-                                   "signed_by_name": "Test Patient-One"}), 201)
+    ok(
+        as_role["nurse"].post(
+            f"/api/v1/patients/{pid}/consents",
+            json={"document_id": doc2["id"], "signed_by_name": "Test Patient-One"},
+        ),
+        201,
+    )
     ok(as_role["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)
 
 
-def test_screening_findings_carry_sources_and_stops_block_signing(
-        as_role: dict[str, Any]) -> None:
+def test_screening_findings_carry_sources_and_stops_block_signing(as_role: dict[str, Any]) -> None:
     pid, plan_id = patient_with_plan(as_role, conditions=["aortic-aneurysm"], sign=False)
     scr = ok(as_role["nurse"].get(f"/api/v1/patients/{pid}/screenings"))[0]
     assert scr["eligible"] is False
@@ -45,53 +53,104 @@ def test_screening_findings_carry_sources_and_stops_block_signing(
 def test_predose_stop_blocks_the_dose(as_role: dict[str, Any]) -> None:
     _, plan_id = patient_with_plan(as_role)
     sid = ok(as_role["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
-    r = as_role["nurse"].post(f"/api/v1/sessions/{sid}/dose", json={
-        "dose_mg": 56, "lot_number": "L", "start_at": "2026-01-05T10:00:00"})
+    r = as_role["nurse"].post(
+        f"/api/v1/sessions/{sid}/dose",
+        json={"dose_mg": 56, "lot_number": "L", "start_at": "2026-01-05T10:00:00"},
+    )
     assert r.status_code == 409 and r.json()["field"] == "predose"
-    s = ok(as_role["nurse"].post(f"/api/v1/sessions/{sid}/predose", json={
-        "sbp_mmhg": 120, "dbp_mmhg": 75, "heart_rate_bpm": 70, "spo2_percent": 98,
-        "new_conditions": ["intracerebral-haemorrhage"]}))
+    s = ok(
+        as_role["nurse"].post(
+            f"/api/v1/sessions/{sid}/predose",
+            json={
+                "sbp_mmhg": 120,
+                "dbp_mmhg": 75,
+                "heart_rate_bpm": 70,
+                "spo2_percent": 98,
+                "new_conditions": ["intracerebral-haemorrhage"],
+            },
+        )
+    )
     assert s["predose_blocked"] is True
-    r = as_role["nurse"].post(f"/api/v1/sessions/{sid}/dose", json={
-        "dose_mg": 56, "lot_number": "L", "start_at": "2026-01-05T10:00:00"})
+    r = as_role["nurse"].post(
+        f"/api/v1/sessions/{sid}/dose",
+        json={"dose_mg": 56, "lot_number": "L", "start_at": "2026-01-05T10:00:00"},
+    )
     assert r.status_code == 409 and r.json()["stops"]
     assert ok(as_role["nurse"].get(f"/api/v1/sessions/{sid}"))["dose_mg"] is None
 
 
 def test_esketamine_session_cannot_be_signed_until_rems_fields_are_filled(
-        as_role: dict[str, Any]) -> None:
+    as_role: dict[str, Any],
+) -> None:
     _, plan_id = patient_with_plan(as_role)
     sid = dosed_session(as_role, plan_id)
     n = as_role["nurse"]
-    for minute, cp, sbp in ((0, "pre-dose", 126), (40, "40-min", 150), (125, "pre-discharge",
-                                                                         130)):
-        ok(n.post(f"/api/v1/sessions/{sid}/observations", json={
-            "minutes_after_dose": minute, "checkpoint": cp, "sbp_mmhg": sbp, "dbp_mmhg": 82,
-            "heart_rate_bpm": 75, "spo2_percent": 97, "cadss": 8, "moaas": 5}), 201)
+    for minute, cp, sbp in ((0, "pre-dose", 126), (40, "40-min", 150), (125, "pre-discharge", 130)):
+        ok(
+            n.post(
+                f"/api/v1/sessions/{sid}/observations",
+                json={
+                    "minutes_after_dose": minute,
+                    "checkpoint": cp,
+                    "sbp_mmhg": sbp,
+                    "dbp_mmhg": 82,
+                    "heart_rate_bpm": 75,
+                    "spo2_percent": 97,
+                    "cadss": 8,
+                    "moaas": 5,
+                },
+            ),
+            201,
+        )
     # issue 12: a discharge without the REMS answers is refused (it could never be signed)
-    r = n.post(f"/api/v1/sessions/{sid}/discharge", json={
-        "discharged_at": "2026-01-05T12:10:00", "criteria_met": True})
+    r = n.post(
+        f"/api/v1/sessions/{sid}/discharge",
+        json={"discharged_at": "2026-01-05T12:10:00", "criteria_met": True},
+    )
     assert r.status_code == 409
     missing = set(r.json()["missing"])
     assert {"lot_number", "dose_mg", "bp_pre_dose"}.isdisjoint(missing)
-    assert {"first_treatment", "monitoring_provider", "ready_to_leave_min",
-            "sedation_observed", "respiratory_depression_observed"} <= missing
+    assert {
+        "first_treatment",
+        "monitoring_provider",
+        "ready_to_leave_min",
+        "sedation_observed",
+        "respiratory_depression_observed",
+    } <= missing
     assert ok(n.get(f"/api/v1/sessions/{sid}"))["status"] == "dosed"
-    ok(n.patch(f"/api/v1/sessions/{sid}", json={
-        "first_treatment": True, "monitoring_provider": "Nurse User", "setting": "outpatient",
-        "ready_to_leave_min": 90, "vitals_acceptable_before": True,
-        "vitals_acceptable_end": True, "sedation_observed": False,
-        "dissociation_observed": True, "respiratory_depression_observed": False,
-        "serious_adverse_event": False}))
-    ok(n.post(f"/api/v1/sessions/{sid}/discharge", json={
-        "discharged_at": "2026-01-05T12:10:00", "criteria_met": True}))
+    ok(
+        n.patch(
+            f"/api/v1/sessions/{sid}",
+            json={
+                "first_treatment": True,
+                "monitoring_provider": "Nurse User",
+                "setting": "outpatient",
+                "ready_to_leave_min": 90,
+                "vitals_acceptable_before": True,
+                "vitals_acceptable_end": True,
+                "sedation_observed": False,
+                "dissociation_observed": True,
+                "respiratory_depression_observed": False,
+                "serious_adverse_event": False,
+            },
+        )
+    )
+    ok(
+        n.post(
+            f"/api/v1/sessions/{sid}/discharge",
+            json={"discharged_at": "2026-01-05T12:10:00", "criteria_met": True},
+        )
+    )
     signed = ok(n.post(f"/api/v1/sessions/{sid}/sign"))
     assert signed["status"] == "signed"
     form = ok(n.get(f"/api/v1/sessions/{sid}/rems-form"))
     assert form["lot_number"] == "LOT-42" and form["dose_mg"] == 56
     assert form["monitoring_minutes"] == 130.0  # 10:00 to 12:10
     assert (form["bp_pre_dose"], form["bp_40_min"], form["bp_pre_discharge"]) == (
-        "126/82", "150/82", "130/82")
+        "126/82",
+        "150/82",
+        "130/82",
+    )
     assert form["missing"] == [] and form["due_by"] == "2026-01-12"
     # a signed session is closed
     r = n.post(f"/api/v1/sessions/{sid}/observations", json={"minutes_after_dose": 200})
@@ -102,67 +161,114 @@ def test_alerts_bp_escalation_and_missed_monitoring(as_role: dict[str, Any]) -> 
     pid, plan_id = patient_with_plan(as_role)
     n = as_role["nurse"]
     sid = dosed_session(as_role, plan_id, dose_mg=56)
-    ok(n.post(f"/api/v1/sessions/{sid}/observations", json={
-        "minutes_after_dose": 40, "sbp_mmhg": 185, "dbp_mmhg": 100}), 201)
-    ok(n.post(f"/api/v1/sessions/{sid}/discharge", json={**REMS_ANSWERS,
-        "discharged_at": "2026-01-05T12:05:00", "criteria_met": True}))
+    ok(
+        n.post(
+            f"/api/v1/sessions/{sid}/observations",
+            json={"minutes_after_dose": 40, "sbp_mmhg": 185, "dbp_mmhg": 100},
+        ),
+        201,
+    )
+    ok(
+        n.post(
+            f"/api/v1/sessions/{sid}/discharge",
+            json={**REMS_ANSWERS, "discharged_at": "2026-01-05T12:05:00", "criteria_met": True},
+        )
+    )
     kinds = {a["kind"] for a in ok(n.get(f"/api/v1/alerts?patient_id={pid}"))}
     assert {"bp-above-threshold", "missed-monitoring"} <= kinds
     # next session at 84 mg on a 56 mg plan: refused for the nurse, even with a rationale
     # (issue 12); a prescriber's override with a reason of substance: dose escalation alert
     sid2 = ok(n.post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
-    ok(n.post(f"/api/v1/sessions/{sid2}/predose", json={
-        "sbp_mmhg": 120, "dbp_mmhg": 75, "heart_rate_bpm": 70, "spo2_percent": 98}))
-    r = n.post(f"/api/v1/sessions/{sid2}/dose", json={
-        "dose_mg": 84, "lot_number": "L2", "start_at": "2026-01-08T10:00:00"})
+    ok(
+        n.post(
+            f"/api/v1/sessions/{sid2}/predose",
+            json={"sbp_mmhg": 120, "dbp_mmhg": 75, "heart_rate_bpm": 70, "spo2_percent": 98},
+        )
+    )
+    r = n.post(
+        f"/api/v1/sessions/{sid2}/dose",
+        json={"dose_mg": 84, "lot_number": "L2", "start_at": "2026-01-08T10:00:00"},
+    )
     assert r.status_code == 409 and r.json()["needs_override"] == ["plan.dose-above-signed"]
-    r = n.post(f"/api/v1/sessions/{sid2}/dose", json={
-        "dose_mg": 84, "lot_number": "L2", "start_at": "2026-01-08T10:00:00",
-        "rationale": "partial response", "override_reason": "partial response after 56 mg"})
+    r = n.post(
+        f"/api/v1/sessions/{sid2}/dose",
+        json={
+            "dose_mg": 84,
+            "lot_number": "L2",
+            "start_at": "2026-01-08T10:00:00",
+            "rationale": "partial response",
+            "override_reason": "partial response after 56 mg",
+        },
+    )
     assert r.status_code == 403
-    ok(as_role["prescriber"].post(f"/api/v1/sessions/{sid2}/dose", json={
-        "dose_mg": 84, "lot_number": "L2", "start_at": "2026-01-08T10:00:00",
-        "override_reason": "partial response after four sessions at 56 mg"}))
+    ok(
+        as_role["prescriber"].post(
+            f"/api/v1/sessions/{sid2}/dose",
+            json={
+                "dose_mg": 84,
+                "lot_number": "L2",
+                "start_at": "2026-01-08T10:00:00",
+                "override_reason": "partial response after four sessions at 56 mg",
+            },
+        )
+    )
     alerts = ok(n.get(f"/api/v1/alerts?patient_id={pid}"))
     esc = [a for a in alerts if a["kind"] == "dose-escalation"]
     assert esc and "56 mg to 84 mg" in esc[0]["message"]
     ok(as_role["prescriber"].post(f"/api/v1/alerts/{esc[0]['id']}/acknowledge"))
-    assert as_role["prescriber"].post(
-        f"/api/v1/alerts/{esc[0]['id']}/acknowledge").status_code == 409
+    assert (
+        as_role["prescriber"].post(f"/api/v1/alerts/{esc[0]['id']}/acknowledge").status_code == 409
+    )
 
 
 def test_ratings_response_and_remission(as_role: dict[str, Any]) -> None:
     pid = ok(as_role["nurse"].post("/api/v1/patients", json=PATIENT), 201)["id"]
-    for day, score in (("2026-01-01", 32), ("2026-01-08", 20), ("2026-01-15", 16),
-                       ("2026-01-29", 9)):
-        ok(as_role["nurse"].post(f"/api/v1/patients/{pid}/ratings", json={
-            "scale": "MADRS", "score": score, "taken_on": day}), 201)
+    for day, score in (
+        ("2026-01-01", 32),
+        ("2026-01-08", 20),
+        ("2026-01-15", 16),
+        ("2026-01-29", 9),
+    ):
+        ok(
+            as_role["nurse"].post(
+                f"/api/v1/patients/{pid}/ratings",
+                json={"scale": "MADRS", "score": score, "taken_on": day},
+            ),
+            201,
+        )
     course = ok(as_role["auditor"].get(f"/api/v1/patients/{pid}/ratings/MADRS/course"))
     assert [p["response"] for p in course] == [False, False, True, True]  # <= 16 = 50 % of 32
     assert [p["remission"] for p in course] == [False, False, False, True]  # MADRS <= 10
     assert course[1]["change_percent"] == -37.5
-    r = as_role["nurse"].post(f"/api/v1/patients/{pid}/ratings", json={
-        "scale": "PHQ-9", "score": 30, "taken_on": "2026-01-01"})
+    r = as_role["nurse"].post(
+        f"/api/v1/patients/{pid}/ratings",
+        json={"scale": "PHQ-9", "score": 30, "taken_on": "2026-01-01"},
+    )
     assert r.status_code == 422 and r.json()["field"] == "score"
 
 
 def test_bad_input_is_422_naming_the_field_and_changes_nothing(
-        app: Any, as_role: dict[str, Any]) -> None:
+    app: Any, as_role: dict[str, Any]
+) -> None:
     n = as_role["nurse"]
     with app.state.db.session() as s:
         before = s.execute(select(func.count(AuditEntry.id))).scalar_one()
-    cases = [({**PATIENT, "weight_kg": "heavy"}, "weight_kg"),
-             ({**PATIENT, "birth_date": "yesterday"}, "birth_date"),
-             ({**PATIENT, "sex": "x"}, "sex"),
-             ({**PATIENT, "unknown": 1}, "unknown"),
-             ({k: v for k, v in PATIENT.items() if k != "mrn"}, "mrn")]
+    cases = [
+        ({**PATIENT, "weight_kg": "heavy"}, "weight_kg"),
+        ({**PATIENT, "birth_date": "yesterday"}, "birth_date"),
+        ({**PATIENT, "sex": "x"}, "sex"),
+        ({**PATIENT, "unknown": 1}, "unknown"),
+        ({k: v for k, v in PATIENT.items() if k != "mrn"}, "mrn"),
+    ]
     for body, field in cases:
         r = n.post("/api/v1/patients", json=body)
         assert r.status_code == 422, r.text
         assert r.json()["field"] == field
     pid = ok(n.post("/api/v1/patients", json=PATIENT), 201)["id"]
-    r = n.post(f"/api/v1/patients/{pid}/screenings", json={"protocol_id": "esketamine-trd-us",
-                                                           "conditions": ["gout"]})
+    r = n.post(
+        f"/api/v1/patients/{pid}/screenings",
+        json={"protocol_id": "esketamine-trd-us", "conditions": ["gout"]},
+    )
     assert r.status_code == 422 and r.json()["field"] == "conditions"
     r = n.post(f"/api/v1/patients/{pid}/screenings", json={"protocol_id": "/etc/passwd"})
     assert r.status_code == 422 and r.json()["field"] == "protocol_id"

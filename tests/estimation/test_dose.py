@@ -33,8 +33,13 @@ def test_a_priori_recommendations_match_clearance() -> None:
     model = resolve_model("herd")
     patient = Patient(weight_kg=30.0, age_years=8.0)
     inputs = resolve_inputs(build_system(model, patient), [Dose(30.0, "mg")], 30.0)
-    fit = fit_individual(model, patient, inputs, [Rec(1, 0.0, 1, None, 1)],
-                         residual_error=parse_residual_error("proportional 15%"))
+    fit = fit_individual(
+        model,
+        patient,
+        inputs,
+        [Rec(1, 0.0, 1, None, 1)],
+        residual_error=parse_residual_error("proportional 15%"),
+    )
     assert fit.n_observations == 0 and np.all(fit.eta_map == 0)
     assert any(f.rule_id == "fit.no_levels" for f in fit.findings)
     cl_l_per_h = 90.0 * (30.0 / 70.0) ** 0.75  # Herd 2007: CL 90 L/h/70 kg, exponent 0.75
@@ -52,17 +57,20 @@ def test_intranasal_parent_metabolite_fit_on_log_scale(tmp_path: Path) -> None:
     """Perez-Ruixo 2021: intranasal route (bioavailability carries a random effect, so the
     inputs are rebuilt per evaluation), esketamine + noresketamine, log-scale residuals."""
     path = tmp_path / "levels.csv"
-    path.write_text("ID,TIME,AMT,EVID,MDV,DV,ANALYTE,ROUTE,WT,AGE\n"
-                    "1,0,56,1,1,.,,intranasal,70,45\n"
-                    "1,0.5,0,0,0,80,esketamine,,70,45\n"
-                    "1,0.5,0,0,0,40,noresketamine,,70,45\n"
-                    "1,2,0,0,0,35,esketamine,,70,45\n"
-                    "1,2,0,0,0,60,noresketamine,,70,45\n"
-                    "1,6,0,0,1,.,esketamine,,70,45\n")
+    path.write_text(
+        "ID,TIME,AMT,EVID,MDV,DV,ANALYTE,ROUTE,WT,AGE\n"
+        "1,0,56,1,1,.,,intranasal,70,45\n"
+        "1,0.5,0,0,0,80,esketamine,,70,45\n"
+        "1,0.5,0,0,0,40,noresketamine,,70,45\n"
+        "1,2,0,0,0,35,esketamine,,70,45\n"
+        "1,2,0,0,0,60,noresketamine,,70,45\n"
+        "1,6,0,0,1,.,esketamine,,70,45\n"
+    )
     import json
 
-    result = CliRunner().invoke(app, ["fit", "--model", "perez-ruixo", "--data", str(path),
-                                      "--output", "json"])
+    result = CliRunner().invoke(
+        app, ["fit", "--model", "perez-ruixo", "--data", str(path), "--output", "json"]
+    )
     assert result.exit_code == 0, result.output
     ind = json.loads(result.stdout)["individuals"][0]
     assert "log scale" in ind["residual_error"]["esketamine"]["description"]

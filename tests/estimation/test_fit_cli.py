@@ -21,8 +21,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_json_contract_has_a_row_per_record() -> None:
-    result = RUNNER.invoke(app, ["fit", "--model", "otto", "--data", str(EXAMPLE),
-                                 "--output", "json"])
+    result = RUNNER.invoke(
+        app, ["fit", "--model", "otto", "--data", str(EXAMPLE), "--output", "json"]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     records = EXAMPLE.read_text().strip().splitlines()[1:]
@@ -43,8 +44,20 @@ def test_json_contract_has_a_row_per_record() -> None:
 
 def test_typical_patient_rate_is_target_times_clearance() -> None:
     """Steady state: rate = Css x CL. Otto typical CL = 95.2 L/h x (68/70)^0.75 for ID 1."""
-    result = RUNNER.invoke(app, ["fit", "--model", "otto", "--data", str(EXAMPLE),
-                                 "--output", "json", "--target", "300 ng/mL"])
+    result = RUNNER.invoke(
+        app,
+        [
+            "fit",
+            "--model",
+            "otto",
+            "--data",
+            str(EXAMPLE),
+            "--output",
+            "json",
+            "--target",
+            "300 ng/mL",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rec = json.loads(result.stdout)["individuals"][0]["recommendation"]
     assert rec["typical_patient"] == pytest.approx(0.3 * 95.2 * (68 / 70) ** 0.75, rel=1e-6)
@@ -52,31 +65,63 @@ def test_typical_patient_rate_is_target_times_clearance() -> None:
 
 
 def test_assumed_residual_error_is_reported(tmp_path: Path) -> None:
-    path = _write(tmp_path, "ID,TIME,AMT,EVID,MDV,DV,WT,AGE\n1,0,30,1,1,.,30,8\n"
-                  "1,0.25,0,0,0,900,30,8\n1,1,0,0,0,300,30,8\n1,2,0,0,1,.,30,8\n")
+    path = _write(
+        tmp_path,
+        "ID,TIME,AMT,EVID,MDV,DV,WT,AGE\n1,0,30,1,1,.,30,8\n"
+        "1,0.25,0,0,0,900,30,8\n1,1,0,0,0,300,30,8\n1,2,0,0,1,.,30,8\n",
+    )
     result = RUNNER.invoke(app, ["fit", "--model", "herd", "--data", str(path)])
     assert result.exit_code == 2
     assert "--residual-error" in result.stderr
-    result = RUNNER.invoke(app, ["fit", "--model", "herd", "--data", str(path),
-                                 "--residual-error", "proportional 15% + additive 5 ng/mL",
-                                 "--output", "json"])
+    result = RUNNER.invoke(
+        app,
+        [
+            "fit",
+            "--model",
+            "herd",
+            "--data",
+            str(path),
+            "--residual-error",
+            "proportional 15% + additive 5 ng/mL",
+            "--output",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     error = json.loads(result.stdout)["individuals"][0]["residual_error"]["ketamine"]
-    assert error["assumed"] is True and "proportional 15% + additive 5 ng/mL" in \
-        error["description"]
+    assert (
+        error["assumed"] is True and "proportional 15% + additive 5 ng/mL" in error["description"]
+    )
     assert "assumed" in result.stderr
 
 
-@pytest.mark.parametrize(("text", "where"), [
-    ("ID,TIME,DV\n1,0,5\n", "column AMT"),
-    ("ID,TIME,AMT,DV\n1,0,30,.\n1,-1,0,5\n", "row 2, column TIME"),
-    ("ID,TIME,AMT,DV,MDV\n1,0.5,0,5,0\n1,1,30,.,1\n", "row 1, column TIME"),
-    ("ID,TIME,AMT,DV\n1,0,30,.\n1,1,0,high\n", "row 2, column DV"),
-])
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("ID,TIME,DV\n1,0,5\n", "column AMT"),
+        ("ID,TIME,AMT,DV\n1,0,30,.\n1,-1,0,5\n", "row 2, column TIME"),
+        ("ID,TIME,AMT,DV,MDV\n1,0.5,0,5,0\n1,1,30,.,1\n", "row 1, column TIME"),
+        ("ID,TIME,AMT,DV\n1,0,30,.\n1,1,0,high\n", "row 2, column DV"),
+    ],
+)
 def test_bad_files_name_row_and_column(tmp_path: Path, text: str, where: str) -> None:
     path = _write(tmp_path, text)
-    result = RUNNER.invoke(app, ["fit", "--model", "herd", "--data", str(path), "--weight",
-                                 "30", "--age", "8", "--residual-error", "proportional 15%"])
+    result = RUNNER.invoke(
+        app,
+        [
+            "fit",
+            "--model",
+            "herd",
+            "--data",
+            str(path),
+            "--weight",
+            "30",
+            "--age",
+            "8",
+            "--residual-error",
+            "proportional 15%",
+        ],
+    )
     assert result.exit_code == 2
     assert where in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -84,8 +129,10 @@ def test_bad_files_name_row_and_column(tmp_path: Path, text: str, where: str) ->
 
 def test_plot_is_written(tmp_path: Path) -> None:
     out = tmp_path / "fit.png"
-    result = RUNNER.invoke(app, ["fit", "--model", "otto", "--data", str(EXAMPLE), "--output",
-                                 "csv", "--plot", str(out)])
+    result = RUNNER.invoke(
+        app,
+        ["fit", "--model", "otto", "--data", str(EXAMPLE), "--output", "csv", "--plot", str(out)],
+    )
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 10_000
     assert result.stdout.splitlines()[0].startswith("ID,row,time,analyte")

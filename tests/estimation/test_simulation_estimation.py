@@ -46,19 +46,20 @@ def test_herd_map_beats_prior_and_bands_cover() -> None:
     for _ in range(200):
         weight = float(rng.uniform(15.0, 60.0))
         patient = Patient(weight_kg=weight, age_years=8.0)
-        etas = dict(zip(names, rng.multivariate_normal(np.zeros(len(names)), omega),
-                        strict=True))
+        etas = dict(zip(names, rng.multivariate_normal(np.zeros(len(names)), omega), strict=True))
         true_system = build_system(model, patient, etas=etas)
         inputs = resolve_inputs(true_system, [Dose(1.5, "mg/kg")], weight)
-        times = np.sort(rng.choice([5.0, 10, 20, 30, 45, 60, 90], size=int(rng.integers(3, 5)),
-                                   replace=False))
+        times = np.sort(
+            rng.choice([5.0, 10, 20, 30, 45, 60, 90], size=int(rng.integers(3, 5)), replace=False)
+        )
         conc = predict_states(true_system.K, inputs, np.concatenate([times, later]))
         conc = conc @ true_system.outputs[0].row * 1000.0
         levels = conc[: times.size] * (1.0 + 0.15 * rng.standard_normal(times.size))
-        truth = conc[times.size:]
+        truth = conc[times.size :]
         records = [Rec(1, 0.0, 1, None, 1)] + [
-            Rec(k + 2, float(t), 0, float(v), 0) for k, (t, v) in enumerate(
-                zip(times, levels, strict=True))]
+            Rec(k + 2, float(t), 0, float(v), 0)
+            for k, (t, v) in enumerate(zip(times, levels, strict=True))
+        ]
         fit = fit_individual(model, patient, inputs, records, residual_error=error)
         assert fit.converged
         band = fit.predict(later)
@@ -84,8 +85,7 @@ def test_parent_and_metabolite_joint_fit_improves_both() -> None:
     for _ in range(60):
         weight = float(rng.uniform(55.0, 95.0))
         patient = Patient(weight_kg=weight, age_years=30.0)
-        etas = dict(zip(names, rng.multivariate_normal(np.zeros(len(names)), omega),
-                        strict=True))
+        etas = dict(zip(names, rng.multivariate_normal(np.zeros(len(names)), omega), strict=True))
         true_system = build_system(model, patient, etas=etas)
         inputs = resolve_inputs(true_system, [Dose(20.0, "mg", duration_min=20.0)], weight)
         times = np.sort(rng.choice([30.0, 60, 90, 120, 180, 240], size=3, replace=False))
@@ -94,12 +94,26 @@ def test_parent_and_metabolite_joint_fit_improves_both() -> None:
         nor = states @ true_system.outputs[1].row * 1000.0
         records = [Rec(1, 0.0, 1, None, 1)]
         for k, t in enumerate(times):  # Otto 2021 residual errors: 23.6% and 14.3%
-            records.append(Rec(2 * k + 2, float(t), 0,
-                               float(ket[k] * (1 + 0.236 * rng.standard_normal())), 0,
-                               "ketamine"))
-            records.append(Rec(2 * k + 3, float(t), 0,
-                               float(nor[k] * (1 + 0.143 * rng.standard_normal())), 0,
-                               "norketamine"))
+            records.append(
+                Rec(
+                    2 * k + 2,
+                    float(t),
+                    0,
+                    float(ket[k] * (1 + 0.236 * rng.standard_normal())),
+                    0,
+                    "ketamine",
+                )
+            )
+            records.append(
+                Rec(
+                    2 * k + 3,
+                    float(t),
+                    0,
+                    float(nor[k] * (1 + 0.143 * rng.standard_normal())),
+                    0,
+                    "norketamine",
+                )
+            )
         fit = fit_individual(model, patient, inputs, records)
         typical = build_system(model, patient)
         prior_states = predict_states(typical.K, inputs, later)
@@ -123,9 +137,13 @@ def test_fast_predictions_match_exact_solver(model_name: str) -> None:
     model = resolve_model(model_name)
     patient = Patient(weight_kg=30.0 if model_name == "herd" else 70.0, age_years=8.0)
     system = build_system(model, patient)
-    inputs = resolve_inputs(system, [Dose(10.0, "mg"), Dose(20.0, "mg", time_min=60.0,
-                                                             duration_min=30.0)], 30.0)
+    inputs = resolve_inputs(
+        system, [Dose(10.0, "mg"), Dose(20.0, "mg", time_min=60.0, duration_min=30.0)], 30.0
+    )
     times = np.array([1.0, 5.0, 30.0, 60.0, 61.0, 75.0, 90.0, 120.0, 240.0])
-    np.testing.assert_allclose(predict_states(system.K, inputs, times),
-                               ExactSolver(system.K).solve(inputs, times), rtol=1e-9,
-                               atol=1e-14)
+    np.testing.assert_allclose(
+        predict_states(system.K, inputs, times),
+        ExactSolver(system.K).solve(inputs, times),
+        rtol=1e-9,
+        atol=1e-14,
+    )

@@ -62,14 +62,16 @@ def test_add_effect_site_matches_scipy_ode() -> None:
         dce = ke0 * (x[0] / v1 - x[-1])
         return np.append(dx, dce)
 
-    sol = solve_ivp(rhs, (0, 120), x0, method="LSODA", rtol=1e-10, atol=1e-12,
-                    t_eval=[5.0, 30.0, 120.0])
+    sol = solve_ivp(
+        rhs, (0, 120), x0, method="LSODA", rtol=1e-10, atol=1e-12, t_eval=[5.0, 30.0, 120.0]
+    )
     from ketasim.pk import ExactSolver, SystemInputs
     from ketasim.pk.events import Bolus
 
     solver = ExactSolver(aug.K)
-    states = solver.solve(SystemInputs(boluses=(Bolus(0.0, 0, 140.0),)),
-                          np.array([5.0, 30.0, 120.0]))
+    states = solver.solve(
+        SystemInputs(boluses=(Bolus(0.0, 0, 140.0),)), np.array([5.0, 30.0, 120.0])
+    )
     np.testing.assert_allclose(states[:, -1], sol.y[-1], rtol=1e-6)
 
 
@@ -79,12 +81,23 @@ def test_simulated_and_sampled_effect_site_agree() -> None:
     model = resolve_model("otto-2021")
     patient = Patient(weight_kg=70, age_years=30, height_cm=175, sex="male")
     t = np.arange(0.0, 180.0, 0.05)
-    sim, res = simulate_effects(pd_model, model, patient, parse_regimen("0.5 mg/kg", over="40min"),
-                                times_min=t, allow_extrapolation=True)
+    sim, res = simulate_effects(
+        pd_model,
+        model,
+        patient,
+        parse_regimen("0.5 mg/kg", over="40min"),
+        times_min=t,
+        allow_extrapolation=True,
+    )
     sampled = effects_from_concentrations(
-        pd_model, t, {"ketamine": sim.concentrations_ng_per_ml["ketamine_plasma"]})
-    np.testing.assert_allclose(sampled.driver_ng_per_ml["ketamine_effect_site"],
-                               res.driver_ng_per_ml["ketamine_effect_site"], rtol=1e-4, atol=1e-6)
+        pd_model, t, {"ketamine": sim.concentrations_ng_per_ml["ketamine_plasma"]}
+    )
+    np.testing.assert_allclose(
+        sampled.driver_ng_per_ml["ketamine_effect_site"],
+        res.driver_ng_per_ml["ketamine_effect_site"],
+        rtol=1e-4,
+        atol=1e-6,
+    )
     # Effect-site peak comes after the end of the 40-min infusion (hysteresis).
     ce = res.driver_ng_per_ml["ketamine_effect_site"]
     assert t[int(np.argmax(ce))] > 40.0
@@ -102,8 +115,9 @@ def test_olofsen_after_racemic_uses_the_s_half() -> None:
     pd_model = resolve_pd_model("olofsen-2022")
     c50 = 0.51 * 237.73
     t = [0.0, 1e5]
-    racemic = effects_from_concentrations(pd_model, t, {"ketamine": [2 * c50] * 2},
-                                          drug="racemic ketamine")
+    racemic = effects_from_concentrations(
+        pd_model, t, {"ketamine": [2 * c50] * 2}, drug="racemic ketamine"
+    )
     ratio = racemic.endpoints["antinociception"].ce_over_c50
     assert ratio is not None and ratio[-1] == pytest.approx(1.0)
     assert any(f.rule_id.endswith("racemic_half") for f in racemic.findings)

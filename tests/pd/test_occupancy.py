@@ -25,7 +25,11 @@ def test_closed_form_and_levels() -> None:
     assert float(fraction_occupied(0.25, 0.5)) == pytest.approx(1 / 3)
     assert float(fraction_occupied(0.5, 0.5)) == 0.5
     assert [occupancy_level(x) for x in (0.6, 0.3, 0.1, 0.01)] == [
-        "high", "moderate", "low", "negligible"]
+        "high",
+        "moderate",
+        "low",
+        "negligible",
+    ]
     with pytest.raises(InputError):
         fraction_occupied(0.1, 0.0)
 
@@ -56,8 +60,11 @@ def test_esketamine_uses_s_ki_and_label_fu() -> None:
 def test_metabolite_competes_at_nmda() -> None:
     rows = occupancy_panel(185.0, drug="racemic", metabolites_ng_per_ml={"norketamine": 100.0})
     nmda = [r for r in rows if r.target == "NMDA (PCP site)"]
-    assert [r.compound for r in nmda] == ["racemic ketamine", "norketamine",
-                                          "combined (competitive)"]
+    assert [r.compound for r in nmda] == [
+        "racemic ketamine",
+        "norketamine",
+        "combined (competitive)",
+    ]
     x = sum(r.unbound_um / r.ki_um for r in nmda[:2])
     assert nmda[2].occupancy == pytest.approx(x / (1 + x))
     assert nmda[2].occupancy > max(r.occupancy for r in nmda[:2])
@@ -71,8 +78,9 @@ def test_disputed_targets_are_off_by_default() -> None:
 
 
 def test_cli_anaesthetic_vs_antidepressant() -> None:
-    result = runner.invoke(app, ["occupancy", "-c", "185 ng/mL", "-c", "2 ug/mL",
-                                 "--output", "json"])
+    result = runner.invoke(
+        app, ["occupancy", "-c", "185 ng/mL", "-c", "2 ug/mL", "--output", "json"]
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     low, high = payload["scenarios"]
@@ -86,8 +94,22 @@ def test_cli_anaesthetic_vs_antidepressant() -> None:
 
 
 def test_cli_regimen_and_errors() -> None:
-    result = runner.invoke(app, ["occupancy", "--model", "domino", "--dose", "0.5 mg/kg",
-                                 "--over", "40min", "--weight", "70", "--output", "json"])
+    result = runner.invoke(
+        app,
+        [
+            "occupancy",
+            "--model",
+            "domino",
+            "--dose",
+            "0.5 mg/kg",
+            "--over",
+            "40min",
+            "--weight",
+            "70",
+            "--output",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     scen = json.loads(result.stdout)["scenarios"][0]
     assert "at peak" in scen["label"] and scen["total_ng_per_ml"] > 100
@@ -115,10 +137,12 @@ def test_target_occupancy_time_course_matches_panel() -> None:
     series = target_occupancy(conc, drug="racemic", metabolites_ng_per_ml={"norketamine": nk})
     assert series[0] == 0.0
     for i in (1, 2):
-        rows = occupancy_panel(conc[i], drug="racemic",
-                               metabolites_ng_per_ml={"norketamine": nk[i]})
-        combined = next(r for r in rows if r.target == "NMDA (PCP site)"
-                        and r.compound.startswith("combined"))
+        rows = occupancy_panel(
+            conc[i], drug="racemic", metabolites_ng_per_ml={"norketamine": nk[i]}
+        )
+        combined = next(
+            r for r in rows if r.target == "NMDA (PCP site)" and r.compound.startswith("combined")
+        )
         assert series[i] == pytest.approx(combined.occupancy)
     with pytest.raises(InputError, match="target"):
         target_occupancy([1.0], target="sigma")

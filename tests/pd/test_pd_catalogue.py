@@ -20,14 +20,21 @@ MODELS = available_pd_models()
 
 def test_catalogue_is_complete() -> None:
     ids = {m.id for m in MODELS}
-    assert {"schuttler-1987", "herd-2008", "olofsen-2022", "noppers-2012", "dahan-2011",
-            "cardiovascular-iv-empirical"} <= ids
+    assert {
+        "schuttler-1987",
+        "herd-2008",
+        "olofsen-2022",
+        "noppers-2012",
+        "dahan-2011",
+        "cardiovascular-iv-empirical",
+    } <= ids
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[m.id for m in MODELS])
 def test_contract(model: PDModelSpec) -> None:
-    assert model.citation.text and (model.citation.doi or model.citation.pmid or model.empirical
-                                    or model.citation.verified)
+    assert model.citation.text and (
+        model.citation.doi or model.citation.pmid or model.empirical or model.citation.verified
+    )
     assert resolve_pd_model(model.id) is model
     if model.empirical:
         assert "EMPIRICAL" in model.title.upper()
@@ -53,8 +60,9 @@ def test_contract(model: PDModelSpec) -> None:
 
 def test_effects_need_the_analytes() -> None:
     with pytest.raises(Exception, match="norketamine"):
-        effects_from_concentrations(resolve_pd_model("noppers-2012"), [0.0, 1.0],
-                                    {"ketamine": [1.0, 1.0]})
+        effects_from_concentrations(
+            resolve_pd_model("noppers-2012"), [0.0, 1.0], {"ketamine": [1.0, 1.0]}
+        )
 
 
 def test_unknown_pd_model() -> None:

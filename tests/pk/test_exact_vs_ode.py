@@ -18,10 +18,24 @@ def _patient(model: ModelSpec) -> Patient:
     """A patient inside the model's validated ranges (midpoints where ranges exist)."""
     w = model.validity.get("weight_kg")
     a = model.validity.get("age_years")
-    weight = 70.0 if w is None or w.contains(70.0) else (
-        (w.min + w.max) / 2 if w.min is not None and w.max is not None else (w.min or w.max or 70))
-    age = 40.0 if a is None or a.contains(40.0) else (
-        (a.min + a.max) / 2 if a.min is not None and a.max is not None else (a.min or a.max or 40))
+    weight = (
+        70.0
+        if w is None or w.contains(70.0)
+        else (
+            (w.min + w.max) / 2
+            if w.min is not None and w.max is not None
+            else (w.min or w.max or 70)
+        )
+    )
+    age = (
+        40.0
+        if a is None or a.contains(40.0)
+        else (
+            (a.min + a.max) / 2
+            if a.min is not None and a.max is not None
+            else (a.min or a.max or 40)
+        )
+    )
     return Patient(weight_kg=float(weight), age_years=float(age), sex="female")
 
 
@@ -34,8 +48,9 @@ def test_engine_matches_ode(model: ModelSpec, route: str) -> None:
     dose_mg = 20.0
     if route == "iv":
         # a bolus, then an infusion overlapping the distribution phase
-        regimen = Regimen.of(Dose(dose_mg, "mg", 0.0, "iv"),
-                             Dose(dose_mg, "mg", 45.0, "iv", duration_min=30.0))
+        regimen = Regimen.of(
+            Dose(dose_mg, "mg", 0.0, "iv"), Dose(dose_mg, "mg", 45.0, "iv", duration_min=30.0)
+        )
     else:
         regimen = Regimen.of(Dose(dose_mg, "mg", 0.0, route), Dose(dose_mg, "mg", 180.0, route))
     times = np.linspace(0.0, 720.0, 721)
@@ -55,8 +70,9 @@ def test_engine_matches_ode(model: ModelSpec, route: str) -> None:
                 dur = float(Expression(inp.duration).evaluate(values))
                 infusions.append((start, start + dur, inp.compartment, f * dose_mg / dur))
             elif d.duration_min > 0 and inp.split:  # a part of the drug: same duration
-                infusions.append((start, start + d.duration_min, inp.compartment,
-                                  f * dose_mg / d.duration_min))
+                infusions.append(
+                    (start, start + d.duration_min, inp.compartment, f * dose_mg / d.duration_min)
+                )
             elif d.duration_min > 0:
                 rate = dose_mg / d.duration_min
                 infusions.append((start, start + f * dose_mg / rate, inp.compartment, rate))

@@ -18,17 +18,36 @@ def test_dask_local_cluster_reproduces_local(onecomp_path: Path) -> None:
     endpoints = [
         {"name": "cmax", "kind": "cmax", "output": "ketamine_plasma"},
         {"name": "auc", "kind": "auc", "output": "ketamine_plasma", "to": "1h"},
-        {"name": "p_above", "kind": "probability_above", "output": "ketamine_plasma",
-         "threshold_ng_per_ml": 4990.0},
+        {
+            "name": "p_above",
+            "kind": "probability_above",
+            "output": "ketamine_plasma",
+            "threshold_ng_per_ml": 4990.0,
+        },
         # PD endpoints (an added effect site, PD variability) and a preset population
-        {"name": "p_sedation", "kind": "pd_event", "pd_model": "herd-2008",
-         "pd_endpoint": "sedation_score", "effect_below": 1.5},
-        {"name": "sbp", "kind": "pd_peak", "pd_model": "cardiovascular-iv-empirical",
-         "pd_endpoint": "sbp_change"},
+        {
+            "name": "p_sedation",
+            "kind": "pd_event",
+            "pd_model": "herd-2008",
+            "pd_endpoint": "sedation_score",
+            "effect_below": 1.5,
+        },
+        {
+            "name": "sbp",
+            "kind": "pd_peak",
+            "pd_model": "cardiovascular-iv-empirical",
+            "pd_endpoint": "sbp_change",
+        },
     ]
-    spec = parse_trial_spec(base_spec(str(onecomp_path), n=250, chunk_size=60,
-                                      endpoints=endpoints,
-                                      population={"preset": "adult-us-nhanes"}))
+    spec = parse_trial_spec(
+        base_spec(
+            str(onecomp_path),
+            n=250,
+            chunk_size=60,
+            endpoints=endpoints,
+            population={"preset": "adult-us-nhanes"},
+        )
+    )
     local = run_trial(spec, scheduler="local:2", individuals=70)
     dask = run_trial(spec, scheduler="local-cluster:2", individuals=70)
     pd.testing.assert_frame_equal(local.summary, dask.summary, check_exact=True)

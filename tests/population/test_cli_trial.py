@@ -43,12 +43,30 @@ threshold_ng_per_ml = 200
 
 def test_trial_writes_summaries_figure_spec_and_seed(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["trial", str(_spec(tmp_path, "domino")), "--out",
-                                      str(out), "--individuals", "3", "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "trial",
+            str(_spec(tmp_path, "domino")),
+            "--out",
+            str(out),
+            "--individuals",
+            "3",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    for name in ("bands.parquet", "bands.csv", "endpoints.parquet", "endpoints.csv",
-                 "bands.png", "spec.toml", "run.json", "individuals.csv",
-                 "individual_parameters.csv"):
+    for name in (
+        "bands.parquet",
+        "bands.csv",
+        "endpoints.parquet",
+        "endpoints.csv",
+        "bands.png",
+        "spec.toml",
+        "run.json",
+        "individuals.csv",
+        "individual_parameters.csv",
+    ):
         assert (out / name).is_file(), name
     bands = pd.read_parquet(out / "bands.parquet")
     assert set(bands["output"]) == {"ketamine_plasma", "ketamine_effect"}
@@ -62,18 +80,20 @@ def test_trial_writes_summaries_figure_spec_and_seed(tmp_path: Path) -> None:
 
 
 def test_bad_spec_exits_2_with_the_field(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["trial", str(_spec(tmp_path, "no-such-model")),
-                                      "--out", str(tmp_path / "o"), "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        ["trial", str(_spec(tmp_path, "no-such-model")), "--out", str(tmp_path / "o"), "--quiet"],
+    )
     assert result.exit_code == 2
     assert "arms[0].model" in result.output
 
 
 def test_optimise_writes_candidates_and_frontier(tmp_path: Path) -> None:
-    spec = Path(__file__).resolve().parents[2] / "examples" / "trials" / \
-        "dissociation-search.toml"
+    spec = Path(__file__).resolve().parents[2] / "examples" / "trials" / "dissociation-search.toml"
     out = tmp_path / "opt"
-    result = CliRunner().invoke(app, ["trial", str(spec), "--out", str(out), "--optimise",
-                                      "--quiet"])
+    result = CliRunner().invoke(
+        app, ["trial", str(spec), "--out", str(out), "--optimise", "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "candidates.csv")
     assert len(table) == 12

@@ -24,16 +24,24 @@ from ketasim.population.variability import (
     with_assumed_iiv,
 )
 
-POP = ParametricPopulation.model_validate({
-    "kind": "parametric", "source": "test", "female_fraction": 0.3,
-    "correlations": {"weight_height": 0.5, "weight_age": 0.2},
-    "female": {"weight_kg": {"median": 65, "cv_percent": 20, "min": 40, "max": 120},
-               "height_cm": {"mean": 163, "sd": 7},
-               "age_years": {"min": 18, "max": 65}},
-    "male": {"weight_kg": {"median": 80, "cv_percent": 20},
-             "height_cm": {"mean": 177, "sd": 7},
-             "age_years": {"min": 18, "max": 65}},
-})
+POP = ParametricPopulation.model_validate(
+    {
+        "kind": "parametric",
+        "source": "test",
+        "female_fraction": 0.3,
+        "correlations": {"weight_height": 0.5, "weight_age": 0.2},
+        "female": {
+            "weight_kg": {"median": 65, "cv_percent": 20, "min": 40, "max": 120},
+            "height_cm": {"mean": 163, "sd": 7},
+            "age_years": {"min": 18, "max": 65},
+        },
+        "male": {
+            "weight_kg": {"median": 80, "cv_percent": 20},
+            "height_cm": {"mean": 177, "sd": 7},
+            "age_years": {"min": 18, "max": 65},
+        },
+    }
+)
 
 
 def test_parametric_population_matches_its_marginals_and_correlation() -> None:
@@ -71,8 +79,9 @@ def test_csv_population(tmp_path: Path) -> None:
     data = read_covariate_csv(path)
     assert data["FEMALE"].tolist() == [1.0, 0.0]
     assert data["ASIAN"].tolist() == [0.0, 1.0]
-    seq = sample_covariates(CsvPopulation(kind="csv", path=str(path), source="test",
-                                          sample="sequential"), 5, 0, first=1)
+    seq = sample_covariates(
+        CsvPopulation(kind="csv", path=str(path), source="test", sample="sequential"), 5, 0, first=1
+    )
     assert seq["WT"].tolist() == [90, 70, 90, 70, 90]
     boot = sample_covariates(CsvPopulation(kind="csv", path=str(path), source="test"), 1000, 0)
     assert set(boot["WT"].tolist()) == {70.0, 90.0}

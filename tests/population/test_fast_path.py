@@ -48,19 +48,24 @@ def _random_system(n: int, n_pat: int, rng: np.random.Generator) -> BatchSystem:
 def _inputs(n: int, n_pat: int, rng: np.random.Generator) -> BatchInputs:
     ones = np.ones(n_pat)
     bolus = InputEvent(0, 3.5 * ones, 3.5 * ones, rng.uniform(10, 50, n_pat))
-    infusion = InputEvent(n - 1 if n > 1 else 0, 0.7 * ones, 41.3 * ones,
-                          rng.uniform(20, 80, n_pat))
+    infusion = InputEvent(
+        n - 1 if n > 1 else 0, 0.7 * ones, 41.3 * ones, rng.uniform(20, 80, n_pat)
+    )
     return BatchInputs((bolus, infusion))
 
 
-def _reference(system: BatchSystem, inputs: BatchInputs, grid: np.ndarray, p: int
-               ) -> np.ndarray:
+def _reference(system: BatchSystem, inputs: BatchInputs, grid: np.ndarray, p: int) -> np.ndarray:
     """Patient p's outputs on the grid by augmented-matrix exponentials (piecewise inputs)."""
     K = system.K[p]
     n = K.shape[0]
     events = inputs.events
-    times = sorted({*grid.tolist(), *(float(e.start_min[p]) for e in events),
-                    *(float(e.end_min[p]) for e in events if e.end_min[p] <= grid[-1])})
+    times = sorted(
+        {
+            *grid.tolist(),
+            *(float(e.start_min[p]) for e in events),
+            *(float(e.end_min[p]) for e in events if e.end_min[p] <= grid[-1]),
+        }
+    )
     x = np.zeros(n)
     out = np.zeros((grid.size, system.C.shape[1]))
     for b, t in enumerate(times):
@@ -95,8 +100,17 @@ def test_kernel_matches_exact_per_patient_solution(n: int, compiled: bool) -> No
     hist = np.zeros((grid.size, 2, bins.n_bins), dtype=np.int32)
     prof = np.zeros((n_pat, grid.size, 2))
     (prog,) = build_programs(inputs, grid, n)
-    run_group(system, prog, grid, bins, EndpointPlan.empty(), hist, np.zeros((0, n_pat)),
-              prof, compiled=compiled)
+    run_group(
+        system,
+        prog,
+        grid,
+        bins,
+        EndpointPlan.empty(),
+        hist,
+        np.zeros((0, n_pat)),
+        prof,
+        compiled=compiled,
+    )
     for p in (0, 1, 127, 128, 255, 299):
         expect = _reference(system, inputs, grid, p)
         np.testing.assert_allclose(prof[p], expect, rtol=1e-9, atol=1e-12 * expect.max())
@@ -105,13 +119,20 @@ def test_kernel_matches_exact_per_patient_solution(n: int, compiled: bool) -> No
 
 def _spec(**changes: object) -> dict[str, object]:
     spec: dict[str, object] = {
-        "title": "threads", "n": 2400, "seed": 3, "chunk_size": 300,
+        "title": "threads",
+        "n": 2400,
+        "seed": 3,
+        "chunk_size": 300,
         "population": {"kind": "fixed", "weight_kg": 70.0, "age_years": 40.0},
         "outputs": {"until": "6h", "every": "5min"},
-        "arms": [{"name": "a", "model": "otto", "regimen": "0.5 mg/kg over 40 min"},
-                 {"name": "b", "model": "otto", "regimen": "0.3 mg/kg over 40 min"}],
-        "endpoints": [{"name": "cmax", "kind": "cmax", "output": "ketamine_plasma"},
-                      {"name": "auc", "kind": "auc", "output": "norketamine_plasma"}],
+        "arms": [
+            {"name": "a", "model": "otto", "regimen": "0.5 mg/kg over 40 min"},
+            {"name": "b", "model": "otto", "regimen": "0.3 mg/kg over 40 min"},
+        ],
+        "endpoints": [
+            {"name": "cmax", "kind": "cmax", "output": "ketamine_plasma"},
+            {"name": "auc", "kind": "auc", "output": "norketamine_plasma"},
+        ],
     }
     spec.update(changes)
     return spec
@@ -134,7 +155,7 @@ def test_compact_counts_round_trip() -> None:
         for o in range(3):
             if (t + o) % 4:
                 lo = int(rng.integers(0, 40))
-                dense[t, o, lo:lo + 8] = rng.integers(0, 5, 8)
+                dense[t, o, lo : lo + 8] = rng.integers(0, 5, 8)
     target = np.ones_like(dense)
     lo, hi, values = compact_counts(dense)
     assert values.size < dense.size

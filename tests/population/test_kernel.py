@@ -33,14 +33,20 @@ CASES = [
 ]
 
 
-def _run(model_name: str, regimen_text: str, grid: np.ndarray, compiled: bool,
-         plan: EndpointPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str],
-                                      dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _run(
+    model_name: str, regimen_text: str, grid: np.ndarray, compiled: bool, plan: EndpointPlan
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, list[str], dict[str, np.ndarray], dict[str, np.ndarray]
+]:
     model = resolve_model(model_name)
     rng = np.random.default_rng(5)
     n = 5
-    cov = {"WT": rng.uniform(50, 100, n), "AGE": rng.uniform(20, 60, n),
-           "HT": rng.uniform(150, 190, n), "FEMALE": np.array([0, 1, 0, 1, 0.0])}
+    cov = {
+        "WT": rng.uniform(50, 100, n),
+        "AGE": rng.uniform(20, 60, n),
+        "HT": rng.uniform(150, 190, n),
+        "FEMALE": np.array([0, 1, 0, 1, 0.0]),
+    }
     etas = {name: rng.normal(0, 0.25, n) for name in model.iiv}
     regimen = parse_regimen(regimen_text)
     system = batch_system(model, cov, etas)
@@ -59,23 +65,33 @@ def _run(model_name: str, regimen_text: str, grid: np.ndarray, compiled: bool,
 
 
 @pytest.mark.parametrize("compiled", ENGINES)
-@pytest.mark.parametrize(("model_name", "regimen_text", "grid"), CASES,
-                         ids=[c[0] for c in CASES])
-def test_profiles_match_simulate(model_name: str, regimen_text: str, grid: np.ndarray,
-                                 compiled: bool) -> None:
-    prof, _, hist, names, cov, etas = _run(model_name, regimen_text, grid, compiled,
-                                          EndpointPlan.empty())
+@pytest.mark.parametrize(("model_name", "regimen_text", "grid"), CASES, ids=[c[0] for c in CASES])
+def test_profiles_match_simulate(
+    model_name: str, regimen_text: str, grid: np.ndarray, compiled: bool
+) -> None:
+    prof, _, hist, names, cov, etas = _run(
+        model_name, regimen_text, grid, compiled, EndpointPlan.empty()
+    )
     model = resolve_model(model_name)
     regimen = parse_regimen(regimen_text)
     for i in range(prof.shape[0]):
-        patient = Patient(weight_kg=cov["WT"][i], age_years=cov["AGE"][i],
-                          height_cm=cov["HT"][i], sex="female" if cov["FEMALE"][i] else "male")
-        ref = simulate(model, patient, regimen, times_min=grid,
-                       etas={k: v[i] for k, v in etas.items()}, allow_extrapolation=True)
+        patient = Patient(
+            weight_kg=cov["WT"][i],
+            age_years=cov["AGE"][i],
+            height_cm=cov["HT"][i],
+            sex="female" if cov["FEMALE"][i] else "male",
+        )
+        ref = simulate(
+            model,
+            patient,
+            regimen,
+            times_min=grid,
+            etas={k: v[i] for k, v in etas.items()},
+            allow_extrapolation=True,
+        )
         for o, name in enumerate(names):
             expect = ref.concentrations_ng_per_ml[name]
-            np.testing.assert_allclose(prof[i, :, o], expect, rtol=1e-9,
-                                       atol=1e-12 * expect.max())
+            np.testing.assert_allclose(prof[i, :, o], expect, rtol=1e-9, atol=1e-12 * expect.max())
     # every patient is counted once per output and time
     assert np.all(hist.sum(axis=2) == prof.shape[0])
 
@@ -84,16 +100,17 @@ def test_profiles_match_simulate(model_name: str, regimen_text: str, grid: np.nd
 def test_endpoints_against_numpy_on_profiles(compiled: bool) -> None:
     grid = np.arange(0, 481, 2.0)
     thr = 150.0
-    plan = EndpointPlan(output=np.array([0, 0, 1, 1]),
-                        kind=np.array([ENDPOINT_MAX, ENDPOINT_AUC, ENDPOINT_TIME_ABOVE,
-                                       ENDPOINT_MAX]),
-                        start=np.array([0, 10, 0, 30]), stop=np.array([240, 200, 240, 240]),
-                        threshold=np.array([0.0, 0.0, thr, 0.0]))
+    plan = EndpointPlan(
+        output=np.array([0, 0, 1, 1]),
+        kind=np.array([ENDPOINT_MAX, ENDPOINT_AUC, ENDPOINT_TIME_ABOVE, ENDPOINT_MAX]),
+        start=np.array([0, 10, 0, 30]),
+        stop=np.array([240, 200, 240, 240]),
+        threshold=np.array([0.0, 0.0, thr, 0.0]),
+    )
     prof, acc, _, _, _, _ = _run("domino", "0.5 mg/kg over 40 min", grid, compiled, plan)
     np.testing.assert_allclose(acc[0], prof[:, :, 0].max(axis=1), rtol=1e-12)
     seg = slice(10, 201)
-    np.testing.assert_allclose(acc[1], np.trapezoid(prof[:, seg, 0], grid[seg], axis=1),
-                               rtol=1e-12)
+    np.testing.assert_allclose(acc[1], np.trapezoid(prof[:, seg, 0], grid[seg], axis=1), rtol=1e-12)
     np.testing.assert_allclose(acc[3], prof[:, 30:, 1].max(axis=1), rtol=1e-12)
     # time above: fine linear interpolation of each interval, counted independently
     for i in range(prof.shape[0]):
@@ -110,8 +127,9 @@ def test_numpy_propagators_against_scipy_expm() -> None:
 
     model = resolve_model("otto")
     rng = np.random.default_rng(9)
-    system = batch_system(model, {"WT": rng.uniform(40, 120, 6)},
-                          {k: rng.normal(0, 0.3, 6) for k in model.iiv})
+    system = batch_system(
+        model, {"WT": rng.uniform(40, 120, 6)}, {k: rng.normal(0, 0.3, 6) for k in model.iiv}
+    )
     for h in (0.25, 1.0, 37.0):
         phi, gamma = propagators(system.K, h)
         for i in range(6):

@@ -14,13 +14,23 @@ from .conftest import V_L, base_spec
 
 
 def _spec(path: Path, **optimise: object) -> dict[str, object]:
-    opt = {"arm": "bolus", "regimen": "{dose} mg", "maximise": "auc", "n": 300,
-           "parameters": {"dose": [50.0, 100.0, 200.0]},
-           "constraints": [{"endpoint": "cmax", "statistic": "p95", "max": 6000.0}]}
+    opt = {
+        "arm": "bolus",
+        "regimen": "{dose} mg",
+        "maximise": "auc",
+        "n": 300,
+        "parameters": {"dose": [50.0, 100.0, 200.0]},
+        "constraints": [{"endpoint": "cmax", "statistic": "p95", "max": 6000.0}],
+    }
     opt.update(optimise)
-    return base_spec(str(path), endpoints=[
-        {"name": "auc", "kind": "auc", "output": "ketamine_plasma"},
-        {"name": "cmax", "kind": "cmax", "output": "ketamine_plasma"}], optimise=opt)
+    return base_spec(
+        str(path),
+        endpoints=[
+            {"name": "auc", "kind": "auc", "output": "ketamine_plasma"},
+            {"name": "cmax", "kind": "cmax", "output": "ketamine_plasma"},
+        ],
+        optimise=opt,
+    )
 
 
 def test_best_feasible_and_frontier(onecomp_path: Path) -> None:
@@ -33,8 +43,9 @@ def test_best_feasible_and_frontier(onecomp_path: Path) -> None:
     assert table["feasible"].tolist() == [True, True, False]
     assert result.best is not None and result.best["regimen"] == "100 mg"
     # AUC is proportional to the dose (linear model, same patients in every candidate)
-    assert table.loc[200.0, "objective"] == pytest.approx(4 * table.loc[50.0, "objective"],
-                                                         rel=1e-9)
+    assert table.loc[200.0, "objective"] == pytest.approx(
+        4 * table.loc[50.0, "objective"], rel=1e-9
+    )
     assert table["frontier"].all()  # more exposure always costs a higher Cmax here
 
 
@@ -68,24 +79,46 @@ def test_constraint_on_peak_blood_pressure_rise() -> None:
     grid = np.arange(0.0, 121.0)
     ref = {}
     for dose in doses:
-        sim = simulate(resolve_model("domino"), Patient(70.0),
-                       parse_regimen(f"{dose:g} mg/kg over 40 min"), times_min=grid)
+        sim = simulate(
+            resolve_model("domino"),
+            Patient(70.0),
+            parse_regimen(f"{dose:g} mg/kg over 40 min"),
+            times_min=grid,
+        )
         ref[dose] = 0.03079 * float(sim.concentrations_ng_per_ml["ketamine_plasma"].max())
     limit = 0.5 * (ref[0.5] + ref[0.75])
-    spec = parse_trial_spec({
-        "n": 20, "seed": 4,
-        "population": {"kind": "fixed", "weight_kg": 70.0},
-        "outputs": {"until": "2h", "every": "1min"},
-        "arms": [{"name": "iv", "model": "domino", "regimen": "0.5 mg/kg over 40 min",
-                  "assumed_iiv": {"k10": {"cv_percent": 1e-9, "source": "ASSUMED ~0"}}}],
-        "endpoints": [
-            {"name": "auc", "kind": "auc", "output": "ketamine_plasma"},
-            {"name": "sbp_peak", "kind": "pd_peak", "pd_model": "cardiovascular-iv-empirical",
-             "pd_endpoint": "sbp_change"}],
-        "optimise": {"arm": "iv", "regimen": "{dose} mg/kg over 40 min", "maximise": "auc",
-                     "parameters": {"dose": doses},
-                     "constraints": [{"endpoint": "sbp_peak", "statistic": "p95",
-                                      "max": limit}]}})
+    spec = parse_trial_spec(
+        {
+            "n": 20,
+            "seed": 4,
+            "population": {"kind": "fixed", "weight_kg": 70.0},
+            "outputs": {"until": "2h", "every": "1min"},
+            "arms": [
+                {
+                    "name": "iv",
+                    "model": "domino",
+                    "regimen": "0.5 mg/kg over 40 min",
+                    "assumed_iiv": {"k10": {"cv_percent": 1e-9, "source": "ASSUMED ~0"}},
+                }
+            ],
+            "endpoints": [
+                {"name": "auc", "kind": "auc", "output": "ketamine_plasma"},
+                {
+                    "name": "sbp_peak",
+                    "kind": "pd_peak",
+                    "pd_model": "cardiovascular-iv-empirical",
+                    "pd_endpoint": "sbp_change",
+                },
+            ],
+            "optimise": {
+                "arm": "iv",
+                "regimen": "{dose} mg/kg over 40 min",
+                "maximise": "auc",
+                "parameters": {"dose": doses},
+                "constraints": [{"endpoint": "sbp_peak", "statistic": "p95", "max": limit}],
+            },
+        }
+    )
     result = optimise_regimen(spec, parse_optimise_spec(spec.optimise), scheduler="local:1")
     table = result.table.set_index("dose")
     for dose in doses:  # p95 from the histogram: within one bin (0.78%)

@@ -31,17 +31,35 @@ N = 24
 
 def _herd_spec(**changes: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "n": N, "seed": 11, "chunk_size": 10,  # three chunks: merged counts
+        "n": N,
+        "seed": 11,
+        "chunk_size": 10,  # three chunks: merged counts
         "population": {"kind": "fixed", "weight_kg": 20.0, "age_years": 6.0},
         "outputs": {"until": "60min", "every": "1min"},
         "arms": [{"name": "herd", "model": "herd-2007", "regimen": "1 mg/kg"}],
         "endpoints": [
-            {"name": "sed", "kind": "pd_event", "pd_model": "herd-2008",
-             "pd_endpoint": "sedation_score", "effect_below": 2, "from": "5min"},
-            {"name": "arousal", "kind": "pd_event", "pd_model": "herd-2008",
-             "pd_endpoint": "arousal", "ce_over_c50_above": 1},
-            {"name": "sed_typical", "kind": "pd_peak", "pd_model": "herd-2008",
-             "pd_endpoint": "sedation_score", "pd_iiv": False},
+            {
+                "name": "sed",
+                "kind": "pd_event",
+                "pd_model": "herd-2008",
+                "pd_endpoint": "sedation_score",
+                "effect_below": 2,
+                "from": "5min",
+            },
+            {
+                "name": "arousal",
+                "kind": "pd_event",
+                "pd_model": "herd-2008",
+                "pd_endpoint": "arousal",
+                "ce_over_c50_above": 1,
+            },
+            {
+                "name": "sed_typical",
+                "kind": "pd_peak",
+                "pd_model": "herd-2008",
+                "pd_endpoint": "sedation_score",
+                "pd_iiv": False,
+            },
         ],
     }
     spec.update(changes)
@@ -58,19 +76,29 @@ def test_pd_events_match_patient_by_patient_simulation() -> None:
     sed = pd_model.endpoint("sedation_score")
     grid = spec.outputs.grid()
     regimen = parse_regimen("1 mg/kg")
-    ref: dict[str, list[float]] = {"sed": [], "sed_event": [], "arousal": [],
-                                   "arousal_event": [], "sed_typical": []}
+    ref: dict[str, list[float]] = {
+        "sed": [],
+        "sed_event": [],
+        "arousal": [],
+        "arousal_event": [],
+        "sed_typical": [],
+    }
     for _, row in params.iterrows():
-        etas = {k.removeprefix("eta_"): float(v) for k, v in row.items()
-                if str(k).startswith("eta_")}
-        _, eff = simulate_effects(pd_model, model, Patient(20.0, age_years=6.0), regimen,
-                                  times_min=grid, etas=etas)
+        etas = {
+            k.removeprefix("eta_"): float(v) for k, v in row.items() if str(k).startswith("eta_")
+        }
+        _, eff = simulate_effects(
+            pd_model, model, Patient(20.0, age_years=6.0), regimen, times_min=grid, etas=etas
+        )
         drivers = {"ketamine": eff.driver_ng_per_ml["ketamine_effect_site"]}
         c50 = row["pd_sed_c50_ng_per_ml"]
         assert sed.c50 is not None and sed.imax is not None
-        ep = sed.model_copy(update={
-            "c50": sed.c50.model_copy(update={"value": c50, "unit": "ng/mL"}),
-            "imax": sed.imax.model_copy(update={"value": row["pd_sed_imax"]})})
+        ep = sed.model_copy(
+            update={
+                "c50": sed.c50.model_copy(update={"value": c50, "unit": "ng/mL"}),
+                "imax": sed.imax.model_copy(update={"value": row["pd_sed_imax"]}),
+            }
+        )
         score = endpoint_response(ep, drivers).values
         assert score is not None
         window = score[5:]  # from 5 min
@@ -94,8 +122,7 @@ def test_pd_events_match_patient_by_patient_simulation() -> None:
         assert rows.loc[name, "min"] == pytest.approx(min(ref[name]), rel=1e-6)
         assert rows.loc[name, "max"] == pytest.approx(max(ref[name]), rel=1e-6)
     assert 0 < rows.loc["sed", "count"] < N  # the check can fail either way
-    assert rows.loc["sed_typical", "mean"] == pytest.approx(np.mean(ref["sed_typical"]),
-                                                            rel=1e-6)
+    assert rows.loc["sed_typical", "mean"] == pytest.approx(np.mean(ref["sed_typical"]), rel=1e-6)
     assert rows.loc["sed", "unit"] == "score 0-5"
     assert rows.loc["arousal", "unit"] == "Ce/C50"
     assert rows.loc["sed", "output"] == "ketamine_pd_herd-2008"
@@ -190,40 +217,86 @@ def test_placebo_arm_remission_and_relapse_endpoints() -> None:
 
 def test_peak_blood_pressure_rise_is_slope_times_cmax() -> None:
     # cardiovascular-iv-empirical: SBP change = 0.03079 mmHg per ng/mL x plasma ketamine
-    spec = parse_trial_spec({
-        "n": 50, "seed": 9,
-        "population": {"kind": "fixed", "weight_kg": 70.0},
-        "outputs": {"until": "2h", "every": "1min"},
-        "arms": [{"name": "iv", "model": "domino", "regimen": "0.5 mg/kg over 40 min",
-                  "assumed_iiv": {"k10": {"cv_percent": 30, "source": "ASSUMED for a test"}}}],
-        "endpoints": [
-            {"name": "cmax", "kind": "cmax", "output": "ketamine_plasma"},
-            {"name": "sbp", "kind": "pd_peak", "pd_model": "cardiovascular-iv-empirical",
-             "pd_endpoint": "sbp_change"}]})
+    spec = parse_trial_spec(
+        {
+            "n": 50,
+            "seed": 9,
+            "population": {"kind": "fixed", "weight_kg": 70.0},
+            "outputs": {"until": "2h", "every": "1min"},
+            "arms": [
+                {
+                    "name": "iv",
+                    "model": "domino",
+                    "regimen": "0.5 mg/kg over 40 min",
+                    "assumed_iiv": {"k10": {"cv_percent": 30, "source": "ASSUMED for a test"}},
+                }
+            ],
+            "endpoints": [
+                {"name": "cmax", "kind": "cmax", "output": "ketamine_plasma"},
+                {
+                    "name": "sbp",
+                    "kind": "pd_peak",
+                    "pd_model": "cardiovascular-iv-empirical",
+                    "pd_endpoint": "sbp_change",
+                },
+            ],
+        }
+    )
     rows = run_trial(spec, scheduler="local:1").endpoints.set_index("endpoint")
-    assert rows.loc["sbp", "mean"] == pytest.approx(0.03079 * rows.loc["cmax", "mean"],
-                                                    rel=1e-9)
+    assert rows.loc["sbp", "mean"] == pytest.approx(0.03079 * rows.loc["cmax", "mean"], rel=1e-9)
     assert rows.loc["sbp", "unit"] == "mmHg"
     assert rows.loc["sbp", "output"] == "ketamine_plasma"  # no ke0: plasma driven
 
 
-@pytest.mark.parametrize(("endpoint", "field"), [
-    ({"kind": "pd_event", "pd_model": "herd-2008", "pd_endpoint": "sedation_score"},
-     "endpoints[0]"),
-    ({"kind": "pd_event", "pd_model": "herd-2008", "pd_endpoint": "sedation_score",
-      "effect_above": 3}, "endpoints[0].effect_above"),
-    ({"kind": "pd_peak", "pd_model": "herd-2008", "pd_endpoint": "sleep"},
-     "endpoints[0].pd_endpoint"),
-    ({"kind": "pd_peak", "pd_model": "nobody-2030", "pd_endpoint": "x"},
-     "endpoints[0].pd_model"),
-    ({"kind": "pd_event", "pd_model": "herd-2008", "pd_endpoint": "arousal",
-      "effect_above": 0.5}, "endpoints[0].effect_above"),
-    ({"kind": "pd_peak", "pd_model": "noppers-2012", "pd_endpoint": "pain_vas_change"},
-     "endpoints[0].pd_endpoint"),
-    ({"kind": "response_rate"}, "endpoints[0]"),
-    ({"kind": "pd_peak", "output": "ketamine_plasma", "pd_model": "herd-2008",
-      "pd_endpoint": "sedation_score"}, "endpoints[0]"),
-])
+@pytest.mark.parametrize(
+    ("endpoint", "field"),
+    [
+        (
+            {"kind": "pd_event", "pd_model": "herd-2008", "pd_endpoint": "sedation_score"},
+            "endpoints[0]",
+        ),
+        (
+            {
+                "kind": "pd_event",
+                "pd_model": "herd-2008",
+                "pd_endpoint": "sedation_score",
+                "effect_above": 3,
+            },
+            "endpoints[0].effect_above",
+        ),
+        (
+            {"kind": "pd_peak", "pd_model": "herd-2008", "pd_endpoint": "sleep"},
+            "endpoints[0].pd_endpoint",
+        ),
+        (
+            {"kind": "pd_peak", "pd_model": "nobody-2030", "pd_endpoint": "x"},
+            "endpoints[0].pd_model",
+        ),
+        (
+            {
+                "kind": "pd_event",
+                "pd_model": "herd-2008",
+                "pd_endpoint": "arousal",
+                "effect_above": 0.5,
+            },
+            "endpoints[0].effect_above",
+        ),
+        (
+            {"kind": "pd_peak", "pd_model": "noppers-2012", "pd_endpoint": "pain_vas_change"},
+            "endpoints[0].pd_endpoint",
+        ),
+        ({"kind": "response_rate"}, "endpoints[0]"),
+        (
+            {
+                "kind": "pd_peak",
+                "output": "ketamine_plasma",
+                "pd_model": "herd-2008",
+                "pd_endpoint": "sedation_score",
+            },
+            "endpoints[0]",
+        ),
+    ],
+)
 def test_bad_pd_endpoints_name_the_field(endpoint: dict[str, Any], field: str) -> None:
     spec = _herd_spec(endpoints=[{"name": "e", **endpoint}])
     with pytest.raises(InputError) as err:

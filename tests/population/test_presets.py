@@ -60,15 +60,24 @@ def _band_population(name: str, index: int) -> tuple[PresetPopulation, dict[str,
     band = load_preset(name).bands[index]
     raw = _raw(name)["bands"]
     assert isinstance(raw, list)
-    pop = PresetPopulation(kind="preset", preset=name, age_years=(band.age_min, band.age_max),
-                           female_fraction=1.0 if band.sex == "female" else 0.0)
+    pop = PresetPopulation(
+        kind="preset",
+        preset=name,
+        age_years=(band.age_min, band.age_max),
+        female_fraction=1.0 if band.sex == "female" else 0.0,
+    )
     return pop, raw[index]
 
 
-@pytest.mark.parametrize(("name", "index"), [("adult-us-nhanes", 0),
-                                             ("adult-us-nhanes", 9),
-                                             ("paediatric-us-nhanes", 2),
-                                             ("paediatric-us-nhanes", 14)])
+@pytest.mark.parametrize(
+    ("name", "index"),
+    [
+        ("adult-us-nhanes", 0),
+        ("adult-us-nhanes", 9),
+        ("paediatric-us-nhanes", 2),
+        ("paediatric-us-nhanes", 14),
+    ],
+)
 def test_sampled_moments_and_correlation_match_the_file(name: str, index: int) -> None:
     n = 40_000
     pop, raw = _band_population(name, index)
@@ -100,17 +109,22 @@ def test_sampled_moments_and_correlation_match_the_file(name: str, index: int) -
 
 
 def test_spec_selects_a_preset_without_kind() -> None:
-    data = {"n": 10, "seed": 1, "population": {"preset": "adult-us-nhanes"},
-            "outputs": {"until": "1h", "every": "10min"},
-            "arms": [{"name": "a", "model": "herd-2007", "regimen": "0.5 mg/kg"}]}
+    data = {
+        "n": 10,
+        "seed": 1,
+        "population": {"preset": "adult-us-nhanes"},
+        "outputs": {"until": "1h", "every": "10min"},
+        "arms": [{"name": "a", "model": "herd-2007", "regimen": "0.5 mg/kg"}],
+    }
     spec = parse_trial_spec(data)
     assert isinstance(spec.population, PresetPopulation)
     assert "10.15620/cdc/174595" in spec.population.source
     with pytest.raises(InputError, match=r"population\.preset"):
         parse_trial_spec({**data, "population": {"preset": "martian-adults"}})
     with pytest.raises(InputError, match=r"population\.age_years"):
-        parse_trial_spec({**data, "population": {"preset": "adult-us-nhanes",
-                                                 "age_years": [10, 40]}})
+        parse_trial_spec(
+            {**data, "population": {"preset": "adult-us-nhanes", "age_years": [10, 40]}}
+        )
 
 
 def test_truncation_to_model_validity_is_the_truncated_distribution() -> None:
@@ -133,8 +147,9 @@ def test_truncation_to_model_validity_is_the_truncated_distribution() -> None:
 
 def test_refuse_and_impossible_truncation_name_the_field() -> None:
     herd = resolve_model("herd-2007")
-    refuse = PresetPopulation(kind="preset", preset="paediatric-us-nhanes", validity="refuse",
-                              age_years=(2, 12))
+    refuse = PresetPopulation(
+        kind="preset", preset="paediatric-us-nhanes", validity="refuse", age_years=(2, 12)
+    )
     with pytest.raises(InputError, match=r"population\.weight_kg: 2\.4% .* herd-2007"):
         preset_bounds(refuse, [herd])
     with pytest.raises(InputError, match=r"population\.age_years"):
@@ -144,11 +159,16 @@ def test_refuse_and_impossible_truncation_name_the_field() -> None:
 
 
 def test_trial_with_a_preset_reports_it() -> None:
-    spec = parse_trial_spec({
-        "n": 200, "seed": 5, "chunk_size": 100,
-        "population": {"preset": "paediatric-us-nhanes", "age_years": [2, 8]},
-        "outputs": {"until": "30min", "every": "10min"},
-        "arms": [{"name": "herd", "model": "herd-2007", "regimen": "1 mg/kg"}]})
+    spec = parse_trial_spec(
+        {
+            "n": 200,
+            "seed": 5,
+            "chunk_size": 100,
+            "population": {"preset": "paediatric-us-nhanes", "age_years": [2, 8]},
+            "outputs": {"until": "30min", "every": "10min"},
+            "arms": [{"name": "herd", "model": "herd-2007", "regimen": "1 mg/kg"}],
+        }
+    )
     result = run_trial(spec, scheduler="local:1")
     assert any(f.rule_id == "population.preset" for f in result.findings)
     assert not any(f.rule_id == "population.validity" for f in result.findings)

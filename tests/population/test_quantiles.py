@@ -27,11 +27,17 @@ def _closed_form(times_min: np.ndarray, p: float) -> np.ndarray:
 
 
 def test_histogram_quantiles_within_one_percent_of_exact_sample_and_closed_form(
-        onecomp_path: Path) -> None:
+    onecomp_path: Path,
+) -> None:
     n = 20_000
-    spec = parse_trial_spec(base_spec(
-        str(onecomp_path), n=n, chunk_size=6_000,
-        outputs={"until": "5h", "every": "30min", "percentiles": PERCENTILES}))
+    spec = parse_trial_spec(
+        base_spec(
+            str(onecomp_path),
+            n=n,
+            chunk_size=6_000,
+            outputs={"until": "5h", "every": "30min", "percentiles": PERCENTILES},
+        )
+    )
     result = run_trial(spec, individuals=n, scheduler="local:2")
     assert result.individuals is not None
     prof = result.individuals

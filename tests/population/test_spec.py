@@ -53,8 +53,12 @@ def test_model_without_variability_needs_assumed_iiv() -> None:
 
 
 def test_assumed_iiv_cannot_replace_published(onecomp_path: Path) -> None:
-    arm = {"name": "a", "model": str(onecomp_path), "regimen": "100 mg",
-           "assumed_iiv": {"CL": {"cv_percent": 10, "source": "ASSUMED"}}}
+    arm = {
+        "name": "a",
+        "model": str(onecomp_path),
+        "regimen": "100 mg",
+        "assumed_iiv": {"CL": {"cv_percent": 10, "source": "ASSUMED"}},
+    }
     err = _error(base_spec(str(onecomp_path), arms=[arm]))
     assert err.field == "arms[0].assumed_iiv.CL"
 
@@ -98,8 +102,11 @@ def test_example_specs_are_valid() -> None:
 def test_explicit_non_uniform_grid_and_default_window(onecomp_path: Path) -> None:
     times = [5.0, 7.5, 20.0, 60.0]
     ep = {"name": "auc", "kind": "auc", "output": "ketamine_plasma"}
-    spec = parse_trial_spec(base_spec(str(onecomp_path), outputs={"times_min": times},
-                                      endpoints=[ep], n=50, chunk_size=50))
+    spec = parse_trial_spec(
+        base_spec(
+            str(onecomp_path), outputs={"times_min": times}, endpoints=[ep], n=50, chunk_size=50
+        )
+    )
     result = run_trial(spec, individuals=50, scheduler="local:1")
     assert result.summary["time_min"].tolist() == times
     assert result.individuals is not None

@@ -10,8 +10,13 @@ from ketasim.regimens import parse_regimen, parse_repeat
 
 def test_infusion() -> None:
     (d,) = parse_regimen("0.5 mg/kg over 40 min").doses
-    assert (d.amount, d.unit, d.route, d.duration_min, d.time_min) == (0.5, "mg/kg", "iv",
-                                                                       40.0, 0.0)
+    assert (d.amount, d.unit, d.route, d.duration_min, d.time_min) == (
+        0.5,
+        "mg/kg",
+        "iv",
+        40.0,
+        0.0,
+    )
     assert d.amount_mg(70.0) == pytest.approx(35.0)
 
 
@@ -45,8 +50,15 @@ def test_several_doses() -> None:
 
 @pytest.mark.parametrize(
     ("text", "field"),
-    [("-1 mg", "dose"), ("0 mg/kg", "dose"), ("", "dose"), ("5 furlongs", "dose"),
-     ("5 mg over 0 min", "duration_min"), ("5 L", "dose"), ("1 mg/kg/h", "duration")],
+    [
+        ("-1 mg", "dose"),
+        ("0 mg/kg", "dose"),
+        ("", "dose"),
+        ("5 furlongs", "dose"),
+        ("5 mg over 0 min", "duration_min"),
+        ("5 L", "dose"),
+        ("1 mg/kg/h", "duration"),
+    ],
 )
 def test_bad_regimens(text: str, field: str) -> None:
     with pytest.raises(InputError) as info:

@@ -22,9 +22,17 @@ PROTOCOLS = available_protocols()
 
 def test_library_covers_the_issue() -> None:
     ids = {p.id for p in PROTOCOLS}
-    assert {"anaesthesia-induction-iv", "anaesthesia-induction-im", "paediatric-sedation-iv",
-            "analgesia-bolus-iv", "analgesia-infusion-iv", "depression-iv-course",
-            "esketamine-trd-us", "esketamine-trd-eu", "esketamine-mdsi-us"} <= ids
+    assert {
+        "anaesthesia-induction-iv",
+        "anaesthesia-induction-im",
+        "paediatric-sedation-iv",
+        "analgesia-bolus-iv",
+        "analgesia-infusion-iv",
+        "depression-iv-course",
+        "esketamine-trd-us",
+        "esketamine-trd-eu",
+        "esketamine-mdsi-us",
+    } <= ids
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.id)
@@ -64,14 +72,17 @@ def test_asra_2018_ranges() -> None:
 def test_esketamine_label_doses() -> None:
     # SPRAVATO PI: 28-mg devices; day 1 56 mg; then 56 or 84 mg
     d = get_protocol("esketamine-trd-us").dose
-    assert (d.unit, d.increment, d.first_dose, sorted(d.allowed or [])) == \
-        ("mg", 28.0, 56.0, [56.0, 84.0])
+    assert (d.unit, d.increment, d.first_dose, sorted(d.allowed or [])) == (
+        "mg",
+        28.0,
+        56.0,
+        [56.0, 84.0],
+    )
 
 
 def test_esketamine_us_schedule_by_week() -> None:
     # PI: weeks 1-4 twice weekly; 5-8 weekly; from 9 every 2 weeks (or weekly)
-    doses = schedule_doses(get_protocol("esketamine-trd-us"), weight_kg=70, age_years=40,
-                           weeks=12)
+    doses = schedule_doses(get_protocol("esketamine-trd-us"), weight_kg=70, age_years=40, weeks=12)
     days = [d.day for d in doses]
     assert days[:8] == [0, 3, 7, 10, 14, 17, 21, 24]
     assert days[8:12] == [28, 35, 42, 49]
@@ -79,8 +90,7 @@ def test_esketamine_us_schedule_by_week() -> None:
     assert [d.amount for d in doses][:2] == [56.0, 56.0]
     assert all(d.amount_mg == d.amount for d in doses)  # mg doses do not scale with weight
     # the open-ended maintenance phase runs to the requested week
-    longer = schedule_doses(get_protocol("esketamine-trd-us"), weight_kg=70, age_years=40,
-                            weeks=16)
+    longer = schedule_doses(get_protocol("esketamine-trd-us"), weight_kg=70, age_years=40, weeks=16)
     assert [d.day for d in longer][12:] == [56, 70, 84, 98]
 
 
@@ -101,8 +111,13 @@ def test_depression_course() -> None:
 
 
 def test_infusion_amount_is_rate_times_weight_times_time() -> None:
-    doses = schedule_doses(get_protocol("analgesia-infusion-iv"), weight_kg=70, age_years=50,
-                           dose=1.0, duration_min=180)
+    doses = schedule_doses(
+        get_protocol("analgesia-infusion-iv"),
+        weight_kg=70,
+        age_years=50,
+        dose=1.0,
+        duration_min=180,
+    )
     assert len(doses) == 1
     assert doses[0].amount_mg == pytest.approx(1.0 * 70 * 3)
 
@@ -114,8 +129,9 @@ def test_unknown_protocol_names_the_option() -> None:
 
 def test_bad_protocol_file_names_the_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
-    text = (Path(__file__).parents[2] / "src/ketasim/regimens/data/protocols/"
-            "analgesia-bolus-iv.toml").read_text()
+    text = (
+        Path(__file__).parents[2] / "src/ketasim/regimens/data/protocols/analgesia-bolus-iv.toml"
+    ).read_text()
     path.write_text(text.replace('unit = "mg/kg"', 'unit = "mg/lb"'))
     with pytest.raises(ModelError, match=r"bad.toml: field dose.unit"):
         load_protocol_file(path)

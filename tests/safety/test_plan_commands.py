@@ -43,9 +43,22 @@ def test_rules_json_contract() -> None:
 
 
 def test_plan_json_aortic_aneurysm_esketamine() -> None:
-    result = runner.invoke(app, ["plan", "--protocol", "esketamine-trd-us", "--patient",
-                                 str(EXAMPLES / "aortic-aneurysm.json"), "--output", "json",
-                                 "--samples", "10", "--weeks", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "plan",
+            "--protocol",
+            "esketamine-trd-us",
+            "--patient",
+            str(EXAMPLES / "aortic-aneurysm.json"),
+            "--output",
+            "json",
+            "--samples",
+            "10",
+            "--weeks",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     stop = [f for f in data["findings"] if f["severity"] == "stop"]
@@ -55,17 +68,48 @@ def test_plan_json_aortic_aneurysm_esketamine() -> None:
 
 
 def test_plan_toml_patient_with_dose_override() -> None:
-    result = runner.invoke(app, ["plan", "-p", "esketamine-trd-us", "--patient",
-                                 str(EXAMPLES / "hypertensive-adult.toml"), "-o", "json",
-                                 "--samples", "0", "--weeks", "1", "--dose", "112 mg"])
+    result = runner.invoke(
+        app,
+        [
+            "plan",
+            "-p",
+            "esketamine-trd-us",
+            "--patient",
+            str(EXAMPLES / "hypertensive-adult.toml"),
+            "-o",
+            "json",
+            "--samples",
+            "0",
+            "--weeks",
+            "1",
+            "--dose",
+            "112 mg",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rule_ids = {f["rule_id"] for f in json.loads(result.stdout)["findings"]}
     assert {"bp.pre-dose-above-threshold", "dose.above-protocol-max"} <= rule_ids
-    relaxed = runner.invoke(app, ["plan", "-p", "esketamine-trd-us", "--patient",
-                                  str(EXAMPLES / "hypertensive-adult.toml"), "-o", "json",
-                                  "--samples", "0", "--weeks", "1", "--bp-threshold", "160/100"])
+    relaxed = runner.invoke(
+        app,
+        [
+            "plan",
+            "-p",
+            "esketamine-trd-us",
+            "--patient",
+            str(EXAMPLES / "hypertensive-adult.toml"),
+            "-o",
+            "json",
+            "--samples",
+            "0",
+            "--weeks",
+            "1",
+            "--bp-threshold",
+            "160/100",
+        ],
+    )
     assert "bp.pre-dose-above-threshold" not in {
-        f["rule_id"] for f in json.loads(relaxed.stdout)["findings"]}
+        f["rule_id"] for f in json.loads(relaxed.stdout)["findings"]
+    }
 
 
 def test_plan_errors_name_the_field(tmp_path: Path) -> None:
@@ -77,16 +121,39 @@ def test_plan_errors_name_the_field(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"age_years": 40, "weight_kg": 70, "sbp_mmhg": 1200}))
     result = runner.invoke(app, ["plan", "-p", "esketamine-trd-us", "--patient", str(bad)])
     assert result.exit_code == 2 and "sbp_mmhg" in result.stderr
-    result = runner.invoke(app, ["plan", "-p", "esketamine-trd-us", "--patient",
-                                 str(EXAMPLES / "clean-adult.json"), "--dose", "2 mg/kg"])
+    result = runner.invoke(
+        app,
+        [
+            "plan",
+            "-p",
+            "esketamine-trd-us",
+            "--patient",
+            str(EXAMPLES / "clean-adult.json"),
+            "--dose",
+            "2 mg/kg",
+        ],
+    )
     assert result.exit_code == 2 and "--dose" in result.stderr
 
 
 def test_plan_report_is_self_contained(tmp_path: Path) -> None:
     out = tmp_path / "plan.html"
-    result = runner.invoke(app, ["plan", "-p", "esketamine-trd-us", "--patient",
-                                 str(EXAMPLES / "clean-adult.json"), "--samples", "10",
-                                 "--weeks", "2", "--report", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "plan",
+            "-p",
+            "esketamine-trd-us",
+            "--patient",
+            str(EXAMPLES / "clean-adult.json"),
+            "--samples",
+            "10",
+            "--weeks",
+            "2",
+            "--report",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text()
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
@@ -98,6 +165,20 @@ def test_plan_report_is_self_contained(tmp_path: Path) -> None:
 
 def test_every_example_patient_is_valid() -> None:
     for path in sorted(EXAMPLES.iterdir()):
-        result = runner.invoke(app, ["plan", "-p", "esketamine-trd-eu", "--patient", str(path),
-                                     "-o", "json", "--samples", "0", "--weeks", "1"])
+        result = runner.invoke(
+            app,
+            [
+                "plan",
+                "-p",
+                "esketamine-trd-eu",
+                "--patient",
+                str(path),
+                "-o",
+                "json",
+                "--samples",
+                "0",
+                "--weeks",
+                "1",
+            ],
+        )
         assert result.exit_code == 0, (path, result.output)

@@ -18,20 +18,35 @@ from ketasim.safety import default_rules, make_plan, parse_patient_record
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed "
-                    "(run scripts/system-deps.sh)")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="chromium not installed (run scripts/system-deps.sh)"
+)
 def test_report_screenshot_in_headless_chromium(tmp_path: Path) -> None:
-    record = parse_patient_record({"age_years": 45, "weight_kg": 72, "sbp_mmhg": 124,
-                                   "dbp_mmhg": 78}, default_rules())
+    record = parse_patient_record(
+        {"age_years": 45, "weight_kg": 72, "sbp_mmhg": 124, "dbp_mmhg": 78}, default_rules()
+    )
     plan = make_plan(get_protocol("esketamine-trd-us"), record, n_samples=20, rng=1, weeks=2)
     html = write_plan_report(plan, tmp_path / "plan.html")
     png = tmp_path / "plan.png"
     subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
-         "--window-size=1200,1600", html.resolve().as_uri()],
-        check=True, capture_output=True, timeout=120,
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={png}",
+            "--window-size=1200,1600",
+            html.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     assert png.exists() and png.stat().st_size > 20_000
     import matplotlib.image

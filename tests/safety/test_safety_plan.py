@@ -22,11 +22,15 @@ def record(**change: Any):  # type: ignore[no-untyped-def]
 def test_sample_etas_matches_the_declared_variances() -> None:
     # exponential CV 30%: omega^2 = log(1 + 0.3^2); logit CV 70.8: omega = 0.708
     base = resolve_model("herd")
-    model = base.model_copy(update={
-        "iiv": {"V1_70": IIV(cv_percent=30, source="test"),
-                "CL_70": IIV(cv_percent=70.8, scale="logit", source="test")},
-        "iiv_correlations": [IIVCorrelation(a="V1_70", b="CL_70", r=0.6, source="test")],
-    })
+    model = base.model_copy(
+        update={
+            "iiv": {
+                "V1_70": IIV(cv_percent=30, source="test"),
+                "CL_70": IIV(cv_percent=70.8, scale="logit", source="test"),
+            },
+            "iiv_correlations": [IIVCorrelation(a="V1_70", b="CL_70", r=0.6, source="test")],
+        }
+    )
     etas = sample_etas(model, 40_000, np.random.default_rng(3))
     a = np.array([[e["V1_70"], e["CL_70"]] for e in etas])
     assert a[:, 0].std() == pytest.approx(np.sqrt(np.log(1 + 0.09)), rel=0.02)
@@ -80,8 +84,13 @@ def test_protocol_without_model_explains_itself() -> None:
 
 
 def test_plan_json_contract() -> None:
-    plan = make_plan(get_protocol("esketamine-trd-us"), record(conditions=["aortic-aneurysm"]),
-                     n_samples=10, rng=1, weeks=1)
+    plan = make_plan(
+        get_protocol("esketamine-trd-us"),
+        record(conditions=["aortic-aneurysm"]),
+        n_samples=10,
+        rng=1,
+        weeks=1,
+    )
     data = plan.as_dict()
     assert data["stop"] is True
     assert {"rule_id", "severity", "message", "source"} == set(data["findings"][0])
@@ -95,8 +104,12 @@ def test_plan_json_contract() -> None:
 
 def test_paediatric_plan_warns_outside_model_range() -> None:
     # Herd 2007 was built on 1-14 y; a 16-year-old extrapolates with a warning
-    plan = make_plan(get_protocol("paediatric-sedation-iv"),
-                     record(age_years=16, weight_kg=60), n_samples=5, rng=1)
+    plan = make_plan(
+        get_protocol("paediatric-sedation-iv"),
+        record(age_years=16, weight_kg=60),
+        n_samples=5,
+        rng=1,
+    )
     assert "validity.age_years" in {f.rule_id for f in plan.findings}
 
 

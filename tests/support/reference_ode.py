@@ -37,8 +37,9 @@ def ode_concentrations(
     first = min([b[0] for b in boluses] + [i[0] for i in infusions], default=0.0)
     comps = [c.name for c in model.compartments]
     idx = {n: i for i, n in enumerate(comps)}
-    vol = {c.name: float(Expression(c.volume).evaluate(values)) for c in model.compartments
-           if c.volume}
+    vol = {
+        c.name: float(Expression(c.volume).evaluate(values)) for c in model.compartments if c.volume
+    }
     mw = {a.name: a.molecular_weight_g_per_mol for a in model.analytes}
     analyte = {c.name: c.analyte for c in model.compartments}
 
@@ -65,9 +66,12 @@ def ode_concentrations(
         cov["TAFD_MIN"] = max(t - first, 0.0)
         return flows_with(individual_parameters(model, cov))
 
-    plasma = {a.name: next(c.name for c in model.compartments
-                           if c.analyte == a.name and c.observed == "plasma")
-              for a in model.analytes}
+    plasma = {
+        a.name: next(
+            c.name for c in model.compartments if c.analyte == a.name and c.observed == "plasma"
+        )
+        for a in model.analytes
+    }
     effects = [(e.analyte, float(Expression(e.ke0).evaluate(values))) for e in model.effect_sites]
     n = len(comps) + len(effects)
 
@@ -82,8 +86,15 @@ def ode_concentrations(
             dx[len(comps) + j] = ke0 * (cp - x[len(comps) + j])
         return dx + u
 
-    events = sorted({0.0, float(times_min[-1]), *(b[0] for b in boluses),
-                     *(i[0] for i in infusions), *(i[1] for i in infusions)})
+    events = sorted(
+        {
+            0.0,
+            float(times_min[-1]),
+            *(b[0] for b in boluses),
+            *(i[0] for i in infusions),
+            *(i[1] for i in infusions),
+        }
+    )
     x = np.zeros(n)
     states = np.zeros((len(times_min), n))
     for a, b in itertools.pairwise(events):
@@ -97,8 +108,17 @@ def ode_concentrations(
         mask = (times_min >= a) & ((times_min < b) | (b == events[-1]))
         scale = max(1e-12, float(np.max(np.abs(x))) + float(np.max(u)) * (b - a))
         atol = 1e-3 * rtol * scale
-        sol = solve_ivp(rhs, (a, b), x, method=method, t_eval=times_min[mask], args=(u,),
-                        rtol=rtol, atol=atol, dense_output=False)
+        sol = solve_ivp(
+            rhs,
+            (a, b),
+            x,
+            method=method,
+            t_eval=times_min[mask],
+            args=(u,),
+            rtol=rtol,
+            atol=atol,
+            dense_output=False,
+        )
         assert sol.success, sol.message
         states[mask] = sol.y.T
         end = solve_ivp(rhs, (a, b), x, method=method, args=(u,), rtol=rtol, atol=atol)

@@ -14,10 +14,12 @@ from ketasim.patient import Patient
 from ketasim.tci import plan_tci
 
 # a racemic dose split into S- and R-ketamine (two IV inputs) cannot be targeted: TCI refuses it
-IV_MODELS = [m for m in available_models()
-             if "iv" in m.route_names and len(m.route("iv").inputs) == 1]
-SPLIT_IV_MODELS = [m for m in available_models()
-                   if "iv" in m.route_names and len(m.route("iv").inputs) > 1]
+IV_MODELS = [
+    m for m in available_models() if "iv" in m.route_names and len(m.route("iv").inputs) == 1
+]
+SPLIT_IV_MODELS = [
+    m for m in available_models() if "iv" in m.route_names and len(m.route("iv").inputs) > 1
+]
 
 
 def _patient(model: ModelSpec) -> Patient:
@@ -28,18 +30,27 @@ def _patient(model: ModelSpec) -> Patient:
         bounds = [] if rng is None else [b for b in (rng.min, rng.max) if b is not None]
         return float(np.mean(bounds)) if bounds else default
 
-    return Patient(weight_kg=mid("weight_kg", 70.0), age_years=mid("age_years", 40.0),
-                   height_cm=170.0, sex="female")
+    return Patient(
+        weight_kg=mid("weight_kg", 70.0),
+        age_years=mid("age_years", 40.0),
+        height_cm=170.0,
+        sex="female",
+    )
 
 
 @pytest.mark.parametrize("model", IV_MODELS, ids=[m.id for m in IV_MODELS])
 @pytest.mark.parametrize("site", ["plasma", "effect"])
 def test_reaches_target_without_overshoot(model: ModelSpec, site: str) -> None:
     has_site = any(e.analyte == model.analyte_names[0] for e in model.effect_sites)
-    plan = plan_tci(model, _patient(model), 1000.0, duration_min=20.0,
-                    site=site,  # type: ignore[arg-type]
-                    tpeak_min=None if has_site or site == "plasma" else 1.0,
-                    allow_extrapolation=True)
+    plan = plan_tci(
+        model,
+        _patient(model),
+        1000.0,
+        duration_min=20.0,
+        site=site,  # type: ignore[arg-type]
+        tpeak_min=None if has_site or site == "plasma" else 1.0,
+        allow_extrapolation=True,
+    )
     times = np.linspace(0.0, 20.0, 1201)
     c = plan.concentrations_at(times)[f"{plan.analyte}_{site}"]
     assert c.max() <= 1010.0
@@ -51,5 +62,11 @@ def test_split_iv_models_are_refused_with_a_clear_error(model: ModelSpec) -> Non
     from ketasim.errors import InputError
 
     with pytest.raises(InputError, match="not a single direct input"):
-        plan_tci(model, _patient(model), 1000.0, duration_min=20.0, site="plasma",
-                 allow_extrapolation=True)
+        plan_tci(
+            model,
+            _patient(model),
+            1000.0,
+            duration_min=20.0,
+            site="plasma",
+            allow_extrapolation=True,
+        )

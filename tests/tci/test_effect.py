@@ -41,7 +41,9 @@ def test_effect_site_peaks_at_tpeak() -> None:
     assert plan.effect_site is not None
     assert plan.effect_site.ke0_per_min == pytest.approx(ke0)
     times = np.linspace(0.0, 5.0, 50001)
-    res = simulate(model, patient, Regimen.of(Dose(30.0, "mg")), times_min=times,
-                   system=plan.system)
+    res = simulate(
+        model, patient, Regimen.of(Dose(30.0, "mg")), times_min=times, system=plan.system
+    )
     assert times[np.argmax(res.concentrations_ng_per_ml["ketamine_effect"])] == pytest.approx(
-        1.5, abs=2e-4)
+        1.5, abs=2e-4
+    )

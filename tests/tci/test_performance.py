@@ -13,8 +13,11 @@ from ketasim.tci import plan_tci, tci_performance, varvel_measures
 
 def test_varvel_by_hand() -> None:
     # PE = (110-100)/100, (90-100)/100, (130-100)/100 = 10, -10, 30 %
-    m = varvel_measures(np.array([0.0, 60.0, 120.0]), np.array([110.0, 90.0, 130.0]),
-                        np.array([100.0, 100.0, 100.0]))
+    m = varvel_measures(
+        np.array([0.0, 60.0, 120.0]),
+        np.array([110.0, 90.0, 130.0]),
+        np.array([100.0, 100.0, 100.0]),
+    )
     assert m.mdpe_percent == pytest.approx(10.0)
     assert m.mdape_percent == pytest.approx(10.0)  # median of 10, 10, 30
     assert m.wobble_percent == pytest.approx(20.0)  # median of |0|, |-20|, |20|
@@ -27,8 +30,7 @@ def test_true_patient_with_double_central_volume_is_minus_50_percent() -> None:
     domino = resolve_model("domino")
     v1 = domino.parameters["V1_per_kg"]
     doubled = Parameter(value=2 * v1.value, unit=v1.unit, source="test: doubled")
-    true = domino.model_copy(update={"parameters": {**domino.parameters,
-                                                    "V1_per_kg": doubled}})
+    true = domino.model_copy(update={"parameters": {**domino.parameters, "V1_per_kg": doubled}})
     plan = plan_tci(domino, Patient(weight_kg=70.0), 1000.0, duration_min=30.0)
     for site in ("plasma", "effect"):
         perf = tci_performance(plan, true_model=true, site=site, rng=0)

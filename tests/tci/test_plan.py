@@ -40,17 +40,22 @@ def test_step_down_stops_pump_until_target_reached(domino) -> None:  # type: ign
         c = plan.concentrations_at(SECONDS)[f"ketamine_{site}"]
         after = SECONDS >= 40.0
         reached = int(np.flatnonzero(after & (c <= 500.0 * 1.005))[0])
-        restart = plan.interval_start_min[(plan.interval_start_min >= 40.0)
-                                          & (plan.rate_mg_per_min > 0)][0]
+        restart = plan.interval_start_min[
+            (plan.interval_start_min >= 40.0) & (plan.rate_mg_per_min > 0)
+        ][0]
         assert restart >= SECONDS[reached] - plan.pump.update_interval_min
-        assert np.all(plan.rate_mg_per_min[(plan.interval_start_min >= 40.0)
-                                           & (plan.interval_start_min < restart)] == 0)
+        assert np.all(
+            plan.rate_mg_per_min[
+                (plan.interval_start_min >= 40.0) & (plan.interval_start_min < restart)
+            ]
+            == 0
+        )
         assert np.all(np.abs(c[reached:] - 500.0) <= 5.0)
         # the step up at 20 min: no overshoot, within 1% once reached
         up = (SECONDS >= 20.0) & (SECONDS < 40.0)
         assert c[up].max() <= 2020.0
         first = int(np.flatnonzero(up & (c >= 1980.0))[0])
-        assert np.all(np.abs(c[first:int(np.flatnonzero(up)[-1]) + 1] - 2000.0) <= 20.0)
+        assert np.all(np.abs(c[first : int(np.flatnonzero(up)[-1]) + 1] - 2000.0) <= 20.0)
 
 
 def test_max_rate_is_respected(domino) -> None:  # type: ignore[no-untyped-def]
@@ -63,11 +68,17 @@ def test_max_rate_is_respected(domino) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_cumulative_dose_matches_rates(domino) -> None:  # type: ignore[no-untyped-def]
-    plan = plan_tci(domino, PATIENT, TARGET, duration_min=10.0, site="plasma",
-                    pump=Pump(syringe_mg_per_ml=10.0))
+    plan = plan_tci(
+        domino, PATIENT, TARGET, duration_min=10.0, site="plasma", pump=Pump(syringe_mg_per_ml=10.0)
+    )
     frame = plan.to_dataframe()
-    assert list(frame.columns) == ["time_min", "rate_ml_per_h", "cumulative_mg",
-                                   "ketamine_plasma_ng_per_ml", "ketamine_effect_ng_per_ml"]
+    assert list(frame.columns) == [
+        "time_min",
+        "rate_ml_per_h",
+        "cumulative_mg",
+        "ketamine_plasma_ng_per_ml",
+        "ketamine_effect_ng_per_ml",
+    ]
     # mL/h x (10 mg/mL) x (10 s / 3600 s/h) per interval
     delivered = np.sum(frame["rate_ml_per_h"].to_numpy() * 10.0 * 10.0 / 3600.0)
     assert frame["cumulative_mg"].iloc[-1] == pytest.approx(delivered, rel=1e-12)
@@ -88,22 +99,36 @@ def test_total_dose_agrees_with_opentiva(domino, site: str) -> None:  # type: ig
     infusions are recomputed every ``maintenance_infusion_duration`` s; with duration 10 and
     multiplier 1 they match our 10-s pump updates (opentiva's default, 300 s doubling each time,
     lets the concentration sag 5-6% between updates and gives about 3% less drug)."""
-    ot = opentiva_pump.Pump(opentiva_ketamine.Domino(0, 40, 70, 170), 10, 3600,
-                            max_infusion_rate=1200, maintenance_infusion_duration=10,
-                            maintenance_infusion_multiplier=1)
+    ot = opentiva_pump.Pump(
+        opentiva_ketamine.Domino(0, 40, 70, 170),
+        10,
+        3600,
+        max_infusion_rate=1200,
+        maintenance_infusion_duration=10,
+        maintenance_infusion_multiplier=1,
+    )
     ot.add_target(0, 1.0, 10, site == "effect")
     ot.generate_infusions()
     inf = ot.infusion_list
     opentiva_total_mg = float(np.sum(inf[:, 1] * inf[:, 2]))  # mg/s x s
-    plan = plan_tci(domino, PATIENT, TARGET, duration_min=60.0, site=site,  # type: ignore[arg-type]
-                    pump=parse_pump("10 mg/mL", "1200 mL/h", "10s"))
+    plan = plan_tci(
+        domino,
+        PATIENT,
+        TARGET,
+        duration_min=60.0,
+        site=site,  # type: ignore[arg-type]
+        pump=parse_pump("10 mg/mL", "1200 mL/h", "10s"),
+    )
     assert plan.total_mg == pytest.approx(opentiva_total_mg, rel=0.02)
 
 
 def test_schedule_and_pump_parsing() -> None:
     s = parse_targets("1 ug/mL; 2000 ng/mL at 20min; 0.5 mg/L at 1h")
     assert [(x.time_min, x.target_ng_per_ml) for x in s.steps] == [
-        (0.0, 1000.0), (20.0, 2000.0), (60.0, 500.0)]
+        (0.0, 1000.0),
+        (20.0, 2000.0),
+        (60.0, 500.0),
+    ]
     assert s.at(19.99) == 1000.0 and s.at(20.0) == 2000.0
     pump = parse_pump("10 mg/mL", "1200 mL/h", "10s")
     assert pump.max_rate_mg_per_min == pytest.approx(200.0)  # 1200 mL/h x 10 mg/mL / 60

@@ -22,21 +22,26 @@ from ketasim.pk import simulate
 from ketasim.regimens import parse_regimen
 
 
-@pytest.mark.parametrize(("endpoint", "drug", "ic50_ng_per_ml", "emax_hz"), [
-    ("eeg_mf_decrease_racemic", "racemic ketamine", 2000.0, 7.6),
-    ("eeg_mf_decrease_s", "S-ketamine", 800.0, 8.3),
-    ("eeg_mf_decrease_r", "R-ketamine", 1800.0, 4.4),
-])
-def test_schuttler_1987_ic50_is_half_maximal(endpoint: str, drug: str, ic50_ng_per_ml: float,
-                                              emax_hz: float) -> None:
+@pytest.mark.parametrize(
+    ("endpoint", "drug", "ic50_ng_per_ml", "emax_hz"),
+    [
+        ("eeg_mf_decrease_racemic", "racemic ketamine", 2000.0, 7.6),
+        ("eeg_mf_decrease_s", "S-ketamine", 800.0, 8.3),
+        ("eeg_mf_decrease_r", "R-ketamine", 1800.0, 4.4),
+    ],
+)
+def test_schuttler_1987_ic50_is_half_maximal(
+    endpoint: str, drug: str, ic50_ng_per_ml: float, emax_hz: float
+) -> None:
     # Schüttler 1987 abstract (J Pharmacokinet Biopharm 15:241): IC50 2.0 / 0.8 / 1.8 ug/mL and
     # Emax 7.6 / 8.3 / 4.4 Hz for R,S / S / R. At the IC50, Ce/IC50 = 1 (half-maximal whatever
     # the Hill coefficient, which was not found).
     pd_model = resolve_pd_model("schuttler-1987")
     ep = pd_model.endpoint(endpoint)
     assert ep.emax is not None and ep.emax.value == emax_hz
-    res = effects_from_concentrations(pd_model, [0.0, 1.0], {"ketamine": [ic50_ng_per_ml] * 2},
-                                      drug=drug)
+    res = effects_from_concentrations(
+        pd_model, [0.0, 1.0], {"ketamine": [ic50_ng_per_ml] * 2}, drug=drug
+    )
     ratio = res.endpoints[endpoint].ce_over_c50
     assert ratio is not None
     np.testing.assert_allclose(ratio, 1.0)
@@ -67,9 +72,13 @@ def test_herd_2008_with_herd_2007_pk_dallimore_landmark() -> None:
     # of this test, not from the paper). ketasim's score crosses 2 between 12 and 18 min.
     pd_model = resolve_pd_model("herd-2008")
     t = np.arange(0.0, 121.0, 0.5)
-    _, res = simulate_effects(pd_model, resolve_model("herd-2007"),
-                              Patient(weight_kg=20, age_years=6), parse_regimen("2 mg/kg"),
-                              times_min=t)
+    _, res = simulate_effects(
+        pd_model,
+        resolve_model("herd-2007"),
+        Patient(weight_kg=20, age_years=6),
+        parse_regimen("2 mg/kg"),
+        times_min=t,
+    )
     score = res.endpoints["sedation_score"].values
     assert score is not None
     after_peak = t > 1.0
@@ -85,8 +94,12 @@ def test_awakening_landmark_after_label_induction_dose() -> None:
     # surgical anaesthesia. With the Domino PK model, plasma falls through 0.74 -> 0.64 mg/L
     # after the anaesthesia window starts to close: between 5 and 15 min after the dose.
     t = np.arange(0.0, 60.0, 0.25)
-    r = simulate(resolve_model("domino-1982"), Patient(weight_kg=70),
-                 parse_regimen("2 mg/kg", over="1min"), times_min=t)
+    r = simulate(
+        resolve_model("domino-1982"),
+        Patient(weight_kg=70),
+        parse_regimen("2 mg/kg", over="1min"),
+        times_min=t,
+    )
     c = r.concentrations_ng_per_ml["ketamine_plasma"]
     after = t > 1.0
     for landmark in (740.0, 640.0):
@@ -117,7 +130,8 @@ def test_noppers_2012_net_pain_relief() -> None:
     # +1.5 cm at norketamine Ce 50 ng/mL, net -2.3 cm.
     pd_model = resolve_pd_model("noppers-2012")
     res = effects_from_concentrations(
-        pd_model, [0.0, 1e6], {"ketamine": [100.0, 100.0], "norketamine": [50.0, 50.0]})
+        pd_model, [0.0, 1e6], {"ketamine": [100.0, 100.0], "norketamine": [50.0, 50.0]}
+    )
     vas = res.endpoints["pain_vas_change"].values
     assert vas is not None
     assert vas[-1] == pytest.approx(-2.3, abs=1e-3)  # effect site at steady state
@@ -140,8 +154,13 @@ def test_cardiovascular_empirical_reproduces_its_calibration_summary() -> None:
     # 10.2147/NDT.S273287).
     pd_model = resolve_pd_model("cardiovascular-iv-empirical")
     t = np.arange(0.0, 181.0, 1.0)
-    _, res = simulate_effects(pd_model, resolve_model("domino-1982"), Patient(weight_kg=70),
-                              parse_regimen("0.5 mg/kg", over="40min"), times_min=t)
+    _, res = simulate_effects(
+        pd_model,
+        resolve_model("domino-1982"),
+        Patient(weight_kg=70),
+        parse_regimen("0.5 mg/kg", over="40min"),
+        times_min=t,
+    )
     assert any(f.rule_id.endswith(".empirical") for f in res.findings)
     for name, published in (("sbp_change", 7.4), ("dbp_change", 6.0), ("hr_change", 1.9)):
         v = res.endpoints[name].values

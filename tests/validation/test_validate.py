@@ -121,8 +121,9 @@ def test_every_case_is_sourced() -> None:
     for c in load_cases():
         assert c.citation and c.read and c.spread
         # a DOI or PMID, else a journal citation with its year (Pain Med 2006) or full title
-        assert (c.doi or c.pmid or re.search(r"\b(19|20)\d\d\b", c.citation)
-                or len(c.citation) > 100), c.id
+        assert (
+            c.doi or c.pmid or re.search(r"\b(19|20)\d\d\b", c.citation) or len(c.citation) > 100
+        ), c.id
 
 
 # ------------------------------------------------------------------ like with like (issue 10)

@@ -20,8 +20,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ModelSpec", "available_models", "load_model", "load_model_file", "resolve_model"]
 
-_HOME = {"ModelSpec": "schema", "available_models": "loader", "load_model": "loader",
-         "load_model_file": "loader", "resolve_model": "loader"}
+_HOME = {
+    "ModelSpec": "schema",
+    "available_models": "loader",
+    "load_model": "loader",
+    "load_model_file": "loader",
+    "resolve_model": "loader",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -34,8 +34,11 @@ def _catalogue() -> tuple[ModelSpec, ...]:
     models = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
-            models.append(load_model_text(entry.read_text(encoding="utf-8"),
-                                          origin=f"catalogue/data/{entry.name}"))
+            models.append(
+                load_model_text(
+                    entry.read_text(encoding="utf-8"), origin=f"catalogue/data/{entry.name}"
+                )
+            )
     ids = [m.id for m in models]
     if len(set(ids)) != len(ids):
         raise ModelError("catalogue: duplicate model ids")
@@ -69,7 +72,8 @@ def resolve_model(name: str) -> ModelSpec:
     if len(exact) == 1:
         return exact[0]
     candidates = exact or [
-        m for m in models
+        m
+        for m in models
         if m.id.startswith(key) or any(s.lower().startswith(key) for s in m.short_names)
     ]
     if len(candidates) == 1:

@@ -60,8 +60,17 @@ __all__ = [
     "Studied",
 ]
 
-ROUTE_NAMES = ("iv", "im", "intranasal", "oral", "sublingual", "rectal", "buccal", "inhaled",
-               "subcutaneous")
+ROUTE_NAMES = (
+    "iv",
+    "im",
+    "intranasal",
+    "oral",
+    "sublingual",
+    "rectal",
+    "buccal",
+    "inhaled",
+    "subcutaneous",
+)
 KNOWN_COVARIATES = ("WT", "AGE", "HT", "FEMALE")
 ROUTE_VARIABLES = ("DOSE_MG",)
 TIME_VARIABLES = ("TAFD_MIN",)
@@ -280,8 +289,17 @@ class RouteInput(_Strict):
 class Route(_Strict):
     """A route of administration the model supports."""
 
-    name: Literal["iv", "im", "intranasal", "oral", "sublingual", "rectal", "buccal", "inhaled",
-                  "subcutaneous"]
+    name: Literal[
+        "iv",
+        "im",
+        "intranasal",
+        "oral",
+        "sublingual",
+        "rectal",
+        "buccal",
+        "inhaled",
+        "subcutaneous",
+    ]
     inputs: list[RouteInput] = Field(min_length=1)
     source: str = Field(min_length=3)
     note: str | None = None
@@ -295,8 +313,17 @@ class Studied(_Strict):
     (``rate_mg_per_kg_per_h``); an unstated range is not checked.
     """
 
-    route: Literal["iv", "im", "intranasal", "oral", "sublingual", "rectal", "buccal", "inhaled",
-                   "subcutaneous"]
+    route: Literal[
+        "iv",
+        "im",
+        "intranasal",
+        "oral",
+        "sublingual",
+        "rectal",
+        "buccal",
+        "inhaled",
+        "subcutaneous",
+    ]
     regimen: Literal["bolus", "infusion", "any"] = "any"
     dose_mg: Range | None = None
     dose_mg_per_kg: Range | None = None
@@ -363,9 +390,13 @@ class ModelSpec(_Strict):
         for name, text in self.derived.items():
             if name in self.parameters:
                 raise ValueError(f"derived.{name}: also defined as a parameter")
-            unknown = Expression(text).names - defined - set(KNOWN_COVARIATES) - set(
-                self.covariate_defaults
-            ) - set(TIME_VARIABLES)
+            unknown = (
+                Expression(text).names
+                - defined
+                - set(KNOWN_COVARIATES)
+                - set(self.covariate_defaults)
+                - set(TIME_VARIABLES)
+            )
             if unknown:
                 raise ValueError(f"derived.{name}: unknown names {sorted(unknown)}")
             defined.add(name)
@@ -375,8 +406,9 @@ class ModelSpec(_Strict):
             for inp in r.inputs:
                 for expr in (inp.fraction, inp.duration, inp.lag, inp.rate):
                     if expr is not None and Expression(expr).names & (timed | set(TIME_VARIABLES)):
-                        raise ValueError(f"routes.{r.name}: a route input may not depend on "
-                                         "TAFD_MIN")
+                        raise ValueError(
+                            f"routes.{r.name}: a route input may not depend on TAFD_MIN"
+                        )
 
         def check(where: str, text: str | None, extra: tuple[str, ...] = ()) -> None:
             if text is None:
@@ -389,8 +421,9 @@ class ModelSpec(_Strict):
             if c.analyte is not None and c.analyte not in analytes:
                 raise ValueError(f"compartments.{c.name}.analyte: unknown analyte {c.analyte!r}")
             if c.observed is not None and (c.volume is None or c.analyte is None):
-                raise ValueError(f"compartments.{c.name}: an observed compartment needs "
-                                 "an analyte and a volume")
+                raise ValueError(
+                    f"compartments.{c.name}: an observed compartment needs an analyte and a volume"
+                )
             check(f"compartments.{c.name}.volume", c.volume)
         for i, f in enumerate(self.flows):
             if f.from_ not in comps:
@@ -403,8 +436,9 @@ class ModelSpec(_Strict):
         for a in analytes:
             observed = [c for c in self.compartments if c.analyte == a and c.observed == "plasma"]
             if len(observed) != 1:
-                raise ValueError(f"analyte {a!r}: needs exactly one compartment with "
-                                 "observed = 'plasma'")
+                raise ValueError(
+                    f"analyte {a!r}: needs exactly one compartment with observed = 'plasma'"
+                )
         for e in self.effect_sites:
             if e.analyte not in analytes:
                 raise ValueError(f"effect_sites: unknown analyte {e.analyte!r}")
@@ -425,8 +459,10 @@ class ModelSpec(_Strict):
             if name not in defined:
                 raise ValueError(f"iov.{name}: not a parameter or derived value")
             if name in self.iiv and self.iiv[name].scale != entry.scale:
-                raise ValueError(f"iov.{name}: scale {entry.scale!r} differs from the iiv "
-                                 f"scale {self.iiv[name].scale!r} (eta and kappa add)")
+                raise ValueError(
+                    f"iov.{name}: scale {entry.scale!r} differs from the iiv "
+                    f"scale {self.iiv[name].scale!r} (eta and kappa add)"
+                )
         for corr in self.iiv_correlations:
             for n in (corr.a, corr.b):
                 if n not in self.iiv:
@@ -461,8 +497,7 @@ class ModelSpec(_Strict):
     @property
     def time_varying(self) -> bool:
         """Whether a derived value depends on the time after the first dose (``TAFD_MIN``)."""
-        return any(compile_expression(t).names & set(TIME_VARIABLES)
-                   for t in self.derived.values())
+        return any(compile_expression(t).names & set(TIME_VARIABLES) for t in self.derived.values())
 
     @property
     def analyte_names(self) -> list[str]:

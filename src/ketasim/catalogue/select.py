@@ -111,13 +111,25 @@ def select_models(
         from ketasim.catalogue.loader import available_models
 
         models = available_models()
-    return select(models, drug=drug, route=route, weight_kg=weight_kg, age_years=age_years,
-                  population=population)
+    return select(
+        models,
+        drug=drug,
+        route=route,
+        weight_kg=weight_kg,
+        age_years=age_years,
+        population=population,
+    )
 
 
-def select(items: Iterable[S], *, drug: str | None = None, route: str | None = None,
-           weight_kg: float | None = None, age_years: float | None = None,
-           population: str = "any") -> list[S]:
+def select(
+    items: Iterable[S],
+    *,
+    drug: str | None = None,
+    route: str | None = None,
+    weight_kg: float | None = None,
+    age_years: float | None = None,
+    population: str = "any",
+) -> list[S]:
     """:func:`select_models` over any models or model cards."""
     wanted = normalise_drug(drug) if drug is not None else None
     if population not in POPULATIONS:

@@ -12,11 +12,16 @@ import typer
 
 from ketasim.cli.common import fail, handle_errors
 
-clinic_app = typer.Typer(help="Clinic administration: users, demo, audit, backup, export.",
-                         no_args_is_help=True)
+clinic_app = typer.Typer(
+    help="Clinic administration: users, demo, audit, backup, export.", no_args_is_help=True
+)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="SQLite data directory "
-                                              "(default ~/.ketasim; DATABASE_URL overrides)")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="SQLite data directory (default ~/.ketasim; DATABASE_URL overrides)"
+    ),
+]
 
 
 def _app(data_dir: Path | None):  # type: ignore[no-untyped-def]
@@ -30,8 +35,9 @@ def _app(data_dir: Path | None):  # type: ignore[no-untyped-def]
 @handle_errors
 def create_user_command(
     username: Annotated[str, typer.Option("--username", help="login name")] = "admin",
-    role: Annotated[str, typer.Option("--role", help="admin, prescriber, nurse or auditor")
-                    ] = "admin",
+    role: Annotated[
+        str, typer.Option("--role", help="admin, prescriber, nurse or auditor")
+    ] = "admin",
     full_name: Annotated[str | None, typer.Option("--full-name")] = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -43,8 +49,14 @@ def create_user_command(
     app = _app(data_dir)
     try:
         with app.state.db.session() as s:
-            u = create_user(s, Actor(None, "cli"), username=username, role=role,
-                            full_name=full_name or username, password=password)
+            u = create_user(
+                s,
+                Actor(None, "cli"),
+                username=username,
+                role=role,
+                full_name=full_name or username,
+                password=password,
+            )
             print(f"ketasim: created user {u.username} ({u.role})", file=sys.stderr)
     except ServiceError as exc:
         raise fail(str(exc)) from None
@@ -65,8 +77,11 @@ def demo_command(data_dir: DataDir = None) -> None:
                 raise fail("the database is not empty; the demo loads into a fresh one")
     finally:
         app.state.db.dispose()
-    print(f"ketasim: demo clinic loaded; users admin, prescriber, nurse, auditor; password "
-          f"{DEMO_PASSWORD!r}", file=sys.stderr)
+    print(
+        f"ketasim: demo clinic loaded; users admin, prescriber, nurse, auditor; password "
+        f"{DEMO_PASSWORD!r}",
+        file=sys.stderr,
+    )
 
 
 @clinic_app.command("verify-audit")

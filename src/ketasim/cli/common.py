@@ -110,8 +110,7 @@ COMMAND_FLAGS: dict[str, dict[str, str]] = {
 def describe_error(exc: KetasimError, command: str | None = None) -> str:
     """One line for ``exc``, naming the command line's flag for a domain field (the flag of
     ``command`` where it differs, :data:`COMMAND_FLAGS`)."""
-    if (isinstance(exc, InputError | ModelNotFoundError)
-            and not isinstance(exc, DataFileError)):
+    if isinstance(exc, InputError | ModelNotFoundError) and not isinstance(exc, DataFileError):
         flag = COMMAND_FLAGS.get(command or "", {}).get(exc.field) or CLI_FLAGS.get(exc.field)
         if flag is not None:
             text = f"{flag} ({exc.field}): {exc.message}"
@@ -161,13 +160,21 @@ def time_grid(until_min: float, every_min: float) -> np.ndarray:
         raise InputError("--until", f"{until_min:g} min must be > 0")
     count = int(np.floor(until_min / every_min + 1e-9)) + 1
     if count > 5_000_000:
-        raise InputError("--every", f"{count} output times; accepted at most 5,000,000 "
-                         "(use a coarser --every or a shorter --until)")
+        raise InputError(
+            "--every",
+            f"{count} output times; accepted at most 5,000,000 "
+            "(use a coarser --every or a shorter --until)",
+        )
     return np.arange(count) * every_min
 
-def patient_from_options(weight: float | None, age: float | None, height: float | None,
-                         sex: str | None, covariates: dict[str, float] | None = None
-                         ) -> Patient:
+
+def patient_from_options(
+    weight: float | None,
+    age: float | None,
+    height: float | None,
+    sex: str | None,
+    covariates: dict[str, float] | None = None,
+) -> Patient:
     """A :class:`Patient` from CLI options (weight kg, age years, height cm, sex)."""
     if weight is None:
         raise InputError("--weight", "required (kg)")
@@ -180,8 +187,10 @@ def patient_from_options(weight: float | None, age: float | None, height: float 
             sex_value = "male"
         else:
             raise InputError("--sex", f"{sex!r} is not one of female, male")
-    return Patient(weight_kg=weight, age_years=age, height_cm=height, sex=sex_value,
-                   extra=covariates or {})
+    return Patient(
+        weight_kg=weight, age_years=age, height_cm=height, sex=sex_value, extra=covariates or {}
+    )
+
 
 def emit_frame(frame: pd.DataFrame, output: OutputFormat, title: str) -> None:
     """Print a table as CSV, JSON records or a rich table on stdout."""
@@ -198,8 +207,9 @@ def emit_frame(frame: pd.DataFrame, output: OutputFormat, title: str) -> None:
         Console(width=200).print(table)
 
 
-def patient_for_individual(ind: Individual, weight: float | None, age: float | None,
-                           height: float | None, sex: str | None) -> Patient:
+def patient_for_individual(
+    ind: Individual, weight: float | None, age: float | None, height: float | None, sex: str | None
+) -> Patient:
     """The patient of one event-table ID: its WT/AGE/HT/FEMALE columns, else the CLI options."""
     cov = dict(ind.covariates)
     w = cov.pop("WT", weight)

@@ -32,11 +32,21 @@ from ketasim.units import parse_duration_min
 
 
 def _list(output: OutputFormat) -> None:
-    rows = [{"id": m.id, "title": m.title, "drug": m.drug, "empirical": m.empirical,
-             "ke0_per_min": pd_ke0_per_min(m), "endpoints": [e.name for e in m.endpoints],
-             "recommended_pk_models": m.recommended_pk_models,
-             "citation": m.citation.text, "doi": m.citation.doi, "pmid": m.citation.pmid}
-            for m in available_pd_models()]
+    rows = [
+        {
+            "id": m.id,
+            "title": m.title,
+            "drug": m.drug,
+            "empirical": m.empirical,
+            "ke0_per_min": pd_ke0_per_min(m),
+            "endpoints": [e.name for e in m.endpoints],
+            "recommended_pk_models": m.recommended_pk_models,
+            "citation": m.citation.text,
+            "doi": m.citation.doi,
+            "pmid": m.citation.pmid,
+        }
+        for m in available_pd_models()
+    ]
     if output is OutputFormat.json:
         typer.echo(json.dumps(rows))
         return
@@ -45,31 +55,37 @@ def _list(output: OutputFormat) -> None:
         table.add_column(col)
     for r in rows:
         ke0 = r["ke0_per_min"]
-        table.add_row(str(r["id"]), str(r["drug"]),
-                      "not found" if ke0 is None else f"{ke0:.4g}",
-                      ", ".join(r["endpoints"]),  # type: ignore[arg-type]
-                      ", ".join(r["recommended_pk_models"]))  # type: ignore[arg-type]
+        table.add_row(
+            str(r["id"]),
+            str(r["drug"]),
+            "not found" if ke0 is None else f"{ke0:.4g}",
+            ", ".join(r["endpoints"]),  # type: ignore[arg-type]
+            ", ".join(r["recommended_pk_models"]),  # type: ignore[arg-type]
+        )
     Console(width=200).print(table)
 
 
 @handle_errors
 def effects_command(
-    pd: Annotated[str | None, typer.Option("--pd", help="PD model id or short name "
-                                           "(see --list)")] = None,
+    pd: Annotated[
+        str | None, typer.Option("--pd", help="PD model id or short name (see --list)")
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="PK model")] = None,
     weight: Annotated[float | None, typer.Option("--weight", help="body weight (kg)")] = None,
     age: Annotated[float | None, typer.Option("--age", help="age (years)")] = None,
     height: Annotated[float | None, typer.Option("--height", help="height (cm)")] = None,
     sex: Annotated[str | None, typer.Option("--sex", help="female or male")] = None,
     dose: Annotated[str | None, typer.Option("--dose", help="e.g. '0.5 mg/kg'")] = None,
-    over: Annotated[str | None, typer.Option("--over", help="infusion duration, e.g. 40min")
-                    ] = None,
+    over: Annotated[
+        str | None, typer.Option("--over", help="infusion duration, e.g. 40min")
+    ] = None,
     route: Annotated[str, typer.Option("--route", help="iv, intranasal, ...")] = "iv",
     repeat: Annotated[str | None, typer.Option("--repeat", help="e.g. 'every 12h x 4'")] = None,
     until: Annotated[str, typer.Option("--until", help="end of output, e.g. 4h")] = "4h",
     every: Annotated[str, typer.Option("--every", help="output interval, e.g. 5min")] = "5min",
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="csv, table or json")
-                      ] = OutputFormat.csv,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="csv, table or json")
+    ] = OutputFormat.csv,
     allow_extrapolation: Annotated[bool, typer.Option("--allow-extrapolation")] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="write a figure (PNG)")] = None,
     list_models: Annotated[bool, typer.Option("--list", help="list the PD models")] = False,
@@ -92,28 +108,49 @@ def effects_command(
         if key not in ("f", "female", "m", "male"):
             raise InputError("--sex", f"{sex!r} is not one of female, male")
         sex_value = "female" if key.startswith("f") else "male"
-    patient = Patient(weight_kg=weight, age_years=age, height_cm=height,
-                      sex=sex_value)  # type: ignore[arg-type]
+    patient = Patient(weight_kg=weight, age_years=age, height_cm=height, sex=sex_value)  # type: ignore[arg-type]
     pd_model = resolve_pd_model(pd)
     m = resolve_model(model)
     regimen = parse_regimen(dose, route=route, over=over, repeat=repeat)
-    times = time_grid(parse_duration_min(until, field="--until"),
-                      parse_duration_min(every, field="--every"))
-    _, res = simulate_effects(pd_model, m, patient, regimen, times_min=times,
-                              allow_extrapolation=allow_extrapolation)
+    times = time_grid(
+        parse_duration_min(until, field="--until"), parse_duration_min(every, field="--every")
+    )
+    _, res = simulate_effects(
+        pd_model, m, patient, regimen, times_min=times, allow_extrapolation=allow_extrapolation
+    )
     print_findings(res.findings)
     frame = res.to_dataframe()
     if output is OutputFormat.csv:
         sys.stdout.write(frame.to_csv(index=False, float_format="%.6g"))
     elif output is OutputFormat.json:
-        typer.echo(json.dumps({
-            "pd_model": pd_model.id, "pk_model": m.id, "citation": pd_model.citation.text,
-            "ke0_per_min": res.ke0_per_min,
-            "endpoints": {k: {"unit": e.unit, "description": e.description,
-                              "c50_ng_per_ml": e.c50_ng_per_ml} for k, e in res.endpoints.items()},
-            "findings": [{"rule_id": f.rule_id, "severity": f.severity, "message": f.message,
-                          "source": f.source} for f in res.findings],
-            "rows": frame.to_dict(orient="records")}))
+        typer.echo(
+            json.dumps(
+                {
+                    "pd_model": pd_model.id,
+                    "pk_model": m.id,
+                    "citation": pd_model.citation.text,
+                    "ke0_per_min": res.ke0_per_min,
+                    "endpoints": {
+                        k: {
+                            "unit": e.unit,
+                            "description": e.description,
+                            "c50_ng_per_ml": e.c50_ng_per_ml,
+                        }
+                        for k, e in res.endpoints.items()
+                    },
+                    "findings": [
+                        {
+                            "rule_id": f.rule_id,
+                            "severity": f.severity,
+                            "message": f.message,
+                            "source": f.source,
+                        }
+                        for f in res.findings
+                    ],
+                    "rows": frame.to_dict(orient="records"),
+                }
+            )
+        )
     else:
         emit_frame(frame, OutputFormat.table, f"{pd_model.title} with {m.id}")
     if plot is not None:
@@ -126,10 +163,15 @@ def effects_command(
 @handle_errors
 def calibration_command(
     which: Annotated[str, typer.Argument(help="antidepressant or cardiovascular")],
-    refit: Annotated[bool, typer.Option("--refit", help="refit now (about 30 s) instead of "
-                                        "showing the stored parameters' fit")] = False,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")
-                      ] = OutputFormat.table,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit", help="refit now (about 30 s) instead of showing the stored parameters' fit"
+        ),
+    ] = False,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table or json")
+    ] = OutputFormat.table,
 ) -> None:
     """Print the calibration of an empirical PD model: predicted vs published, with errors."""
     if which == "cardiovascular":
@@ -163,16 +205,21 @@ def calibration_command(
     if output is OutputFormat.json:
         from dataclasses import asdict
 
-        typer.echo(json.dumps({
-            "model": "ketasim empirical antidepressant response (not a published model)",
-            "parameters": asdict(result.params),
-            "rmse_madrs_points": result.rmse_madrs_points,
-            "rmse_response_pct_points": result.rmse_response_pct_points,
-            "weighted_chi2": result.chi2,
-            "points": point_rows(result),
-            "leave_one_study_out": [asdict(e) for e in loso],
-            "profile_intervals": [asdict(p) for p in profile],
-            "test": point_rows(test)}))
+        typer.echo(
+            json.dumps(
+                {
+                    "model": "ketasim empirical antidepressant response (not a published model)",
+                    "parameters": asdict(result.params),
+                    "rmse_madrs_points": result.rmse_madrs_points,
+                    "rmse_response_pct_points": result.rmse_response_pct_points,
+                    "weighted_chi2": result.chi2,
+                    "points": point_rows(result),
+                    "leave_one_study_out": [asdict(e) for e in loso],
+                    "profile_intervals": [asdict(p) for p in profile],
+                    "test": point_rows(test),
+                }
+            )
+        )
     else:
         typer.echo(fit_report(result, loso=loso, profile=profile, test=test))
 

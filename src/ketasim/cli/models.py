@@ -18,34 +18,59 @@ from ketasim.cli.common import OutputFormat, handle_errors
 
 __all__ = ["app", "model_summary", "register"]
 
-app = typer.Typer(help="The model catalogue: published models with their citations.",
-                  invoke_without_command=True)
+app = typer.Typer(
+    help="The model catalogue: published models with their citations.", invoke_without_command=True
+)
 
 
-_DRUG_SHORT = {"racemic ketamine": "racemic", "S-ketamine": "S", "R-ketamine": "R",
-               "esketamine": "esket."}
-_ANALYTE_SHORT = {"ketamine": "K", "norketamine": "NK", "hydroxynorketamine": "HNK",
-                  "esketamine": "esK", "noresketamine": "noresK", "s_ketamine": "S-K",
-                  "r_ketamine": "R-K", "s_norketamine": "S-NK", "r_norketamine": "R-NK"}
+_DRUG_SHORT = {
+    "racemic ketamine": "racemic",
+    "S-ketamine": "S",
+    "R-ketamine": "R",
+    "esketamine": "esket.",
+}
+_ANALYTE_SHORT = {
+    "ketamine": "K",
+    "norketamine": "NK",
+    "hydroxynorketamine": "HNK",
+    "esketamine": "esK",
+    "noresketamine": "noresK",
+    "s_ketamine": "S-K",
+    "r_ketamine": "R-K",
+    "s_norketamine": "S-NK",
+    "r_norketamine": "R-NK",
+}
 
 
 @app.callback()
 @handle_errors
 def models(
     ctx: typer.Context,
-    drug: Annotated[str | None, typer.Option(
-        "--drug", help="racemic, S-ketamine, esketamine or R-ketamine")] = None,
-    route: Annotated[str | None, typer.Option(
-        "--route", help="only models with this route (iv, intranasal, im, oral, ...)")] = None,
-    weight: Annotated[float | None, typer.Option(
-        "--weight", help="body weight (kg): only models validated for it")] = None,
-    age: Annotated[float | None, typer.Option(
-        "--age", help="age (years): only models validated for it")] = None,
-    population: Annotated[str | None, typer.Option(
-        "--population", help="general (no ICU models), icu or any [default: general with "
-        "--weight or --age, else any]")] = None,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o",
-                                                 help="table, json or csv")] = OutputFormat.table,
+    drug: Annotated[
+        str | None, typer.Option("--drug", help="racemic, S-ketamine, esketamine or R-ketamine")
+    ] = None,
+    route: Annotated[
+        str | None,
+        typer.Option("--route", help="only models with this route (iv, intranasal, im, oral, ...)"),
+    ] = None,
+    weight: Annotated[
+        float | None,
+        typer.Option("--weight", help="body weight (kg): only models validated for it"),
+    ] = None,
+    age: Annotated[
+        float | None, typer.Option("--age", help="age (years): only models validated for it")
+    ] = None,
+    population: Annotated[
+        str | None,
+        typer.Option(
+            "--population",
+            help="general (no ICU models), icu or any [default: general with "
+            "--weight or --age, else any]",
+        ),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table, json or csv")
+    ] = OutputFormat.table,
 ) -> None:
     """List the catalogue (verified evidence first); filters keep models that fit the patient.
 
@@ -56,8 +81,14 @@ def models(
         return
     if population is None:
         population = "general" if weight is not None or age is not None else "any"
-    ms = select(model_cards(), drug=drug, route=route, weight_kg=weight, age_years=age,
-                population=population.strip().lower())
+    ms = select(
+        model_cards(),
+        drug=drug,
+        route=route,
+        weight_kg=weight,
+        age_years=age,
+        population=population.strip().lower(),
+    )
     if output is OutputFormat.json:
         typer.echo(json.dumps([dict(m.summary) for m in ms], indent=2, ensure_ascii=False))
         return
@@ -65,27 +96,43 @@ def models(
         typer.echo("id,drug,analytes,routes,doi,pmid")
         for m in ms:
             cite = m.summary["citation"]
-            typer.echo(f"{m.id},{m.drug},{'|'.join(m.analyte_names)},{'|'.join(m.route_names)},"
-                       f"{cite['doi'] or ''},{cite['pmid'] or ''}")
+            typer.echo(
+                f"{m.id},{m.drug},{'|'.join(m.analyte_names)},{'|'.join(m.route_names)},"
+                f"{cite['doi'] or ''},{cite['pmid'] or ''}"
+            )
         return
     if not ms:
         print("ketasim: no catalogue model matches these filters", file=sys.stderr)
         return
-    table = Table(title="ketasim model catalogue (verified first; `models show ID` for the card)",
-                  caption="K ketamine, NK norketamine, HNK hydroxynorketamine, esK esketamine; "
-                  "S-/R- enantiomers", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, width in (("id", 20), ("drug", 7), ("routes", 12), ("analytes", 8),
-                       ("evidence", 11), ("source", 26)):
+    table = Table(
+        title="ketasim model catalogue (verified first; `models show ID` for the card)",
+        caption="K ketamine, NK norketamine, HNK hydroxynorketamine, esK esketamine; "
+        "S-/R- enantiomers",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for col, width in (
+        ("id", 20),
+        ("drug", 7),
+        ("routes", 12),
+        ("analytes", 8),
+        ("evidence", 11),
+        ("source", 26),
+    ):
         table.add_column(col, overflow="fold", min_width=width, max_width=width)
     for m in ms:
         cite = m.summary["citation"]
-        ref = (f"doi:{cite['doi']}" if cite["doi"]
-               else f"PMID {cite['pmid']}" if cite["pmid"] else "")
-        table.add_row(m.id, _DRUG_SHORT[m.drug], ",".join(m.route_names),
-                      ",".join(_ANALYTE_SHORT.get(a, a) for a in m.analyte_names),
-                      m.evidence or "not stated",
-                      f"{m.summary['short_citation']}"
-                      f"{' (ICU)' if m.setting == 'icu' else ''} {ref}".strip())
+        ref = (
+            f"doi:{cite['doi']}" if cite["doi"] else f"PMID {cite['pmid']}" if cite["pmid"] else ""
+        )
+        table.add_row(
+            m.id,
+            _DRUG_SHORT[m.drug],
+            ",".join(m.route_names),
+            ",".join(_ANALYTE_SHORT.get(a, a) for a in m.analyte_names),
+            m.evidence or "not stated",
+            f"{m.summary['short_citation']}{' (ICU)' if m.setting == 'icu' else ''} {ref}".strip(),
+        )
     Console(width=100).print(table)
 
 
@@ -109,20 +156,28 @@ def show(
         return
     console = Console(width=140)
     console.print(f"[bold]{m.title}[/bold]  ({m.id})")
-    console.print(f"Drug: {m.drug}; analytes: {', '.join(m.analyte_names)}; "
-                  f"routes: {', '.join(m.route_names)}; sampling: {m.sampling}")
+    console.print(
+        f"Drug: {m.drug}; analytes: {', '.join(m.analyte_names)}; "
+        f"routes: {', '.join(m.route_names)}; sampling: {m.sampling}"
+    )
     console.print(f"Population: {m.population}")
     if m.setting == "icu":
-        console.print("Setting: ICU (left out of patient filters and compare --all unless "
-                      "--population icu or any)")
+        console.print(
+            "Setting: ICU (left out of patient filters and compare --all unless "
+            "--population icu or any)"
+        )
     cite = m.citation
-    console.print(f"Citation: {cite.text}" + (f"  doi:{cite.doi}" if cite.doi else "")
-                  + (f"  PMID {cite.pmid}" if cite.pmid else ""))
+    console.print(
+        f"Citation: {cite.text}"
+        + (f"  doi:{cite.doi}" if cite.doi else "")
+        + (f"  PMID {cite.pmid}" if cite.pmid else "")
+    )
     console.print(f"Verified: {cite.verified}")
     console.print(f"Evidence: {m.evidence or 'not stated'}")
     if m.validity:
-        console.print("Validity: " + "; ".join(f"{k} {r.describe()}" for k, r in
-                                               m.validity.items()))
+        console.print(
+            "Validity: " + "; ".join(f"{k} {r.describe()}" for k, r in m.validity.items())
+        )
     else:
         console.print("Validity: no covariate range stated in the sources read")
     table = Table(title="parameters")
@@ -135,17 +190,28 @@ def show(
     if m.derived:
         console.print("Derived (internal units mg, L, min):")
         for k, text in m.derived.items():
-            console.print(f"  {k} = {text}" + (f"   IIV {_iiv_text(m.iiv[k])}"
-                                                 if k in m.iiv else ""))
+            console.print(
+                f"  {k} = {text}" + (f"   IIV {_iiv_text(m.iiv[k])}" if k in m.iiv else "")
+            )
     for e in m.effect_sites:
-        console.print(f"Effect site ({e.analyte}): ke0 = {e.ke0} "
-                      f"({'ASSUMED' if e.assumed else 'published'}; {e.source})")
+        console.print(
+            f"Effect site ({e.analyte}): ke0 = {e.ke0} "
+            f"({'ASSUMED' if e.assumed else 'published'}; {e.source})"
+        )
     for st in m.studied:
-        console.print(f"Studied regimen: {st.route} {st.regimen}; "
-                      + ", ".join(f"{rng.describe()} {unit}" for unit, rng in (
-                          ("mg", st.dose_mg), ("mg/kg", st.dose_mg_per_kg),
-                          ("mg/kg/h", st.rate_mg_per_kg_per_h)) if rng is not None)
-                      + f" ({st.source})")
+        console.print(
+            f"Studied regimen: {st.route} {st.regimen}; "
+            + ", ".join(
+                f"{rng.describe()} {unit}"
+                for unit, rng in (
+                    ("mg", st.dose_mg),
+                    ("mg/kg", st.dose_mg_per_kg),
+                    ("mg/kg/h", st.rate_mg_per_kg_per_h),
+                )
+                if rng is not None
+            )
+            + f" ({st.source})"
+        )
     for note in m.notes:
         console.print(f"Note: {note}")
 

@@ -37,69 +37,109 @@ from ketasim.units import MOLECULAR_WEIGHT_G_PER_MOL, convert, parse_duration_mi
 
 def _ng_per_ml(text: str, field: str, analyte: str) -> float:
     q = parse_quantity(text, field=field, expect=("concentration", "molar_concentration"))
-    value = convert(q.value, q.unit, "ng/mL",
-                    molecular_weight_g_per_mol=MOLECULAR_WEIGHT_G_PER_MOL[analyte])
+    value = convert(
+        q.value, q.unit, "ng/mL", molecular_weight_g_per_mol=MOLECULAR_WEIGHT_G_PER_MOL[analyte]
+    )
     if value < 0:
         raise InputError(field, f"{text!r} is negative; must be >= 0")
     return value
 
 
-def _scenario_from_regimen(model_name: str, dose: str, over: str | None, route: str,
-                           repeat: str | None, weight: float | None, age: float | None,
-                           at: str | None) -> tuple[str, str, float, dict[str, float]]:
+def _scenario_from_regimen(
+    model_name: str,
+    dose: str,
+    over: str | None,
+    route: str,
+    repeat: str | None,
+    weight: float | None,
+    age: float | None,
+    at: str | None,
+) -> tuple[str, str, float, dict[str, float]]:
     if weight is None:
         raise InputError("--weight", "required with --model (kg)")
     m = resolve_model(model_name)
     regimen = parse_regimen(dose, route=route, over=over, repeat=repeat)
     last = max(d.time_min + d.duration_min for d in regimen)
     times = np.arange(0.0, last + 24 * 60.0, 0.5)
-    res = simulate(m, Patient(weight_kg=weight, age_years=age), regimen, times_min=times,
-                   allow_extrapolation=True)
+    res = simulate(
+        m,
+        Patient(weight_kg=weight, age_years=age),
+        regimen,
+        times_min=times,
+        allow_extrapolation=True,
+    )
     print_findings(res.findings)
     conc = res.concentrations_ng_per_ml
-    parent = next(k for k in conc if k.endswith("_plasma")
-                  and analyte_role(k.removesuffix("_plasma")) == "ketamine")
+    parent = next(
+        k
+        for k in conc
+        if k.endswith("_plasma") and analyte_role(k.removesuffix("_plasma")) == "ketamine"
+    )
     if at is not None:
         t_at = parse_duration_min(at, field="--at")
         i = int(np.argmin(np.abs(times - t_at)))
         label = f"{m.id}, {'; '.join(d.describe() for d in regimen)}, at {times[i]:g} min"
     else:
         i = int(np.argmax(conc[parent]))
-        label = (f"{m.id}, {'; '.join(d.describe() for d in regimen)}, at peak "
-                 f"({times[i]:g} min)")
-    metabolites = {k.removesuffix("_plasma"): float(v[i]) for k, v in conc.items()
-                   if k.endswith("_plasma") and analyte_role(k.removesuffix("_plasma"))
-                   == "norketamine"}
+        label = f"{m.id}, {'; '.join(d.describe() for d in regimen)}, at peak ({times[i]:g} min)"
+    metabolites = {
+        k.removesuffix("_plasma"): float(v[i])
+        for k, v in conc.items()
+        if k.endswith("_plasma") and analyte_role(k.removesuffix("_plasma")) == "norketamine"
+    }
     drug = "S-ketamine" if "S" in m.drug or "esketamine" in m.drug else "racemic ketamine"
     return label, drug, float(conc[parent][i]), metabolites
 
 
 @handle_errors
 def occupancy_command(
-    concentration: Annotated[list[str] | None, typer.Option(
-        "--concentration", "-c", help="total plasma concentration, e.g. '185 ng/mL', '1 uM'; "
-        "repeat to compare (e.g. antidepressant vs anaesthetic)")] = None,
-    drug: Annotated[str, typer.Option("--drug", help="racemic, S-ketamine (esketamine) or "
-                                      "R-ketamine (with --concentration)")] = "racemic",
-    norketamine: Annotated[str | None, typer.Option(
-        "--norketamine", help="norketamine plasma concentration, e.g. '60 ng/mL'")] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="PK model for a regimen")
-                     ] = None,
-    dose: Annotated[str | None, typer.Option("--dose", help="e.g. '0.5 mg/kg' (with --model)")
-                    ] = None,
-    over: Annotated[str | None, typer.Option("--over", help="infusion duration, e.g. 40min")
-                    ] = None,
+    concentration: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--concentration",
+            "-c",
+            help="total plasma concentration, e.g. '185 ng/mL', '1 uM'; "
+            "repeat to compare (e.g. antidepressant vs anaesthetic)",
+        ),
+    ] = None,
+    drug: Annotated[
+        str,
+        typer.Option(
+            "--drug", help="racemic, S-ketamine (esketamine) or R-ketamine (with --concentration)"
+        ),
+    ] = "racemic",
+    norketamine: Annotated[
+        str | None,
+        typer.Option("--norketamine", help="norketamine plasma concentration, e.g. '60 ng/mL'"),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="PK model for a regimen")
+    ] = None,
+    dose: Annotated[
+        str | None, typer.Option("--dose", help="e.g. '0.5 mg/kg' (with --model)")
+    ] = None,
+    over: Annotated[
+        str | None, typer.Option("--over", help="infusion duration, e.g. 40min")
+    ] = None,
     route: Annotated[str, typer.Option("--route", help="route (with --model)")] = "iv",
     repeat: Annotated[str | None, typer.Option("--repeat", help="e.g. 'every 12h x 4'")] = None,
     weight: Annotated[float | None, typer.Option("--weight", help="body weight (kg)")] = None,
     age: Annotated[float | None, typer.Option("--age", help="age (years)")] = None,
-    at: Annotated[str | None, typer.Option("--at", help="time after the first dose (default: "
-                                           "at the peak parent concentration)")] = None,
-    include_disputed: Annotated[bool, typer.Option(
-        "--include-disputed", help="also show disputed targets (D2High, Seeman lab only)")
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", help="time after the first dose (default: at the peak parent concentration)"
+        ),
+    ] = None,
+    include_disputed: Annotated[
+        bool,
+        typer.Option(
+            "--include-disputed", help="also show disputed targets (D2High, Seeman lab only)"
+        ),
     ] = False,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="table, json or csv")
-                      ] = OutputFormat.table,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table, json or csv")
+    ] = OutputFormat.table,
 ) -> None:
     """Receptor occupancy of every target with a sourced Ki, at given concentrations or a regimen.
 
@@ -109,8 +149,7 @@ def occupancy_command(
     if model is not None:
         if dose is None:
             raise InputError("--dose", "required with --model")
-        scenarios.append(_scenario_from_regimen(model, dose, over, route, repeat, weight, age,
-                                                at))
+        scenarios.append(_scenario_from_regimen(model, dose, over, route, repeat, weight, age, at))
     elif dose is not None:
         raise InputError("--model", "required with --dose")
     mets: dict[str, float] = {}
@@ -121,11 +160,18 @@ def occupancy_command(
         d = normalise_drug(drug)
         scenarios.append((f"{d} {value:g} ng/mL", d, value, dict(mets)))
     if not scenarios:
-        raise InputError("--concentration", "give a concentration (e.g. '185 ng/mL') or "
-                         "--model with --dose")
-    results = [(label, d, c, occupancy_panel(c, drug=d, metabolites_ng_per_ml=m,
-                                             include_disputed=include_disputed))
-               for label, d, c, m in scenarios]
+        raise InputError(
+            "--concentration", "give a concentration (e.g. '185 ng/mL') or --model with --dose"
+        )
+    results = [
+        (
+            label,
+            d,
+            c,
+            occupancy_panel(c, drug=d, metabolites_ng_per_ml=m, include_disputed=include_disputed),
+        )
+        for label, d, c, m in scenarios
+    ]
     _emit(results, output)
 
 
@@ -133,15 +179,25 @@ def _pct(x: float) -> str:
     return "-" if math.isnan(x) else f"{100 * x:.0f}%"
 
 
-def _emit(results: list[tuple[str, str, float, list[OccupancyRow]]],
-          output: OutputFormat) -> None:
+def _emit(results: list[tuple[str, str, float, list[OccupancyRow]]], output: OutputFormat) -> None:
     if output is OutputFormat.json:
         payload = {
             "assumptions": occupancy_assumptions(),
-            "scenarios": [{"label": label, "drug": d, "total_ng_per_ml": c,
-                           "rows": [{k: (None if isinstance(v, float) and math.isnan(v) else v)
-                                     for k, v in asdict(r).items()} for r in rows]}
-                          for label, d, c, rows in results],
+            "scenarios": [
+                {
+                    "label": label,
+                    "drug": d,
+                    "total_ng_per_ml": c,
+                    "rows": [
+                        {
+                            k: (None if isinstance(v, float) and math.isnan(v) else v)
+                            for k, v in asdict(r).items()
+                        }
+                        for r in rows
+                    ],
+                }
+                for label, d, c, rows in results
+            ],
         }
         typer.echo(json.dumps(payload))
         return
@@ -186,8 +242,10 @@ def _emit(results: list[tuple[str, str, float, list[OccupancyRow]]],
     console.print(table)
     for a in occupancy_assumptions():
         console.print(f"- {a}", soft_wrap=True)
-    console.print("(a-b): occupancy over the published Ki range. Sources per row: "
-                  "--output json.", soft_wrap=True)
+    console.print(
+        "(a-b): occupancy over the published Ki range. Sources per row: --output json.",
+        soft_wrap=True,
+    )
 
 
 def register(root: typer.Typer) -> None:

@@ -52,13 +52,17 @@ def _dose_in_protocol_unit(text: str, protocol: Protocol) -> float:
     try:
         value = float(text)
     except ValueError:
-        q = parse_quantity(text, field="--dose", expect=("amount", "amount_per_kg", "dose_rate",
-                                                         "dose_rate_per_kg"))
+        q = parse_quantity(
+            text,
+            field="--dose",
+            expect=("amount", "amount_per_kg", "dose_rate", "dose_rate_per_kg"),
+        )
         try:
             value = convert(q.value, q.unit, unit)
         except InputError:
-            raise InputError("--dose", f"{text!r}: protocol {protocol.id} doses are in "
-                             f"{unit}") from None
+            raise InputError(
+                "--dose", f"{text!r}: protocol {protocol.id} doses are in {unit}"
+            ) from None
     if not value > 0:
         raise InputError("--dose", f"{text!r} must be > 0 {unit}")
     return value
@@ -78,15 +82,23 @@ def _print_table(plan: Plan) -> None:
         d.add_column(col)
     for x in plan.doses:
         over = f" over {x.duration_min:g} min" if x.duration_min > 0 else ""
-        d.add_row(str(x.session), x.phase, f"{x.day:g}", f"{x.amount:g} {x.unit}{over}",
-                  f"{x.amount_mg:.1f}")
+        d.add_row(
+            str(x.session),
+            x.phase,
+            f"{x.day:g}",
+            f"{x.amount:g} {x.unit}{over}",
+            f"{x.amount_mg:.1f}",
+        )
     console.print(d)
     m = Table(title="monitoring (each session)")
     for col in ("min", "when", "action"):
         m.add_column(col, overflow="fold")
     for item in plan.monitoring:
-        m.add_row("-" if item.time_min is None else f"{item.time_min:g}", escape(item.when),
-                  escape(item.action))
+        m.add_row(
+            "-" if item.time_min is None else f"{item.time_min:g}",
+            escape(item.when),
+            escape(item.action),
+        )
     console.print(m)
     console.print(escape(plan.concentration_note))
     console.print(escape(plan.effects_note))
@@ -94,28 +106,53 @@ def _print_table(plan: Plan) -> None:
 
 @handle_errors
 def plan_command(
-    protocol: Annotated[str, typer.Option("--protocol", "-p", help="protocol id (see `ketasim "
-                                          "protocols`) or a protocol file")],
-    patient: Annotated[Path, typer.Option("--patient", help="patient file (JSON or TOML): "
-                                          "age_years, weight_kg, sbp_mmhg, dbp_mmhg, "
-                                          "conditions, medications, pregnant, ...")],
-    dose: Annotated[str | None, typer.Option(
-        "--dose", help="dose per session instead of the protocol's, e.g. 84, '3 mg/kg'")] = None,
-    over: Annotated[str | None, typer.Option("--over", help="administration time, e.g. 40min")
-                    ] = None,
-    weeks: Annotated[int | None, typer.Option("--weeks", help="plan this many weeks of the "
-                                              "course")] = None,
-    bp_threshold: Annotated[str | None, typer.Option(
-        "--bp-threshold", help="pre-dose BP threshold SYS/DIA mmHg (default: rules file, "
-        "label example 140/90)")] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol", "-p", help="protocol id (see `ketasim protocols`) or a protocol file"
+        ),
+    ],
+    patient: Annotated[
+        Path,
+        typer.Option(
+            "--patient",
+            help="patient file (JSON or TOML): "
+            "age_years, weight_kg, sbp_mmhg, dbp_mmhg, "
+            "conditions, medications, pregnant, ...",
+        ),
+    ],
+    dose: Annotated[
+        str | None,
+        typer.Option(
+            "--dose", help="dose per session instead of the protocol's, e.g. 84, '3 mg/kg'"
+        ),
+    ] = None,
+    over: Annotated[
+        str | None, typer.Option("--over", help="administration time, e.g. 40min")
+    ] = None,
+    weeks: Annotated[
+        int | None, typer.Option("--weeks", help="plan this many weeks of the course")
+    ] = None,
+    bp_threshold: Annotated[
+        str | None,
+        typer.Option(
+            "--bp-threshold",
+            help="pre-dose BP threshold SYS/DIA mmHg (default: rules file, label example 140/90)",
+        ),
+    ] = None,
     rules_file: Annotated[Path | None, typer.Option("--rules", help="a rules file")] = None,
-    samples: Annotated[int, typer.Option("--samples", help="virtual patients for the "
-                                         "variability band (0 = none)")] = 100,
+    samples: Annotated[
+        int, typer.Option("--samples", help="virtual patients for the variability band (0 = none)")
+    ] = 100,
     seed: Annotated[int, typer.Option("--seed", help="random seed of the band")] = 1,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json")
-                      ] = OutputFormat.table,
-    report: Annotated[Path | None, typer.Option(
-        "--report", help="write a report: HTML (plan.html) or a printable PDF (plan.pdf)")
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table or json")
+    ] = OutputFormat.table,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="write a report: HTML (plan.html) or a printable PDF (plan.pdf)"
+        ),
     ] = None,
 ) -> None:
     """Plan a protocol for a patient: dose schedule, safety findings with sources, monitoring
@@ -131,8 +168,17 @@ def plan_command(
         raise InputError("--output", "csv is not available for plans; use table or json")
     if report is not None and report.suffix.lower() not in (".html", ".htm", ".pdf"):
         raise InputError("--report", f"{report.name}: name the report .html or .pdf")
-    result = make_plan(proto, record, dose=dose_value, duration_min=duration, weeks=weeks,
-                       rules=rules, bp_threshold=threshold, n_samples=samples, rng=seed)
+    result = make_plan(
+        proto,
+        record,
+        dose=dose_value,
+        duration_min=duration,
+        weeks=weeks,
+        rules=rules,
+        bp_threshold=threshold,
+        n_samples=samples,
+        rng=seed,
+    )
     if output is OutputFormat.json:
         typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
     else:

@@ -13,8 +13,9 @@ from rich.table import Table
 from ketasim.cli.common import OutputFormat, handle_errors
 from ketasim.regimens.protocols import Protocol, available_protocols, get_protocol
 
-app = typer.Typer(help="The protocol library: dosing protocols with their sources.",
-                  invoke_without_command=True)
+app = typer.Typer(
+    help="The protocol library: dosing protocols with their sources.", invoke_without_command=True
+)
 
 
 def _dose_text(p: Protocol) -> str:
@@ -29,8 +30,11 @@ def _dose_text(p: Protocol) -> str:
     if d.first_dose is not None:
         limits.append(f"first {d.first_dose:g}")
     over = f" over {d.duration_min:g} min" if d.duration_min > 0 else ""
-    return f"{d.default:g} {d.unit}{over} ({'; '.join(limits)})" if limits else \
-        f"{d.default:g} {d.unit}{over}"
+    return (
+        f"{d.default:g} {d.unit}{over} ({'; '.join(limits)})"
+        if limits
+        else f"{d.default:g} {d.unit}{over}"
+    )
 
 
 def _schedule_text(p: Protocol) -> str:
@@ -38,8 +42,11 @@ def _schedule_text(p: Protocol) -> str:
         return "single session"
     parts = []
     for ph in p.phases:
-        per = f"{len(ph.session_days)}x/week" if ph.every_weeks == 1 else \
-            f"every {ph.every_weeks} weeks"
+        per = (
+            f"{len(ph.session_days)}x/week"
+            if ph.every_weeks == 1
+            else f"every {ph.every_weeks} weeks"
+        )
         end = "+" if ph.open_ended else f"-{ph.end_week}"
         parts.append(f"wk {ph.start_week}{end}: {per}")
     return "; ".join(parts)
@@ -49,8 +56,9 @@ def _schedule_text(p: Protocol) -> str:
 @handle_errors
 def protocols(
     ctx: typer.Context,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="table, json or csv")
-                      ] = OutputFormat.table,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table, json or csv")
+    ] = OutputFormat.table,
 ) -> None:
     """List the dosing protocols: id, drug, route, indication, dose rules and source."""
     if ctx.invoked_subcommand is not None:
@@ -63,16 +71,37 @@ def protocols(
         typer.echo("id,drug,route,indication,dose_unit,default,min,max,model")
         for p in ps:
             d = p.dose
-            typer.echo(",".join(str(x if x is not None else "") for x in (
-                p.id, p.drug, p.route, p.indication, d.unit, d.default, d.min, d.max,
-                p.model)))
+            typer.echo(
+                ",".join(
+                    str(x if x is not None else "")
+                    for x in (
+                        p.id,
+                        p.drug,
+                        p.route,
+                        p.indication,
+                        d.unit,
+                        d.default,
+                        d.min,
+                        d.max,
+                        p.model,
+                    )
+                )
+            )
         return
     table = Table(title="ketasim protocol library")
     for col in ("id", "drug", "route", "indication", "dose", "schedule", "model", "source"):
         table.add_column(col, overflow="fold")
     for p in ps:
-        table.add_row(p.id, p.drug, p.route, p.indication, _dose_text(p), _schedule_text(p),
-                      p.model or "-", escape(p.sources[0].text))
+        table.add_row(
+            p.id,
+            p.drug,
+            p.route,
+            p.indication,
+            _dose_text(p),
+            _schedule_text(p),
+            p.model or "-",
+            escape(p.sources[0].text),
+        )
     Console(width=200).print(table)
 
 

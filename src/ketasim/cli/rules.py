@@ -14,19 +14,24 @@ from rich.table import Table
 from ketasim.cli.common import OutputFormat, handle_errors
 from ketasim.safety.rules import load_rules
 
-app = typer.Typer(help="Safety rules: id, severity, what they match, message and source.",
-                  invoke_without_command=True)
+app = typer.Typer(
+    help="Safety rules: id, severity, what they match, message and source.",
+    invoke_without_command=True,
+)
 
-RulesOption = Annotated[Path | None, typer.Option(
-    "--rules", help="a rules file (default: the rules shipped with ketasim)")]
+RulesOption = Annotated[
+    Path | None,
+    typer.Option("--rules", help="a rules file (default: the rules shipped with ketasim)"),
+]
 
 
 @app.callback()
 @handle_errors
 def rules(
     ctx: typer.Context,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="table, json or csv")
-                      ] = OutputFormat.table,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table, json or csv")
+    ] = OutputFormat.table,
     rules_file: RulesOption = None,
 ) -> None:
     """List the safety rules (stop / warn / info) with the condition or measurement they match."""
@@ -39,23 +44,29 @@ def rules(
     if output is OutputFormat.csv:
         typer.echo("id,severity,kind,status,source")
         for r in rs.rules:
-            typer.echo(f"{r.id},{r.severity},{r.kind},{r.status},\"{r.source}\"")
+            typer.echo(f'{r.id},{r.severity},{r.kind},{r.status},"{r.source}"')
         return
     table = Table(title=f"ketasim safety rules, version {rs.version} ({rs.date})")
     for col in ("id", "severity", "matches", "message", "source"):
         table.add_column(col, overflow="fold")
     for r in rs.rules:
         cond = r.as_dict()["condition"]
-        table.add_row(r.id, r.severity, escape(json.dumps(cond, ensure_ascii=False)),
-                      escape(r.message), escape(r.cited_source))
+        table.add_row(
+            r.id,
+            r.severity,
+            escape(json.dumps(cond, ensure_ascii=False)),
+            escape(r.message),
+            escape(r.cited_source),
+        )
     Console(width=220).print(table)
 
 
 @app.command("conditions")
 @handle_errors
 def conditions(
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="table, json or csv")
-                      ] = OutputFormat.table,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table, json or csv")
+    ] = OutputFormat.table,
     rules_file: RulesOption = None,
 ) -> None:
     """List the condition ids a patient file may use under ``conditions``."""
@@ -67,7 +78,7 @@ def conditions(
     if output is OutputFormat.csv:
         typer.echo("id,label,implies")
         for row in rs.conditions:
-            typer.echo(f"{row.id},\"{row.label}\",{'|'.join(row.implies)}")
+            typer.echo(f'{row.id},"{row.label}",{"|".join(row.implies)}')
         return
     table = Table(title="condition ids for patient files")
     for col in ("id", "label", "implies"):

@@ -16,10 +16,13 @@ from ketasim.cli.common import handle_errors
 def serve_command(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port", min=1, max=65535)] = 8000,
-    data_dir: Annotated[Path | None, typer.Option(
-        "--data-dir", help="where the SQLite database lives (default ~/.ketasim)")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="load the demo clinic into an empty "
-                                       "database first")] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="where the SQLite database lives (default ~/.ketasim)"),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="load the demo clinic into an empty database first")
+    ] = False,
 ) -> None:
     """Start the clinic web app and REST API (OpenAPI at /api/v1/openapi.json)."""
     import uvicorn
@@ -35,8 +38,11 @@ def serve_command(
         with app.state.db.session() as s:
             made = load_demo(s, if_empty=True)
         if made:
-            print("ketasim: demo clinic loaded; log in as prescriber / nurse / admin / "
-                  "auditor with password 'demo-password'", file=sys.stderr)
+            print(
+                "ketasim: demo clinic loaded; log in as prescriber / nurse / admin / "
+                "auditor with password 'demo-password'",
+                file=sys.stderr,
+            )
     where = settings.url if not settings.is_sqlite else settings.data_dir
     print(f"ketasim: clinic on http://{host}:{port}/ (records: {where})", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -30,19 +30,34 @@ from ketasim.regimens import parse_regimen
 from ketasim.units import parse_duration_min
 
 
-def _simulate_events(model: ModelSpec, path: Path, *, weight: float | None, age: float | None,
-                     height: float | None, sex: str | None, grid: np.ndarray | None,
-                     time_unit: str, amount_unit: str, allow_extrapolation: bool
-                     ) -> pd.DataFrame:
+def _simulate_events(
+    model: ModelSpec,
+    path: Path,
+    *,
+    weight: float | None,
+    age: float | None,
+    height: float | None,
+    sex: str | None,
+    grid: np.ndarray | None,
+    time_unit: str,
+    amount_unit: str,
+    allow_extrapolation: bool,
+) -> pd.DataFrame:
     frames = []
     for ind in read_event_table(path, time_unit=time_unit, amount_unit=amount_unit):
         times = grid if grid is not None else ind.observation_times_min
         if times.size == 0:
-            raise InputError(f"ID {ind.id}", "no observation rows (EVID 0/2) and no --every "
-                             "grid; nothing to report")
+            raise InputError(
+                f"ID {ind.id}",
+                "no observation rows (EVID 0/2) and no --every grid; nothing to report",
+            )
         res = simulate_individual(
-            model, ind, lambda part: patient_for_individual(part, weight, age, height, sex),
-            times, allow_extrapolation=allow_extrapolation)
+            model,
+            ind,
+            lambda part: patient_for_individual(part, weight, age, height, sex),
+            times,
+            allow_extrapolation=allow_extrapolation,
+        )
         print_findings(res.findings)
         frame = res.to_dataframe()
         frame.insert(0, "ID", ind.id)
@@ -52,37 +67,61 @@ def _simulate_events(model: ModelSpec, path: Path, *, weight: float | None, age:
 
 @handle_errors
 def simulate_command(
-    model: Annotated[str, typer.Option("--model", "-m", help="model id, short name "
-                                       "(e.g. domino, herd, perez-ruixo) or a model file")],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="model id, short name (e.g. domino, herd, perez-ruixo) or a model file",
+        ),
+    ],
     weight: Annotated[float | None, typer.Option("--weight", help="body weight (kg)")] = None,
     age: Annotated[float | None, typer.Option("--age", help="age (years)")] = None,
     height: Annotated[float | None, typer.Option("--height", help="height (cm)")] = None,
     sex: Annotated[str | None, typer.Option("--sex", help="female or male")] = None,
-    dose: Annotated[str | None, typer.Option(
-        "--dose", help="e.g. '0.5 mg/kg', '2 mg/kg IV bolus', '84 mg intranasal'; "
-        "several doses separated by ';'")] = None,
-    over: Annotated[str | None, typer.Option("--over", help="infusion duration, e.g. 40min")
-                    ] = None,
-    route: Annotated[str, typer.Option("--route", help="iv, im, intranasal, oral, sublingual, "
-                                       "rectal (what the model supports)")] = "iv",
-    repeat: Annotated[str | None, typer.Option("--repeat", help="e.g. 'every 12h x 4'")
-                      ] = None,
-    until: Annotated[str | None, typer.Option(
-        "--until", help="end of output, e.g. 4h [default: 24h]")] = None,
-    every: Annotated[str | None, typer.Option(
-        "--every", help="output interval, e.g. 5min [default: 1min]")] = None,
-    events: Annotated[Path | None, typer.Option(
-        "--events", help="NONMEM-style event table (CSV: ID, TIME, AMT, RATE, CMT, EVID, ...)")
+    dose: Annotated[
+        str | None,
+        typer.Option(
+            "--dose",
+            help="e.g. '0.5 mg/kg', '2 mg/kg IV bolus', '84 mg intranasal'; "
+            "several doses separated by ';'",
+        ),
+    ] = None,
+    over: Annotated[
+        str | None, typer.Option("--over", help="infusion duration, e.g. 40min")
+    ] = None,
+    route: Annotated[
+        str,
+        typer.Option(
+            "--route", help="iv, im, intranasal, oral, sublingual, rectal (what the model supports)"
+        ),
+    ] = "iv",
+    repeat: Annotated[str | None, typer.Option("--repeat", help="e.g. 'every 12h x 4'")] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="end of output, e.g. 4h [default: 24h]")
+    ] = None,
+    every: Annotated[
+        str | None, typer.Option("--every", help="output interval, e.g. 5min [default: 1min]")
+    ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events", help="NONMEM-style event table (CSV: ID, TIME, AMT, RATE, CMT, EVID, ...)"
+        ),
     ] = None,
     time_unit: Annotated[str, typer.Option("--time-unit", help="TIME unit of --events")] = "h",
-    amount_unit: Annotated[str, typer.Option("--amount-unit", help="AMT unit of --events")
-                           ] = "mg",
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="csv, table or json")
-                      ] = OutputFormat.csv,
+    amount_unit: Annotated[str, typer.Option("--amount-unit", help="AMT unit of --events")] = "mg",
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="csv, table or json")
+    ] = OutputFormat.csv,
     plot: Annotated[Path | None, typer.Option("--plot", help="write a figure (PNG)")] = None,
-    allow_extrapolation: Annotated[bool, typer.Option(
-        "--allow-extrapolation", help="simulate covariates outside the model's validated "
-        "range, with a warning")] = False,
+    allow_extrapolation: Annotated[
+        bool,
+        typer.Option(
+            "--allow-extrapolation",
+            help="simulate covariates outside the model's validated range, with a warning",
+        ),
+    ] = False,
 ) -> None:
     """Simulate plasma, effect-site and metabolite concentrations (ng/mL) over time.
 
@@ -95,29 +134,44 @@ def simulate_command(
             raise InputError("--dose", "give either --dose or --events, not both")
         grid = None  # default: predictions at the table's own observation rows
         if every is not None or until is not None:
-            grid = time_grid(parse_duration_min(until or "24h", field="--until"),
-                             parse_duration_min(every or "1min", field="--every"))
-        frame = _simulate_events(m, events, weight=weight, age=age, height=height, sex=sex,
-                                 grid=grid, time_unit=time_unit, amount_unit=amount_unit,
-                                 allow_extrapolation=allow_extrapolation)
+            grid = time_grid(
+                parse_duration_min(until or "24h", field="--until"),
+                parse_duration_min(every or "1min", field="--every"),
+            )
+        frame = _simulate_events(
+            m,
+            events,
+            weight=weight,
+            age=age,
+            height=height,
+            sex=sex,
+            grid=grid,
+            time_unit=time_unit,
+            amount_unit=amount_unit,
+            allow_extrapolation=allow_extrapolation,
+        )
         emit_frame(frame, output, f"{m.id}: {events}")
         return
     if dose is None:
         raise InputError("--dose", "required (or --events FILE)")
     patient = patient_from_options(weight, age, height, sex)
     regimen = parse_regimen(dose, route=route, over=over, repeat=repeat)
-    times = time_grid(parse_duration_min(until or "24h", field="--until"),
-                      parse_duration_min(every or "1min", field="--every"))
-    result: SimulationResult = simulate(m, patient, regimen, times_min=times,
-                                        allow_extrapolation=allow_extrapolation)
+    times = time_grid(
+        parse_duration_min(until or "24h", field="--until"),
+        parse_duration_min(every or "1min", field="--every"),
+    )
+    result: SimulationResult = simulate(
+        m, patient, regimen, times_min=times, allow_extrapolation=allow_extrapolation
+    )
     print_findings([*result.findings, *evidence_findings(m, regimen, patient.weight_kg)])
     frame = result.to_dataframe()
     emit_frame(frame, output, f"{m.id}: " + "; ".join(d.describe() for d in regimen))
     if plot is not None:
         from ketasim.report.plots import plot_concentrations
 
-        plot_concentrations(result, plot, title=f"{m.title}\n"
-                            + "; ".join(d.describe() for d in regimen))
+        plot_concentrations(
+            result, plot, title=f"{m.title}\n" + "; ".join(d.describe() for d in regimen)
+        )
         print(f"ketasim: wrote {plot}", file=sys.stderr)
 
 

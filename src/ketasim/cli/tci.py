@@ -36,10 +36,16 @@ from ketasim.units import parse_duration_min, parse_quantity
 
 def _performance_lines(perf: TciPerformance) -> list[str]:
     n = len(perf.per_patient)
-    lines = [f"TCI performance (Varvel 1992), {perf.site} site, {n} true patient(s) from "
-             f"{perf.true_model_id}; plan from {perf.plan_model_id} (median [p10, p90]):"]
-    labels = {"mdpe_percent": "MDPE %", "mdape_percent": "MDAPE %",
-              "divergence_percent_per_h": "divergence %/h", "wobble_percent": "wobble %"}
+    lines = [
+        f"TCI performance (Varvel 1992), {perf.site} site, {n} true patient(s) from "
+        f"{perf.true_model_id}; plan from {perf.plan_model_id} (median [p10, p90]):"
+    ]
+    labels = {
+        "mdpe_percent": "MDPE %",
+        "mdape_percent": "MDAPE %",
+        "divergence_percent_per_h": "divergence %/h",
+        "wobble_percent": "wobble %",
+    }
     for key, v in perf.summary().items():
         lines.append(f"  {labels[key]:<15} {v['median']:8.2f}  [{v['p10']:.2f}, {v['p90']:.2f}]")
     return lines
@@ -51,91 +57,175 @@ def _json(plan: TciPlan, perf: TciPerformance | None) -> str:
         "model": plan.model_id,
         "site": plan.site,
         "analyte": plan.analyte,
-        "effect_site": None if plan.effect_site is None else {
-            "ke0_per_min": plan.effect_site.ke0_per_min, "origin": plan.effect_site.origin,
-            "assumed": plan.effect_site.assumed, "description": plan.effect_site.description},
-        "pump": {"syringe_mg_per_ml": plan.pump.syringe_mg_per_ml,
-                 "max_rate_ml_per_h": plan.pump.max_rate_ml_per_h,
-                 "update_interval_s": plan.pump.update_interval_s},
-        "targets": [{"time_min": s.time_min, "target_ng_per_ml": s.target_ng_per_ml}
-                    for s in plan.targets.steps],
+        "effect_site": None
+        if plan.effect_site is None
+        else {
+            "ke0_per_min": plan.effect_site.ke0_per_min,
+            "origin": plan.effect_site.origin,
+            "assumed": plan.effect_site.assumed,
+            "description": plan.effect_site.description,
+        },
+        "pump": {
+            "syringe_mg_per_ml": plan.pump.syringe_mg_per_ml,
+            "max_rate_ml_per_h": plan.pump.max_rate_ml_per_h,
+            "update_interval_s": plan.pump.update_interval_s,
+        },
+        "targets": [
+            {"time_min": s.time_min, "target_ng_per_ml": s.target_ng_per_ml}
+            for s in plan.targets.steps
+        ],
         "total_mg": plan.total_mg,
         "rows": frame.to_dict(orient="records"),
-        "findings": [{"rule_id": f.rule_id, "severity": f.severity, "message": f.message,
-                      "source": f.source} for f in plan.findings],
+        "findings": [
+            {"rule_id": f.rule_id, "severity": f.severity, "message": f.message, "source": f.source}
+            for f in plan.findings
+        ],
     }
     if perf is not None:
-        doc["performance"] = {"true_model": perf.true_model_id, "site": perf.site,
-                              "patients": len(perf.per_patient), "summary": perf.summary()}
+        doc["performance"] = {
+            "true_model": perf.true_model_id,
+            "site": perf.site,
+            "patients": len(perf.per_patient),
+            "summary": perf.summary(),
+        }
     return json.dumps(doc)
 
 
 @handle_errors
 def tci_command(
-    model: Annotated[str, typer.Option("--model", "-m", help="model id or short name "
-                                       "(e.g. domino, herd) or a model file")],
-    target: Annotated[str, typer.Option(
-        "--target", help="target concentration, e.g. '1 ug/mL'; a schedule as "
-        "'1 ug/mL; 2 ug/mL at 20min; 0.5 ug/mL at 40min'")],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="model id or short name (e.g. domino, herd) or a model file"
+        ),
+    ],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            help="target concentration, e.g. '1 ug/mL'; a schedule as "
+            "'1 ug/mL; 2 ug/mL at 20min; 0.5 ug/mL at 40min'",
+        ),
+    ],
     duration: Annotated[str, typer.Option("--duration", help="length of the plan, e.g. 60min")],
     weight: Annotated[float | None, typer.Option("--weight", help="body weight (kg)")] = None,
     age: Annotated[float | None, typer.Option("--age", help="age (years)")] = None,
     height: Annotated[float | None, typer.Option("--height", help="height (cm)")] = None,
     sex: Annotated[str | None, typer.Option("--sex", help="female or male")] = None,
-    site: Annotated[str, typer.Option("--site", help="effect (Shafer & Gregg) or plasma "
-                                      "(Jacobs)")] = "effect",
-    syringe: Annotated[str, typer.Option("--syringe", help="syringe concentration, e.g. "
-                                         "'10 mg/mL'")] = "10 mg/mL",
-    max_rate: Annotated[str, typer.Option("--max-rate", help="pump maximum rate, e.g. "
-                                          "'1200 mL/h' ('none': no limit)")] = "1200 mL/h",
-    update_interval: Annotated[str, typer.Option(
-        "--update-interval", help="pump update interval, e.g. 10s")] = "10s",
-    ke0: Annotated[str | None, typer.Option("--ke0", help="effect-site rate constant, e.g. "
-                                            "'0.652 /min' (overrides the model's)")] = None,
-    tpeak: Annotated[str | None, typer.Option(
-        "--tpeak", help="time to peak effect after a bolus, e.g. 1min; ke0 is solved from it")
+    site: Annotated[
+        str, typer.Option("--site", help="effect (Shafer & Gregg) or plasma (Jacobs)")
+    ] = "effect",
+    syringe: Annotated[
+        str, typer.Option("--syringe", help="syringe concentration, e.g. '10 mg/mL'")
+    ] = "10 mg/mL",
+    max_rate: Annotated[
+        str,
+        typer.Option("--max-rate", help="pump maximum rate, e.g. '1200 mL/h' ('none': no limit)"),
+    ] = "1200 mL/h",
+    update_interval: Annotated[
+        str, typer.Option("--update-interval", help="pump update interval, e.g. 10s")
+    ] = "10s",
+    ke0: Annotated[
+        str | None,
+        typer.Option(
+            "--ke0", help="effect-site rate constant, e.g. '0.652 /min' (overrides the model's)"
+        ),
     ] = None,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="csv, table or json")
-                      ] = OutputFormat.csv,
+    tpeak: Annotated[
+        str | None,
+        typer.Option(
+            "--tpeak", help="time to peak effect after a bolus, e.g. 1min; ke0 is solved from it"
+        ),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="csv, table or json")
+    ] = OutputFormat.csv,
     plot: Annotated[Path | None, typer.Option("--plot", help="write a figure (PNG)")] = None,
-    performance: Annotated[int | None, typer.Option(
-        "--performance", help="replay the plan into N true patients and report Varvel's "
-        "MDPE, MDAPE, divergence, wobble")] = None,
-    true_model: Annotated[str | None, typer.Option(
-        "--true-model", help="model the true patients come from (default --model)")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="random seed for --performance")
-                    ] = None,
-    performance_plot: Annotated[Path | None, typer.Option(
-        "--performance-plot", help="with --performance: figure of PE over time (PNG)")] = None,
-    allow_extrapolation: Annotated[bool, typer.Option(
-        "--allow-extrapolation", help="plan for covariates outside the model's range, with a "
-        "warning")] = False,
-    manual: Annotated[bool, typer.Option(
-        "--manual", help="a manual scheme for an ordinary pump: a few rate changes at round "
-        "times and round rates instead of a TCI pump")] = False,
-    boluses: Annotated[bool, typer.Option(
-        "--boluses", help="a manual scheme of intermittent boluses by hand (implies --manual)")
+    performance: Annotated[
+        int | None,
+        typer.Option(
+            "--performance",
+            help="replay the plan into N true patients and report Varvel's "
+            "MDPE, MDAPE, divergence, wobble",
+        ),
+    ] = None,
+    true_model: Annotated[
+        str | None,
+        typer.Option("--true-model", help="model the true patients come from (default --model)"),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="random seed for --performance")
+    ] = None,
+    performance_plot: Annotated[
+        Path | None,
+        typer.Option("--performance-plot", help="with --performance: figure of PE over time (PNG)"),
+    ] = None,
+    allow_extrapolation: Annotated[
+        bool,
+        typer.Option(
+            "--allow-extrapolation",
+            help="plan for covariates outside the model's range, with a warning",
+        ),
     ] = False,
-    max_changes: Annotated[int, typer.Option(
-        "--max-changes", help="manual: most pump settings (start included) or boluses "
-        "(setting, default 7)")] = 7,
-    rate_step: Annotated[str, typer.Option(
-        "--rate-step", help="manual: rates are multiples of this (setting; use your pump's "
-        "resolution)")] = "0.5 mL/h",
-    time_step: Annotated[str, typer.Option(
-        "--time-step", help="manual: changes at multiples of this time (setting)")] = "5min",
-    loading_bolus: Annotated[bool, typer.Option(
-        "--loading-bolus", help="manual: allow a loading bolus by hand at the start")] = False,
-    bolus_step: Annotated[str, typer.Option(
-        "--bolus-step", help="manual: boluses are multiples of this (setting)")] = "1 mg",
-    settle: Annotated[str, typer.Option(
-        "--settle", help="manual: time allowed to reach each new target before the deviation "
-        "counts (setting)")] = "10min",
-    max_overshoot: Annotated[str | None, typer.Option(
-        "--max-overshoot", help="manual: highest allowed overshoot (setting; default 10% for "
-        "infusions, 50% for boluses)")] = None,
-    report: Annotated[Path | None, typer.Option(
-        "--report", help="write a printable PDF (bedside chart of the scheme or TCI plan)")
+    manual: Annotated[
+        bool,
+        typer.Option(
+            "--manual",
+            help="a manual scheme for an ordinary pump: a few rate changes at round "
+            "times and round rates instead of a TCI pump",
+        ),
+    ] = False,
+    boluses: Annotated[
+        bool,
+        typer.Option(
+            "--boluses", help="a manual scheme of intermittent boluses by hand (implies --manual)"
+        ),
+    ] = False,
+    max_changes: Annotated[
+        int,
+        typer.Option(
+            "--max-changes",
+            help="manual: most pump settings (start included) or boluses (setting, default 7)",
+        ),
+    ] = 7,
+    rate_step: Annotated[
+        str,
+        typer.Option(
+            "--rate-step",
+            help="manual: rates are multiples of this (setting; use your pump's resolution)",
+        ),
+    ] = "0.5 mL/h",
+    time_step: Annotated[
+        str, typer.Option("--time-step", help="manual: changes at multiples of this time (setting)")
+    ] = "5min",
+    loading_bolus: Annotated[
+        bool,
+        typer.Option("--loading-bolus", help="manual: allow a loading bolus by hand at the start"),
+    ] = False,
+    bolus_step: Annotated[
+        str, typer.Option("--bolus-step", help="manual: boluses are multiples of this (setting)")
+    ] = "1 mg",
+    settle: Annotated[
+        str,
+        typer.Option(
+            "--settle",
+            help="manual: time allowed to reach each new target before the deviation "
+            "counts (setting)",
+        ),
+    ] = "10min",
+    max_overshoot: Annotated[
+        str | None,
+        typer.Option(
+            "--max-overshoot",
+            help="manual: highest allowed overshoot (setting; default 10% for "
+            "infusions, 50% for boluses)",
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="write a printable PDF (bedside chart of the scheme or TCI plan)"
+        ),
     ] = None,
 ) -> None:
     """Plan a target-controlled infusion; prints the pump rate and predicted concentrations.
@@ -161,15 +251,27 @@ def tci_command(
         if performance is not None:
             raise InputError("--performance", "not available with --manual / --boluses")
         settings = parse_manual_settings(
-            boluses=boluses, max_changes=max_changes, rate_step=rate_step, time_step=time_step,
-            loading_bolus=loading_bolus, bolus_step=bolus_step, settle=settle,
-            max_overshoot=max_overshoot)
-        scheme = plan_manual(m, patient, parse_targets(target),
-                             duration_min=parse_duration_min(duration, field="--duration"),
-                             site="effect" if site_key == "effect" else "plasma",
-                             pump=parse_pump(syringe, max_rate, update_interval),
-                             settings=settings, ke0_per_min=ke0_value, tpeak_min=tpeak_min,
-                             allow_extrapolation=allow_extrapolation)
+            boluses=boluses,
+            max_changes=max_changes,
+            rate_step=rate_step,
+            time_step=time_step,
+            loading_bolus=loading_bolus,
+            bolus_step=bolus_step,
+            settle=settle,
+            max_overshoot=max_overshoot,
+        )
+        scheme = plan_manual(
+            m,
+            patient,
+            parse_targets(target),
+            duration_min=parse_duration_min(duration, field="--duration"),
+            site="effect" if site_key == "effect" else "plasma",
+            pump=parse_pump(syringe, max_rate, update_interval),
+            settings=settings,
+            ke0_per_min=ke0_value,
+            tpeak_min=tpeak_min,
+            allow_extrapolation=allow_extrapolation,
+        )
         print_findings(scheme.findings)
         title = f"{m.id}: {site_key}-site target {target}"
         emit_manual(scheme, output, title)
@@ -184,18 +286,24 @@ def tci_command(
             write_manual_pdf(scheme, report, title=title)
             print(f"ketasim: wrote {report}", file=sys.stderr)
         return
-    plan = plan_tci(m, patient, parse_targets(target),
-                    duration_min=parse_duration_min(duration, field="--duration"),
-                    site="effect" if site_key == "effect" else "plasma",
-                    pump=parse_pump(syringe, max_rate, update_interval),
-                    ke0_per_min=ke0_value, tpeak_min=tpeak_min,
-                    allow_extrapolation=allow_extrapolation)
+    plan = plan_tci(
+        m,
+        patient,
+        parse_targets(target),
+        duration_min=parse_duration_min(duration, field="--duration"),
+        site="effect" if site_key == "effect" else "plasma",
+        pump=parse_pump(syringe, max_rate, update_interval),
+        ke0_per_min=ke0_value,
+        tpeak_min=tpeak_min,
+        allow_extrapolation=allow_extrapolation,
+    )
     print_findings(plan.findings)
     perf = None
     if performance is not None:
         truth = resolve_model(true_model) if true_model else m
-        perf = tci_performance(plan, n_patients=performance, plan_model=m, true_model=truth,
-                               rng=seed)
+        perf = tci_performance(
+            plan, n_patients=performance, plan_model=m, true_model=truth, rng=seed
+        )
     if output is OutputFormat.json:
         typer.echo(_json(plan, perf))
     else:
@@ -206,14 +314,15 @@ def tci_command(
                 for col in ("measure", "median", "p10", "p90"):
                     table.add_column(col, justify="right")
                 for key, v in perf.summary().items():
-                    table.add_row(key, f"{v['median']:.2f}", f"{v['p10']:.2f}",
-                                  f"{v['p90']:.2f}")
+                    table.add_row(key, f"{v['median']:.2f}", f"{v['p10']:.2f}", f"{v['p90']:.2f}")
                 Console(width=200).print(table)
             else:
                 for line in _performance_lines(perf):
                     print(f"ketasim: {line}", file=sys.stderr)
-    print(f"ketasim: total dose {plan.total_mg:.4g} mg over {plan.times_min[-1]:g} min",
-          file=sys.stderr)
+    print(
+        f"ketasim: total dose {plan.total_mg:.4g} mg over {plan.times_min[-1]:g} min",
+        file=sys.stderr,
+    )
     if plot is not None:
         from ketasim.report.tci_plots import plot_tci
 

@@ -42,8 +42,9 @@ def write_results(result: TrialResult, out: Path, spec_path: Path | None = None)
     title = result.spec.title
     if assumed and "ASSUMED" not in title:
         title += " [variability ASSUMED]"
-    written.append(plot_bands(result.summary, out / "bands.png", title=title,
-                              variability=result.variability))
+    written.append(
+        plot_bands(result.summary, out / "bands.png", title=title, variability=result.variability)
+    )
     if spec_path is not None:
         shutil.copyfile(spec_path, out / "spec.toml")
         written.append(out / "spec.toml")
@@ -51,8 +52,10 @@ def write_results(result: TrialResult, out: Path, spec_path: Path | None = None)
         "seed": result.seed,
         "variability": dict(result.variability),
         "provenance": dict(result.provenance),
-        "findings": [{"rule_id": f.rule_id, "severity": f.severity, "message": f.message,
-                      "source": f.source} for f in result.findings],
+        "findings": [
+            {"rule_id": f.rule_id, "severity": f.severity, "message": f.message, "source": f.source}
+            for f in result.findings
+        ],
         "spec": result.spec.model_dump(mode="json", by_alias=True),
     }
     (out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
@@ -64,17 +67,32 @@ def write_results(result: TrialResult, out: Path, spec_path: Path | None = None)
 def trial_command(
     spec: Annotated[Path, typer.Argument(help="trial spec (TOML); see examples/trials/")],
     out: Annotated[Path, typer.Option("--out", help="directory for the results")],
-    individuals: Annotated[int, typer.Option(
-        "--individuals", help="also write the first K full profiles of each arm with their "
-        "covariates and parameters")] = 0,
-    scheduler: Annotated[str, typer.Option(
-        "--scheduler", help="local[:N] (threads, default), local-cluster[:N] (Dask "
-        "LocalCluster) or tcp://HOST:PORT (running Dask scheduler)")] = "local",
+    individuals: Annotated[
+        int,
+        typer.Option(
+            "--individuals",
+            help="also write the first K full profiles of each arm with their "
+            "covariates and parameters",
+        ),
+    ] = 0,
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            "--scheduler",
+            help="local[:N] (threads, default), local-cluster[:N] (Dask "
+            "LocalCluster) or tcp://HOST:PORT (running Dask scheduler)",
+        ),
+    ] = "local",
     n: Annotated[int | None, typer.Option("--n", help="override the spec's N per arm")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
-    optimise: Annotated[bool, typer.Option(
-        "--optimise", help="regimen search: run every candidate of the spec's optimise table "
-        "and report the feasible best and the trade-off frontier")] = False,
+    optimise: Annotated[
+        bool,
+        typer.Option(
+            "--optimise",
+            help="regimen search: run every candidate of the spec's optimise table "
+            "and report the feasible best and the trade-off frontier",
+        ),
+    ] = False,
 ) -> None:
     """Simulate a virtual trial: percentile bands, endpoint distributions and probabilities.
 
@@ -101,23 +119,31 @@ def trial_command(
             TimeRemainingColumn,
         )
 
-        with Progress(TextColumn("[bold]patients"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TimeRemainingColumn(), transient=False) as bar:
+        with Progress(
+            TextColumn("[bold]patients"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            transient=False,
+        ) as bar:
             task = bar.add_task("trial", total=trial_spec.n * len(trial_spec.arms))
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = run_trial(trial_spec, scheduler=scheduler, individuals=individuals,
-                               progress=progress)
+            result = run_trial(
+                trial_spec, scheduler=scheduler, individuals=individuals, progress=progress
+            )
     print_findings(result.findings)
     written = write_results(result, out, spec)
     if not quiet:
         print(f"ketasim: wrote {len(written)} files to {out}", file=sys.stderr)
 
 
-def _optimise(trial_spec: TrialSpec, spec_path: Path, out: Path, scheduler: str,
-              quiet: bool) -> None:
+def _optimise(
+    trial_spec: TrialSpec, spec_path: Path, out: Path, scheduler: str, quiet: bool
+) -> None:
     from ketasim.population.optimise import optimise_regimen, parse_optimise_spec
     from ketasim.report.trial_plots import plot_frontier
 
@@ -132,22 +158,33 @@ def _optimise(trial_spec: TrialSpec, spec_path: Path, out: Path, scheduler: str,
     result.table.to_parquet(out / "candidates.parquet", index=False)
     result.table.to_csv(out / "candidates.csv", index=False, float_format="%.6g")
     first = opt.constraints[0] if opt.constraints else None
-    plot_frontier(result.table, out / "frontier.png", objective=result.objective,
-                  constraint=result.constraints[0] if result.constraints else None,
-                  limit=(first.max if first.max is not None else first.min) if first else None,
-                  title=trial_spec.title)
+    plot_frontier(
+        result.table,
+        out / "frontier.png",
+        objective=result.objective,
+        constraint=result.constraints[0] if result.constraints else None,
+        limit=(first.max if first.max is not None else first.min) if first else None,
+        title=trial_spec.title,
+    )
     shutil.copyfile(spec_path, out / "spec.toml")
-    record = {"seed": trial_spec.seed, "objective": result.objective,
-              "constraints": list(result.constraints), "best": result.best,
-              "spec": trial_spec.model_dump(mode="json", by_alias=True)}
+    record = {
+        "seed": trial_spec.seed,
+        "objective": result.objective,
+        "constraints": list(result.constraints),
+        "best": result.best,
+        "spec": trial_spec.model_dump(mode="json", by_alias=True),
+    }
     (out / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     cols = ["regimen", "objective", *result.constraints, "feasible", "frontier"]
     sys.stdout.write(result.table[cols].to_csv(index=False, float_format="%.4g"))
     if result.best is None:
         print("ketasim: warn: no candidate satisfies every constraint", file=sys.stderr)
     else:
-        print(f"ketasim: best feasible regimen: {result.best['regimen']} "
-              f"({result.objective} = {result.best['objective']:.4g})", file=sys.stderr)
+        print(
+            f"ketasim: best feasible regimen: {result.best['regimen']} "
+            f"({result.objective} = {result.best['objective']:.4g})",
+            file=sys.stderr,
+        )
 
 
 def register(root: typer.Typer) -> None:

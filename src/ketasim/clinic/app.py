@@ -32,11 +32,19 @@ from ketasim.clinic.settings import Settings
 __all__ = ["PUBLIC_ROUTES", "create_app"]
 
 #: routes that answer without a login
-PUBLIC_ROUTES = frozenset({("GET", "/api/v1/health"), ("POST", "/api/v1/auth/login"),
-                           ("GET", "/login"), ("POST", "/login"), ("GET", "/health"),
-                           # the patient's one-time questionnaire (the token is the credential)
-                           ("GET", "/q/{token}"), ("POST", "/q/{token}"),
-                           ("POST", "/api/v1/q/{token}")})
+PUBLIC_ROUTES = frozenset(
+    {
+        ("GET", "/api/v1/health"),
+        ("POST", "/api/v1/auth/login"),
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("GET", "/health"),
+        # the patient's one-time questionnaire (the token is the credential)
+        ("GET", "/q/{token}"),
+        ("POST", "/q/{token}"),
+        ("POST", "/api/v1/q/{token}"),
+    }
+)
 WEB_DIR = Path(__file__).parent / "web"
 
 
@@ -44,8 +52,10 @@ _HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; "
-                                 b"style-src 'self'; script-src 'self'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'",
+    ),
 ]
 _NO_STORE = ("/api/", "/patients", "/sessions", "/plans", "/account", "/tools/trial/jobs")
 
@@ -78,9 +88,14 @@ class _SecurityMiddleware:
 
         await self.app(scope, receive, send_wrapper)
         who = scope.get("ketasim_user")
-        if who is not None and scope["method"] == "GET" and status[0] == 200 and \
-                self.access.note(who[0], who[1], path, scope.get("query_string", b"").decode(
-                    "latin-1")):
+        if (
+            who is not None
+            and scope["method"] == "GET"
+            and status[0] == 200
+            and self.access.note(
+                who[0], who[1], path, scope.get("query_string", b"").decode("latin-1")
+            )
+        ):
             await run_in_threadpool(self.access.flush)
 
 
@@ -122,16 +137,23 @@ def create_app(settings: Settings) -> FastAPI:
         access.flush()
         database.dispose()
 
-    app = FastAPI(title="ketasim clinic", version=version("ketasim"), lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None,
-                  description="Records and workflow of ketamine and esketamine treatment "
-                  "courses; plans and predictions from ketasim's safety checker and models.")
+    app = FastAPI(
+        title="ketasim clinic",
+        version=version("ketasim"),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        description="Records and workflow of ketamine and esketamine treatment "
+        "courses; plans and predictions from ketasim's safety checker and models.",
+    )
     app.state.settings = settings
     app.state.db = database
     app.state.jobs = jobs
     app.state.access = access
-    app.state.limiter = LoginRateLimiter(settings.login_max_failures, settings.login_window_s,
-                                         settings.login_client_max_failures)
+    app.state.limiter = LoginRateLimiter(
+        settings.login_max_failures, settings.login_window_s, settings.login_client_max_failures
+    )
     app.state.totp = TotpReplay()
 
     @app.exception_handler(ServiceError)
@@ -147,15 +169,23 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         if _is_api(request):
-            return JSONResponse({"detail": "login required"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
+            return JSONResponse(
+                {"detail": "login required"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
     @app.exception_handler(PasswordChangeRequired)
     async def _change_password(request: Request, exc: PasswordChangeRequired) -> Response:
         if _is_api(request):
-            return JSONResponse({"detail": "password change required: POST "
-                                 "/api/v1/auth/password", "field": "password"}, status_code=403)
+            return JSONResponse(
+                {
+                    "detail": "password change required: POST /api/v1/auth/password",
+                    "field": "password",
+                },
+                status_code=403,
+            )
         return RedirectResponse("/account/password", status_code=303)
 
     @app.exception_handler(Forbidden)
@@ -169,15 +199,20 @@ def create_app(settings: Settings) -> FastAPI:
             loc = [str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path")]
             errors.append({"field": ".".join(loc) or "body", "message": e.get("msg", "")})
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
-        return JSONResponse({"detail": f"{first['field']}: {first['message']}",
-                             "field": first["field"], "errors": errors}, status_code=422)
+        return JSONResponse(
+            {
+                "detail": f"{first['field']}: {first['message']}",
+                "field": first["field"],
+                "errors": errors,
+            },
+            status_code=422,
+        )
 
     app.state.login_cache = LoginCache()
     app.add_middleware(_SecurityMiddleware, access=access)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
-    def openapi(user: Annotated[CurrentUser, Depends(require(*ALL_ROLES))]
-                ) -> dict[str, Any]:
+    def openapi(user: Annotated[CurrentUser, Depends(require(*ALL_ROLES))]) -> dict[str, Any]:
         """The OpenAPI schema of /api/v1 (logged-in users only)."""
         return app.openapi()
 
@@ -204,7 +239,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin_router)
     import swagger_ui  # swagger-ui-py: Swagger UI 5, which reads OpenAPI 3.1
 
-    app.mount("/static/swagger", StaticFiles(directory=Path(swagger_ui.__file__).parent
-                                             / "static"), name="swagger")
+    app.mount(
+        "/static/swagger",
+        StaticFiles(directory=Path(swagger_ui.__file__).parent / "static"),
+        name="swagger",
+    )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

@@ -27,8 +27,17 @@ from sqlalchemy.orm import Session
 
 from ketasim.clinic.db.models import AuditEntry, AuditHead, Base, utcnow
 
-__all__ = ["GENESIS", "INFO_KEY", "INFO_PENDING", "AuditProblem", "entry_hash", "record",
-           "row_image", "snapshot", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "INFO_KEY",
+    "INFO_PENDING",
+    "AuditProblem",
+    "entry_hash",
+    "record",
+    "row_image",
+    "snapshot",
+    "verify_chain",
+]
 
 GENESIS = "0" * 64
 #: Session.info keys: the audit key (bytes) and the (seq, hash) a transaction appended last
@@ -52,8 +61,9 @@ def canonical(data: Mapping[str, object] | None) -> str:
     """Canonical JSON (sorted keys, no spaces) of a record snapshot; ``''`` for none."""
     if data is None:
         return ""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=_default,
-                      ensure_ascii=False)
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), default=_default, ensure_ascii=False
+    )
 
 
 def row_image(values: Mapping[str, object]) -> dict[str, object]:
@@ -64,8 +74,9 @@ def row_image(values: Mapping[str, object]) -> dict[str, object]:
         if k in _OMITTED:
             continue
         if k in SECRET_COLUMNS:
-            out[f"{k}_sha256"] = (None if v is None else
-                                  hashlib.sha256(str(v).encode("utf-8")).hexdigest())
+            out[f"{k}_sha256"] = (
+                None if v is None else hashlib.sha256(str(v).encode("utf-8")).hexdigest()
+            )
             continue
         out[k] = v
     return out
@@ -77,22 +88,50 @@ def snapshot(obj: Base) -> dict[str, object]:
     return row_image({c.key: getattr(obj, c.key) for c in mapper.column_attrs})
 
 
-def entry_hash(prev_hash: str, seq: int, at: str, user_id: int | None, username: str,
-               action: str, entity: str, entity_id: str, before: str, after: str,
-               key: bytes | None = None) -> str:
+def entry_hash(
+    prev_hash: str,
+    seq: int,
+    at: str,
+    user_id: int | None,
+    username: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: str,
+    after: str,
+    key: bytes | None = None,
+) -> str:
     """HMAC-SHA256 under ``key`` (hex) of one entry chained to ``prev_hash``; plain SHA-256
     without a key (entries written before the keyed chain)."""
-    fields = [prev_hash, str(seq), at, "" if user_id is None else str(user_id), username, action,
-              entity, entity_id, before, after]
+    fields = [
+        prev_hash,
+        str(seq),
+        at,
+        "" if user_id is None else str(user_id),
+        username,
+        action,
+        entity,
+        entity_id,
+        before,
+        after,
+    ]
     data = "\x1f".join(fields).encode("utf-8")
     if key is None:
         return hashlib.sha256(data).hexdigest()
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
-def record(session: Session, *, user_id: int | None, username: str, action: str, entity: str,
-           entity_id: object, before: Mapping[str, object] | None,
-           after: Mapping[str, object] | None) -> AuditEntry:
+def record(
+    session: Session,
+    *,
+    user_id: int | None,
+    username: str,
+    action: str,
+    entity: str,
+    entity_id: object,
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object] | None,
+) -> AuditEntry:
     """Append one entry in the caller's transaction (so it commits or rolls back with the write).
 
     The session must carry the audit key (``session.info[INFO_KEY]``, set by
@@ -101,16 +140,29 @@ def record(session: Session, *, user_id: int | None, username: str, action: str,
     if not isinstance(key, bytes):
         raise RuntimeError("no audit key on this session (open it with Database.session())")
     session.flush()
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                           .execution_options(populate_existing=True)).scalar_one()
+    head = session.execute(
+        select(AuditHead)
+        .where(AuditHead.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
     seq = head.seq + 1
     at = utcnow().isoformat(timespec="microseconds")
     b, a = canonical(before), canonical(after)
-    h = entry_hash(head.hash, seq, at, user_id, username, action, entity, str(entity_id), b, a,
-                   key)
-    entry = AuditEntry(seq=seq, at=at, user_id=user_id, username=username, action=action,
-                       entity=entity, entity_id=str(entity_id), before=b, after=a,
-                       prev_hash=head.hash, hash=h)
+    h = entry_hash(head.hash, seq, at, user_id, username, action, entity, str(entity_id), b, a, key)
+    entry = AuditEntry(
+        seq=seq,
+        at=at,
+        user_id=user_id,
+        username=username,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        before=b,
+        after=a,
+        prev_hash=head.hash,
+        hash=h,
+    )
     session.add(entry)
     head.seq, head.hash = seq, h
     session.flush()

@@ -108,18 +108,27 @@ def create_login(session: Session, user: User, ttl_s: int) -> tuple[str, str]:
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     now = utcnow()
-    session.add(AuthSession(token_hash=_digest(token), csrf_token=csrf, user_id=user.id,
-                            expires_at=now + dt.timedelta(seconds=ttl_s), last_seen_at=now))
+    session.add(
+        AuthSession(
+            token_hash=_digest(token),
+            csrf_token=csrf,
+            user_id=user.id,
+            expires_at=now + dt.timedelta(seconds=ttl_s),
+            last_seen_at=now,
+        )
+    )
     session.execute(delete(AuthSession).where(AuthSession.expires_at < utcnow()))
     return token, csrf
 
 
-def lookup_login(session: Session, token: str, *, via_cookie: bool,
-                 idle_s: float | None = None) -> CurrentUser | None:
+def lookup_login(
+    session: Session, token: str, *, via_cookie: bool, idle_s: float | None = None
+) -> CurrentUser | None:
     """The active user of a session token, or None (unknown, past its absolute or idle
     lifetime, deactivated)."""
-    row = session.execute(select(AuthSession).where(AuthSession.token_hash == _digest(token))
-                          ).scalar_one_or_none()
+    row = session.execute(
+        select(AuthSession).where(AuthSession.token_hash == _digest(token))
+    ).scalar_one_or_none()
     now = utcnow()
     if row is None or row.expires_at < now or not row.user.active:
         return None
@@ -129,15 +138,24 @@ def lookup_login(session: Session, token: str, *, via_cookie: bool,
     u = row.user
     if u.role not in ROLES:
         return None
-    return CurrentUser(u.id, u.username, u.full_name, u.role, row.csrf_token, via_cookie,
-                       must_change_password=bool(u.must_change_password), login_id=row.id,
-                       touch_due=(now - seen).total_seconds() >= TOUCH_EVERY_S)
+    return CurrentUser(
+        u.id,
+        u.username,
+        u.full_name,
+        u.role,
+        row.csrf_token,
+        via_cookie,
+        must_change_password=bool(u.must_change_password),
+        login_id=row.id,
+        touch_due=(now - seen).total_seconds() >= TOUCH_EVERY_S,
+    )
 
 
 def touch_login(session: Session, login_id: int) -> None:
     """Record that a login was used now (restarts its idle time)."""
-    session.execute(update(AuthSession).where(AuthSession.id == login_id)
-                    .values(last_seen_at=utcnow()))
+    session.execute(
+        update(AuthSession).where(AuthSession.id == login_id).values(last_seen_at=utcnow())
+    )
 
 
 def revoke_login(session: Session, token: str) -> None:
@@ -195,7 +213,10 @@ class LoginCache:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
             self._entries[(_digest(token), via_cookie)] = (
-                user, generation, time.monotonic() + self.ttl_s)
+                user,
+                generation,
+                time.monotonic() + self.ttl_s,
+            )
 
     @staticmethod
     def generation() -> int:
@@ -215,8 +236,7 @@ class LoginRateLimiter:
     :meth:`begin` admits an attempt (or returns the seconds to wait) and counts it in flight
     until :meth:`end`; parallel attempts therefore count before any of them fails."""
 
-    def __init__(self, max_failures: int, window_s: float, client_max_failures: int = 20
-                 ) -> None:
+    def __init__(self, max_failures: int, window_s: float, client_max_failures: int = 20) -> None:
         self.max_failures = max_failures
         self.client_max_failures = client_max_failures
         self.window_s = window_s
@@ -250,16 +270,20 @@ class LoginRateLimiter:
         now = time.monotonic()
         user, cli = self._keys(username, client)
         with self._lock:
-            return max(self._wait(user, self.max_failures, now),
-                       self._wait(cli, self.client_max_failures, now))
+            return max(
+                self._wait(user, self.max_failures, now),
+                self._wait(cli, self.client_max_failures, now),
+            )
 
     def begin(self, username: str, client: str) -> float:
         """Admit an attempt (0, now counted in flight) or the seconds to wait."""
         now = time.monotonic()
         user, cli = self._keys(username, client)
         with self._lock:
-            wait = max(self._wait(user, self.max_failures, now),
-                       self._wait(cli, self.client_max_failures, now))
+            wait = max(
+                self._wait(user, self.max_failures, now),
+                self._wait(cli, self.client_max_failures, now),
+            )
             if wait == 0.0:
                 self._inflight[user] += 1
                 self._inflight[cli] += 1

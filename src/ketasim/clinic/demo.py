@@ -17,8 +17,12 @@ from ketasim.clinic.services.base import Actor
 __all__ = ["DEMO_PASSWORD", "load_demo"]
 
 DEMO_PASSWORD = "demo-password"
-_STAFF = (("admin", "Alex Admin", "admin"), ("prescriber", "Dr Priya Prescriber", "prescriber"),
-          ("nurse", "Noah Nurse", "nurse"), ("auditor", "Ana Auditor", "auditor"))
+_STAFF = (
+    ("admin", "Alex Admin", "admin"),
+    ("prescriber", "Dr Priya Prescriber", "prescriber"),
+    ("nurse", "Noah Nurse", "nurse"),
+    ("auditor", "Ana Auditor", "auditor"),
+)
 _PATIENTS = (
     ("Maria", "Garcia", "1978-03-14", "female", 64.0, 162, "Hispanic", "Spanish"),
     ("James", "Okafor", "1969-11-02", "male", 88.0, 181, "Black", "English"),
@@ -39,74 +43,157 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
     cli = Actor(None, "demo")
     staff = {}
     for username, name, role in _STAFF:
-        u = users.create_user(session, cli, username=username, full_name=name, role=role,
-                              password=DEMO_PASSWORD, policy=False)
+        u = users.create_user(
+            session,
+            cli,
+            username=username,
+            full_name=name,
+            role=role,
+            password=DEMO_PASSWORD,
+            policy=False,
+        )
         staff[role] = Actor(u.id, u.username)
     doc = consent.create_document(
-        session, staff["admin"], code="ketamine-treatment", title="Consent to ketamine or "
-        "esketamine treatment",
+        session,
+        staff["admin"],
+        code="ketamine-treatment",
+        title="Consent to ketamine or esketamine treatment",
         body="I have been told about the expected benefits and the risks of treatment: "
         "sedation, dissociation, a rise in blood pressure, misuse, and that I must not drive "
-        "until the next day. I can withdraw at any time.")
+        "until the next day. I can withdraw at any time.",
+    )
     nurse, presc = staff["nurse"], staff["prescriber"]
     today = utcnow().replace(hour=9, minute=0, second=0, microsecond=0)
     for i, (given, family, born, sex, weight, height, eth, lang) in enumerate(_PATIENTS):
         p = patients.create_patient(
-            session, nurse, mrn=f"DEMO-{1001 + i}", given_name=given, family_name=family,
-            birth_date=dt.date.fromisoformat(born), sex=sex, weight_kg=weight,
-            height_cm=float(height), ethnicity=eth, language=lang)
+            session,
+            nurse,
+            mrn=f"DEMO-{1001 + i}",
+            given_name=given,
+            family_name=family,
+            birth_date=dt.date.fromisoformat(born),
+            sex=sex,
+            weight_kg=weight,
+            height_cm=float(height),
+            ethnicity=eth,
+            language=lang,
+        )
         consent.sign_consent(session, nurse, p.id, doc.id, f"{given} {family}")
         protocol = "esketamine-trd-us" if i % 2 == 0 else "depression-iv-course"
         sbp = float(rng.integers(115, 138))
         scr = screening.create_screening(
-            session, nurse, p.id, protocol_id=protocol, sbp_mmhg=sbp, dbp_mmhg=sbp - 45,
-            heart_rate_bpm=float(rng.integers(60, 85)), spo2_percent=98.0,
+            session,
+            nurse,
+            p.id,
+            protocol_id=protocol,
+            sbp_mmhg=sbp,
+            dbp_mmhg=sbp - 45,
+            heart_rate_bpm=float(rng.integers(60, 85)),
+            spo2_percent=98.0,
             pregnant=False if sex == "female" else None,
-            history="Major depressive disorder; two adequate antidepressant trials failed.")
+            history="Major depressive disorder; two adequate antidepressant trials failed.",
+        )
         plan = plans.create_plan(session, presc, p.id, screening_id=scr.id)
         if plan.has_stop:
             continue
         plans.sign_plan(session, presc, plan.id)
         n_sessions = 1 + i % 4
         # on the signed plan's own schedule (the chair-side rules refuse more sessions per week)
-        offsets = [dt.timedelta(minutes=float(d["time_min"]))  # type: ignore[arg-type]
-                   for d in plan.doses[:n_sessions]]
+        offsets = [
+            dt.timedelta(minutes=float(d["time_min"]))  # type: ignore[arg-type]
+            for d in plan.doses[:n_sessions]
+        ]
         start = today - offsets[-1] - dt.timedelta(days=1)
         madrs = int(rng.integers(28, 38))
-        ratings.add_rating(session, nurse, p.id, scale="MADRS", score=madrs,
-                           taken_on=(start - dt.timedelta(days=1)).date())
+        ratings.add_rating(
+            session,
+            nurse,
+            p.id,
+            scale="MADRS",
+            score=madrs,
+            taken_on=(start - dt.timedelta(days=1)).date(),
+        )
         for k in range(n_sessions):
             when = start + offsets[k]
             s = sessions.open_session(session, nurse, plan.id)
             pre = float(rng.integers(118, 136))
-            sessions.predose_check(session, nurse, s.id, sbp_mmhg=pre, dbp_mmhg=pre - 44,
-                                   heart_rate_bpm=72.0, spo2_percent=98.0,
-                                   fasting_confirmed=True, transport_arranged=True)
+            sessions.predose_check(
+                session,
+                nurse,
+                s.id,
+                sbp_mmhg=pre,
+                dbp_mmhg=pre - 44,
+                heart_rate_bpm=72.0,
+                spo2_percent=98.0,
+                fasting_confirmed=True,
+                transport_arranged=True,
+            )
             dose = float(plan.doses[min(k, len(plan.doses) - 1)]["amount_mg"])  # type: ignore[arg-type]
-            sessions.give_dose(session, nurse, s.id, dose_mg=round(dose, 1),
-                               lot_number=f"LOT{2400 + i}{k}", start_at=when,
-                               end_at=when + dt.timedelta(minutes=40 if i % 2 else 10))
-            for minute, cp in ((0, "pre-dose"), (15, ""), (40, "40-min"), (90, ""),
-                               (125, "pre-discharge")):
+            sessions.give_dose(
+                session,
+                nurse,
+                s.id,
+                dose_mg=round(dose, 1),
+                lot_number=f"LOT{2400 + i}{k}",
+                start_at=when,
+                end_at=when + dt.timedelta(minutes=40 if i % 2 else 10),
+            )
+            for minute, cp in (
+                (0, "pre-dose"),
+                (15, ""),
+                (40, "40-min"),
+                (90, ""),
+                (125, "pre-discharge"),
+            ):
                 rise = 14.0 if minute == 40 else (6.0 if minute in (15, 90) else 0.0)
                 sessions.add_observation(
-                    session, nurse, s.id, minutes_after_dose=float(minute), checkpoint=cp,
-                    sbp_mmhg=pre + rise, dbp_mmhg=pre - 44 + rise / 2,
-                    heart_rate_bpm=74.0 + rise / 2, spo2_percent=97.0,
-                    cadss=12.0 if minute == 40 else 2.0, moaas=5 if minute != 40 else 4)
+                    session,
+                    nurse,
+                    s.id,
+                    minutes_after_dose=float(minute),
+                    checkpoint=cp,
+                    sbp_mmhg=pre + rise,
+                    dbp_mmhg=pre - 44 + rise / 2,
+                    heart_rate_bpm=74.0 + rise / 2,
+                    spo2_percent=97.0,
+                    cadss=12.0 if minute == 40 else 2.0,
+                    moaas=5 if minute != 40 else 4,
+                )
             sessions.discharge(
-                session, nurse, s.id, discharged_at=when + dt.timedelta(minutes=130),
-                criteria_met=True, ready_to_leave_min=95.0, vitals_acceptable_end=True,
-                transport_arranged=True, first_treatment=k == 0,
-                monitoring_provider="Noah Nurse", setting="outpatient",
-                vitals_acceptable_before=True, sedation_observed=False,
-                dissociation_observed=True, respiratory_depression_observed=False,
-                serious_adverse_event=False)
+                session,
+                nurse,
+                s.id,
+                discharged_at=when + dt.timedelta(minutes=130),
+                criteria_met=True,
+                ready_to_leave_min=95.0,
+                vitals_acceptable_end=True,
+                transport_arranged=True,
+                first_treatment=k == 0,
+                monitoring_provider="Noah Nurse",
+                setting="outpatient",
+                vitals_acceptable_before=True,
+                sedation_observed=False,
+                dissociation_observed=True,
+                respiratory_depression_observed=False,
+                serious_adverse_event=False,
+            )
             sessions.sign_session(session, nurse, s.id)
             madrs = max(4, int(madrs * float(rng.uniform(0.65, 0.9))))
-            ratings.add_rating(session, nurse, p.id, scale="MADRS", score=madrs,
-                               taken_on=(when + dt.timedelta(days=1)).date())
+            ratings.add_rating(
+                session,
+                nurse,
+                p.id,
+                scale="MADRS",
+                score=madrs,
+                taken_on=(when + dt.timedelta(days=1)).date(),
+            )
         # the next sessions, the first of them on today's board
-        schedule_plan(session, nurse, plan.id, first_day=today.date(),
-                      time_utc=dt.time(8 + i, 30), chair=f"Chair {1 + i % 3}")
+        schedule_plan(
+            session,
+            nurse,
+            plan.id,
+            first_day=today.date(),
+            time_utc=dt.time(8 + i, 30),
+            chair=f"Chair {1 + i % 3}",
+        )
     return True

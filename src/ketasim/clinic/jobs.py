@@ -71,15 +71,17 @@ class JobRunner:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ketasim-job")
 
-    def submit(self, owner_id: int, title: str, target: Callable[..., dict[str, Any]],
-               payload: Any) -> Job:
+    def submit(
+        self, owner_id: int, title: str, target: Callable[..., dict[str, Any]], payload: Any
+    ) -> Job:
         """Queue ``target(payload, progress)`` (a module-level function; it runs in a child
         process). Raises :class:`JobLimit` when the user or the server has too many pending."""
         with self._lock:
             pending = [j for j in self._jobs.values() if j.state in ("queued", "running")]
             if len(pending) >= MAX_PENDING:
-                raise JobLimit(f"the server runs at most {MAX_PENDING} jobs at a time; try "
-                               "again later")
+                raise JobLimit(
+                    f"the server runs at most {MAX_PENDING} jobs at a time; try again later"
+                )
             if sum(j.owner_id == owner_id for j in pending) >= PER_USER:
                 raise JobLimit(f"at most {PER_USER} of your jobs queued or running at a time")
             job = Job(secrets.token_urlsafe(12), owner_id, title)
@@ -108,8 +110,10 @@ class JobRunner:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     job.state = "failed"
-                    job.error = (f"run time: over the limit of {self.timeout_s:g} s per job on "
-                                 "this page (use `ketasim trial` for larger runs)")
+                    job.error = (
+                        f"run time: over the limit of {self.timeout_s:g} s per job on "
+                        "this page (use `ketasim trial` for larger runs)"
+                    )
                     break
                 if not parent.poll(min(left, 0.5)):
                     if not proc.is_alive() and not parent.poll():

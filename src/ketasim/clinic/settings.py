@@ -56,8 +56,10 @@ class Settings:
         try:
             ZoneInfo(self.clinic_tz)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"KETASIM_CLINIC_TZ: unknown time zone {self.clinic_tz!r}; give an "
-                             "IANA name such as UTC or Europe/Paris") from None
+            raise ValueError(
+                f"KETASIM_CLINIC_TZ: unknown time zone {self.clinic_tz!r}; give an "
+                "IANA name such as UTC or Europe/Paris"
+            ) from None
 
     @property
     def url(self) -> str:
@@ -77,8 +79,13 @@ class Settings:
         return self.url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, data_dir: Path | None = None,
-                 **overrides: object) -> Settings:
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        data_dir: Path | None = None,
+        **overrides: object,
+    ) -> Settings:
         """Settings from the environment: ``DATABASE_URL``, ``KETASIM_DATA_DIR``,
         ``KETASIM_COOKIE_SECURE`` (1/0), ``KETASIM_CLINIC_TZ`` (IANA name)."""
         env = os.environ if env is None else env

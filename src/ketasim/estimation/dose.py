@@ -45,11 +45,16 @@ class DoseRecommendation:
 
     def describe(self) -> str:
         """One sentence for people."""
-        what = ("infusion rate for a steady-state" if self.kind == "rate"
-                else "IV dose for an AUC(0-inf)")
-        return (f"{what} {self.analyte} of {self.target:g} {self.target_unit}: "
-                f"{self.value:.4g} {self.unit} (90% interval {self.ci90_low:.4g} to "
-                f"{self.ci90_high:.4g}; typical patient {self.typical_value:.4g} {self.unit})")
+        what = (
+            "infusion rate for a steady-state"
+            if self.kind == "rate"
+            else "IV dose for an AUC(0-inf)"
+        )
+        return (
+            f"{what} {self.analyte} of {self.target:g} {self.target_unit}: "
+            f"{self.value:.4g} {self.unit} (90% interval {self.ci90_low:.4g} to "
+            f"{self.ci90_high:.4g}; typical patient {self.typical_value:.4g} {self.unit})"
+        )
 
 
 def _exposure_per_unit(system: LinearSystem, analyte: str) -> float:
@@ -65,8 +70,9 @@ def _exposure_per_unit(system: LinearSystem, analyte: str) -> float:
     try:
         x = np.linalg.solve(system.K, -e)
     except np.linalg.LinAlgError:
-        raise InputError("target", f"model {system.model_id} has no steady state "
-                         "(no elimination)") from None
+        raise InputError(
+            "target", f"model {system.model_id} has no steady state (no elimination)"
+        ) from None
     return float(row @ x)
 
 
@@ -103,6 +109,14 @@ def recommend_infusion_rate(
         # AUC ng.h/mL = mg.h/L x 1000 -> mg.min/L
         scale, unit, target_unit = target / 1000.0 * 60.0, "mg", "ng.h/mL"
     value = scale / e0
-    return DoseRecommendation(kind, name, target, target_unit, value, unit,
-                              value * np.exp(-_Z90 * sd), value * np.exp(_Z90 * sd),
-                              scale / typical)
+    return DoseRecommendation(
+        kind,
+        name,
+        target,
+        target_unit,
+        value,
+        unit,
+        value * np.exp(-_Z90 * sd),
+        value * np.exp(_Z90 * sd),
+        scale / typical,
+    )

@@ -37,8 +37,15 @@ from ketasim.pk.system import LinearSystem, build_system, individual_parameters
 from ketasim.pk.variability import omega_matrix
 from ketasim.types import FloatArray
 
-__all__ = ["FitPart", "FitRow", "IndividualFit", "ParameterEstimate", "Prediction",
-           "RecordLike", "fit_individual"]
+__all__ = [
+    "FitPart",
+    "FitRow",
+    "IndividualFit",
+    "ParameterEstimate",
+    "Prediction",
+    "RecordLike",
+    "fit_individual",
+]
 
 InputsLike = SystemInputs | Callable[[LinearSystem], SystemInputs]
 _Z90 = float(norm.ppf(0.95))
@@ -135,8 +142,13 @@ class _Problem:
     (``kappa = omega_iov u``), so the prior stays ``u'u``.
     """
 
-    def __init__(self, model: ModelSpec, patient: Patient, inputs: InputsLike,
-                 parts: Sequence[FitPart] | None = None) -> None:
+    def __init__(
+        self,
+        model: ModelSpec,
+        patient: Patient,
+        inputs: InputsLike,
+        parts: Sequence[FitPart] | None = None,
+    ) -> None:
         self.model = model
         self.patient = patient
         self.inputs = inputs
@@ -147,7 +159,8 @@ class _Problem:
         # kappa cannot be told apart: no kappa is estimated
         labels = sorted({p.occasion for p in self.parts if p.occasion is not None})
         self.kappa_keys: list[tuple[str, int]] = [
-            (name, label) for label in labels for name in model.iov]
+            (name, label) for label in labels for name in model.iov
+        ]
         self.names = self.eta_names + [f"{name}@OCC{label}" for name, label in self.kappa_keys]
         iov_sd = [np.sqrt(model.iov[name].variance()) for name, _ in self.kappa_keys]
         n_eta = len(self.eta_names)
@@ -157,18 +170,22 @@ class _Problem:
 
     def etas(self, u: FloatArray) -> dict[str, float]:
         eta = self.L @ u
-        return dict(zip(self.eta_names, map(float, eta[:len(self.eta_names)]), strict=True))
+        return dict(zip(self.eta_names, map(float, eta[: len(self.eta_names)]), strict=True))
 
     def kappas(self, u: FloatArray, occasion: int | None) -> dict[str, float]:
         """The occasion's kappas (empty for a model without ``[iov]`` or without occasions)."""
         eta = self.L @ u
         n_eta = len(self.eta_names)
-        return {name: float(eta[n_eta + i]) for i, (name, label) in enumerate(self.kappa_keys)
-                if label == occasion}
+        return {
+            name: float(eta[n_eta + i])
+            for i, (name, label) in enumerate(self.kappa_keys)
+            if label == occasion
+        }
 
     def _part_system(self, part: FitPart, u: FloatArray) -> LinearSystem:
-        return build_system(self.model, part.patient, etas=self.etas(u),
-                            kappas=self.kappas(u, part.occasion))
+        return build_system(
+            self.model, part.patient, etas=self.etas(u), kappas=self.kappas(u, part.occasion)
+        )
 
     def system(self, u: FloatArray) -> LinearSystem:
         """The system of the last part (the latest covariates and occasion)."""
@@ -202,8 +219,9 @@ class _Problem:
         col = np.array([names.index(f"{a}_plasma") for a in analytes])
         return np.asarray(out[np.arange(t.size), col], dtype=np.float64)
 
-    def log_conc_jacobian(self, u: FloatArray, times: FloatArray,
-                          analytes: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+    def log_conc_jacobian(
+        self, u: FloatArray, times: FloatArray, analytes: Sequence[str]
+    ) -> tuple[FloatArray, FloatArray]:
         """Concentrations at ``u`` and d log(conc) / du by forward differences."""
         f0 = self.conc(u, times, analytes)
         zero = f0 <= _ZERO_NG_PER_ML  # no drug yet (round-off): no band
@@ -250,17 +268,22 @@ class IndividualFit:
     findings: tuple[Finding, ...] = ()
     problem: _Problem | None = field(default=None, repr=False, compare=False)
     u_map: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
-    u_cov: FloatArray = field(default_factory=lambda: np.zeros((0, 0)), repr=False,
-                              compare=False)
+    u_cov: FloatArray = field(default_factory=lambda: np.zeros((0, 0)), repr=False, compare=False)
 
     def system(self) -> LinearSystem:
         """The individual's linear system at the MAP estimate."""
         assert self.problem is not None
         return self.problem.system(self.u_map)
 
-    def predict(self, times_min: FloatArray | list[float], analyte: str | None = None, *,
-                method: Literal["delta", "sampling"] = "delta", n_draws: int = 500,
-                rng: np.random.Generator | int | None = None) -> Prediction:
+    def predict(
+        self,
+        times_min: FloatArray | list[float],
+        analyte: str | None = None,
+        *,
+        method: Literal["delta", "sampling"] = "delta",
+        n_draws: int = 500,
+        rng: np.random.Generator | int | None = None,
+    ) -> Prediction:
         """Individual predictions (ng/mL) at ``times_min`` with a 90% posterior band.
 
         ``delta``: normal approximation of log concentration (Laplace covariance propagated
@@ -273,11 +296,11 @@ class IndividualFit:
         if method == "sampling":
             f0 = self.problem.conc(self.u_map, times, analytes)
             gen = np.random.default_rng(rng)
-            draws = gen.multivariate_normal(self.u_map, self.u_cov, size=n_draws,
-                                            method="cholesky")
+            draws = gen.multivariate_normal(self.u_map, self.u_cov, size=n_draws, method="cholesky")
             sims = np.array([self.problem.conc(u, times, analytes) for u in draws])
-            return Prediction(times, name, f0, np.percentile(sims, 5, axis=0),
-                              np.percentile(sims, 95, axis=0))
+            return Prediction(
+                times, name, f0, np.percentile(sims, 5, axis=0), np.percentile(sims, 95, axis=0)
+            )
         f0, J = self.problem.log_conc_jacobian(self.u_map, times, analytes)
         sd = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", J, self.u_cov, J), 0.0))
         return Prediction(times, name, f0, f0 * np.exp(-_Z90 * sd), f0 * np.exp(_Z90 * sd))
@@ -291,20 +314,30 @@ def _analyte_of(rec: RecordLike, model: ModelSpec) -> str:
             aliases.setdefault(a.replace("es", "", 1), a)
         if rec.analyte in aliases:
             return aliases[rec.analyte]
-        raise DataFileError(f"analyte {rec.analyte!r} is not one of {', '.join(names)}",
-                            row=rec.row, column="ANALYTE")
+        raise DataFileError(
+            f"analyte {rec.analyte!r} is not one of {', '.join(names)}",
+            row=rec.row,
+            column="ANALYTE",
+        )
     if rec.cmt is not None and rec.evid not in (1, 4):
         comps = model.compartments
         if not 1 <= rec.cmt <= len(comps):
-            raise DataFileError(f"CMT {rec.cmt} is not a compartment of {model.id} (1 to "
-                                f"{len(comps)})", row=rec.row, column="CMT")
+            raise DataFileError(
+                f"CMT {rec.cmt} is not a compartment of {model.id} (1 to {len(comps)})",
+                row=rec.row,
+                column="CMT",
+            )
         comp = comps[rec.cmt - 1]
         if comp.analyte is None or comp.observed != "plasma":
-            observed = ", ".join(f"{i + 1} ({c.analyte})" for i, c in enumerate(comps)
-                                 if c.observed == "plasma")
-            raise DataFileError(f"CMT {rec.cmt} ({comp.name}) is not an observed compartment "
-                                f"of {model.id}; observations use CMT {observed}",
-                                row=rec.row, column="CMT")
+            observed = ", ".join(
+                f"{i + 1} ({c.analyte})" for i, c in enumerate(comps) if c.observed == "plasma"
+            )
+            raise DataFileError(
+                f"CMT {rec.cmt} ({comp.name}) is not an observed compartment "
+                f"of {model.id}; observations use CMT {observed}",
+                row=rec.row,
+                column="CMT",
+            )
         return comp.analyte
     return names[0]
 
@@ -317,8 +350,12 @@ def _lloq(rec: RecordLike) -> float | None:
 def _censored(rec: RecordLike) -> bool:
     """Below the limit of quantification: an LLOQ and no DV, or a DV under it (M3)."""
     lloq = _lloq(rec)
-    return (rec.evid == 0 and rec.mdv == 0 and lloq is not None
-            and (rec.dv_ng_per_ml is None or rec.dv_ng_per_ml < lloq))
+    return (
+        rec.evid == 0
+        and rec.mdv == 0
+        and lloq is not None
+        and (rec.dv_ng_per_ml is None or rec.dv_ng_per_ml < lloq)
+    )
 
 
 def _check_records(records: Sequence[RecordLike]) -> None:
@@ -326,8 +363,12 @@ def _check_records(records: Sequence[RecordLike]) -> None:
     first_dose = min(doses) if doses else None
     for r in records:
         if r.evid == 0 and r.mdv == 0 and (first_dose is None or r.time_min < first_dose):
-            raise DataFileError("observation before any dose; the model starts at zero drug "
-                                "(set MDV = 1 on pre-dose rows)", row=r.row, column="TIME")
+            raise DataFileError(
+                "observation before any dose; the model starts at zero drug "
+                "(set MDV = 1 on pre-dose rows)",
+                row=r.row,
+                column="TIME",
+            )
 
 
 def fit_individual(
@@ -376,9 +417,12 @@ def fit_individual(
         findings += [f for f in check_validity(model, part.patient) if f not in findings]
     refuse_extrapolation(findings, allow=allow_extrapolation)
     if not model.iiv and not model.iov:
-        raise InputError("model", f"model {model.id} publishes no inter-individual "
-                         "variability, so there is no prior to individualise; choose a model "
-                         "with [iiv]")
+        raise InputError(
+            "model",
+            f"model {model.id} publishes no inter-individual "
+            "variability, so there is no prior to individualise; choose a model "
+            "with [iiv]",
+        )
     _check_records(records)
     problem = _Problem(model, patient, inputs, parts)
     seen: set[int] = set()
@@ -388,31 +432,55 @@ def fit_individual(
             seen.add(r.row)
             rows_in.append(r)
     analytes_all = [_analyte_of(r, model) for r in rows_in]
-    obs = [i for i, r in enumerate(rows_in)
-           if r.evid == 0 and r.mdv == 0 and (r.dv_ng_per_ml is not None or _censored(r))]
+    obs = [
+        i
+        for i, r in enumerate(rows_in)
+        if r.evid == 0 and r.mdv == 0 and (r.dv_ng_per_ml is not None or _censored(r))
+    ]
     obs_times = np.array([rows_in[i].time_min for i in obs])
     obs_analytes = [analytes_all[i] for i in obs]
     cens = np.array([_censored(rows_in[i]) for i in obs], dtype=bool)
-    y = np.array([(_lloq(rows_in[i]) if cens[k] else rows_in[i].dv_ng_per_ml) or 0.0
-                  for k, i in enumerate(obs)], dtype=np.float64)
+    y = np.array(
+        [
+            (_lloq(rows_in[i]) if cens[k] else rows_in[i].dv_ng_per_ml) or 0.0
+            for k, i in enumerate(obs)
+        ],
+        dtype=np.float64,
+    )
     if cens.any():
-        findings.append(Finding("fit.m3", "info", f"{int(cens.sum())} observation(s) below "
-                                "the limit of quantification: M3 likelihood P(Y < LLOQ)",
-                                "Beal, J Pharmacokinet Pharmacodyn 2001;28:481-504"))
-    errors = residual_errors_for(model, set(obs_analytes) or {model.analyte_names[0]},
-                                 residual_error)
+        findings.append(
+            Finding(
+                "fit.m3",
+                "info",
+                f"{int(cens.sum())} observation(s) below "
+                "the limit of quantification: M3 likelihood P(Y < LLOQ)",
+                "Beal, J Pharmacokinet Pharmacodyn 2001;28:481-504",
+            )
+        )
+    errors = residual_errors_for(
+        model, set(obs_analytes) or {model.analyte_names[0]}, residual_error
+    )
     for a, e in errors.items():
         if e.assumed:
-            findings.append(Finding("fit.residual_error.assumed", "info",
-                                    f"{a}: residual error {e.describe()}", "user"))
+            findings.append(
+                Finding(
+                    "fit.residual_error.assumed",
+                    "info",
+                    f"{a}: residual error {e.describe()}",
+                    "user",
+                )
+            )
     prop = np.array([errors[a].proportional for a in obs_analytes])
     add = np.array([errors[a].additive_ng_per_ml for a in obs_analytes])
     log_mask = np.array([errors[a].log_scale for a in obs_analytes], dtype=bool)
     for i, k in enumerate(obs):
         if log_mask[i] and y[i] <= 0 and not cens[i]:
-            raise DataFileError("DV must be > 0 for a log-scale residual error (set MDV = 1 "
-                                "below the limit of quantification)", row=rows_in[k].row,
-                                column="DV")
+            raise DataFileError(
+                "DV must be > 0 for a log-scale residual error (set MDV = 1 "
+                "below the limit of quantification)",
+                row=rows_in[k].row,
+                column="DV",
+            )
     logy = np.log(np.where(log_mask, np.maximum(y, 1e-300), 1.0))
 
     def residuals(u: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -421,8 +489,9 @@ def fit_individual(
         f = problem.conc(u, obs_times, obs_analytes)
         f_safe = np.maximum(f, 1e-12)
         sd = np.where(log_mask, prop, np.sqrt((prop * f_safe) ** 2 + add**2))
-        r = np.where(log_mask, (logy - np.log(f_safe)) / np.where(log_mask, prop, 1.0),
-                     (y - f) / sd)
+        r = np.where(
+            log_mask, (logy - np.log(f_safe)) / np.where(log_mask, prop, 1.0), (y - f) / sd
+        )
         if cens.any():
             r = np.where(cens, np.sqrt(np.maximum(-2.0 * log_ndtr(r), 0.0)), r)
         return r, np.where(cens, 1.0, sd)
@@ -451,26 +520,52 @@ def fit_individual(
         u_cov = 0.5 * (u_cov + u_cov.T)
     else:
         u_map, u_cov = u0, np.eye(n)
-        findings.append(Finding("fit.no_levels", "info", "no measured levels: the posterior "
-                                "is the prior (a priori prediction)", "ketasim.estimation"))
+        findings.append(
+            Finding(
+                "fit.no_levels",
+                "info",
+                "no measured levels: the posterior is the prior (a priori prediction)",
+                "ketasim.estimation",
+            )
+        )
     if not converged:
-        findings.append(Finding("fit.not_converged", "warn", f"ID {id}: the MAP search did "
-                                "not converge; estimates may be unreliable",
-                                "scipy.optimize.minimize BFGS"))
+        findings.append(
+            Finding(
+                "fit.not_converged",
+                "warn",
+                f"ID {id}: the MAP search did not converge; estimates may be unreliable",
+                "scipy.optimize.minimize BFGS",
+            )
+        )
     L = problem.L
     eta_map = L @ u_map
     eta_cov = L @ u_cov @ L.T
     fit = IndividualFit(
-        id=id, model_id=model.id,
+        id=id,
+        model_id=model.id,
         parameters=_parameters(model, problem.parts[-1].patient, eta_map, eta_cov, problem),
-        eta_names=tuple(problem.names), eta_map=eta_map, eta_cov=eta_cov, rows=(),
-        residual_errors=errors, ofv=ofv(u_map), converged=converged, n_observations=len(obs),
-        findings=tuple(findings), problem=problem, u_map=u_map, u_cov=u_cov)
+        eta_names=tuple(problem.names),
+        eta_map=eta_map,
+        eta_cov=eta_cov,
+        rows=(),
+        residual_errors=errors,
+        ofv=ofv(u_map),
+        converged=converged,
+        n_observations=len(obs),
+        findings=tuple(findings),
+        problem=problem,
+        u_map=u_map,
+        u_cov=u_cov,
+    )
     return _with_rows(fit, rows_in, analytes_all, errors)
 
 
-def _with_rows(fit: IndividualFit, rows_in: Sequence[RecordLike], analytes: list[str],
-               errors: Mapping[str, ResidualErrorModel]) -> IndividualFit:
+def _with_rows(
+    fit: IndividualFit,
+    rows_in: Sequence[RecordLike],
+    analytes: list[str],
+    errors: Mapping[str, ResidualErrorModel],
+) -> IndividualFit:
     from dataclasses import replace
 
     assert fit.problem is not None
@@ -487,20 +582,36 @@ def _with_rows(fit: IndividualFit, rows_in: Sequence[RecordLike], analytes: list
             e = errors.get(analytes[i])
             if e is not None and ipred[i] > 0:
                 if e.log_scale:
-                    iwres = float(np.log(r.dv_ng_per_ml / ipred[i]) / e.proportional) \
-                        if r.dv_ng_per_ml > 0 else None
+                    iwres = (
+                        float(np.log(r.dv_ng_per_ml / ipred[i]) / e.proportional)
+                        if r.dv_ng_per_ml > 0
+                        else None
+                    )
                 else:
-                    iwres = float((r.dv_ng_per_ml - ipred[i])
-                                  / e.sd_ng_per_ml(np.array([ipred[i]]))[0])
-        rows.append(FitRow(r.row, float(r.time_min), analytes[i], int(r.evid), int(r.mdv),
-                           r.dv_ng_per_ml, float(pred[i]), float(ipred[i]),
-                           float(ipred[i] * np.exp(-_Z90 * sd[i])),
-                           float(ipred[i] * np.exp(_Z90 * sd[i])), iwres))
+                    iwres = float(
+                        (r.dv_ng_per_ml - ipred[i]) / e.sd_ng_per_ml(np.array([ipred[i]]))[0]
+                    )
+        rows.append(
+            FitRow(
+                r.row,
+                float(r.time_min),
+                analytes[i],
+                int(r.evid),
+                int(r.mdv),
+                r.dv_ng_per_ml,
+                float(pred[i]),
+                float(ipred[i]),
+                float(ipred[i] * np.exp(-_Z90 * sd[i])),
+                float(ipred[i] * np.exp(_Z90 * sd[i])),
+                iwres,
+            )
+        )
     return replace(fit, rows=tuple(rows))
 
 
-def _parameters(model: ModelSpec, patient: Patient, eta: FloatArray, cov: FloatArray,
-                problem: _Problem) -> dict[str, ParameterEstimate]:
+def _parameters(
+    model: ModelSpec, patient: Patient, eta: FloatArray, cov: FloatArray, problem: _Problem
+) -> dict[str, ParameterEstimate]:
     """Each parameter with IIV, then each (IOV parameter, occasion): MAP value and interval of
     the individual value (on an occasion: eta + kappa, whose variance adds the covariance)."""
     out: dict[str, ParameterEstimate] = {}
@@ -534,6 +645,7 @@ def _parameters(model: ModelSpec, patient: Patient, eta: FloatArray, cov: FloatA
                 return float(1.0 / (1.0 + np.exp(-lo)))
             return float(typical + e)
 
-        out[key] = ParameterEstimate(apply(e), unit, typical, e, sd, apply(e - _Z90 * sd),
-                                     apply(e + _Z90 * sd), scale)
+        out[key] = ParameterEstimate(
+            apply(e), unit, typical, e, sd, apply(e - _Z90 * sd), apply(e + _Z90 * sd), scale
+        )
     return out

@@ -58,8 +58,9 @@ def _fallback(K: FloatArray, inputs: SystemInputs, times: FloatArray) -> FloatAr
     return out
 
 
-def predict_piecewise(segments: Sequence[Segment], inputs: SystemInputs,
-                      times_min: FloatArray) -> FloatArray:
+def predict_piecewise(
+    segments: Sequence[Segment], inputs: SystemInputs, times_min: FloatArray
+) -> FloatArray:
     """Outputs at ``times_min`` (ascending) of a system that changes at the segments' starts,
     shape (m, n_outputs): :func:`ketasim.pk.piecewise.solve_piecewise` by modal superposition.
 
@@ -81,8 +82,7 @@ def predict_piecewise(segments: Sequence[Segment], inputs: SystemInputs,
         grid = np.append(times[sel], hi) if np.isfinite(hi) else times[sel]
         if grid.size == 0:
             continue
-        states = predict_states(seg.K, SystemInputs(carried + part.boluses, part.infusions),
-                                grid)
+        states = predict_states(seg.K, SystemInputs(carried + part.boluses, part.infusions), grid)
         if np.isfinite(hi):
             x = states[-1]
             states = states[:-1]

@@ -67,8 +67,11 @@ def parse_residual_error(text: str, *, field: str = "residual_error") -> Residua
     for term in (text or "").split("+"):
         match = _TERM_RE.match(term)
         if not match:
-            raise InputError(field, f"cannot read {term.strip()!r}; write e.g. "
-                             "'proportional 15%', 'additive 5 ng/mL' or both joined by '+'")
+            raise InputError(
+                field,
+                f"cannot read {term.strip()!r}; write e.g. "
+                "'proportional 15%', 'additive 5 ng/mL' or both joined by '+'",
+            )
         kind = match.group(1).lower()
         if kind.startswith("prop"):
             q = parse_quantity(match.group(2), field=field, expect="dimensionless")
@@ -83,8 +86,9 @@ def parse_residual_error(text: str, *, field: str = "residual_error") -> Residua
     return ResidualErrorModel(prop, add, False, f"{field} {text.strip()}", True)
 
 
-def residual_errors_for(model: ModelSpec, analytes: set[str],
-                        user: ResidualErrorModel | None) -> dict[str, ResidualErrorModel]:
+def residual_errors_for(
+    model: ModelSpec, analytes: set[str], user: ResidualErrorModel | None
+) -> dict[str, ResidualErrorModel]:
     """The residual error model of each observed analyte: the user's (assumed) if given,
     else the model file's; an analyte with neither is an error naming ``--residual-error``."""
     out: dict[str, ResidualErrorModel] = {}
@@ -94,12 +98,17 @@ def residual_errors_for(model: ModelSpec, analytes: set[str],
             continue
         spec = model.residual_error.get(analyte)
         if spec is None:
-            raise InputError("residual_error", f"model {model.id} publishes no residual "
-                             f"error for {analyte}; supply one, e.g. 'proportional 15%' or "
-                             "'additive 5 ng/mL'")
-        out[analyte] = ResidualErrorModel((spec.proportional_percent or 0.0) / 100.0,
-                                          spec.additive_ng_per_ml or 0.0, spec.log_scale,
-                                          spec.source, False)
+            raise InputError(
+                "residual_error",
+                f"model {model.id} publishes no residual "
+                f"error for {analyte}; supply one, e.g. 'proportional 15%' or "
+                "'additive 5 ng/mL'",
+            )
+        out[analyte] = ResidualErrorModel(
+            (spec.proportional_percent or 0.0) / 100.0,
+            spec.additive_ng_per_ml or 0.0,
+            spec.log_scale,
+            spec.source,
+            False,
+        )
     return out
-
-

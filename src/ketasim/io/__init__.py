@@ -10,5 +10,12 @@ from ketasim.io.nonmem import (
     read_event_table,
 )
 
-__all__ = ["EventRecord", "Individual", "IndividualPart", "individual_inputs",
-           "individual_parts", "individual_segments", "read_event_table"]
+__all__ = [
+    "EventRecord",
+    "Individual",
+    "IndividualPart",
+    "individual_inputs",
+    "individual_parts",
+    "individual_segments",
+    "read_event_table",
+]

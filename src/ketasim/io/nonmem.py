@@ -52,8 +52,15 @@ from ketasim.pk.steady_state import steady_state_inputs
 from ketasim.pk.system import LinearSystem, RouteInputResolved
 from ketasim.units import to_internal
 
-__all__ = ["EventRecord", "Individual", "IndividualPart", "individual_inputs",
-           "individual_parts", "individual_segments", "read_event_table"]
+__all__ = [
+    "EventRecord",
+    "Individual",
+    "IndividualPart",
+    "individual_inputs",
+    "individual_parts",
+    "individual_segments",
+    "read_event_table",
+]
 
 REQUIRED = ("ID", "TIME", "AMT")
 NUMERIC = ("TIME", "AMT", "RATE", "CMT", "EVID", "DV", "MDV", "II", "ADDL", "SS", "LLOQ", "OCC")
@@ -84,8 +91,12 @@ class EventRecord:
     @property
     def censored(self) -> bool:
         """An observation below the limit of quantification (M3: only ``DV < LLOQ`` known)."""
-        return (self.evid == 0 and self.mdv == 0 and self.lloq_ng_per_ml is not None
-                and (self.dv_ng_per_ml is None or self.dv_ng_per_ml < self.lloq_ng_per_ml))
+        return (
+            self.evid == 0
+            and self.mdv == 0
+            and self.lloq_ng_per_ml is not None
+            and (self.dv_ng_per_ml is None or self.dv_ng_per_ml < self.lloq_ng_per_ml)
+        )
 
 
 @dataclass(frozen=True)
@@ -143,8 +154,9 @@ def read_event_table(
     df.columns = [str(c).strip().upper() for c in df.columns]
     for col in REQUIRED:
         if col not in df.columns:
-            raise DataFileError(f"missing required column (have {', '.join(df.columns)})",
-                                column=col)
+            raise DataFileError(
+                f"missing required column (have {', '.join(df.columns)})", column=col
+            )
     if df.empty:
         raise DataFileError("the table has no rows")
     t_factor, _ = to_internal(1.0, time_unit, expect="time", field="time_unit")
@@ -177,11 +189,13 @@ def read_event_table(
         if time is None:
             raise DataFileError("TIME is empty", row=row, column="TIME")
         if time < 0:
-            raise DataFileError(f"TIME {time:g} is negative; times must be >= 0", row=row,
-                                column="TIME")
+            raise DataFileError(
+                f"TIME {time:g} is negative; times must be >= 0", row=row, column="TIME"
+            )
         if pid in last_time and time < last_time[pid]:
-            raise DataFileError(f"TIME {time:g} goes back in time within ID {pid}", row=row,
-                                column="TIME")
+            raise DataFileError(
+                f"TIME {time:g} goes back in time within ID {pid}", row=row, column="TIME"
+            )
         last_time[pid] = time
         amt = val("AMT", 0.0) or 0.0
         if amt < 0:
@@ -189,32 +203,33 @@ def read_event_table(
         evid_v = val("EVID")
         evid = int(evid_v) if evid_v is not None else (1 if amt > 0 else 0)
         if evid not in (0, 1, 2, 3, 4):
-            raise DataFileError(f"EVID {evid} is not one of 0, 1, 2, 3, 4", row=row,
-                                column="EVID")
+            raise DataFileError(f"EVID {evid} is not one of 0, 1, 2, 3, 4", row=row, column="EVID")
         if evid in (1, 4) and amt <= 0:
             raise DataFileError("a dose record (EVID 1/4) needs AMT > 0", row=row, column="AMT")
         rate = val("RATE", 0.0) or 0.0
         if rate < 0 and rate not in (-1, -2):
-            raise DataFileError(f"RATE {rate:g} is negative (only -1 and -2 have a meaning)",
-                                row=row, column="RATE")
+            raise DataFileError(
+                f"RATE {rate:g} is negative (only -1 and -2 have a meaning)", row=row, column="RATE"
+            )
         ss = int(val("SS", 0) or 0)
         ii = val("II", 0.0) or 0.0
         if ss not in (0, 1, 2):
             raise DataFileError(f"SS {ss} is not one of 0, 1, 2", row=row, column="SS")
         if ss and evid not in (1, 4):
-            raise DataFileError("SS is set on a record that is not a dose", row=row,
-                                column="SS")
+            raise DataFileError("SS is set on a record that is not a dose", row=row, column="SS")
         if ss and ii <= 0:
-            raise DataFileError("a steady-state dose (SS = 1/2) needs II > 0", row=row,
-                                column="II")
+            raise DataFileError("a steady-state dose (SS = 1/2) needs II > 0", row=row, column="II")
         cmt_v = val("CMT")
         dv = val("DV")
         mdv_v = val("MDV")
         lloq = val("LLOQ")
         if lloq is not None and lloq <= 0:
             raise DataFileError(f"LLOQ {lloq:g} must be > 0", row=row, column="LLOQ")
-        mdv = int(mdv_v) if mdv_v is not None else (
-            0 if evid == 0 and (dv is not None or lloq is not None) else 1)
+        mdv = (
+            int(mdv_v)
+            if mdv_v is not None
+            else (0 if evid == 0 and (dv is not None or lloq is not None) else 1)
+        )
         if evid == 0 and mdv == 0 and dv is None and lloq is None:
             raise DataFileError("observation with MDV = 0 has no DV", row=row, column="DV")
         if dv is not None and dv < 0:
@@ -226,17 +241,24 @@ def read_event_table(
         if "ANALYTE" in df.columns and isinstance(df["ANALYTE"].iloc[i], str):
             analyte = df["ANALYTE"].iloc[i].strip().lower() or None
         rec = EventRecord(
-            row=row, id=pid, time_min=time * t_factor, evid=evid, amt_mg=amt * a_factor,
+            row=row,
+            id=pid,
+            time_min=time * t_factor,
+            evid=evid,
+            amt_mg=amt * a_factor,
             rate_mg_per_min=(rate * a_factor / t_factor) if rate > 0 else rate,
-            cmt=int(cmt_v) if cmt_v is not None else None, route=route,
+            cmt=int(cmt_v) if cmt_v is not None else None,
+            route=route,
             dv_ng_per_ml=(dv * dv_factor * 1000.0) if dv is not None else None,
-            mdv=mdv, analyte=analyte, ss=ss, ii_min=ii * t_factor,
+            mdv=mdv,
+            analyte=analyte,
+            ss=ss,
+            ii_min=ii * t_factor,
             lloq_ng_per_ml=(lloq * dv_factor * 1000.0) if lloq is not None else None,
         )
         occ_v = val("OCC")
         if occ_v is not None and (occ_v != int(occ_v) or occ_v < 0):
-            raise DataFileError(f"OCC {occ_v:g} is not a whole number >= 0", row=row,
-                                column="OCC")
+            raise DataFileError(f"OCC {occ_v:g} is not a whole number >= 0", row=row, column="OCC")
         row_cov: dict[str, float] = {}
         for c in covariate_cols:
             v = cov_values[c].iloc[i]
@@ -263,19 +285,32 @@ def read_event_table(
             if ii <= 0:
                 raise DataFileError("ADDL > 0 needs II > 0", row=row, column="II")
             for k in range(1, addl + 1):
-                by_id[pid].append(EventRecord(
-                    row=row, id=pid, time_min=(time + k * ii) * t_factor, evid=1,
-                    amt_mg=rec.amt_mg, rate_mg_per_min=rec.rate_mg_per_min, cmt=rec.cmt,
-                    route=rec.route, mdv=1))
+                by_id[pid].append(
+                    EventRecord(
+                        row=row,
+                        id=pid,
+                        time_min=(time + k * ii) * t_factor,
+                        evid=1,
+                        amt_mg=rec.amt_mg,
+                        rate_mg_per_min=rec.rate_mg_per_min,
+                        cmt=rec.cmt,
+                        route=rec.route,
+                        mdv=1,
+                    )
+                )
     for pid in order:
         records = sorted(by_id[pid], key=lambda r: r.time_min)  # stable: file order kept
-        individuals.append(Individual(pid, tuple(records), covs[pid], tuple(changes[pid]),
-                                      tuple(occs.get(pid, ()))))
+        individuals.append(
+            Individual(
+                pid, tuple(records), covs[pid], tuple(changes[pid]), tuple(occs.get(pid, ()))
+            )
+        )
     return individuals
 
 
-def individual_inputs(system: LinearSystem, individual: Individual, *,
-                      compartments: list[str]) -> SystemInputs:
+def individual_inputs(
+    system: LinearSystem, individual: Individual, *, compartments: list[str]
+) -> SystemInputs:
     """Translate an individual's dose and reset records into inputs of ``system``.
 
     ``compartments`` are the model's compartment names in file order (CMT 1 = first). Doses go
@@ -293,8 +328,11 @@ def individual_inputs(system: LinearSystem, individual: Individual, *,
         record_events = _record_events(system, rec, compartments, default_route)
         if rec.ss:
             dose = single_inputs(record_events)
-            steady.append(steady_state_inputs(system.K, dose, time_min=rec.time_min,
-                                              ii_min=rec.ii_min, mode=rec.ss))
+            steady.append(
+                steady_state_inputs(
+                    system.K, dose, time_min=rec.time_min, ii_min=rec.ii_min, mode=rec.ss
+                )
+            )
         events += record_events
     single = single_inputs(events)
     out = SystemInputs(single.boluses, single.infusions, tuple(resets))
@@ -303,46 +341,79 @@ def individual_inputs(system: LinearSystem, individual: Individual, *,
     return out
 
 
-def _record_events(system: LinearSystem, rec: EventRecord, compartments: list[str],
-                   default_route: str) -> list[InputEvent]:
+def _record_events(
+    system: LinearSystem, rec: EventRecord, compartments: list[str], default_route: str
+) -> list[InputEvent]:
     amount = np.array([rec.amt_mg])
     duration = rec.amt_mg / rec.rate_mg_per_min if rec.rate_mg_per_min > 0 else 0.0
     modelled_rate = rec.rate_mg_per_min == -1
     if rec.route is not None or rec.cmt is None:
         route = rec.route or default_route
         if route not in system.routes:
-            raise DataFileError(f"route {route!r} is not supported by {system.model_id} "
-                                f"(supported: {', '.join(system.routes)})", row=rec.row,
-                                column="ROUTE")
+            raise DataFileError(
+                f"route {route!r} is not supported by {system.model_id} "
+                f"(supported: {', '.join(system.routes)})",
+                row=rec.row,
+                column="ROUTE",
+            )
         if modelled_rate and any(p.rate is None for p in system.routes[route]):
-            raise DataFileError(f"RATE = -1 but route {route!r} of {system.model_id} has no "
-                                "modelled rate", row=rec.row, column="RATE")
-        return pathway_events(system.model_id, system.routes[route], system.parameters,
-                              time_min=rec.time_min, amount_mg=amount, duration_min=duration,
-                              modelled_rate=modelled_rate, route=route)
+            raise DataFileError(
+                f"RATE = -1 but route {route!r} of {system.model_id} has no modelled rate",
+                row=rec.row,
+                column="RATE",
+            )
+        return pathway_events(
+            system.model_id,
+            system.routes[route],
+            system.parameters,
+            time_min=rec.time_min,
+            amount_mg=amount,
+            duration_min=duration,
+            modelled_rate=modelled_rate,
+            route=route,
+        )
     if not 1 <= rec.cmt <= len(compartments):
-        raise DataFileError(f"CMT {rec.cmt} is not a compartment of {system.model_id} "
-                            f"(1 to {len(compartments)}: {', '.join(compartments)})",
-                            row=rec.row, column="CMT")
+        raise DataFileError(
+            f"CMT {rec.cmt} is not a compartment of {system.model_id} "
+            f"(1 to {len(compartments)}: {', '.join(compartments)})",
+            row=rec.row,
+            column="CMT",
+        )
     name = compartments[rec.cmt - 1]
-    targeting = [inp for inputs in system.routes.values() for inp in inputs
-                 if inp.compartment == name]
+    targeting = [
+        inp for inputs in system.routes.values() for inp in inputs if inp.compartment == name
+    ]
     if len(targeting) > 1 and len({i.fraction.text for i in targeting}) > 1:
-        raise DataFileError(f"several routes dose into {name!r} with different "
-                            "bioavailability; add a ROUTE column", row=rec.row, column="CMT")
-    pathway = targeting[0] if targeting else RouteInputResolved(
-        rec.cmt - 1, name, compile_expression("1"), None, None)
+        raise DataFileError(
+            f"several routes dose into {name!r} with different bioavailability; add a ROUTE column",
+            row=rec.row,
+            column="CMT",
+        )
+    pathway = (
+        targeting[0]
+        if targeting
+        else RouteInputResolved(rec.cmt - 1, name, compile_expression("1"), None, None)
+    )
     if rec.rate_mg_per_min == -2 and pathway.duration is None:
-        raise DataFileError(f"RATE = -2 but {name!r} has no modelled duration",
-                            row=rec.row, column="RATE")
+        raise DataFileError(
+            f"RATE = -2 but {name!r} has no modelled duration", row=rec.row, column="RATE"
+        )
     if modelled_rate and pathway.rate is None:
-        raise DataFileError(f"RATE = -1 but {name!r} has no modelled rate", row=rec.row,
-                            column="RATE")
+        raise DataFileError(
+            f"RATE = -1 but {name!r} has no modelled rate", row=rec.row, column="RATE"
+        )
     # F1/ALAG1 of the pathway into CMT; its modelled duration (D1) only with RATE = -2
-    return pathway_events(system.model_id, [replace(pathway, state=rec.cmt - 1)],
-                          system.parameters, time_min=rec.time_min, amount_mg=amount,
-                          duration_min=duration, modelled_duration=rec.rate_mg_per_min == -2,
-                          modelled_rate=modelled_rate, route=name)
+    return pathway_events(
+        system.model_id,
+        [replace(pathway, state=rec.cmt - 1)],
+        system.parameters,
+        time_min=rec.time_min,
+        amount_mg=amount,
+        duration_min=duration,
+        modelled_duration=rec.rate_mg_per_min == -2,
+        modelled_rate=modelled_rate,
+        route=name,
+    )
 
 
 def individual_segments(individual: Individual) -> list[tuple[float, dict[str, float], Individual]]:
@@ -392,6 +463,7 @@ def individual_parts(individual: Individual) -> list[IndividualPart]:
         if occ:
             label = next((o for t, o in reversed(occ) if t <= start), occ[0][1])
         records = tuple(r for r in individual.records if start <= r.time_min < end)
-        parts.append(IndividualPart(float(start), cov, label,
-                                    Individual(individual.id, records, cov)))
+        parts.append(
+            IndividualPart(float(start), cov, label, Individual(individual.id, records, cov))
+        )
     return parts

@@ -29,8 +29,9 @@ def ke0_from_half_time(t_half_min: float) -> float:
     return math.log(2.0) / t_half_min
 
 
-def add_effect_site(system: LinearSystem, analyte: str, ke0_per_min: float, *,
-                    site: str = "pd_effect") -> LinearSystem:
+def add_effect_site(
+    system: LinearSystem, analyte: str, ke0_per_min: float, *, site: str = "pd_effect"
+) -> LinearSystem:
     """Return a new system with one more state: the effect site of ``analyte`` with ``ke0``.
 
     The new output is named ``<analyte>_<site>`` (concentration, mg/L in the state); the
@@ -39,8 +40,9 @@ def add_effect_site(system: LinearSystem, analyte: str, ke0_per_min: float, *,
     return with_effect_site(system, analyte, ke0_per_min, site=site)
 
 
-def effect_site_from_samples(times_min: ArrayLike, plasma: ArrayLike, ke0_per_min: float, *,
-                             ce0: float = 0.0) -> NDArray[np.float64]:
+def effect_site_from_samples(
+    times_min: ArrayLike, plasma: ArrayLike, ke0_per_min: float, *, ce0: float = 0.0
+) -> NDArray[np.float64]:
     """Effect-site concentration for a plasma curve linear between the sample times.
 
     Exact solution of ``dCe/dt = ke0 (Cp - Ce)`` for piecewise-linear ``Cp``; output in the

@@ -45,8 +45,13 @@ __all__ = [
     "simulate_effects",
 ]
 
-_ROLES = {"ketamine": "ketamine", "esketamine": "ketamine", "arketamine": "ketamine",
-          "norketamine": "norketamine", "noresketamine": "norketamine"}
+_ROLES = {
+    "ketamine": "ketamine",
+    "esketamine": "ketamine",
+    "arketamine": "ketamine",
+    "norketamine": "norketamine",
+    "noresketamine": "norketamine",
+}
 
 
 def analyte_role(analyte: str) -> str | None:
@@ -114,25 +119,39 @@ class EffectResult:
         return pd.DataFrame(data)
 
 
-def endpoint_response(endpoint: Endpoint, conc_ng_per_ml: Mapping[str, NDArray[np.float64]]
-                      ) -> EndpointResult:
+def endpoint_response(
+    endpoint: Endpoint, conc_ng_per_ml: Mapping[str, NDArray[np.float64]]
+) -> EndpointResult:
     """Evaluate one endpoint from effect-site concentrations (ng/mL) keyed by analyte role."""
 
     def drive(role: str) -> NDArray[np.float64]:
         if role not in conc_ng_per_ml:
-            raise InputError("analyte", f"endpoint {endpoint.name} needs {role} concentrations; "
-                             f"given: {', '.join(sorted(conc_ng_per_ml))}")
+            raise InputError(
+                "analyte",
+                f"endpoint {endpoint.name} needs {role} concentrations; "
+                f"given: {', '.join(sorted(conc_ng_per_ml))}",
+            )
         return np.asarray(conc_ng_per_ml[role], dtype=float)
 
     if endpoint.kind == "linear":
         terms = []
         for s in endpoint.slopes:
-            one_unit_ng_per_ml = convert(1.0, s.per_unit, "ng/mL", molecular_weight_g_per_mol=
-                                         MOLECULAR_WEIGHT_G_PER_MOL[s.analyte])
+            one_unit_ng_per_ml = convert(
+                1.0,
+                s.per_unit,
+                "ng/mL",
+                molecular_weight_g_per_mol=MOLECULAR_WEIGHT_G_PER_MOL[s.analyte],
+            )
             terms.append((s.value / one_unit_ng_per_ml, drive(s.analyte)))
         e0 = endpoint.e0.value if endpoint.e0 is not None else 0.0
-        return EndpointResult(endpoint.name, endpoint.description, endpoint.effect_unit,
-                              linear_effect(e0, terms), None, None)
+        return EndpointResult(
+            endpoint.name,
+            endpoint.description,
+            endpoint.effect_unit,
+            linear_effect(e0, terms),
+            None,
+            None,
+        )
     assert endpoint.c50 is not None
     c = drive(endpoint.analyte)
     c50 = _conc_ng_per_ml(endpoint.c50, endpoint.analyte)
@@ -146,29 +165,49 @@ def endpoint_response(endpoint: Endpoint, conc_ng_per_ml: Mapping[str, NDArray[n
             values = sigmoid_emax(c, e0=e0, emax=endpoint.emax.value, c50=c50, gamma=g)
         elif endpoint.kind == "fractional_inhibitory":
             assert endpoint.e0 is not None and endpoint.imax is not None
-            values = fractional_inhibitory(c, e0=endpoint.e0.value, imax=endpoint.imax.value,
-                                           c50=c50, gamma=g)
+            values = fractional_inhibitory(
+                c, e0=endpoint.e0.value, imax=endpoint.imax.value, c50=c50, gamma=g
+            )
         else:
             values = hill_fraction(c, c50, g)
-    return EndpointResult(endpoint.name, endpoint.description, endpoint.effect_unit, values,
-                          ratio, c50)
+    return EndpointResult(
+        endpoint.name, endpoint.description, endpoint.effect_unit, values, ratio, c50
+    )
 
 
 def _drug_findings(pd_model: PDModelSpec, drug: str | None) -> list[Finding]:
     src = f"PD model {pd_model.id}"
     out: list[Finding] = []
     if drug is not None and drug not in pd_model.compatible_drugs:
-        out.append(Finding(f"pd.{pd_model.id}.drug", "warn",
-                           f"PK model drug {drug!r} is not among the drugs {pd_model.id} was "
-                           f"estimated for ({', '.join(pd_model.compatible_drugs)})", src))
+        out.append(
+            Finding(
+                f"pd.{pd_model.id}.drug",
+                "warn",
+                f"PK model drug {drug!r} is not among the drugs {pd_model.id} was "
+                f"estimated for ({', '.join(pd_model.compatible_drugs)})",
+                src,
+            )
+        )
     if pd_model.effect_site.t_half_ke0 is None:
-        out.append(Finding(f"pd.{pd_model.id}.no_ke0", "info",
-                           f"{pd_model.id}: no effect-site ke0 (none found in or identifiable "
-                           "from the source); the effect is driven by plasma concentration", src))
+        out.append(
+            Finding(
+                f"pd.{pd_model.id}.no_ke0",
+                "info",
+                f"{pd_model.id}: no effect-site ke0 (none found in or identifiable "
+                "from the source); the effect is driven by plasma concentration",
+                src,
+            )
+        )
     if pd_model.empirical:
-        out.append(Finding(f"pd.{pd_model.id}.empirical", "info",
-                           f"{pd_model.id} is an empirical model calibrated by ketasim to "
-                           "summary data, not a published PK/PD model", src))
+        out.append(
+            Finding(
+                f"pd.{pd_model.id}.empirical",
+                "info",
+                f"{pd_model.id} is an empirical model calibrated by ketasim to "
+                "summary data, not a published PK/PD model",
+                src,
+            )
+        )
     return out
 
 
@@ -182,15 +221,26 @@ def _select(pd_model: PDModelSpec, drug: str | None) -> tuple[list[Endpoint], li
             chosen.append(e)
     findings: list[Finding] = []
     if skipped:
-        findings.append(Finding(f"pd.{pd_model.id}.endpoints_skipped", "info",
-                                f"endpoints estimated for another drug than {drug!r} not "
-                                f"computed: {', '.join(skipped)}", f"PD model {pd_model.id}"))
+        findings.append(
+            Finding(
+                f"pd.{pd_model.id}.endpoints_skipped",
+                "info",
+                f"endpoints estimated for another drug than {drug!r} not "
+                f"computed: {', '.join(skipped)}",
+                f"PD model {pd_model.id}",
+            )
+        )
     for e in chosen:
         if e.gamma is None and e.kind != "linear":
-            findings.append(Finding(
-                f"pd.{pd_model.id}.{e.name}.no_gamma", "info",
-                f"{e.name}: Hill coefficient not found in the source; reported as Ce/C50 "
-                "(1 = half-maximal effect)", pd_model.citation.text))
+            findings.append(
+                Finding(
+                    f"pd.{pd_model.id}.{e.name}.no_gamma",
+                    "info",
+                    f"{e.name}: Hill coefficient not found in the source; reported as Ce/C50 "
+                    "(1 = half-maximal effect)",
+                    pd_model.citation.text,
+                )
+            )
     return chosen, findings
 
 
@@ -202,11 +252,13 @@ def _same_drug(a: str, b: str) -> bool:
         if "arketamine" in x or x.startswith("r-") or "r(-)" in x:
             return "r"
         return "racemic" if "racemic" in x else x
+
     return norm(a) == norm(b)
 
 
-def _roles(concentrations: Mapping[str, NDArray[np.float64]], suffix: str
-           ) -> dict[str, NDArray[np.float64]]:
+def _roles(
+    concentrations: Mapping[str, NDArray[np.float64]], suffix: str
+) -> dict[str, NDArray[np.float64]]:
     out: dict[str, NDArray[np.float64]] = {}
     for name, values in concentrations.items():
         if not name.endswith(suffix):
@@ -217,9 +269,15 @@ def _roles(concentrations: Mapping[str, NDArray[np.float64]], suffix: str
     return out
 
 
-def _finish(pd_model: PDModelSpec, drivers: dict[str, NDArray[np.float64]],
-            times: NDArray[np.float64], pk_model_id: str | None, drug: str | None,
-            findings: list[Finding], provenance: Mapping[str, str]) -> EffectResult:
+def _finish(
+    pd_model: PDModelSpec,
+    drivers: dict[str, NDArray[np.float64]],
+    times: NDArray[np.float64],
+    pk_model_id: str | None,
+    drug: str | None,
+    findings: list[Finding],
+    provenance: Mapping[str, str],
+) -> EffectResult:
     chosen, more = _select(pd_model, drug)
     racemic = drug is not None and _same_drug(drug, "racemic ketamine")
     endpoints = {}
@@ -227,16 +285,29 @@ def _finish(pd_model: PDModelSpec, drivers: dict[str, NDArray[np.float64]],
         if e.enantiomer == "S" and racemic:
             half = {k: 0.5 * v for k, v in drivers.items()}
             endpoints[e.name] = endpoint_response(e, half)
-            more.append(Finding(f"pd.{pd_model.id}.{e.name}.racemic_half", "info",
-                                f"{e.name}: C50 refers to S-ketamine; taken as half of the "
-                                "racemic concentration (approximation)", f"PD model "
-                                f"{pd_model.id}"))
+            more.append(
+                Finding(
+                    f"pd.{pd_model.id}.{e.name}.racemic_half",
+                    "info",
+                    f"{e.name}: C50 refers to S-ketamine; taken as half of the "
+                    "racemic concentration (approximation)",
+                    f"PD model {pd_model.id}",
+                )
+            )
         else:
             endpoints[e.name] = endpoint_response(e, drivers)
     site = "plasma" if pd_ke0_per_min(pd_model) is None else "effect_site"
-    return EffectResult(pd_model.id, pd_model.citation.text, pk_model_id, times,
-                        {f"{k}_{site}": v for k, v in drivers.items()}, endpoints,
-                        pd_ke0_per_min(pd_model), tuple(findings + more), dict(provenance))
+    return EffectResult(
+        pd_model.id,
+        pd_model.citation.text,
+        pk_model_id,
+        times,
+        {f"{k}_{site}": v for k, v in drivers.items()},
+        endpoints,
+        pd_ke0_per_min(pd_model),
+        tuple(findings + more),
+        dict(provenance),
+    )
 
 
 def simulate_effects(
@@ -258,20 +329,35 @@ def simulate_effects(
     system = build_system(model, patient, etas=etas)
     ke0 = pd_ke0_per_min(pd_model)
     roles_needed = {e.analyte for e in pd_model.endpoints} | {
-        s.analyte for e in pd_model.endpoints for s in e.slopes}
-    analytes = {analyte_role(a.name): a.name for a in reversed(model.analytes)
-                if analyte_role(a.name) is not None}
+        s.analyte for e in pd_model.endpoints for s in e.slopes
+    }
+    analytes = {
+        analyte_role(a.name): a.name
+        for a in reversed(model.analytes)
+        if analyte_role(a.name) is not None
+    }
     if ke0 is not None:
         for role in sorted(roles_needed):
             if role in analytes:
                 system = add_effect_site(system, analytes[role], ke0)
-    sim = simulate(model, patient, regimen, times_min=times_min, etas=etas,
-                   allow_extrapolation=allow_extrapolation, system=system)
+    sim = simulate(
+        model,
+        patient,
+        regimen,
+        times_min=times_min,
+        etas=etas,
+        allow_extrapolation=allow_extrapolation,
+        system=system,
+    )
     suffix = "_pd_effect" if ke0 is not None else "_plasma"
     drivers = _roles(sim.concentrations_ng_per_ml, suffix)
     findings = list(sim.findings) + _drug_findings(pd_model, model.drug)
-    prov = {**sim.provenance, "pd_model_id": pd_model.id,
-            "pd_doi": pd_model.citation.doi or "", "pd_pmid": pd_model.citation.pmid or ""}
+    prov = {
+        **sim.provenance,
+        "pd_model_id": pd_model.id,
+        "pd_doi": pd_model.citation.doi or "",
+        "pd_pmid": pd_model.citation.pmid or "",
+    }
     return sim, _finish(pd_model, drivers, sim.times_min, model.id, model.drug, findings, prov)
 
 
@@ -292,8 +378,9 @@ def effects_from_concentrations(
     """
     t = np.asarray(times_min, dtype=float)
     ke0 = pd_ke0_per_min(pd_model)
-    plasma = {k.removesuffix("_plasma"): np.asarray(v, dtype=float)
-              for k, v in plasma_ng_per_ml.items()}
+    plasma = {
+        k.removesuffix("_plasma"): np.asarray(v, dtype=float) for k, v in plasma_ng_per_ml.items()
+    }
     drivers: dict[str, NDArray[np.float64]] = {}
     for name, values in plasma.items():
         role = analyte_role(name)
@@ -309,8 +396,9 @@ def effects_from_concentrations(
     return _finish(pd_model, drivers, t, None, drug, _drug_findings(pd_model, drug), {})
 
 
-def effects_of_simulation(pd_model: PDModelSpec, sim: SimulationResult,
-                          *, drug: str | None = None) -> EffectResult:
+def effects_of_simulation(
+    pd_model: PDModelSpec, sim: SimulationResult, *, drug: str | None = None
+) -> EffectResult:
     """Effects from a finished :class:`~ketasim.pk.SimulationResult` (plasma outputs, sampled).
 
     Prefer :func:`simulate_effects` (exact effect site); this one is for results at hand.

@@ -20,9 +20,11 @@ def load_pd_text(text: str, *, origin: str) -> PDModelSpec:
 @cache
 def _packaged() -> tuple[PDModelSpec, ...]:
     folder = resources.files("ketasim.pd") / "data"
-    models = [load_pd_text(e.read_text(encoding="utf-8"), origin=f"pd/data/{e.name}")
-              for e in sorted(folder.iterdir(), key=lambda e: e.name)
-              if e.name.endswith(".toml")]
+    models = [
+        load_pd_text(e.read_text(encoding="utf-8"), origin=f"pd/data/{e.name}")
+        for e in sorted(folder.iterdir(), key=lambda e: e.name)
+        if e.name.endswith(".toml")
+    ]
     ids = [m.id for m in models]
     if len(set(ids)) != len(ids):
         raise ModelError("pd/data: duplicate PD model ids")

@@ -36,18 +36,30 @@ __all__ = [
     "target_occupancy",
 ]
 
-_DRUGS = {"racemic": "racemic ketamine", "racemic ketamine": "racemic ketamine",
-          "ketamine": "racemic ketamine", "s": "S-ketamine", "s-ketamine": "S-ketamine",
-          "esketamine": "S-ketamine", "r": "R-ketamine", "r-ketamine": "R-ketamine",
-          "arketamine": "R-ketamine"}
-_METABOLITE = {"racemic ketamine": "norketamine", "S-ketamine": "S-norketamine",
-               "R-ketamine": "norketamine"}
-_MW = {"racemic ketamine": MOLECULAR_WEIGHT_G_PER_MOL["ketamine"],
-       "S-ketamine": MOLECULAR_WEIGHT_G_PER_MOL["ketamine"],
-       "R-ketamine": MOLECULAR_WEIGHT_G_PER_MOL["ketamine"],
-       "norketamine": MOLECULAR_WEIGHT_G_PER_MOL["norketamine"],
-       "S-norketamine": MOLECULAR_WEIGHT_G_PER_MOL["norketamine"],
-       "dehydronorketamine": MOLECULAR_WEIGHT_G_PER_MOL["dehydronorketamine"]}
+_DRUGS = {
+    "racemic": "racemic ketamine",
+    "racemic ketamine": "racemic ketamine",
+    "ketamine": "racemic ketamine",
+    "s": "S-ketamine",
+    "s-ketamine": "S-ketamine",
+    "esketamine": "S-ketamine",
+    "r": "R-ketamine",
+    "r-ketamine": "R-ketamine",
+    "arketamine": "R-ketamine",
+}
+_METABOLITE = {
+    "racemic ketamine": "norketamine",
+    "S-ketamine": "S-norketamine",
+    "R-ketamine": "norketamine",
+}
+_MW = {
+    "racemic ketamine": MOLECULAR_WEIGHT_G_PER_MOL["ketamine"],
+    "S-ketamine": MOLECULAR_WEIGHT_G_PER_MOL["ketamine"],
+    "R-ketamine": MOLECULAR_WEIGHT_G_PER_MOL["ketamine"],
+    "norketamine": MOLECULAR_WEIGHT_G_PER_MOL["norketamine"],
+    "S-norketamine": MOLECULAR_WEIGHT_G_PER_MOL["norketamine"],
+    "dehydronorketamine": MOLECULAR_WEIGHT_G_PER_MOL["dehydronorketamine"],
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +165,9 @@ def normalise_drug(drug: str) -> str:
     """``racemic``/``S``/``esketamine``/... -> ``racemic ketamine``, ``S-ketamine``, ..."""
     key = drug.strip().lower()
     if key not in _DRUGS:
-        raise InputError("drug", f"{drug!r} is not one of racemic, S-ketamine (esketamine), "
-                         "R-ketamine")
+        raise InputError(
+            "drug", f"{drug!r} is not one of racemic, S-ketamine (esketamine), R-ketamine"
+        )
     return _DRUGS[key]
 
 
@@ -181,8 +194,9 @@ def occupancy_panel(
             raise InputError(name, f"{value!r} ng/mL must be >= 0")
         compound = _METABOLITE[parent] if name in ("norketamine", "noresketamine") else name
         if compound not in _MW:
-            raise InputError("metabolite", f"{name!r} is not one of norketamine, "
-                             "dehydronorketamine")
+            raise InputError(
+                "metabolite", f"{name!r} is not one of norketamine, dehydronorketamine"
+            )
         present[compound] = float(value)
     table = affinity_table(include_disputed=include_disputed)
     targets: dict[str, list[Affinity]] = {}
@@ -209,22 +223,56 @@ def occupancy_panel(
             notes = "; ".join(n for n in (note, a.note) if n)
             spread = None
             if a.range_um is not None:
-                spread = (float(fraction_occupied(cu_um, a.range_um[1])),
-                          float(fraction_occupied(cu_um, a.range_um[0])))
-                notes = "; ".join(n for n in (notes, f"Ki range {a.range_um[0]:g}-"
-                                              f"{a.range_um[1]:g} uM: {a.range_source}") if n)
-            target_rows.append(OccupancyRow(
-                target, a.system, compound, conc, fu, cu_um, a.value_um, a.kind, occ,
-                occupancy_level(occ), a.confidence, f"{a.source}; fu: {fu_source}", notes,
-                spread))
+                spread = (
+                    float(fraction_occupied(cu_um, a.range_um[1])),
+                    float(fraction_occupied(cu_um, a.range_um[0])),
+                )
+                notes = "; ".join(
+                    n
+                    for n in (
+                        notes,
+                        f"Ki range {a.range_um[0]:g}-{a.range_um[1]:g} uM: {a.range_source}",
+                    )
+                    if n
+                )
+            target_rows.append(
+                OccupancyRow(
+                    target,
+                    a.system,
+                    compound,
+                    conc,
+                    fu,
+                    cu_um,
+                    a.value_um,
+                    a.kind,
+                    occ,
+                    occupancy_level(occ),
+                    a.confidence,
+                    f"{a.source}; fu: {fu_source}",
+                    notes,
+                    spread,
+                )
+            )
         if len(target_rows) > 1:
             x = sum(r.unbound_um / r.ki_um for r in target_rows)
             occ = x / (1.0 + x)
-            target_rows.append(OccupancyRow(
-                target, target_rows[0].system, "combined (competitive)",
-                sum(r.total_ng_per_ml for r in target_rows), float("nan"),
-                sum(r.unbound_um for r in target_rows), float("nan"), "x = sum Cu/Ki",
-                occ, occupancy_level(occ), "derived", "competitive sum of the rows above", ""))
+            target_rows.append(
+                OccupancyRow(
+                    target,
+                    target_rows[0].system,
+                    "combined (competitive)",
+                    sum(r.total_ng_per_ml for r in target_rows),
+                    float("nan"),
+                    sum(r.unbound_um for r in target_rows),
+                    float("nan"),
+                    "x = sum Cu/Ki",
+                    occ,
+                    occupancy_level(occ),
+                    "derived",
+                    "competitive sum of the rows above",
+                    "",
+                )
+            )
         rows.extend(target_rows)
     return rows
 

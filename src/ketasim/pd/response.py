@@ -41,30 +41,35 @@ def hill_fraction(conc: ArrayLike, c50: ArrayLike, gamma: ArrayLike) -> NDArray[
     return out
 
 
-def sigmoid_emax(conc: ArrayLike, *, e0: ArrayLike, emax: ArrayLike, c50: ArrayLike,
-                 gamma: ArrayLike) -> NDArray[np.float64]:
+def sigmoid_emax(
+    conc: ArrayLike, *, e0: ArrayLike, emax: ArrayLike, c50: ArrayLike, gamma: ArrayLike
+) -> NDArray[np.float64]:
     """``E = E0 + Emax C^g / (C50^g + C^g)``; a negative ``emax`` gives an inhibitory model."""
     out: NDArray[np.float64] = np.asarray(e0, dtype=float) + np.asarray(
-        emax, dtype=float) * hill_fraction(conc, c50, gamma)
+        emax, dtype=float
+    ) * hill_fraction(conc, c50, gamma)
     return out
 
 
-def fractional_inhibitory(conc: ArrayLike, *, e0: ArrayLike, imax: ArrayLike, c50: ArrayLike,
-                          gamma: ArrayLike) -> NDArray[np.float64]:
+def fractional_inhibitory(
+    conc: ArrayLike, *, e0: ArrayLike, imax: ArrayLike, c50: ArrayLike, gamma: ArrayLike
+) -> NDArray[np.float64]:
     """``E = E0 (1 - Imax C^g / (C50^g + C^g))`` (fractional Emax on a baseline, Herd 2008)."""
     imax_ = np.asarray(imax, dtype=float)
     if not np.all((imax_ >= 0) & (imax_ <= 1)):
         shown = f"{float(imax_)!r}" if imax_.ndim == 0 else "a value"
         raise InputError("imax", f"{shown} must lie in [0, 1]")
     out: NDArray[np.float64] = np.asarray(e0, dtype=float) * (
-        1.0 - imax_ * hill_fraction(conc, c50, gamma))
+        1.0 - imax_ * hill_fraction(conc, c50, gamma)
+    )
     return out
 
 
-def linear_effect(e0: ArrayLike, terms: Sequence[tuple[ArrayLike, ArrayLike]]
-                  ) -> NDArray[np.float64]:
+def linear_effect(
+    e0: ArrayLike, terms: Sequence[tuple[ArrayLike, ArrayLike]]
+) -> NDArray[np.float64]:
     """``E = E0 + sum(slope_i * C_i)`` for (slope, concentration array) pairs."""
     total: NDArray[np.float64] = np.asarray(e0, dtype=float) + sum(
-        (np.asarray(s, dtype=float) * np.asarray(c, dtype=float) for s, c in terms),
-        np.zeros(()))
+        (np.asarray(s, dtype=float) * np.asarray(c, dtype=float) for s, c in terms), np.zeros(())
+    )
     return total

@@ -48,8 +48,11 @@ class PDParameter(_Strict):
     source: str = Field(min_length=5)
     spread: str | None = Field(default=None, description="CI, SD or CV as printed in the source")
     iiv_cv_percent: float | None = Field(
-        default=None, gt=0, description="between-subject CV (%) as reported; sampled log-normal "
-        "(omega^2 = ln(1 + CV^2)), the distribution being an assumption unless stated")
+        default=None,
+        gt=0,
+        description="between-subject CV (%) as reported; sampled log-normal "
+        "(omega^2 = ln(1 + CV^2)), the distribution being an assumption unless stated",
+    )
 
     @field_validator("unit")
     @classmethod
@@ -82,11 +85,16 @@ class Endpoint(_Strict):
     kind: EndpointKind
     effect_unit: str = Field(description="unit or scale of the effect, e.g. 'Hz', 'score 0-5'")
     analyte: AnalyteRole = "ketamine"
-    drug: str | None = Field(default=None, description="drug the estimate belongs to, when the "
-                             "paper reports it per drug (racemic, S-ketamine, R-ketamine)")
+    drug: str | None = Field(
+        default=None,
+        description="drug the estimate belongs to, when the "
+        "paper reports it per drug (racemic, S-ketamine, R-ketamine)",
+    )
     enantiomer: Literal["S"] | None = Field(
-        default=None, description="the C50 refers to this enantiomer's concentration; after a "
-        "racemic PK model it is taken as half the racemic concentration (an approximation)")
+        default=None,
+        description="the C50 refers to this enantiomer's concentration; after a "
+        "racemic PK model it is taken as half the racemic concentration (an approximation)",
+    )
     e0: PDParameter | None = None
     emax: PDParameter | None = None
     imax: PDParameter | None = None
@@ -98,17 +106,24 @@ class Endpoint(_Strict):
 
     @model_validator(mode="after")
     def _complete(self) -> Endpoint:
-        need = {"sigmoid_emax": ("c50", "emax"), "fractional_inhibitory": ("c50", "imax", "e0"),
-                "probability": ("c50",), "linear": ()}[self.kind]
+        need = {
+            "sigmoid_emax": ("c50", "emax"),
+            "fractional_inhibitory": ("c50", "imax", "e0"),
+            "probability": ("c50",),
+            "linear": (),
+        }[self.kind]
         for name in need:
             if getattr(self, name) is None:
                 raise ValueError(f"endpoint {self.name}: kind {self.kind} needs {name}")
         if self.kind == "linear" and not self.slopes:
             raise ValueError(f"endpoint {self.name}: kind linear needs [[slopes]]")
         if self.c50 is not None and dimension_of(self.c50.unit) not in (
-                "concentration", "molar_concentration"):
-            raise ValueError(f"endpoint {self.name}: c50 unit {self.c50.unit!r} is not a "
-                             "concentration")
+            "concentration",
+            "molar_concentration",
+        ):
+            raise ValueError(
+                f"endpoint {self.name}: c50 unit {self.c50.unit!r} is not a concentration"
+            )
         if self.gamma is None and "gamma" not in self.not_found and self.kind != "linear":
             raise ValueError(f"endpoint {self.name}: gamma absent; list it in not_found")
         return self
@@ -136,11 +151,16 @@ class PDModelSpec(_Strict):
     short_names: list[str] = Field(default_factory=list)
     title: str
     drug: str
-    compatible_drugs: list[str] = Field(min_length=1, description="PK model drugs this PD "
-                                        "model may be joined to (the PK model file's 'drug')")
+    compatible_drugs: list[str] = Field(
+        min_length=1,
+        description="PK model drugs this PD model may be joined to (the PK model file's 'drug')",
+    )
     population: str
-    empirical: bool = Field(default=False, description="True for ketasim's own empirical "
-                            "models calibrated to summary data (not a published PK/PD model)")
+    empirical: bool = Field(
+        default=False,
+        description="True for ketasim's own empirical "
+        "models calibrated to summary data (not a published PK/PD model)",
+    )
     recommended_pk_models: list[str] = Field(default_factory=list)
     citation: Citation
     effect_site: EffectSiteLink

@@ -78,8 +78,9 @@ class Dose:
     def __post_init__(self) -> None:
         _, dim = to_internal(1.0, self.unit, expect=_AMOUNT_DIMENSIONS, field="dose unit")
         if not np.isfinite(self.amount) or self.amount <= 0:
-            raise InputError("dose", f"{self.amount:g} {self.unit} is not a positive dose; "
-                             "a dose must be > 0")
+            raise InputError(
+                "dose", f"{self.amount:g} {self.unit} is not a positive dose; a dose must be > 0"
+            )
         if not np.isfinite(self.time_min):
             raise InputError("time", f"dose time {self.time_min} is not a number")
         if not np.isfinite(self.duration_min) or self.duration_min < 0:
@@ -139,8 +140,9 @@ class Regimen:
         if every_min <= 0:
             raise InputError("repeat", f"interval {every_min:g} min must be > 0")
         doses = [
-            Dose(d.amount, d.unit, d.time_min + k * every_min, d.route, d.duration_min,
-                 d.session_mg)
+            Dose(
+                d.amount, d.unit, d.time_min + k * every_min, d.route, d.duration_min, d.session_mg
+            )
             for k in range(count)
             for d in self.doses
         ]
@@ -190,8 +192,11 @@ class SystemInputs:
     resets: tuple[Reset, ...] = ()
 
     def __add__(self, other: SystemInputs) -> SystemInputs:
-        return SystemInputs(self.boluses + other.boluses, self.infusions + other.infusions,
-                            self.resets + other.resets)
+        return SystemInputs(
+            self.boluses + other.boluses,
+            self.infusions + other.infusions,
+            self.resets + other.resets,
+        )
 
     def event_times(self) -> list[float]:
         """Every time at which the input changes (min), unsorted."""
@@ -218,8 +223,14 @@ class InputEvent:
     pump_rate_mg_per_min: FloatArray | None = None
 
 
-def _evaluate(expr: Expression, values: Mapping[str, Any], amount_mg: FloatArray, n: int,
-              what: str, model_id: str) -> FloatArray:
+def _evaluate(
+    expr: Expression,
+    values: Mapping[str, Any],
+    amount_mg: FloatArray,
+    n: int,
+    what: str,
+    model_id: str,
+) -> FloatArray:
     scope = dict(values)
     scope["DOSE_MG"] = amount_mg if n > 1 else float(amount_mg[0])
     out = np.broadcast_to(np.asarray(expr.evaluate(scope), dtype=np.float64), (n,)).copy()
@@ -230,11 +241,19 @@ def _evaluate(expr: Expression, values: Mapping[str, Any], amount_mg: FloatArray
     return out
 
 
-def pathway_events(model_id: str, pathways: Sequence[RouteInputResolved],
-                   values: Mapping[str, Any], *, time_min: float, amount_mg: FloatArray,
-                   duration_min: float = 0.0, modelled_duration: bool = True,
-                   modelled_rate: bool = False, route: str = "",
-                   session_mg: float | None = None) -> list[InputEvent]:
+def pathway_events(
+    model_id: str,
+    pathways: Sequence[RouteInputResolved],
+    values: Mapping[str, Any],
+    *,
+    time_min: float,
+    amount_mg: FloatArray,
+    duration_min: float = 0.0,
+    modelled_duration: bool = True,
+    modelled_rate: bool = False,
+    route: str = "",
+    session_mg: float | None = None,
+) -> list[InputEvent]:
     """The input events of one dose of ``amount_mg`` (shape (P,)) through ``pathways``.
 
     The one dose-to-input rule of the engine (see the module notes), for one patient or many:
@@ -253,14 +272,14 @@ def pathway_events(model_id: str, pathways: Sequence[RouteInputResolved],
     events: list[InputEvent] = []
     for inp in pathways:
         f = _evaluate(inp.fraction, values, seen, n, "bioavailability", model_id)
-        lag = (_evaluate(inp.lag, values, seen, n, "lag", model_id) if inp.lag
-               else np.zeros(n))
+        lag = _evaluate(inp.lag, values, seen, n, "lag", model_id) if inp.lag else np.zeros(n)
         start = time_min + lag
         delivered = f * amount
         if modelled_rate:
             if inp.rate is None:
-                raise InputError("rate", f"RATE = -1 but route {route!r} of {model_id} has no "
-                                 "modelled rate")
+                raise InputError(
+                    "rate", f"RATE = -1 but route {route!r} of {model_id} has no modelled rate"
+                )
             r = _evaluate(inp.rate, values, seen, n, "modelled rate", model_id)
             if np.any(r <= 0):
                 raise InputError("rate", f"model {model_id} gives a modelled rate <= 0")
@@ -268,27 +287,43 @@ def pathway_events(model_id: str, pathways: Sequence[RouteInputResolved],
         elif inp.duration is not None and modelled_duration:
             if duration_min > 0:
                 raise InputError(
-                    "duration_min", f"route {route!r} of {model_id} has a modelled absorption "
-                    "duration; give it as a single dose without an infusion duration")
+                    "duration_min",
+                    f"route {route!r} of {model_id} has a modelled absorption "
+                    "duration; give it as a single dose without an infusion duration",
+                )
             d = _evaluate(inp.duration, values, seen, n, "absorption duration", model_id)
             events.append(InputEvent(inp.state, start, start + d, delivered))
         elif duration_min > 0 and inp.split:  # a part of the drug: same duration
-            events.append(InputEvent(inp.state, start, start + duration_min, delivered,
-                                     delivered / duration_min))
+            events.append(
+                InputEvent(
+                    inp.state, start, start + duration_min, delivered, delivered / duration_min
+                )
+            )
         elif duration_min > 0:
-            events.append(InputEvent(inp.state, start, start + f * duration_min, delivered,
-                                     amount / duration_min))
+            events.append(
+                InputEvent(
+                    inp.state, start, start + f * duration_min, delivered, amount / duration_min
+                )
+            )
         else:
             events.append(InputEvent(inp.state, start, start.copy(), delivered))
     return events
 
 
-def dose_events(model_id: str, routes: Mapping[str, Sequence[RouteInputResolved]],
-                values: Mapping[str, Any], dose: Dose, weight_kg: ArrayLike) -> list[InputEvent]:
+def dose_events(
+    model_id: str,
+    routes: Mapping[str, Sequence[RouteInputResolved]],
+    values: Mapping[str, Any],
+    dose: Dose,
+    weight_kg: ArrayLike,
+) -> list[InputEvent]:
     """The input events of ``dose`` for patients weighing ``weight_kg`` (float or (P,))."""
     if dose.route not in routes:
-        raise InputError("route", f"model {model_id} does not support route {dose.route!r}; "
-                         f"supported: {', '.join(routes)}")
+        raise InputError(
+            "route",
+            f"model {model_id} does not support route {dose.route!r}; "
+            f"supported: {', '.join(routes)}",
+        )
     weight = np.atleast_1d(np.asarray(weight_kg, dtype=np.float64))
     value, dim = to_internal(dose.amount, dose.unit)
     amount = np.full(weight.shape, value)
@@ -296,9 +331,16 @@ def dose_events(model_id: str, routes: Mapping[str, Sequence[RouteInputResolved]
         amount = amount * weight
     if dim.startswith("dose_rate"):
         amount = amount * dose.duration_min
-    return pathway_events(model_id, routes[dose.route], values, time_min=dose.time_min,
-                          amount_mg=amount, duration_min=dose.duration_min, route=dose.route,
-                          session_mg=dose.session_mg)
+    return pathway_events(
+        model_id,
+        routes[dose.route],
+        values,
+        time_min=dose.time_min,
+        amount_mg=amount,
+        duration_min=dose.duration_min,
+        route=dose.route,
+        session_mg=dose.session_mg,
+    )
 
 
 def single_inputs(events: Iterable[InputEvent]) -> SystemInputs:
@@ -310,8 +352,11 @@ def single_inputs(events: Iterable[InputEvent]) -> SystemInputs:
         if amount <= 0:
             continue
         if end > start:
-            rate = (float(e.pump_rate_mg_per_min[0]) if e.pump_rate_mg_per_min is not None
-                    else amount / (end - start))
+            rate = (
+                float(e.pump_rate_mg_per_min[0])
+                if e.pump_rate_mg_per_min is not None
+                else amount / (end - start)
+            )
             infusions.append(Infusion(start, end, e.state, rate))
         else:
             boluses.append(Bolus(start, e.state, amount))
@@ -322,8 +367,7 @@ def resolve_inputs(system: LinearSystem, doses: Iterable[Dose], weight_kg: float
     """Translate doses into boluses and infusions on the system's states (see module notes)."""
     events: list[InputEvent] = []
     for dose in doses:
-        events += dose_events(system.model_id, system.routes, system.parameters, dose,
-                              weight_kg)
+        events += dose_events(system.model_id, system.routes, system.parameters, dose, weight_kg)
     return single_inputs(events)
 
 

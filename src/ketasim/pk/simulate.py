@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = ["SimulationResult", "check_validity", "refuse_extrapolation", "simulate"]
 
-_COVARIATE_FIELDS = {"weight_kg": ("weight", "kg"), "age_years": ("age", "years"),
-                     "height_cm": ("height", "cm")}
+_COVARIATE_FIELDS = {
+    "weight_kg": ("weight", "kg"),
+    "age_years": ("age", "years"),
+    "height_cm": ("height", "cm"),
+}
 
 
 def check_validity(model: ModelSpec, patient: Patient) -> list[Finding]:
@@ -41,14 +44,26 @@ def check_validity(model: ModelSpec, patient: Patient) -> list[Finding]:
         value = getattr(patient, key)
         source = rng.source or f"model file {model.id}"
         if value is None:
-            findings.append(Finding(f"validity.{key}.unknown", "warn",
-                                    f"{label} not given; {model.id} was built on "
-                                    f"{rng.describe()} {unit}", source, key))
+            findings.append(
+                Finding(
+                    f"validity.{key}.unknown",
+                    "warn",
+                    f"{label} not given; {model.id} was built on {rng.describe()} {unit}",
+                    source,
+                    key,
+                )
+            )
         elif not rng.contains(value):
-            findings.append(Finding(
-                f"validity.{key}", "warn",
-                f"{label} {value:g} {unit} is outside the range model {model.id} was built on "
-                f"({rng.describe()} {unit})", source, key))
+            findings.append(
+                Finding(
+                    f"validity.{key}",
+                    "warn",
+                    f"{label} {value:g} {unit} is outside the range model {model.id} was built on "
+                    f"({rng.describe()} {unit})",
+                    source,
+                    key,
+                )
+            )
     return findings
 
 
@@ -165,10 +180,18 @@ def simulate(
     findings = check_validity(model, patient)
     refuse_extrapolation(findings, allow=allow_extrapolation)
     if occasions is not None:
-        return _simulate_occasions(model, patient, regimen, occasions, times_min, etas=etas,
-                                   extra_inputs=extra_inputs, findings=findings,
-                                   prepared=system is not None or solver is not None,
-                                   return_states=return_states)
+        return _simulate_occasions(
+            model,
+            patient,
+            regimen,
+            occasions,
+            times_min,
+            etas=etas,
+            extra_inputs=extra_inputs,
+            findings=findings,
+            prepared=system is not None or solver is not None,
+            return_states=return_states,
+        )
     sys_ = system if system is not None else build_system(model, patient, etas=etas)
     inputs = SystemInputs()
     if regimen is not None:
@@ -180,14 +203,23 @@ def simulate(
     times = np.asarray(times_min, dtype=float)
     if model.time_varying and system is None and solver is None:
         if return_states:
-            raise InputError("return_states", f"model {model.id} has time-varying parameters; "
-                             "states are not returned")
+            raise InputError(
+                "return_states",
+                f"model {model.id} has time-varying parameters; states are not returned",
+            )
         from ketasim.pk.time_varying import solve_time_varying
 
         mg_per_l = solve_time_varying(model, patient, inputs, times, etas=etas)
-        return _outputs_result(model, patient, regimen, times, mg_per_l * 1000.0, sys_,
-                               findings, time_varying="scipy Radau ODE path, relative "
-                               "tolerance 1e-10")
+        return _outputs_result(
+            model,
+            patient,
+            regimen,
+            times,
+            mg_per_l * 1000.0,
+            sys_,
+            findings,
+            time_varying="scipy Radau ODE path, relative tolerance 1e-10",
+        )
     solver = solver if solver is not None else ExactSolver(sys_.K)
     if return_states:
         states: NDArray[np.float64] | None = solver.solve(inputs, times)
@@ -208,46 +240,89 @@ def simulate(
         states=states,
         state_names=sys_.state_names,
         findings=tuple(findings),
-        provenance={"model_id": model.id, "doi": model.citation.doi or "",
-                    "pmid": model.citation.pmid or "", "ketasim_version": _version()},
+        provenance={
+            "model_id": model.id,
+            "doi": model.citation.doi or "",
+            "pmid": model.citation.pmid or "",
+            "ketasim_version": _version(),
+        },
     )
 
 
-def _simulate_occasions(model: ModelSpec, patient: Patient, regimen: Regimen | None,
-                        occasions: Sequence[Occasion], times_min: NDArray[np.float64] | list[float],
-                        *, etas: Mapping[str, float] | None, extra_inputs: SystemInputs | None,
-                        findings: list[Finding], prepared: bool, return_states: bool
-                        ) -> SimulationResult:
+def _simulate_occasions(
+    model: ModelSpec,
+    patient: Patient,
+    regimen: Regimen | None,
+    occasions: Sequence[Occasion],
+    times_min: NDArray[np.float64] | list[float],
+    *,
+    etas: Mapping[str, float] | None,
+    extra_inputs: SystemInputs | None,
+    findings: list[Finding],
+    prepared: bool,
+    return_states: bool,
+) -> SimulationResult:
     from ketasim.pk.occasions import solve_occasions
 
     if prepared:
-        raise InputError("occasions", "occasions build their own systems; do not pass a "
-                         "prepared system or solver")
+        raise InputError(
+            "occasions",
+            "occasions build their own systems; do not pass a prepared system or solver",
+        )
     if return_states:
         raise InputError("return_states", "states are not returned with occasions")
     if model.time_varying:
-        raise InputError("occasions", f"model {model.id} has time-varying parameters; "
-                         "occasions are not supported with them")
+        raise InputError(
+            "occasions",
+            f"model {model.id} has time-varying parameters; occasions are not supported with them",
+        )
     times = np.asarray(times_min, dtype=float)
     doses = list(regimen) if regimen is not None else []
-    conc, first = solve_occasions(model, patient, doses, occasions, times, etas=etas,
-                                  extra_inputs=extra_inputs)
-    return _outputs_result(model, patient, regimen, times, conc, first, findings,
-                           occasions=f"{len(occasions)} occasion(s) at "
-                           + ", ".join(f"{o.start_min:g}" for o in occasions) + " min")
+    conc, first = solve_occasions(
+        model, patient, doses, occasions, times, etas=etas, extra_inputs=extra_inputs
+    )
+    return _outputs_result(
+        model,
+        patient,
+        regimen,
+        times,
+        conc,
+        first,
+        findings,
+        occasions=f"{len(occasions)} occasion(s) at "
+        + ", ".join(f"{o.start_min:g}" for o in occasions)
+        + " min",
+    )
 
 
-def _outputs_result(model: ModelSpec, patient: Patient, regimen: Regimen | None,
-                    times: NDArray[np.float64], conc_ng_per_ml: NDArray[np.float64],
-                    system: LinearSystem, findings: list[Finding], **how: str
-                    ) -> SimulationResult:
+def _outputs_result(
+    model: ModelSpec,
+    patient: Patient,
+    regimen: Regimen | None,
+    times: NDArray[np.float64],
+    conc_ng_per_ml: NDArray[np.float64],
+    system: LinearSystem,
+    findings: list[Finding],
+    **how: str,
+) -> SimulationResult:
     """A result from every output's concentrations (ng/mL, one column per output of
     ``system``), without states; ``how`` adds to the provenance."""
     conc = np.asfortranarray(conc_ng_per_ml)
     return SimulationResult(
-        model_id=model.id, citation=model.citation.text, patient=patient, regimen=regimen,
+        model_id=model.id,
+        citation=model.citation.text,
+        patient=patient,
+        regimen=regimen,
         times_min=times,
         concentrations_ng_per_ml={o.name: conc[:, i] for i, o in enumerate(system.outputs)},
-        states=None, state_names=system.state_names, findings=tuple(findings),
-        provenance={"model_id": model.id, "doi": model.citation.doi or "",
-                    "pmid": model.citation.pmid or "", "ketasim_version": _version(), **how})
+        states=None,
+        state_names=system.state_names,
+        findings=tuple(findings),
+        provenance={
+            "model_id": model.id,
+            "doi": model.citation.doi or "",
+            "pmid": model.citation.pmid or "",
+            "ketasim_version": _version(),
+            **how,
+        },
+    )

@@ -22,6 +22,7 @@ __all__ = ["ExactSolver"]
 
 _BLOCK = 64
 
+
 class ExactSolver:
     """Exact solver for one rate matrix ``K`` (1/min); caches propagators by step length."""
 
@@ -57,10 +58,16 @@ class ExactSolver:
         phi, gamma = self.propagator(h_min)
         return phi @ x + gamma @ u
 
-    def advance_grid(self, x: FloatArray, u: FloatArray, offsets_min: FloatArray,
-                     out: FloatArray | None = None,
-                     project: FloatArray | None = None, *,
-                     origin_min: float = 0.0) -> FloatArray:
+    def advance_grid(
+        self,
+        x: FloatArray,
+        u: FloatArray,
+        offsets_min: FloatArray,
+        out: FloatArray | None = None,
+        project: FloatArray | None = None,
+        *,
+        origin_min: float = 0.0,
+    ) -> FloatArray:
         """States at ``offsets_min`` (sorted, >= 0) after a start state ``x``, constant ``u``.
 
         Returns an array of shape (len(offsets), n), written into ``out`` when given. With
@@ -85,8 +92,9 @@ class ExactSolver:
         if count == 1:
             return out
         h = offset(1) - offset(0)
-        uniform = count >= 8 and h > 0 and abs(
-            (offset(-1) - offset(0)) / (count - 1) - h) <= 1e-9 * h
+        uniform = (
+            count >= 8 and h > 0 and abs((offset(-1) - offset(0)) / (count - 1) - h) <= 1e-9 * h
+        )
         if uniform:
             uniform = _uniform_steps(values, h, 1e-9 * h)
         if not uniform:
@@ -115,11 +123,16 @@ class ExactSolver:
                 view += forced[:, c]
         rest = count - full * m
         if rest:
-            out[full * m:] = rows[:rest] @ starts[full] + forced[:rest]
+            out[full * m :] = rows[:rest] @ starts[full] + forced[:rest]
         return out
 
-    def solve(self, inputs: SystemInputs, times_min: FloatArray,
-              x0: FloatArray | None = None, project: FloatArray | None = None) -> FloatArray:
+    def solve(
+        self,
+        inputs: SystemInputs,
+        times_min: FloatArray,
+        x0: FloatArray | None = None,
+        project: FloatArray | None = None,
+    ) -> FloatArray:
         """States at ``times_min`` (sorted ascending) for the given inputs.
 
         The system starts from ``x0`` (default zero) at the earlier of the first output time and
@@ -153,8 +166,7 @@ class ExactSolver:
                     u[inf.state] += inf.rate_mg_per_min
             j = int(np.searchsorted(times, b, side="left"))
             if j > ti:
-                self.advance_grid(x, u, times[ti:j], out=out[ti:j], project=project,
-                                  origin_min=a)
+                self.advance_grid(x, u, times[ti:j], out=out[ti:j], project=project, origin_min=a)
                 ti = j
             if ti >= times.size or not np.isfinite(b):
                 break
@@ -169,14 +181,15 @@ def _uniform_steps(values: FloatArray, h: float, tol: float) -> bool:
     """
     chunk = 8192
     for start in range(0, values.size - 1, chunk):
-        steps = np.diff(values[start:start + chunk + 1])
+        steps = np.diff(values[start : start + chunk + 1])
         if steps.max() - h > tol or h - steps.min() > tol:
             return False
     return True
 
 
-def _grid_tables(phi: FloatArray, drift: FloatArray, P: FloatArray, m: int
-                ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+def _grid_tables(
+    phi: FloatArray, drift: FloatArray, P: FloatArray, m: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Projected powers and forced responses of one step, for j < m, plus ``Phi^m``.
 
     With ``Phi`` the one-step propagator and ``drift = Gamma u`` the one-step response to the
@@ -195,8 +208,8 @@ def _grid_tables(phi: FloatArray, drift: FloatArray, P: FloatArray, m: int
     z_k = drift  # z_k
     while k < m:
         take = min(k, m - k)
-        np.matmul(rows[:take], phi_k, out=rows[k:k + take])
-        np.add(z[:take] @ phi_k.T, z_k, out=z[k:k + take])
+        np.matmul(rows[:take], phi_k, out=rows[k : k + take])
+        np.add(z[:take] @ phi_k.T, z_k, out=z[k : k + take])
         z_k = z_k + phi_k @ z_k
         phi_k = phi_k @ phi_k
         k += take
@@ -214,7 +227,7 @@ def _trajectory(phi: FloatArray, drift: FloatArray, x0: FloatArray, count: int) 
     z_k = drift
     while k < count:
         take = min(k, count - k)
-        np.add(states[:take] @ phi_k.T, z_k, out=states[k:k + take])
+        np.add(states[:take] @ phi_k.T, z_k, out=states[k : k + take])
         z_k = z_k + phi_k @ z_k
         phi_k = phi_k @ phi_k
         k += take

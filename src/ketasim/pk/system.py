@@ -104,8 +104,9 @@ class LinearSystem:
         try:
             return self.state_names.index(name)
         except ValueError:
-            raise InputError("compartment", f"no compartment {name!r}; states: "
-                             f"{', '.join(self.state_names)}") from None
+            raise InputError(
+                "compartment", f"no compartment {name!r}; states: {', '.join(self.state_names)}"
+            ) from None
 
 
 def _apply_eta(value: Any, eta: float, scale: str) -> Any:
@@ -143,8 +144,7 @@ def individual_parameters(
     if kappas:
         unknown = set(kappas) - set(model.iov)
         if unknown:
-            raise InputError("kappas", f"{sorted(unknown)} have no iov entry in model "
-                             f"{model.id}")
+            raise InputError("kappas", f"{sorted(unknown)} have no iov entry in model {model.id}")
         for name, kappa in kappas.items():
             etas[name] = etas.get(name, 0.0) + kappa
     values: dict[str, Any] = {"TAFD_MIN": 0.0} if model.time_varying else {}  # min after 1st dose
@@ -160,8 +160,9 @@ def individual_parameters(
         missing = expr.names - set(values)
         if missing:
             raise InputError(
-                "patient", f"model {model.id} needs covariate(s) {', '.join(sorted(missing))} "
-                f"(for {name}); give them with the patient"
+                "patient",
+                f"model {model.id} needs covariate(s) {', '.join(sorted(missing))} "
+                f"(for {name}); give them with the patient",
             )
         v = expr.evaluate(values)
         if name in etas:
@@ -184,8 +185,9 @@ class RateMatrices:
     outputs: tuple[tuple[str, str, str], ...]
 
 
-def assemble_rate_matrices(model: ModelSpec, values: Mapping[str, Any], n_patients: int, *,
-                           field: str = "patient") -> RateMatrices:
+def assemble_rate_matrices(
+    model: ModelSpec, values: Mapping[str, Any], n_patients: int, *, field: str = "patient"
+) -> RateMatrices:
     """Rate matrices and output rows of ``n_patients`` from evaluated parameter ``values``.
 
     ``values`` (from :func:`individual_parameters`) hold floats or arrays of shape
@@ -198,15 +200,18 @@ def assemble_rate_matrices(model: ModelSpec, values: Mapping[str, Any], n_patien
         expr = compile_expression(text)
         missing = expr.names - set(values)
         if missing:
-            raise InputError(field, f"model {model.id} needs {', '.join(sorted(missing))} "
-                             f"for {where}")
+            raise InputError(
+                field, f"model {model.id} needs {', '.join(sorted(missing))} for {where}"
+            )
         value = np.asarray(expr.evaluate(values), dtype=np.float64)
-        arr = (np.full(n_patients, value) if value.ndim == 0
-               else np.broadcast_to(value, (n_patients,)).copy())
+        arr = (
+            np.full(n_patients, value)
+            if value.ndim == 0
+            else np.broadcast_to(value, (n_patients,)).copy()
+        )
         bad = ~np.isfinite(arr)
         if bad.any():
-            raise ModelError(f"{model.id}: {where} is not finite for {int(bad.sum())} "
-                             "patient(s)")
+            raise ModelError(f"{model.id}: {where} is not finite for {int(bad.sum())} patient(s)")
         return arr
 
     comps = model.compartments
@@ -216,8 +221,10 @@ def assemble_rate_matrices(model: ModelSpec, values: Mapping[str, Any], n_patien
         if c.volume is not None:
             v = ev(c.volume, f"volume of {c.name}")
             if (v <= 0).any():
-                raise ModelError(f"{model.id}: volume of {c.name} is <= 0 L for "
-                                 f"{int(np.sum(v <= 0))} patient(s); must be > 0")
+                raise ModelError(
+                    f"{model.id}: volume of {c.name} is <= 0 L for "
+                    f"{int(np.sum(v <= 0))} patient(s); must be > 0"
+                )
             volumes[c.name] = v
     mw = {a.name: a.molecular_weight_g_per_mol for a in model.analytes}
     n_comp = len(comps)
@@ -230,8 +237,9 @@ def assemble_rate_matrices(model: ModelSpec, values: Mapping[str, Any], n_patien
         else:
             k = ev(f.clearance or "", f"flows[{i}].clearance") / volumes[f.from_]
         if (k < 0).any():
-            raise ModelError(f"{model.id}: flows[{i}] has a negative rate for "
-                             f"{int(np.sum(k < 0))} patient(s)")
+            raise ModelError(
+                f"{model.id}: flows[{i}] has a negative rate for {int(np.sum(k < 0))} patient(s)"
+            )
         K[:, src, src] -= k
         if f.to is not None:
             factor = 1.0
@@ -255,8 +263,10 @@ def assemble_rate_matrices(model: ModelSpec, values: Mapping[str, Any], n_patien
         s = n_comp + j
         ke0 = ev(e.ke0, f"ke0 of {e.analyte}")
         if (ke0 <= 0).any():
-            raise ModelError(f"{model.id}: ke0 of {e.analyte} is <= 0 for "
-                             f"{int(np.sum(ke0 <= 0))} patient(s); must be > 0")
+            raise ModelError(
+                f"{model.id}: ke0 of {e.analyte} is <= 0 for "
+                f"{int(np.sum(ke0 <= 0))} patient(s); must be > 0"
+            )
         link_effect_site(K, s, plasma_rows[e.analyte], ke0)
         row = np.zeros((n_patients, n))
         row[:, s] = 1.0
@@ -300,17 +310,20 @@ def build_system(
     """
     values = individual_parameters(model, patient.covariates(), etas, kappas)
     assembled = assemble_rate_matrices(model, values, 1)
-    outputs = tuple(Output(name, analyte, site, assembled.rows[0, i])
-                    for i, (name, analyte, site) in enumerate(assembled.outputs))
+    outputs = tuple(
+        Output(name, analyte, site, assembled.rows[0, i])
+        for i, (name, analyte, site) in enumerate(assembled.outputs)
+    )
     routes = resolve_routes(model)
-    scalars = {k: float(v) for k, v in values.items()
-               if isinstance(v, (int, float)) or np.ndim(v) == 0}
-    return LinearSystem(model.id, assembled.K[0], assembled.state_names, outputs, routes,
-                        scalars)
+    scalars = {
+        k: float(v) for k, v in values.items() if isinstance(v, (int, float)) or np.ndim(v) == 0
+    }
+    return LinearSystem(model.id, assembled.K[0], assembled.state_names, outputs, routes, scalars)
 
 
-def with_effect_site(system: LinearSystem, analyte: str, ke0_per_min: float, *,
-                     site: str = "effect") -> LinearSystem:
+def with_effect_site(
+    system: LinearSystem, analyte: str, ke0_per_min: float, *, site: str = "effect"
+) -> LinearSystem:
     """A copy of ``system`` whose ``<analyte>_<site>`` output has rate constant ``ke0_per_min``.
 
     An existing output of that name is re-linked; otherwise a state ``<site>_<analyte>`` (mg/L)
@@ -318,24 +331,26 @@ def with_effect_site(system: LinearSystem, analyte: str, ke0_per_min: float, *,
     """
     if not math.isfinite(ke0_per_min) or not ke0_per_min > 0:
         raise InputError("ke0_per_min", f"{ke0_per_min!r} /min must be a positive number")
-    plasma = next((o for o in system.outputs if o.analyte == analyte and o.site == "plasma"),
-                  None)
+    plasma = next((o for o in system.outputs if o.analyte == analyte and o.site == "plasma"), None)
     if plasma is None:
         names = sorted({o.analyte for o in system.outputs})
-        raise InputError("analyte", f"model {system.model_id} has no plasma output for "
-                         f"{analyte!r}; analytes: {', '.join(names)}")
+        raise InputError(
+            "analyte",
+            f"model {system.model_id} has no plasma output for "
+            f"{analyte!r}; analytes: {', '.join(names)}",
+        )
     name = f"{analyte}_{site}"
     existing = next((o for o in system.outputs if o.name == name), None)
     if existing is not None:
         K = system.K.copy()
         link_effect_site(K, int(np.argmax(existing.row)), plasma.row, ke0_per_min)
         return replace(system, K=K)
-    K = append_effect_sites(system.K[None], plasma.row[None, None, :],
-                            np.array([[ke0_per_min]]))[0]
+    K = append_effect_sites(system.K[None], plasma.row[None, None, :], np.array([[ke0_per_min]]))[0]
     n = system.n_states
     outputs = [replace(o, row=np.append(o.row, 0.0)) for o in system.outputs]
     row = np.zeros(n + 1)
     row[n] = 1.0
     outputs.append(Output(name, analyte, site, row))
-    return replace(system, K=K, state_names=(*system.state_names, f"{site}_{analyte}"),
-                   outputs=tuple(outputs))
+    return replace(
+        system, K=K, state_names=(*system.state_names, f"{site}_{analyte}"), outputs=tuple(outputs)
+    )

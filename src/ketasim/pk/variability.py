@@ -22,8 +22,15 @@ from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import InputError, ModelError
 from ketasim.types import FloatArray
 
-__all__ = ["Omega", "as_generator", "omega_matrix", "sample_etas", "sample_occasion_etas",
-           "sample_thetas", "uncertain_parameters"]
+__all__ = [
+    "Omega",
+    "as_generator",
+    "omega_matrix",
+    "sample_etas",
+    "sample_occasion_etas",
+    "sample_thetas",
+    "uncertain_parameters",
+]
 
 
 def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -57,8 +64,10 @@ class Omega:
             return np.asarray(np.linalg.cholesky(self.matrix), dtype=np.float64)
         except np.linalg.LinAlgError:
             where = f"model {self.model_id}: " if self.model_id else ""
-            raise ModelError(f"{where}iiv_correlations: the correlations do not form a "
-                             "positive definite covariance matrix") from None
+            raise ModelError(
+                f"{where}iiv_correlations: the correlations do not form a "
+                "positive definite covariance matrix"
+            ) from None
 
 
 def omega_matrix(model: ModelSpec, *, field: str = "model", required: bool = True) -> Omega:
@@ -70,27 +79,32 @@ def omega_matrix(model: ModelSpec, *, field: str = "model", required: bool = Tru
     """
     names = tuple(model.iiv)
     if not names and required:
-        raise InputError(field, f"model {model.id} publishes no inter-individual variability, "
-                         "so every virtual patient with the same covariates would be identical; "
-                         "state an assumed variability (assumed_iiv) in the trial spec")
+        raise InputError(
+            field,
+            f"model {model.id} publishes no inter-individual variability, "
+            "so every virtual patient with the same covariates would be identical; "
+            "state an assumed variability (assumed_iiv) in the trial spec",
+        )
     _, matrix = model.omega()
     assumed = tuple(n for n in names if model.iiv[n].assumed)
     return Omega(names, matrix, assumed, model.id)
 
 
 @overload
-def sample_etas(source: Omega, n: int, rng: np.random.Generator | int | None = None
-                ) -> dict[str, FloatArray]: ...
+def sample_etas(
+    source: Omega, n: int, rng: np.random.Generator | int | None = None
+) -> dict[str, FloatArray]: ...
 
 
 @overload
-def sample_etas(source: ModelSpec, n: int, rng: np.random.Generator | int | None = None
-                ) -> list[dict[str, float]]: ...
+def sample_etas(
+    source: ModelSpec, n: int, rng: np.random.Generator | int | None = None
+) -> list[dict[str, float]]: ...
 
 
-def sample_etas(source: Omega | ModelSpec, n: int,
-                rng: np.random.Generator | int | None = None
-                ) -> dict[str, FloatArray] | list[dict[str, float]]:
+def sample_etas(
+    source: Omega | ModelSpec, n: int, rng: np.random.Generator | int | None = None
+) -> dict[str, FloatArray] | list[dict[str, float]]:
     """``n`` draws of eta ~ N(0, Omega).
 
     From an :class:`Omega`: arrays of shape (n,) by name. From a model: ``n`` records
@@ -108,9 +122,9 @@ def sample_etas(source: Omega | ModelSpec, n: int,
     return [dict(zip(omega.names, map(float, row), strict=True)) for row in eta]
 
 
-def sample_occasion_etas(model: ModelSpec, n: int, n_occasions: int,
-                         rng: np.random.Generator | int | None = None
-                         ) -> dict[str, FloatArray]:
+def sample_occasion_etas(
+    model: ModelSpec, n: int, n_occasions: int, rng: np.random.Generator | int | None = None
+) -> dict[str, FloatArray]:
     """Inter-occasion effects: ``{name: kappa}`` arrays of shape (n, n_occasions).
 
     kappa ~ N(0, omega_iov^2) independently for every patient, occasion and parameter (the
@@ -131,8 +145,9 @@ def uncertain_parameters(model: ModelSpec) -> tuple[str, ...]:
     return tuple(n for n, p in model.parameters.items() if p.rse_percent is not None)
 
 
-def sample_thetas(model: ModelSpec, rng: np.random.Generator | int | None, *,
-                  field: str = "replicates") -> ModelSpec:
+def sample_thetas(
+    model: ModelSpec, rng: np.random.Generator | int | None, *, field: str = "replicates"
+) -> ModelSpec:
     """A copy of ``model`` with its estimates drawn from their published uncertainty.
 
     Each parameter with ``rse_percent`` is drawn from N(theta, (RSE/100 x theta)^2), the
@@ -143,8 +158,11 @@ def sample_thetas(model: ModelSpec, rng: np.random.Generator | int | None, *,
     """
     names = uncertain_parameters(model)
     if not names:
-        raise InputError(field, f"model {model.id} publishes no standard error of its "
-                         "estimates (rse_percent), so there is no parameter uncertainty to draw")
+        raise InputError(
+            field,
+            f"model {model.id} publishes no standard error of its "
+            "estimates (rse_percent), so there is no parameter uncertainty to draw",
+        )
     gen = as_generator(rng)
     update = {}
     for name in names:

@@ -46,9 +46,14 @@ __all__ = [
     "stream",
 ]
 
-_KIND_CODES = {"cmax": ENDPOINT_MAX, "probability_above": ENDPOINT_MAX, "auc": ENDPOINT_AUC,
-               "time_above": ENDPOINT_TIME_ABOVE, "pd_peak": ENDPOINT_MAX,
-               "pd_event": ENDPOINT_MAX}
+_KIND_CODES = {
+    "cmax": ENDPOINT_MAX,
+    "probability_above": ENDPOINT_MAX,
+    "auc": ENDPOINT_AUC,
+    "time_above": ENDPOINT_TIME_ABOVE,
+    "pd_peak": ENDPOINT_MAX,
+    "pd_event": ENDPOINT_MAX,
+}
 
 
 def stream(seed: int, *key: int) -> np.random.Generator:
@@ -101,16 +106,21 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
         except ModelNotFoundError as exc:
             raise InputError(f"{where}.model", str(exc).removeprefix("--model: ")) from None
         if spec.replicate is not None:  # a replicate trial: estimates drawn from their RSEs
-            model = sample_thetas(model, stream(spec.seed, 3, spec.replicate, i),
-                                  field="replicates")
+            model = sample_thetas(
+                model, stream(spec.seed, 3, spec.replicate, i), field="replicates"
+            )
         model = with_assumed_iiv(model, arm.assumed_iiv, field=f"{where}.assumed_iiv")
         omega = omega_matrix(model, field=f"{where}.assumed_iiv")
-        regimen = parse_regimen(arm.regimen, route=arm.route, over=arm.over, repeat=arm.repeat,
-                                field=f"{where}.regimen")
+        regimen = parse_regimen(
+            arm.regimen, route=arm.route, over=arm.over, repeat=arm.repeat, field=f"{where}.regimen"
+        )
         for dose in regimen:
             if dose.route not in model.route_names:
-                raise InputError(f"{where}.regimen", f"model {model.id} does not support route "
-                                 f"{dose.route!r}; supported: {', '.join(model.route_names)}")
+                raise InputError(
+                    f"{where}.regimen",
+                    f"model {model.id} does not support route "
+                    f"{dose.route!r}; supported: {', '.join(model.route_names)}",
+                )
         names = _output_names(model)
         pd_plans: dict[int, PDPlan] = {}
         response_plans: dict[int, ResponsePlan] = {}
@@ -119,8 +129,13 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
             if not spec.endpoint_applies(j, arm.name):
                 continue
             if ep.kind in ("pd_peak", "pd_event"):
-                plan = plan_pd_endpoint(model, ep.pd_model or "", ep.pd_endpoint or "",
-                                        field=f"endpoints[{j}]", condition=ep.condition)
+                plan = plan_pd_endpoint(
+                    model,
+                    ep.pd_model or "",
+                    ep.pd_endpoint or "",
+                    field=f"endpoints[{j}]",
+                    condition=ep.condition,
+                )
                 pd_plans[j] = plan
                 if plan.site is not None:
                     sites.setdefault(plan.driver, (*plan.site, plan.driver))
@@ -128,22 +143,45 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
             if ep.kind in ANTIDEPRESSANT_KINDS:
                 at = parse_duration_min(ep.at or "", field=f"endpoints[{j}].at") / 60.0
                 response_plans[j] = plan_response_rate(
-                    model, field=f"endpoints[{j}]", at_h=at, background=ep.background,
-                    baseline_madrs=ep.baseline_madrs, kind=ep.kind,
-                    remission_cutoff=ep.remission_cutoff, placebo=arm.placebo)
+                    model,
+                    field=f"endpoints[{j}]",
+                    at_h=at,
+                    background=ep.background,
+                    baseline_madrs=ep.baseline_madrs,
+                    kind=ep.kind,
+                    remission_cutoff=ep.remission_cutoff,
+                    placebo=arm.placebo,
+                )
                 continue
             if ep.output not in names:
-                raise InputError(f"endpoints[{j}].output", f"{ep.output!r} is not produced by "
-                                 f"model {model.id} (arm {arm.name!r}); it has "
-                                 f"{', '.join(names)}")
+                raise InputError(
+                    f"endpoints[{j}].output",
+                    f"{ep.output!r} is not produced by "
+                    f"model {model.id} (arm {arm.name!r}); it has "
+                    f"{', '.join(names)}",
+                )
         names = (*names, *sites)
-        arms.append(ResolvedArm(i, arm.name, model, regimen, omega, names, pd_plans,
-                                response_plans, tuple(sites.values())))
+        arms.append(
+            ResolvedArm(
+                i,
+                arm.name,
+                model,
+                regimen,
+                omega,
+                names,
+                pd_plans,
+                response_plans,
+                tuple(sites.values()),
+            )
+        )
     produced = {n for a in arms for n in a.output_names}
     missing = [n for n in spec.outputs.names or [] if n not in produced]
     if missing:
-        raise InputError("outputs.names", f"{', '.join(missing)} produced by no arm's model; "
-                         f"they produce {', '.join(sorted(produced))}")
+        raise InputError(
+            "outputs.names",
+            f"{', '.join(missing)} produced by no arm's model; "
+            f"they produce {', '.join(sorted(produced))}",
+        )
     return arms
 
 
@@ -167,11 +205,13 @@ def endpoint_plan(spec: TrialSpec, arm: ResolvedArm, grid: FloatArray) -> Endpoi
             t = parse_duration_min(text, field=f"endpoints[{j}].{key}")
             hit = np.flatnonzero(np.isclose(grid, t, rtol=0, atol=1e-6))
             if hit.size == 0:
-                raise InputError(f"endpoints[{j}].{key}", f"{text!r} ({t:g} min) is not a time "
-                                 f"of the output grid ({grid[0]:g} to {grid[-1]:g} min)")
+                raise InputError(
+                    f"endpoints[{j}].{key}",
+                    f"{text!r} ({t:g} min) is not a time "
+                    f"of the output grid ({grid[0]:g} to {grid[-1]:g} min)",
+                )
             bounds.append(int(hit[0]))
-        if bounds[0] > bounds[1] or (bounds[0] == bounds[1]
-                                     and ep.kind in ("auc", "time_above")):
+        if bounds[0] > bounds[1] or (bounds[0] == bounds[1] and ep.kind in ("auc", "time_above")):
             raise InputError(f"endpoints[{j}].to", "the window must end after it starts")
         plan = arm.pd_plans.get(j)
         out.append(arm.output_names.index(plan.driver if plan is not None else ep.output or ""))
@@ -179,9 +219,13 @@ def endpoint_plan(spec: TrialSpec, arm: ResolvedArm, grid: FloatArray) -> Endpoi
         start.append(bounds[0])
         stop.append(bounds[1])
         thr.append(ep.threshold_ng_per_ml or 0.0)
-    return EndpointPlan(np.array(out, dtype=np.int64), np.array(kind, dtype=np.int64),
-                        np.array(start, dtype=np.int64), np.array(stop, dtype=np.int64),
-                        np.array(thr, dtype=np.float64))
+    return EndpointPlan(
+        np.array(out, dtype=np.int64),
+        np.array(kind, dtype=np.int64),
+        np.array(start, dtype=np.int64),
+        np.array(stop, dtype=np.int64),
+        np.array(thr, dtype=np.float64),
+    )
 
 
 _ARM_CACHE: dict[str, list[ResolvedArm]] = {}
@@ -202,8 +246,9 @@ def arms_cached(spec: TrialSpec) -> list[ResolvedArm]:
 _BOUNDS_CACHE: dict[str, dict[str, tuple[float, float]] | None] = {}
 
 
-def population_bounds(spec: TrialSpec, arms: list[ResolvedArm]
-                      ) -> dict[str, tuple[float, float]] | None:
+def population_bounds(
+    spec: TrialSpec, arms: list[ResolvedArm]
+) -> dict[str, tuple[float, float]] | None:
     """Covariate bounds of a preset population given every arm's model validity (``None`` for
     other populations); raises :class:`InputError` naming the field (see ``presets.py``)."""
     if not isinstance(spec.population, PresetPopulation):

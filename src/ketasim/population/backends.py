@@ -57,14 +57,15 @@ def parse_scheduler(text: str | None) -> Scheduler:
     """Parse ``local[:N]``, ``local-cluster[:N]`` or ``tcp://HOST:PORT``."""
     value = (text or "local").strip()
     if value.startswith("tcp://"):
-        host, _, port = value[len("tcp://"):].rpartition(":")
+        host, _, port = value[len("tcp://") :].rpartition(":")
         if not host or not port.isdigit():
             raise InputError("scheduler", f"{value!r}: write tcp://HOST:PORT")
         return Scheduler("address", 0, value)
     kind, _, count = value.partition(":")
     if kind not in ("local", "local-cluster"):
-        raise InputError("scheduler", f"{value!r}: accepted local[:N], local-cluster[:N] or "
-                         "tcp://HOST:PORT")
+        raise InputError(
+            "scheduler", f"{value!r}: accepted local[:N], local-cluster[:N] or tcp://HOST:PORT"
+        )
     default = (os.cpu_count() or 1) if kind == "local" else 2
     if count and (not count.isdigit() or int(count) < 1):
         raise InputError("scheduler", f"{value!r}: N must be a whole number >= 1")
@@ -91,8 +92,7 @@ def _local(fn: Callable[[T], R], tasks: Sequence[T], workers: int) -> Iterator[R
             yield result
 
 
-def _dask(fn: Callable[[T], R], tasks: Sequence[T], client: Any, in_flight: int
-          ) -> Iterator[R]:
+def _dask(fn: Callable[[T], R], tasks: Sequence[T], client: Any, in_flight: int) -> Iterator[R]:
     pending: deque[Any] = deque()
     it = iter(tasks)
     for task in it:
@@ -116,8 +116,11 @@ def _dask_client(scheduler: Scheduler) -> Iterator[tuple[Any, int]]:
         raise InputError("scheduler", "Dask is not installed; install ketasim[dask]") from None
     if scheduler.kind == "local-cluster":
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=scheduler.workers, threads_per_worker=1, processes=True,
-            dashboard_address=":0")
+            n_workers=scheduler.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+        )
         with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
             yield client, scheduler.workers
         return
@@ -129,8 +132,7 @@ def _dask_client(scheduler: Scheduler) -> Iterator[tuple[Any, int]]:
         yield client, max(1, len(client.scheduler_info().get("workers", {})))
 
 
-def run_ordered(fn: Callable[[T], R], tasks: Sequence[T], scheduler: Scheduler
-                ) -> Iterator[R]:
+def run_ordered(fn: Callable[[T], R], tasks: Sequence[T], scheduler: Scheduler) -> Iterator[R]:
     """Run ``fn`` on every task with ``scheduler``; yield the results in task order."""
     if scheduler.kind == "local":
         yield from _local(fn, tasks, scheduler.workers)
@@ -145,12 +147,17 @@ def batches(tasks: Sequence[T], key: Callable[[T], Hashable], count: int) -> lis
     for _, run in groupby(tasks, key=key):
         items = list(run)
         size = -(-len(items) // max(1, min(count, len(items))))
-        groups += [items[i:i + size] for i in range(0, len(items), size)]
+        groups += [items[i : i + size] for i in range(0, len(items), size)]
     return groups
 
 
-def run_batched(fn: Callable[[list[T]], R], tasks: Sequence[T], scheduler: Scheduler,
-                key: Callable[[T], Hashable], per_worker: int = 2) -> Iterator[R]:
+def run_batched(
+    fn: Callable[[list[T]], R],
+    tasks: Sequence[T],
+    scheduler: Scheduler,
+    key: Callable[[T], Hashable],
+    per_worker: int = 2,
+) -> Iterator[R]:
     """On a Dask scheduler: cut the tasks into ``per_worker`` batches per worker and key
     (:func:`batches`), run ``fn`` on each batch, yield the results in order (fewer, bigger
     tasks: each batch pays the transfer of its result once)."""

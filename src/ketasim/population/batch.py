@@ -68,14 +68,18 @@ class BatchInputs:
 def _as_array(value: Any, n: int, where: str, model_id: str) -> FloatArray:
     arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).copy()
     if not np.all(np.isfinite(arr)):
-        raise ModelError(f"{model_id}: {where} is not finite for "
-                         f"{int(np.sum(~np.isfinite(arr)))} patient(s)")
+        raise ModelError(
+            f"{model_id}: {where} is not finite for {int(np.sum(~np.isfinite(arr)))} patient(s)"
+        )
     return arr
 
 
-def batch_system(model: ModelSpec, covariates: Mapping[str, FloatArray],
-                 etas: Mapping[str, FloatArray] | None = None,
-                 kappas: Mapping[str, FloatArray] | None = None) -> BatchSystem:
+def batch_system(
+    model: ModelSpec,
+    covariates: Mapping[str, FloatArray],
+    etas: Mapping[str, FloatArray] | None = None,
+    kappas: Mapping[str, FloatArray] | None = None,
+) -> BatchSystem:
     """Rate matrices and output rows of P patients.
 
     ``covariates`` maps ``WT``, ``AGE``, ``HT``, ``FEMALE`` (and model flags) to arrays of shape
@@ -83,16 +87,22 @@ def batch_system(model: ModelSpec, covariates: Mapping[str, FloatArray],
     """
     n_pat = int(np.asarray(covariates["WT"]).shape[0])
     raw = individual_parameters(model, covariates, etas, kappas)  # kappas: one occasion's
-    values = {k: _as_array(v, n_pat, k, model.id) for k, v in raw.items()
-              if np.ndim(v) <= 1}
+    values = {k: _as_array(v, n_pat, k, model.id) for k, v in raw.items() if np.ndim(v) <= 1}
 
     assembled = assemble_rate_matrices(model, values, n_pat, field="population")
-    return BatchSystem(model.id, assembled.K, assembled.rows * NG_PER_ML_PER_MG_PER_L,
-                       assembled.state_names, tuple(o[0] for o in assembled.outputs), values)
+    return BatchSystem(
+        model.id,
+        assembled.K,
+        assembled.rows * NG_PER_ML_PER_MG_PER_L,
+        assembled.state_names,
+        tuple(o[0] for o in assembled.outputs),
+        values,
+    )
 
 
-def batch_inputs(model: ModelSpec, system: BatchSystem, regimen: Regimen,
-                 weight_kg: FloatArray) -> BatchInputs:
+def batch_inputs(
+    model: ModelSpec, system: BatchSystem, regimen: Regimen, weight_kg: FloatArray
+) -> BatchInputs:
     """Translate a regimen into input events for every patient.
 
     The engine's one dose-to-input rule (:func:`ketasim.pk.events.dose_events`, which

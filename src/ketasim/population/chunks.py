@@ -91,8 +91,7 @@ def _outside_validity(model: ModelSpec, cov: Mapping[str, FloatArray]) -> int:
     return int(bad.sum())
 
 
-def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None
-              ) -> ChunkSummary:
+def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None) -> ChunkSummary:
     """Simulate and summarise one chunk (runs in any worker; depends only on the task).
 
     ``profile``: a (T, n_out, n_cells) histogram to add the chunk's concentration counts to
@@ -102,20 +101,27 @@ def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None
     arm = arms_cached(spec)[task.arm_index]
     grid = spec.outputs.grid()
     n = task.size
-    cov = sample_covariates(spec.population, n, stream(spec.seed, 0, task.chunk_index),
-                            first=task.start, bounds=bounds_cached(spec))
+    cov = sample_covariates(
+        spec.population,
+        n,
+        stream(spec.seed, 0, task.chunk_index),
+        first=task.start,
+        bounds=bounds_cached(spec),
+    )
     etas = sample_etas(arm.omega, n, stream(spec.seed, 1, task.chunk_index))
     occ = None
     if arm.model.iov:  # inter-occasion variability: an occasion per dosing day (occasions.py)
-        occ = occasion_batch(arm.model, arm.regimen, cov, etas,
-                             stream(spec.seed, 6, task.chunk_index), arm.pd_sites)
+        occ = occasion_batch(
+            arm.model, arm.regimen, cov, etas, stream(spec.seed, 6, task.chunk_index), arm.pd_sites
+        )
         system, inputs = occ.systems[0], occ.inputs
     else:
         system = add_pd_sites(batch_system(arm.model, cov, etas), arm.pd_sites)
         inputs = batch_inputs(arm.model, system, arm.regimen, cov["WT"])
     if spec.arms[arm.index].placebo:  # the same sessions without drug: no exposure
-        inputs = BatchInputs(tuple(replace(e, amount_mg=np.zeros_like(e.amount_mg))
-                                   for e in inputs.events))
+        inputs = BatchInputs(
+            tuple(replace(e, amount_mg=np.zeros_like(e.amount_mg)) for e in inputs.events)
+        )
     programs = build_programs(inputs, grid, system.K.shape[1])
     bins = profile_bins(spec)
     plan = endpoint_plan(spec, arm, grid)
@@ -131,14 +137,16 @@ def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None
         group_acc = np.zeros((plan.size, prog.patients.size))
         first = prog.patients[prog.patients < keep]
         group_prof = np.zeros((first.size, grid.size, n_out))
-        if first.size and not np.array_equal(first, prog.patients[:first.size]):
+        if first.size and not np.array_equal(first, prog.patients[: first.size]):
             raise AssertionError("profile patients must lead their group")  # pragma: no cover
         if occ is None:
-            run_group(system, prog, grid, bins, plan, hist, group_acc, group_prof,
-                      compiled=task.compiled)
+            run_group(
+                system, prog, grid, bins, plan, hist, group_acc, group_prof, compiled=task.compiled
+            )
         else:
-            run_group_occasions(occ, prog, grid, bins, plan, hist, group_acc, group_prof,
-                                compiled=task.compiled)
+            run_group_occasions(
+                occ, prog, grid, bins, plan, hist, group_acc, group_prof, compiled=task.compiled
+            )
         acc[:, prog.patients] = group_acc
         if first.size:
             profiles[first] = group_prof
@@ -151,16 +159,32 @@ def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None
         if ep.kind == "probability_above":
             exceed[j] = int(np.sum(values[j] > (ep.threshold_ng_per_ml or 0.0)))
     pd_params = _pd_chunk(task, arm, system, cov, values, exceed)
-    ep_counts = np.stack([ENDPOINT_BINS.count(v) for v in values]) if plan.size else np.zeros(
-        (0, ENDPOINT_BINS.n_bins), dtype=np.int64)
+    ep_counts = (
+        np.stack([ENDPOINT_BINS.count(v) for v in values])
+        if plan.size
+        else np.zeros((0, ENDPOINT_BINS.n_bins), dtype=np.int64)
+    )
     individuals = parameters = None
     if keep:
-        kappa_cols = {} if occ is None else {
-            f"kappa_{name}_occ{k + 1}": v[:, k] for name, v in occ.kappas.items()
-            for k in range(v.shape[1])}
-        individuals, parameters = _individuals(task, arm, grid, cov, etas,
-                                               {**system.values, **pd_params, **kappa_cols},
-                                               profiles, system.output_names)
+        kappa_cols = (
+            {}
+            if occ is None
+            else {
+                f"kappa_{name}_occ{k + 1}": v[:, k]
+                for name, v in occ.kappas.items()
+                for k in range(v.shape[1])
+            }
+        )
+        individuals, parameters = _individuals(
+            task,
+            arm,
+            grid,
+            cov,
+            etas,
+            {**system.values, **pd_params, **kappa_cols},
+            profiles,
+            system.output_names,
+        )
     index = count = np.zeros(0, dtype=np.int64)
     dense = None
     if profile is None and task.sparse:
@@ -168,19 +192,33 @@ def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None
     elif profile is None:
         dense = hist
     return ChunkSummary(
-        arm_index=task.arm_index, chunk_index=task.chunk_index, n_patients=n,
+        arm_index=task.arm_index,
+        chunk_index=task.chunk_index,
+        n_patients=n,
         profile_shape=shape,
-        profile_index=index, profile_count=count, endpoint_counts=ep_counts,
-        endpoint_sum=values.sum(axis=1), endpoint_sumsq=(values**2).sum(axis=1),
+        profile_index=index,
+        profile_count=count,
+        endpoint_counts=ep_counts,
+        endpoint_sum=values.sum(axis=1),
+        endpoint_sumsq=(values**2).sum(axis=1),
         endpoint_min=values.min(axis=1) if n else np.full(plan.size, np.inf),
         endpoint_max=values.max(axis=1) if n else np.full(plan.size, -np.inf),
-        exceed=exceed, outside_validity=_outside_validity(arm.model, cov),
-        individuals=individuals, parameters=parameters, profile_dense=dense)
+        exceed=exceed,
+        outside_validity=_outside_validity(arm.model, cov),
+        individuals=individuals,
+        parameters=parameters,
+        profile_dense=dense,
+    )
 
 
-def _pd_chunk(task: ChunkTask, arm: ResolvedArm, system: BatchSystem,
-              cov: Mapping[str, FloatArray], values: FloatArray, exceed: NDArray[np.int64]
-              ) -> dict[str, FloatArray]:
+def _pd_chunk(
+    task: ChunkTask,
+    arm: ResolvedArm,
+    system: BatchSystem,
+    cov: Mapping[str, FloatArray],
+    values: FloatArray,
+    exceed: NDArray[np.int64],
+) -> dict[str, FloatArray]:
     """PD endpoints of one chunk, in place: ``values[j]`` from the peak driver to the effect
     (or the response probability), ``exceed[j]`` the exact count of PD events. Returns the
     per-patient PD parameters (for ``--individuals``)."""
@@ -211,18 +249,24 @@ def _pd_chunk(task: ChunkTask, arm: ResolvedArm, system: BatchSystem,
         ad_params = default_antidepressant_params()
         means = {rp.baseline_madrs for rp in arm.response_plans.values()}
         mean_bl = means.pop() if len(means) == 1 else None
-        people = draw_individuals(ad_params, n, stream(spec.seed, 4, task.chunk_index),
-                                  baseline_madrs=mean_bl)
+        people = draw_individuals(
+            ad_params, n, stream(spec.seed, 4, task.chunk_index), baseline_madrs=mean_bl
+        )
 
         def ratings_rng(t_h: float) -> np.random.Generator:
             return stream(spec.seed, 5, task.chunk_index, round(t_h * 60.0))
 
         for j, rplan in arm.response_plans.items():
             values[j], exceed[j] = antidepressant_outcomes(
-                rplan, arm.model, system, arm.regimen, cov["WT"], people, ratings_rng)
-        params_out.update({"antidepressant_eta_placebo": people.eta_placebo,
-                           "antidepressant_eta_drug": people.eta_drug,
-                           "antidepressant_baseline_madrs": people.baseline_madrs})
+                rplan, arm.model, system, arm.regimen, cov["WT"], people, ratings_rng
+            )
+        params_out.update(
+            {
+                "antidepressant_eta_placebo": people.eta_placebo,
+                "antidepressant_eta_drug": people.eta_drug,
+                "antidepressant_baseline_madrs": people.baseline_madrs,
+            }
+        )
     return params_out
 
 
@@ -230,15 +274,22 @@ def _pd_endpoint(pd_model: str, name: str) -> PDEndpoint:
     return resolve_pd_model(pd_model).endpoint(name)
 
 
-def _individuals(task: ChunkTask, arm: ResolvedArm, grid: FloatArray,
-                 cov: Mapping[str, FloatArray], etas: Mapping[str, FloatArray],
-                 values: Mapping[str, FloatArray], profiles: FloatArray,
-                 names: tuple[str, ...]
-                 ) -> tuple[dict[str, NDArray[np.generic]], dict[str, NDArray[np.generic]]]:
+def _individuals(
+    task: ChunkTask,
+    arm: ResolvedArm,
+    grid: FloatArray,
+    cov: Mapping[str, FloatArray],
+    etas: Mapping[str, FloatArray],
+    values: Mapping[str, FloatArray],
+    profiles: FloatArray,
+    names: tuple[str, ...],
+) -> tuple[dict[str, NDArray[np.generic]], dict[str, NDArray[np.generic]]]:
     keep, n_t, _ = profiles.shape
     ids = task.start + np.arange(keep)
     cols: dict[str, NDArray[np.generic]] = {
-        "id": np.repeat(ids, n_t), "time_min": np.tile(grid, keep)}
+        "id": np.repeat(ids, n_t),
+        "time_min": np.tile(grid, keep),
+    }
     rng = stream(task.spec.seed, 2, task.arm_index, task.chunk_index)
     for o, name in enumerate(names):
         pred = profiles[:, :, o].reshape(-1)
@@ -283,8 +334,9 @@ def run_batch(tasks: Sequence[ChunkTask]) -> BatchSummary:
     return BatchSummary(chunks, shape, lo, hi, values)
 
 
-def compact_counts(dense: NDArray[np.integer[Any]]
-                   ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]:
+def compact_counts(
+    dense: NDArray[np.integer[Any]],
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]:
     """Each row's (last axis) counts from its first to its last nonzero cell: ``lo``, ``hi``
     (exclusive) per row and the concatenated counts (int32). A trial's rows are narrow: a time
     point's concentrations span a few octaves of the histogram's thirty."""
@@ -293,18 +345,25 @@ def compact_counts(dense: NDArray[np.integer[Any]]
     any_nz = nz.any(axis=1)
     lo = np.where(any_nz, np.argmax(nz, axis=1), 0).astype(np.int32)
     hi = np.where(any_nz, rows.shape[1] - np.argmax(nz[:, ::-1], axis=1), 0).astype(np.int32)
-    values = np.concatenate([rows[r, lo[r]:hi[r]] for r in range(rows.shape[0])]
-                            ).astype(np.int32) if rows.shape[0] else np.zeros(0, np.int32)
+    values = (
+        np.concatenate([rows[r, lo[r] : hi[r]] for r in range(rows.shape[0])]).astype(np.int32)
+        if rows.shape[0]
+        else np.zeros(0, np.int32)
+    )
     return lo, hi, values
 
 
-def expand_counts(target: NDArray[np.integer[Any]], lo: NDArray[np.int32],
-                  hi: NDArray[np.int32], values: NDArray[np.int32]) -> None:
+def expand_counts(
+    target: NDArray[np.integer[Any]],
+    lo: NDArray[np.int32],
+    hi: NDArray[np.int32],
+    values: NDArray[np.int32],
+) -> None:
     """Add counts compacted by :func:`compact_counts` to ``target`` (same shape), in place."""
     rows = target.reshape(-1, target.shape[-1])
     start = 0
     for r in range(rows.shape[0]):
         width = int(hi[r] - lo[r])
         if width > 0:
-            rows[r, lo[r]:hi[r]] += values[start:start + width]
+            rows[r, lo[r] : hi[r]] += values[start : start + width]
             start += width

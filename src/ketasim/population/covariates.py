@@ -69,8 +69,9 @@ class Marginal(_Strict):
         normal = self.mean is not None or self.sd is not None
         lognormal = self.median is not None or self.cv_percent is not None
         if normal and lognormal:
-            raise ValueError("give mean and sd (normal) or median and cv_percent (log-normal), "
-                             "not both")
+            raise ValueError(
+                "give mean and sd (normal) or median and cv_percent (log-normal), not both"
+            )
         if normal and (self.mean is None or self.sd is None):
             raise ValueError("a normal distribution needs both mean and sd")
         if lognormal and (self.median is None or self.cv_percent is None):
@@ -104,14 +105,18 @@ class Marginal(_Strict):
 
             def from_score(s: FloatArray) -> FloatArray:
                 return np.asarray(mean + sd * s, dtype=np.float64)
+
         lo = ndtr(to_score(self.min)) if self.min is not None else 0.0
         hi = ndtr(to_score(self.max)) if self.max is not None else 1.0
         if lo == 0.0 and hi == 1.0:
             return from_score(z)
         u = np.clip(lo + u * (hi - lo), 1e-300, 1 - 1e-16)
         out = from_score(ndtri(u))
-        return np.clip(out, self.min if self.min is not None else -np.inf,
-                       self.max if self.max is not None else np.inf)
+        return np.clip(
+            out,
+            self.min if self.min is not None else -np.inf,
+            self.max if self.max is not None else np.inf,
+        )
 
 
 class Marginals(_Strict):
@@ -176,8 +181,9 @@ def read_covariate_csv(path: str | Path) -> dict[str, FloatArray]:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataFileError(f"{p}: cannot read as CSV ({exc})") from None
     if "weight_kg" not in frame.columns:
-        raise DataFileError(f"{p}: needs a weight_kg column; found {', '.join(frame.columns)}",
-                            column="weight_kg")
+        raise DataFileError(
+            f"{p}: needs a weight_kg column; found {', '.join(frame.columns)}", column="weight_kg"
+        )
     if frame.empty:
         raise DataFileError(f"{p}: no rows")
     out: dict[str, FloatArray] = {}
@@ -201,17 +207,24 @@ def read_covariate_csv(path: str | Path) -> dict[str, FloatArray]:
     return out
 
 
-def _sample_parametric(pop: ParametricPopulation, n: int, gen: np.random.Generator
-                       ) -> dict[str, FloatArray]:
+def _sample_parametric(
+    pop: ParametricPopulation, n: int, gen: np.random.Generator
+) -> dict[str, FloatArray]:
     c = pop.correlations
-    R = np.array([[1.0, c.weight_height, c.weight_age],
-                  [c.weight_height, 1.0, c.height_age],
-                  [c.weight_age, c.height_age, 1.0]])
+    R = np.array(
+        [
+            [1.0, c.weight_height, c.weight_age],
+            [c.weight_height, 1.0, c.height_age],
+            [c.weight_age, c.height_age, 1.0],
+        ]
+    )
     try:
         L = np.linalg.cholesky(R)
     except np.linalg.LinAlgError:
-        raise InputError("population.correlations", "the correlations are not a valid "
-                         "correlation matrix (not positive definite)") from None
+        raise InputError(
+            "population.correlations",
+            "the correlations are not a valid correlation matrix (not positive definite)",
+        ) from None
     female = gen.random(n) < pop.female_fraction
     z = gen.standard_normal((n, 3)) @ L.T
     out: dict[str, FloatArray] = {"FEMALE": female.astype(np.float64)}
@@ -229,10 +242,15 @@ def _sample_parametric(pop: ParametricPopulation, n: int, gen: np.random.Generat
     return out
 
 
-def sample_covariates(pop: PopulationSpec, n: int, rng: np.random.Generator | int | None,
-                      *, first: int = 0,
-                      csv_cache: Mapping[str, Mapping[str, FloatArray]] | None = None,
-                      bounds: Bounds | None = None) -> dict[str, FloatArray]:
+def sample_covariates(
+    pop: PopulationSpec,
+    n: int,
+    rng: np.random.Generator | int | None,
+    *,
+    first: int = 0,
+    csv_cache: Mapping[str, Mapping[str, FloatArray]] | None = None,
+    bounds: Bounds | None = None,
+) -> dict[str, FloatArray]:
     """Covariates of ``n`` virtual patients (arrays of shape (n,)), by model name (``WT``...).
 
     ``rng`` is the only source of randomness. ``first``: index of the first patient in the whole

@@ -55,8 +55,9 @@ _BLOCK = 128  # patients per block (its propagators and accumulators stay in L1/
 _TILE = 128  # breakpoints per time tile (the tile's histogram rows stay in L2)
 
 
-def _step_generic(X: Any, Xn: Any, ph: Any, h: int, dr: Any, d: int, m: int
-                  ) -> None:  # pragma: no cover - compiled
+def _step_generic(
+    X: Any, Xn: Any, ph: Any, h: int, dr: Any, d: int, m: int
+) -> None:  # pragma: no cover - compiled
     n = X.shape[0]
     for i in range(n):
         if d >= 0:
@@ -73,11 +74,33 @@ def _step_generic(X: Any, Xn: Any, ph: Any, h: int, dr: Any, d: int, m: int
             X[i, p] = Xn[i, p]
 
 
-def _kernel_loops(phi: Any, drive: Any, bolus: Any, C: Any, bolus_index: Any, record: Any,
-                  step_h: Any, step_drive: Any, grid: Any, shift: int, offset: int,
-                  n_cells: int, ep_out: Any, ep_kind: Any, ep_start: Any, ep_stop: Any, ep_thr: Any,
-                  hist: Any, acc: Any, prof: Any, n_prof: int, block: int, c_nz: Any,
-                  c_count: Any, tile: int) -> None:  # pragma: no cover - compiled
+def _kernel_loops(
+    phi: Any,
+    drive: Any,
+    bolus: Any,
+    C: Any,
+    bolus_index: Any,
+    record: Any,
+    step_h: Any,
+    step_drive: Any,
+    grid: Any,
+    shift: int,
+    offset: int,
+    n_cells: int,
+    ep_out: Any,
+    ep_kind: Any,
+    ep_start: Any,
+    ep_stop: Any,
+    ep_thr: Any,
+    hist: Any,
+    acc: Any,
+    prof: Any,
+    n_prof: int,
+    block: int,
+    c_nz: Any,
+    c_count: Any,
+    tile: int,
+) -> None:  # pragma: no cover - compiled
     """Time-major propagation (layouts: phi (H, n, n, P), drive/bolus (., n, P), C (n_out, n, P)).
 
     Time is cut into tiles of ``tile`` breakpoints; within a tile every block of patients is
@@ -234,10 +257,20 @@ if HAVE_NUMBA:  # pragma: no cover - depends on the environment
     _kernel_compiled = _jit(_kernel_loops)
 
 
-def _kernel_numpy(phi: FloatArray, drive: FloatArray, bolus: FloatArray, C: FloatArray,
-                  program: Program, grid: FloatArray, bins: LogBins, ep: EndpointPlan,
-                  hist: NDArray[np.integer[Any]], acc: FloatArray, prof: FloatArray,
-                  n_prof: int) -> None:
+def _kernel_numpy(
+    phi: FloatArray,
+    drive: FloatArray,
+    bolus: FloatArray,
+    C: FloatArray,
+    program: Program,
+    grid: FloatArray,
+    bins: LogBins,
+    ep: EndpointPlan,
+    hist: NDArray[np.integer[Any]],
+    acc: FloatArray,
+    prof: FloatArray,
+    n_prof: int,
+) -> None:
     n = phi.shape[1]
     P = phi.shape[3]
     n_out = C.shape[0]
@@ -254,8 +287,7 @@ def _kernel_numpy(phi: FloatArray, drive: FloatArray, bolus: FloatArray, C: Floa
         if j >= 0:
             y = np.einsum("okp,kp->op", C, x)
             cells = bins.cells(y) + cell_offsets
-            hist[j] += np.bincount(cells.ravel(), minlength=n_out * n_cells).reshape(
-                n_out, n_cells)
+            hist[j] += np.bincount(cells.ravel(), minlength=n_out * n_cells).reshape(n_out, n_cells)
             if n_prof > 0:
                 prof[:n_prof, j, :] = y[:, :n_prof].T
             for e in range(ep.size):
@@ -274,8 +306,9 @@ def _kernel_numpy(phi: FloatArray, drive: FloatArray, bolus: FloatArray, C: Floa
                         c = y[o] - ep.threshold[e]
                         both = (a > 0) & (c > 0)
                         one = ((a > 0) | (c > 0)) & ~both
-                        part = np.where(one, dt * np.maximum(a, c) / np.where(one, np.abs(c - a),
-                                                                               1.0), 0.0)
+                        part = np.where(
+                            one, dt * np.maximum(a, c) / np.where(one, np.abs(c - a), 1.0), 0.0
+                        )
                         acc[e] += np.where(both, dt, part)
             yprev = y
         if b < n_b - 1:
@@ -287,9 +320,18 @@ def _kernel_numpy(phi: FloatArray, drive: FloatArray, bolus: FloatArray, C: Floa
             x = xn
 
 
-def run_group(system: BatchSystem, program: Program, grid: FloatArray, bins: LogBins,
-              endpoints: EndpointPlan, hist: NDArray[np.integer[Any]], acc: FloatArray,
-              prof: FloatArray, *, compiled: bool | None = None) -> None:
+def run_group(
+    system: BatchSystem,
+    program: Program,
+    grid: FloatArray,
+    bins: LogBins,
+    endpoints: EndpointPlan,
+    hist: NDArray[np.integer[Any]],
+    acc: FloatArray,
+    prof: FloatArray,
+    *,
+    compiled: bool | None = None,
+) -> None:
     """Propagate one group of patients and add its results in place.
 
     ``hist``: (T, n_out, n_cells) counts (int32 or int64) to add to; ``acc``: (E, P_group)
@@ -337,15 +379,45 @@ def run_group(system: BatchSystem, program: Program, grid: FloatArray, bins: Log
     c_nz = np.zeros((C.shape[0], max(1, int(c_count.max(initial=0)))), dtype=np.int64)
     for o in range(C.shape[0]):
         idx = np.flatnonzero(nonzero[o])
-        c_nz[o, :idx.size] = idx
+        c_nz[o, : idx.size] = idx
     if use_numba:
-        _kernel_compiled(phi, drive, bolus, C, program.bolus_index, program.record,
-                         program.step_h, step_drive, np.asarray(grid, dtype=np.float64),
-                         _SHIFT, bins.offset, bins.n_bins, endpoints.output, endpoints.kind,
-                         endpoints.start, endpoints.stop, endpoints.threshold, hist, acc, prof,
-                         n_prof, _BLOCK, c_nz, c_count, _TILE)
+        _kernel_compiled(
+            phi,
+            drive,
+            bolus,
+            C,
+            program.bolus_index,
+            program.record,
+            program.step_h,
+            step_drive,
+            np.asarray(grid, dtype=np.float64),
+            _SHIFT,
+            bins.offset,
+            bins.n_bins,
+            endpoints.output,
+            endpoints.kind,
+            endpoints.start,
+            endpoints.stop,
+            endpoints.threshold,
+            hist,
+            acc,
+            prof,
+            n_prof,
+            _BLOCK,
+            c_nz,
+            c_count,
+            _TILE,
+        )
         return
-    prog = Program(program.patients, program.times, program.bolus, program.bolus_index,
-                   program.record, program.h_values, program.step_h, program.rates, step_drive)
+    prog = Program(
+        program.patients,
+        program.times,
+        program.bolus,
+        program.bolus_index,
+        program.record,
+        program.h_values,
+        program.step_h,
+        program.rates,
+        step_drive,
+    )
     _kernel_numpy(phi, drive, bolus, C, prog, grid, bins, endpoints, hist, acc, prof, n_prof)
-

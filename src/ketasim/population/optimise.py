@@ -47,8 +47,13 @@ from ketasim.population.trial import run_trial
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Constraint", "OptimiseResult", "OptimiseSpec", "optimise_regimen",
-           "parse_optimise_spec"]
+__all__ = [
+    "Constraint",
+    "OptimiseResult",
+    "OptimiseSpec",
+    "optimise_regimen",
+    "parse_optimise_spec",
+]
 
 _MAX_CANDIDATES = 500
 
@@ -97,8 +102,10 @@ class OptimiseSpec(_Strict):
 def parse_optimise_spec(data: object) -> OptimiseSpec:
     """Validate the ``[optimise]`` table; errors name the field (``optimise.<field>``)."""
     if not isinstance(data, dict):
-        raise InputError("optimise", "the spec has no [optimise] table; see "
-                         "ketasim.population.optimise for its fields")
+        raise InputError(
+            "optimise",
+            "the spec has no [optimise] table; see ketasim.population.optimise for its fields",
+        )
     try:
         return OptimiseSpec.model_validate(data)
     except ValidationError as exc:
@@ -127,41 +134,60 @@ def _statistic(endpoints: pd.DataFrame, name: str, statistic: str, field: str) -
     if rows.empty:
         raise InputError(field, f"no endpoint {name!r} in the spec's [[endpoints]]")
     if statistic not in rows.columns:
-        raise InputError(f"{field} statistic", f"{statistic!r} is not available; use one of "
-                         f"{', '.join(c for c in rows.columns if c not in ('arm', 'endpoint'))}")
+        raise InputError(
+            f"{field} statistic",
+            f"{statistic!r} is not available; use one of "
+            f"{', '.join(c for c in rows.columns if c not in ('arm', 'endpoint'))}",
+        )
     return float(rows.iloc[0][statistic])
 
 
-def optimise_regimen(spec: TrialSpec, opt: OptimiseSpec, *, scheduler: str | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> OptimiseResult:
+def optimise_regimen(
+    spec: TrialSpec,
+    opt: OptimiseSpec,
+    *,
+    scheduler: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> OptimiseResult:
     """Run every candidate regimen of ``opt`` and find the feasible best and the frontier."""
     import pandas as pd
 
     arms = [a for a in spec.arms if a.name == opt.arm]
     if not arms:
-        raise InputError("optimise.arm", f"no arm {opt.arm!r}; arms are "
-                         f"{', '.join(a.name for a in spec.arms)}")
+        raise InputError(
+            "optimise.arm", f"no arm {opt.arm!r}; arms are {', '.join(a.name for a in spec.arms)}"
+        )
     names = [e.name for e in spec.endpoints]
     if opt.maximise not in names:
-        raise InputError("optimise.maximise", f"no endpoint {opt.maximise!r}; endpoints are "
-                         f"{', '.join(names) or 'none'}")
+        raise InputError(
+            "optimise.maximise",
+            f"no endpoint {opt.maximise!r}; endpoints are {', '.join(names) or 'none'}",
+        )
     kind = spec.endpoints[names.index(opt.maximise)].kind
-    stat = opt.statistic or ("probability" if kind in ("probability_above", "pd_event",
-                                                        "response_rate", "remission_rate",
-                                                        "relapse_rate") else "mean")
+    stat = opt.statistic or (
+        "probability"
+        if kind
+        in ("probability_above", "pd_event", "response_rate", "remission_rate", "relapse_rate")
+        else "mean"
+    )
     grid = list(itertools.product(*opt.parameters.values()))
     if len(grid) > _MAX_CANDIDATES:
-        raise InputError("optimise.parameters", f"{len(grid)} candidates; accepted at most "
-                         f"{_MAX_CANDIDATES}")
+        raise InputError(
+            "optimise.parameters", f"{len(grid)} candidates; accepted at most {_MAX_CANDIDATES}"
+        )
     n = opt.n or min(spec.n, 2000)
     rows = []
     for k, values in enumerate(grid):
         params = dict(zip(opt.parameters, values, strict=True))
-        text = opt.regimen.format(**{p: (f"{v:g}" if isinstance(v, float) else str(v))
-                                     for p, v in params.items()})
+        text = opt.regimen.format(
+            **{p: (f"{v:g}" if isinstance(v, float) else str(v)) for p, v in params.items()}
+        )
         arm = arms[0].model_copy(update={"name": "candidate", "regimen": text})
-        eps = [e.model_copy(update={"arms": None}) for e in spec.endpoints
-               if e.arms is None or opt.arm in e.arms]
+        eps = [
+            e.model_copy(update={"arms": None})
+            for e in spec.endpoints
+            if e.arms is None or opt.arm in e.arms
+        ]
         cand = spec.model_copy(update={"arms": [arm], "n": n, "endpoints": eps})
         try:
             result = run_trial(cand, scheduler=scheduler)
@@ -171,8 +197,9 @@ def optimise_regimen(spec: TrialSpec, opt: OptimiseSpec, *, scheduler: str | Non
         row["objective"] = _statistic(result.endpoints, opt.maximise, stat, "optimise.maximise")
         feasible = True
         for j, c in enumerate(opt.constraints):
-            value = _statistic(result.endpoints, c.endpoint, c.statistic,
-                               f"optimise.constraints[{j}]")
+            value = _statistic(
+                result.endpoints, c.endpoint, c.statistic, f"optimise.constraints[{j}]"
+            )
             row[f"{c.endpoint}:{c.statistic}"] = value
             if (c.min is not None and value < c.min) or (c.max is not None and value > c.max):
                 feasible = False
@@ -204,7 +231,10 @@ def optimise_regimen(spec: TrialSpec, opt: OptimiseSpec, *, scheduler: str | Non
     ok = table[table["feasible"]]
     best = None
     if not ok.empty:
-        best = {str(k): v for k, v in
-                ok.sort_values("objective", ascending=False).iloc[0].to_dict().items()}
-    return OptimiseResult(table=table, objective=f"{opt.maximise}:{stat}", constraints=cons,
-                          best=best)
+        best = {
+            str(k): v
+            for k, v in ok.sort_values("objective", ascending=False).iloc[0].to_dict().items()
+        }
+    return OptimiseResult(
+        table=table, objective=f"{opt.maximise}:{stat}", constraints=cons, best=best
+    )

@@ -121,8 +121,9 @@ class ResponsePlan:
     placebo: bool = False
 
 
-def plan_pd_endpoint(model: ModelSpec, pd_model_name: str, pd_endpoint: str, *, field: str,
-                     condition: str | None) -> PDPlan:
+def plan_pd_endpoint(
+    model: ModelSpec, pd_model_name: str, pd_endpoint: str, *, field: str, condition: str | None
+) -> PDPlan:
     """Resolve a PD model endpoint against a PK model; errors name ``field`` (``endpoints[j]``).
 
     ``condition``: ``effect_above``, ``effect_below``, ``ce_over_c50_above`` or None.
@@ -133,39 +134,60 @@ def plan_pd_endpoint(model: ModelSpec, pd_model_name: str, pd_endpoint: str, *, 
         raise InputError(f"{field}.pd_model", str(exc).removeprefix("--pd: ")) from None
     names = [e.name for e in pd_model.endpoints]
     if pd_endpoint not in names:
-        raise InputError(f"{field}.pd_endpoint", f"{pd_model.id} has no endpoint "
-                         f"{pd_endpoint!r}; it has {', '.join(names)}")
+        raise InputError(
+            f"{field}.pd_endpoint",
+            f"{pd_model.id} has no endpoint {pd_endpoint!r}; it has {', '.join(names)}",
+        )
     ep = pd_model.endpoint(pd_endpoint)
     if ep.drug is not None and model.drug and not _same_drug(ep.drug, model.drug):
-        raise InputError(f"{field}.pd_endpoint", f"{pd_model.id} {ep.name} was estimated for "
-                         f"{ep.drug}, not for model {model.id}'s {model.drug}")
+        raise InputError(
+            f"{field}.pd_endpoint",
+            f"{pd_model.id} {ep.name} was estimated for "
+            f"{ep.drug}, not for model {model.id}'s {model.drug}",
+        )
     if ep.kind == "linear":
         if len(ep.slopes) != 1 or (ep.e0 is not None and ep.e0.value != 0):
-            raise InputError(f"{field}.pd_endpoint", f"{pd_model.id} {ep.name} is linear in "
-                             "several analytes (or has a baseline); its peak is not the effect "
-                             "at one peak concentration, so it is not supported here")
+            raise InputError(
+                f"{field}.pd_endpoint",
+                f"{pd_model.id} {ep.name} is linear in "
+                "several analytes (or has a baseline); its peak is not the effect "
+                "at one peak concentration, so it is not supported here",
+            )
         role = ep.slopes[0].analyte
         direction = 1 if ep.slopes[0].value >= 0 else -1
     else:
         role = ep.analyte
-        direction = -1 if ep.kind == "fractional_inhibitory" or (
-            ep.kind == "sigmoid_emax" and ep.emax is not None and ep.emax.value < 0) else 1
+        direction = (
+            -1
+            if ep.kind == "fractional_inhibitory"
+            or (ep.kind == "sigmoid_emax" and ep.emax is not None and ep.emax.value < 0)
+            else 1
+        )
     analyte = next((a.name for a in model.analytes if analyte_role(a.name) == role), None)
     if analyte is None:
-        raise InputError(f"{field}.pd_endpoint", f"{pd_model.id} {ep.name} is driven by "
-                         f"{role}, which model {model.id} does not produce")
+        raise InputError(
+            f"{field}.pd_endpoint",
+            f"{pd_model.id} {ep.name} is driven by {role}, which model {model.id} does not produce",
+        )
     ratio_only = ep.kind != "linear" and ep.gamma is None
     if condition == "ce_over_c50_above" and ep.c50 is None:
         raise InputError(f"{field}.ce_over_c50_above", f"{pd_model.id} {ep.name} has no C50")
     if condition in ("effect_above", "effect_below") and ratio_only:
-        raise InputError(f"{field}.{condition}", f"{pd_model.id} {ep.name}: the Hill "
-                         "coefficient was not found, so there is no effect value; use "
-                         "ce_over_c50_above")
+        raise InputError(
+            f"{field}.{condition}",
+            f"{pd_model.id} {ep.name}: the Hill "
+            "coefficient was not found, so there is no effect value; use "
+            "ce_over_c50_above",
+        )
     if (condition == "effect_above" and direction < 0) or (
-            condition == "effect_below" and direction > 0):
-        raise InputError(f"{field}.{condition}", f"{pd_model.id} {ep.name} "
-                         f"{'falls' if direction < 0 else 'rises'} with concentration; use "
-                         f"{'effect_below' if direction < 0 else 'effect_above'}")
+        condition == "effect_below" and direction > 0
+    ):
+        raise InputError(
+            f"{field}.{condition}",
+            f"{pd_model.id} {ep.name} "
+            f"{'falls' if direction < 0 else 'rises'} with concentration; use "
+            f"{'effect_below' if direction < 0 else 'effect_above'}",
+        )
     ke0 = pd_ke0_per_min(pd_model)
     racemic = model.drug is not None and _same_drug(model.drug, "racemic ketamine")
     scale = 0.5 if ep.enantiomer == "S" and racemic else 1.0
@@ -177,8 +199,7 @@ def plan_pd_endpoint(model: ModelSpec, pd_model_name: str, pd_endpoint: str, *, 
     return PDPlan(pd_model, ep, driver, site, scale, direction, unit, ratio_only)
 
 
-def add_pd_sites(system: BatchSystem, sites: tuple[tuple[str, float, str], ...]
-                 ) -> BatchSystem:
+def add_pd_sites(system: BatchSystem, sites: tuple[tuple[str, float, str], ...]) -> BatchSystem:
     """A copy of ``system`` with one effect state per (analyte, ke0 1/min, output name):
     ``dCe/dt = ke0 (Cp - Ce)`` on the analyte's plasma concentration.
 
@@ -190,26 +211,39 @@ def add_pd_sites(system: BatchSystem, sites: tuple[tuple[str, float, str], ...]
         return system
     n_pat, n, _ = system.K.shape
     m = len(sites)
-    rows = np.stack([system.C[:, system.output_names.index(f"{analyte}_plasma"), :]
-                     for analyte, _, _ in sites], axis=1) / NG_PER_ML_PER_MG_PER_L  # mg/L
+    rows = (
+        np.stack(
+            [
+                system.C[:, system.output_names.index(f"{analyte}_plasma"), :]
+                for analyte, _, _ in sites
+            ],
+            axis=1,
+        )
+        / NG_PER_ML_PER_MG_PER_L
+    )  # mg/L
     ke0 = np.broadcast_to(np.array([ke0 for _, ke0, _ in sites], dtype=np.float64), (n_pat, m))
     K = append_effect_sites(system.K, rows, ke0)
     C = np.zeros((n_pat, system.C.shape[1] + m, n + m))
-    C[:, :system.C.shape[1], :n] = system.C
+    C[:, : system.C.shape[1], :n] = system.C
     for i in range(m):
         C[:, system.C.shape[1] + i, n + i] = NG_PER_ML_PER_MG_PER_L
-    return BatchSystem(system.model_id, K, C,
-                       (*system.state_names, *(f"effect_{name}" for _, _, name in sites)),
-                       (*system.output_names, *(name for _, _, name in sites)), system.values)
+    return BatchSystem(
+        system.model_id,
+        K,
+        C,
+        (*system.state_names, *(f"effect_{name}" for _, _, name in sites)),
+        (*system.output_names, *(name for _, _, name in sites)),
+        system.values,
+    )
 
 
 def _conc(p: float, unit: str, analyte: str) -> float:
-    return convert(p, unit, "ng/mL", molecular_weight_g_per_mol=MOLECULAR_WEIGHT_G_PER_MOL[
-        analyte])
+    return convert(p, unit, "ng/mL", molecular_weight_g_per_mol=MOLECULAR_WEIGHT_G_PER_MOL[analyte])
 
 
-def sample_pd_parameters(ep: PDEndpoint, n: int, gen: np.random.Generator, *, iiv: bool
-                         ) -> dict[str, FloatArray]:
+def sample_pd_parameters(
+    ep: PDEndpoint, n: int, gen: np.random.Generator, *, iiv: bool
+) -> dict[str, FloatArray]:
     """Per-patient PD parameters (``c50_ng_per_ml``, ``emax``, ``imax``, ``e0``, ``gamma``,
     ``slope_per_ng_per_ml``), typical values or log-normal draws of the published CVs.
 
@@ -240,8 +274,9 @@ def sample_pd_parameters(ep: PDEndpoint, n: int, gen: np.random.Generator, *, ii
     return out
 
 
-def pd_values(plan: PDPlan, peak_driver_ng_per_ml: FloatArray,
-              params: Mapping[str, FloatArray]) -> FloatArray:
+def pd_values(
+    plan: PDPlan, peak_driver_ng_per_ml: FloatArray, params: Mapping[str, FloatArray]
+) -> FloatArray:
     """Per-patient effect at the peak driver concentration (or Ce/C50 when ``ratio_only``).
 
     The PD layer's response functions (:mod:`ketasim.pd.response`) on parameter arrays.
@@ -254,36 +289,58 @@ def pd_values(plan: PDPlan, peak_driver_ng_per_ml: FloatArray,
         return np.asarray(c / params["c50_ng_per_ml"], dtype=np.float64)
     c50, gamma = params["c50_ng_per_ml"], params["gamma"]
     if ep.kind == "sigmoid_emax":
-        return sigmoid_emax(c, e0=params.get("e0", 0.0), emax=params["emax"], c50=c50,
-                            gamma=gamma)
+        return sigmoid_emax(c, e0=params.get("e0", 0.0), emax=params["emax"], c50=c50, gamma=gamma)
     if ep.kind == "fractional_inhibitory":
-        return fractional_inhibitory(c, e0=params["e0"], imax=params["imax"], c50=c50,
-                                     gamma=gamma)
+        return fractional_inhibitory(c, e0=params["e0"], imax=params["imax"], c50=c50, gamma=gamma)
     return hill_fraction(c, c50, gamma)
 
 
-def plan_response_rate(model: ModelSpec, *, field: str, at_h: float, background: str,
-                       baseline_madrs: float | None, kind: str = "response_rate",
-                       remission_cutoff: float = 10.0, placebo: bool = False) -> ResponsePlan:
+def plan_response_rate(
+    model: ModelSpec,
+    *,
+    field: str,
+    at_h: float,
+    background: str,
+    baseline_madrs: float | None,
+    kind: str = "response_rate",
+    remission_cutoff: float = 10.0,
+    placebo: bool = False,
+) -> ResponsePlan:
     """Check that ``model`` has a parent plasma output and the settings are valid."""
     parent = next((f"{a.name}_plasma" for a in model.analytes if a.name in _PARENTS), None)
     if parent is None:
-        raise InputError(f"{field}.kind", f"{kind} needs a ketamine or esketamine "
-                         f"plasma output; model {model.id} has none")
+        raise InputError(
+            f"{field}.kind",
+            f"{kind} needs a ketamine or esketamine plasma output; model {model.id} has none",
+        )
     if not at_h > 0:
         raise InputError(f"{field}.at", "the assessment time must be after the first dose")
     if baseline_madrs is not None and not 0 < baseline_madrs <= 60:
         raise InputError(f"{field}.baseline_madrs", f"{baseline_madrs!r} must lie in (0, 60]")
     if not 0 <= remission_cutoff <= 60:
-        raise InputError(f"{field}.remission_cutoff", f"{remission_cutoff!r} must lie in "
-                         "[0, 60] MADRS points")
-    return ResponsePlan(parent, at_h, background, baseline_madrs,
-                        default_antidepressant_params(), kind, remission_cutoff, placebo)
+        raise InputError(
+            f"{field}.remission_cutoff", f"{remission_cutoff!r} must lie in [0, 60] MADRS points"
+        )
+    return ResponsePlan(
+        parent,
+        at_h,
+        background,
+        baseline_madrs,
+        default_antidepressant_params(),
+        kind,
+        remission_cutoff,
+        placebo,
+    )
 
 
-def _exposure_memory_at(plan: ResponsePlan, model: ModelSpec, system: BatchSystem,
-                        regimen: Regimen, weight_kg: FloatArray, times_h: list[float]
-                        ) -> FloatArray:
+def _exposure_memory_at(
+    plan: ResponsePlan,
+    model: ModelSpec,
+    system: BatchSystem,
+    regimen: Regimen,
+    weight_kg: FloatArray,
+    times_h: list[float],
+) -> FloatArray:
     """Per patient, the exposure memory Ce (ng/mL) at ``times_h``, shape (n, len(times)).
 
     The parent plasma concentration is propagated exactly on a uniform 2-min grid from 0 and
@@ -296,8 +353,9 @@ def _exposure_memory_at(plan: ResponsePlan, model: ModelSpec, system: BatchSyste
     step_h = _STEP_MIN / 60.0
     grid_h = np.arange(0.0, max(times_h) + step_h, step_h)
     a, b0, b1 = exposure_memory_coefficients(step_h, plan.params.ke0_per_h)
-    k_hi = [min(max(int(np.searchsorted(grid_h, t, side="left")), 1), grid_h.size - 1)
-            for t in times_h]
+    k_hi = [
+        min(max(int(np.searchsorted(grid_h, t, side="left")), 1), grid_h.size - 1) for t in times_h
+    ]
     wanted = set(k_hi) | {k - 1 for k in k_hi}
     last = max(wanted)
     inputs = batch_inputs(model, system, regimen, weight_kg)
@@ -342,10 +400,15 @@ def _exposure_memory_at(plan: ResponsePlan, model: ModelSpec, system: BatchSyste
     return out
 
 
-def antidepressant_outcomes(plan: ResponsePlan, model: ModelSpec, system: BatchSystem,
-                            regimen: Regimen, weight_kg: FloatArray, individuals: Individuals,
-                            rating_rng: Callable[[float], np.random.Generator],
-                            ) -> tuple[FloatArray, int]:
+def antidepressant_outcomes(
+    plan: ResponsePlan,
+    model: ModelSpec,
+    system: BatchSystem,
+    regimen: Regimen,
+    weight_kg: FloatArray,
+    individuals: Individuals,
+    rating_rng: Callable[[float], np.random.Generator],
+) -> tuple[FloatArray, int]:
     """Per drawn patient, the endpoint's 0/1 value and the count behind the rate.
 
     ``response_rate`` / ``remission_rate``: 1 if the patient's rating at ``at`` meets response
@@ -360,17 +423,18 @@ def antidepressant_outcomes(plan: ResponsePlan, model: ModelSpec, system: BatchS
     sessions = session_times_h(regimen)
     end_h = max(sessions) + 24.0
     if plan.kind == "relapse_rate" and not plan.at_h > end_h:
-        raise InputError("at", f"relapse_rate needs an assessment after the end of the course "
-                         f"(last session + 24 h = {end_h:g} h)")
+        raise InputError(
+            "at",
+            f"relapse_rate needs an assessment after the end of the course "
+            f"(last session + 24 h = {end_h:g} h)",
+        )
     times = [end_h, plan.at_h] if plan.kind == "relapse_rate" else [plan.at_h]
     ce = _exposure_memory_at(plan, model, system, regimen, weight_kg, times)
     rated = []
     for i, t in enumerate(times):
-        parts = placebo_parts(np.array([t]), sessions, p,
-                              plan.background)  # type: ignore[arg-type]
+        parts = placebo_parts(np.array([t]), sessions, p, plan.background)  # type: ignore[arg-type]
         hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
-        rated.append(individual_ratings(individuals, hp, ce[:, i:i + 1], p,
-                                        rating_rng(t))[:, 0])
+        rated.append(individual_ratings(individuals, hp, ce[:, i : i + 1], p, rating_rng(t))[:, 0])
     bl = individuals.baseline_madrs
     if plan.kind == "response_rate":
         v = rated[0] <= 0.5 * bl

@@ -66,13 +66,19 @@ class PresetPopulation(_Strict):
     kind: Literal["preset"]
     preset: str = Field(min_length=1)
     age_years: tuple[float, float] | None = Field(
-        default=None, description="restrict ages to [min, max) years (default: the preset's)")
-    female_fraction: float = Field(default=0.5, ge=0, le=1,
-                                   description="default 0.5 is ASSUMED (see the preset file)")
+        default=None, description="restrict ages to [min, max) years (default: the preset's)"
+    )
+    female_fraction: float = Field(
+        default=0.5, ge=0, le=1, description="default 0.5 is ASSUMED (see the preset file)"
+    )
     validity: Literal["truncate", "refuse", "ignore"] = "truncate"
-    max_outside_percent: float = Field(default=1.0, ge=0, le=100,
-                                       description="validity = 'refuse': tolerated percentage "
-                                       "of a band outside a model's covariate range")
+    max_outside_percent: float = Field(
+        default=1.0,
+        ge=0,
+        le=100,
+        description="validity = 'refuse': tolerated percentage "
+        "of a band outside a model's covariate range",
+    )
 
     @model_validator(mode="after")
     def _ages(self) -> PresetPopulation:
@@ -84,10 +90,15 @@ class PresetPopulation(_Strict):
     def source(self) -> str:
         """Citation of the preset, and the assumptions the sampling adds."""
         p = load_preset(self.preset)
-        assumed = " (female_fraction 0.5 ASSUMED)" if "female_fraction" not in \
-            self.model_fields_set else ""
-        return (f"preset {p.id}: {p.citation.text}; DOI {p.citation.doi}; age uniform over "
-                f"the age range (ASSUMED){assumed}")
+        assumed = (
+            " (female_fraction 0.5 ASSUMED)"
+            if "female_fraction" not in self.model_fields_set
+            else ""
+        )
+        return (
+            f"preset {p.id}: {p.citation.text}; DOI {p.citation.doi}; age uniform over "
+            f"the age range (ASSUMED){assumed}"
+        )
 
 
 class _Summary(_Strict):
@@ -134,31 +145,36 @@ class FittedBand:
     rho: float
     max_misfit: float
 
-    def weight_quantile(self, z: FloatArray, lo: float = 0.0, hi: float = math.inf
-                        ) -> FloatArray:
+    def weight_quantile(self, z: FloatArray, lo: float = 0.0, hi: float = math.inf) -> FloatArray:
         """Weights (kg) for normal scores ``z``, truncated to [lo, hi] by inverse CDF."""
         a = _ndtr_log(lo, self.weight_mu, self.weight_sigma)
         b = _ndtr_log(hi, self.weight_mu, self.weight_sigma)
         u = np.clip(a + ndtr(z) * (b - a), 1e-300, 1 - 1e-16)
-        return np.asarray(np.clip(np.exp(self.weight_mu + self.weight_sigma * ndtri(u)), lo, hi),
-                          dtype=np.float64)
+        return np.asarray(
+            np.clip(np.exp(self.weight_mu + self.weight_sigma * ndtri(u)), lo, hi), dtype=np.float64
+        )
 
-    def height_quantile(self, z: FloatArray, lo: float = -math.inf, hi: float = math.inf
-                        ) -> FloatArray:
+    def height_quantile(
+        self, z: FloatArray, lo: float = -math.inf, hi: float = math.inf
+    ) -> FloatArray:
         """Heights (cm) for normal scores ``z``, truncated to [lo, hi] by inverse CDF."""
         a = float(ndtr((lo - self.height_mean_cm) / self.height_sd_cm))
         b = float(ndtr((hi - self.height_mean_cm) / self.height_sd_cm))
         u = np.clip(a + ndtr(z) * (b - a), 1e-300, 1 - 1e-16)
-        return np.asarray(np.clip(self.height_mean_cm + self.height_sd_cm * ndtri(u), lo, hi),
-                          dtype=np.float64)
+        return np.asarray(
+            np.clip(self.height_mean_cm + self.height_sd_cm * ndtri(u), lo, hi), dtype=np.float64
+        )
 
     def mass_inside(self, name: str, lo: float, hi: float) -> float:
         """Fraction of the band's ``weight_kg`` or ``height_cm`` distribution in [lo, hi]."""
         if name == "weight_kg":
             return _ndtr_log(hi, self.weight_mu, self.weight_sigma) - _ndtr_log(
-                lo, self.weight_mu, self.weight_sigma)
-        return float(ndtr((hi - self.height_mean_cm) / self.height_sd_cm)
-                     - ndtr((lo - self.height_mean_cm) / self.height_sd_cm))
+                lo, self.weight_mu, self.weight_sigma
+            )
+        return float(
+            ndtr((hi - self.height_mean_cm) / self.height_sd_cm)
+            - ndtr((lo - self.height_mean_cm) / self.height_sd_cm)
+        )
 
 
 def _ndtr_log(v: float, mu: float, sigma: float) -> float:
@@ -186,8 +202,9 @@ class CovariatePreset:
         return min(b.age_min for b in self.bands), max(b.age_max for b in self.bands)
 
 
-def _fit(percentiles: Sequence[float], z: FloatArray, log: bool, where: str
-         ) -> tuple[float, float, float]:
+def _fit(
+    percentiles: Sequence[float], z: FloatArray, log: bool, where: str
+) -> tuple[float, float, float]:
     p = np.asarray(percentiles, dtype=np.float64)
     ok = np.isfinite(p)
     if ok.sum() < 3 or np.any(p[ok] <= 0):
@@ -208,17 +225,27 @@ def _fit_band(band: _Band, z: FloatArray, where: str) -> FittedBand:
     _, b_s, _ = _fit(band.bmi_kg_per_m2.percentiles, z, True, f"{where}.bmi_kg_per_m2")
     rho = (w_s**2 + 4 * h_slog**2 - b_s**2) / (4 * w_s * h_slog)
     if not -0.99 <= rho <= 0.99:
-        raise DataFileError(f"{where}: derived weight-height correlation {rho:.2f} is not "
-                            "a valid correlation")
-    return FittedBand(band.sex, band.label, band.age_years[0], band.age_years[1], w_mu, w_s,
-                      h_mean, h_sd, float(rho), max(w_err, h_err))
+        raise DataFileError(
+            f"{where}: derived weight-height correlation {rho:.2f} is not a valid correlation"
+        )
+    return FittedBand(
+        band.sex,
+        band.label,
+        band.age_years[0],
+        band.age_years[1],
+        w_mu,
+        w_s,
+        h_mean,
+        h_sd,
+        float(rho),
+        max(w_err, h_err),
+    )
 
 
 def available_presets() -> list[str]:
     """Ids of the built-in presets."""
     root = resources.files("ketasim.population") / "data"
-    return sorted(p.name.removesuffix(".toml") for p in root.iterdir()
-                  if p.name.endswith(".toml"))
+    return sorted(p.name.removesuffix(".toml") for p in root.iterdir() if p.name.endswith(".toml"))
 
 
 @cache
@@ -226,8 +253,9 @@ def load_preset(name: str) -> CovariatePreset:
     """Load and fit a built-in preset; :class:`InputError` (``population.preset``) if unknown."""
     known = available_presets()
     if name not in known:
-        raise InputError("population.preset", f"unknown preset {name!r}; available: "
-                         f"{', '.join(known)}")
+        raise InputError(
+            "population.preset", f"unknown preset {name!r}; available: {', '.join(known)}"
+        )
     path = resources.files("ketasim.population") / "data" / f"{name}.toml"
     try:
         raw = _PresetFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
@@ -239,20 +267,24 @@ def load_preset(name: str) -> CovariatePreset:
         edges = sorted((b.age_min, b.age_max) for b in bands if b.sex == sex)
         if not edges or any(a[1] != b[0] for a, b in pairwise(edges)):
             raise DataFileError(f"preset {name}: {sex} age bands must be contiguous")
-    return CovariatePreset(raw.id, raw.title, raw.citation, dict(raw.method),
-                           tuple(raw.not_found), bands)
+    return CovariatePreset(
+        raw.id, raw.title, raw.citation, dict(raw.method), tuple(raw.not_found), bands
+    )
 
 
 def _model_range(model: ModelSpec, name: str) -> tuple[float, float]:
     rng = model.validity.get(name)  # type: ignore[call-overload]
     if rng is None:
         return -math.inf, math.inf
-    return (rng.min if rng.min is not None else -math.inf,
-            rng.max if rng.max is not None else math.inf)
+    return (
+        rng.min if rng.min is not None else -math.inf,
+        rng.max if rng.max is not None else math.inf,
+    )
 
 
-def preset_bounds(pop: PresetPopulation, models: Sequence[ModelSpec]) -> dict[str, tuple[float,
-                                                                                      float]]:
+def preset_bounds(
+    pop: PresetPopulation, models: Sequence[ModelSpec]
+) -> dict[str, tuple[float, float]]:
     """Covariate bounds to sample within, checked against every model's validity range.
 
     Returns ``{"age_years": (lo, hi), "weight_kg": (lo, hi), "height_cm": (lo, hi)}``: the
@@ -264,10 +296,12 @@ def preset_bounds(pop: PresetPopulation, models: Sequence[ModelSpec]) -> dict[st
     p_lo, p_hi = preset.age_range
     a_lo, a_hi = pop.age_years if pop.age_years is not None else (p_lo, p_hi)
     if a_lo < p_lo or a_hi > p_hi:
-        raise InputError("population.age_years", f"[{a_lo:g}, {a_hi:g}) lies outside preset "
-                         f"{preset.id}'s ages [{p_lo:g}, {p_hi:g}) years")
-    bounds = {"age_years": (a_lo, a_hi), "weight_kg": (0.0, math.inf),
-              "height_cm": (0.0, math.inf)}
+        raise InputError(
+            "population.age_years",
+            f"[{a_lo:g}, {a_hi:g}) lies outside preset "
+            f"{preset.id}'s ages [{p_lo:g}, {p_hi:g}) years",
+        )
+    bounds = {"age_years": (a_lo, a_hi), "weight_kg": (0.0, math.inf), "height_cm": (0.0, math.inf)}
     if pop.validity == "ignore":
         return bounds
     for model in models:
@@ -280,17 +314,23 @@ def preset_bounds(pop: PresetPopulation, models: Sequence[ModelSpec]) -> dict[st
             _refuse(pop, preset, model, name, (m_lo, m_hi), (a_lo, a_hi))
     a_lo, a_hi = bounds["age_years"]
     if not a_lo < a_hi:
-        raise InputError("population.age_years", f"preset {preset.id} ages [{p_lo:g}, "
-                         f"{p_hi:g}) years do not overlap the models' age ranges "
-                         f"({_ranges(models, 'age_years')})")
+        raise InputError(
+            "population.age_years",
+            f"preset {preset.id} ages [{p_lo:g}, "
+            f"{p_hi:g}) years do not overlap the models' age ranges "
+            f"({_ranges(models, 'age_years')})",
+        )
     for band in _bands_in(preset, a_lo, a_hi):
         for name in ("weight_kg", "height_cm"):
             lo, hi = bounds[name]
             if band.mass_inside(name, lo, hi) < _MIN_MASS_INSIDE:
-                raise InputError(f"population.{name}", f"preset {preset.id} band {band.sex} "
-                                 f"{band.label} has almost no {name} inside the models' range "
-                                 f"{lo:g}-{hi:g} ({_ranges(models, name)}); restrict "
-                                 "population.age_years")
+                raise InputError(
+                    f"population.{name}",
+                    f"preset {preset.id} band {band.sex} "
+                    f"{band.label} has almost no {name} inside the models' range "
+                    f"{lo:g}-{hi:g} ({_ranges(models, name)}); restrict "
+                    "population.age_years",
+                )
     return bounds
 
 
@@ -306,31 +346,47 @@ def _bands_in(preset: CovariatePreset, lo: float, hi: float) -> list[FittedBand]
     return [b for b in preset.bands if b.age_max > lo and b.age_min < hi]
 
 
-def _refuse(pop: PresetPopulation, preset: CovariatePreset, model: ModelSpec, name: str,
-            model_range: tuple[float, float], ages: tuple[float, float]) -> None:
+def _refuse(
+    pop: PresetPopulation,
+    preset: CovariatePreset,
+    model: ModelSpec,
+    name: str,
+    model_range: tuple[float, float],
+    ages: tuple[float, float],
+) -> None:
     m_lo, m_hi = model_range
     tolerance = pop.max_outside_percent
     if name == "age_years":
         span = ages[1] - ages[0]
-        outside = (max(0.0, min(ages[1], m_lo) - ages[0])
-                   + max(0.0, ages[1] - max(ages[0], m_hi))) / span * 100.0
+        outside = (
+            (max(0.0, min(ages[1], m_lo) - ages[0]) + max(0.0, ages[1] - max(ages[0], m_hi)))
+            / span
+            * 100.0
+        )
         if outside > tolerance:
-            raise InputError("population.age_years", f"{outside:.1f}% of ages [{ages[0]:g}, "
-                             f"{ages[1]:g}) lie outside model {model.id}'s validity range "
-                             f"{m_lo:g}-{m_hi:g} years (validity = 'refuse', tolerated "
-                             f"{tolerance:g}%)")
+            raise InputError(
+                "population.age_years",
+                f"{outside:.1f}% of ages [{ages[0]:g}, "
+                f"{ages[1]:g}) lie outside model {model.id}'s validity range "
+                f"{m_lo:g}-{m_hi:g} years (validity = 'refuse', tolerated "
+                f"{tolerance:g}%)",
+            )
         return
     for band in _bands_in(preset, *ages):
         outside = (1.0 - band.mass_inside(name, m_lo, m_hi)) * 100.0
         if outside > tolerance:
-            raise InputError(f"population.{name}", f"{outside:.1f}% of preset {preset.id} "
-                             f"band {band.sex} {band.label} lies outside model {model.id}'s "
-                             f"validity range {m_lo:g}-{m_hi:g} (validity = 'refuse', "
-                             f"tolerated {tolerance:g}%)")
+            raise InputError(
+                f"population.{name}",
+                f"{outside:.1f}% of preset {preset.id} "
+                f"band {band.sex} {band.label} lies outside model {model.id}'s "
+                f"validity range {m_lo:g}-{m_hi:g} (validity = 'refuse', "
+                f"tolerated {tolerance:g}%)",
+            )
 
 
-def sample_preset(pop: PresetPopulation, n: int, gen: np.random.Generator,
-                  bounds: Bounds | None = None) -> dict[str, FloatArray]:
+def sample_preset(
+    pop: PresetPopulation, n: int, gen: np.random.Generator, bounds: Bounds | None = None
+) -> dict[str, FloatArray]:
     """Covariates ``WT``, ``HT``, ``AGE``, ``FEMALE`` of ``n`` patients from a preset.
 
     ``bounds`` (from :func:`preset_bounds`; default: the requested ages, no truncation). The

@@ -102,8 +102,7 @@ def build_programs(inputs: BatchInputs, grid_min: FloatArray, n_states: int) -> 
     return [_program(inputs, grid, g, n_states) for g in patient_groups(inputs)]
 
 
-def _program(inputs: BatchInputs, grid: FloatArray, patients: IntArray, n_states: int
-             ) -> Program:
+def _program(inputs: BatchInputs, grid: FloatArray, patients: IntArray, n_states: int) -> Program:
     first = int(patients[0])
     starts = [float(e.start_min[first]) for e in inputs.events]
     ends = [float(e.end_min[first]) for e in inputs.events]
@@ -161,5 +160,14 @@ def _program(inputs: BatchInputs, grid: FloatArray, patients: IntArray, n_states
         step_rate[b] = rate_keys[active]
     bolus = np.stack(bolus_rows) if bolus_rows else np.zeros((0, n_g, n_states))
     rates = np.stack(rate_rows) if rate_rows else np.zeros((0, n_g, n_states))
-    return Program(patients, times, bolus, bolus_index, record,
-                   np.array(h_values, dtype=np.float64), step_h, rates, step_rate)
+    return Program(
+        patients,
+        times,
+        bolus,
+        bolus_index,
+        record,
+        np.array(h_values, dtype=np.float64),
+        step_h,
+        rates,
+        step_rate,
+    )

@@ -50,8 +50,9 @@ def propagators(K: FloatArray, h: float) -> tuple[FloatArray, FloatArray]:
     return phi, gamma
 
 
-def _propagators_loops(K: Any, h: float, phi: Any, gamma: Any, order: int
-                       ) -> None:  # pragma: no cover - compiled
+def _propagators_loops(
+    K: Any, h: float, phi: Any, gamma: Any, order: int
+) -> None:  # pragma: no cover - compiled
     """Taylor + scaling and squaring, patients innermost (layouts (n, n, P)); one scaling for
     all patients of a block (the largest needed)."""
     n = K.shape[0]

@@ -114,8 +114,9 @@ class Outputs(_Strict):
     every: str | None = None
     times_min: list[float] | None = None
     names: list[str] | None = None
-    percentiles: list[float] = Field(default_factory=lambda: [5.0, 10.0, 25.0, 50.0, 75.0,
-                                                              90.0, 95.0])
+    percentiles: list[float] = Field(
+        default_factory=lambda: [5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0]
+    )
     floor_ng_per_ml: float = Field(default=1e-3, gt=0)
 
     @model_validator(mode="after")
@@ -123,8 +124,9 @@ class Outputs(_Strict):
         if self.times_min is not None and (self.until is not None or self.every is not None):
             raise ValueError("give either times_min or until and every, not both")
         if self.times_min is None and (self.until is None or self.every is None):
-            raise ValueError("give until and every (e.g. until = '24h', every = '1min') "
-                             "or times_min")
+            raise ValueError(
+                "give until and every (e.g. until = '24h', every = '1min') or times_min"
+            )
         for p in self.percentiles:
             if not 0 <= p <= 100:
                 raise ValueError(f"percentile {p} is outside 0 to 100")
@@ -141,9 +143,12 @@ class Outputs(_Strict):
             bad = np.flatnonzero(np.diff(times) <= 0)
             if bad.size:
                 i = int(bad[0])
-                raise InputError("outputs.times_min", f"times must increase strictly; "
-                                 f"{times[i]:g} is followed by {times[i + 1]:g} "
-                                 f"(positions {i} and {i + 1})")
+                raise InputError(
+                    "outputs.times_min",
+                    f"times must increase strictly; "
+                    f"{times[i]:g} is followed by {times[i + 1]:g} "
+                    f"(positions {i} and {i + 1})",
+                )
         else:
             until = parse_duration_min(self.until or "", field="outputs.until")
             every = parse_duration_min(self.every or "", field="outputs.every")
@@ -153,12 +158,14 @@ class Outputs(_Strict):
                 raise InputError("outputs.until", f"{self.until!r} must be > 0")
             count = int(np.floor(until / every + 1e-9)) + 1
             if count > _MAX_TIMES:
-                raise InputError("outputs.every", f"{count} output times; accepted at most "
-                                 f"{_MAX_TIMES}")
+                raise InputError(
+                    "outputs.every", f"{count} output times; accepted at most {_MAX_TIMES}"
+                )
             times = np.arange(count, dtype=np.float64) * every
         if times.size > _MAX_TIMES:
-            raise InputError("outputs.times_min", f"{times.size} times; accepted at most "
-                             f"{_MAX_TIMES}")
+            raise InputError(
+                "outputs.times_min", f"{times.size} times; accepted at most {_MAX_TIMES}"
+            )
         if times[0] < 0:
             raise InputError("outputs.times_min", "times must be >= 0 min")
         return times
@@ -175,8 +182,17 @@ class Endpoint(_Strict):
     """
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["cmax", "auc", "time_above", "probability_above", "pd_peak", "pd_event",
-                  "response_rate", "remission_rate", "relapse_rate"]
+    kind: Literal[
+        "cmax",
+        "auc",
+        "time_above",
+        "probability_above",
+        "pd_peak",
+        "pd_event",
+        "response_rate",
+        "remission_rate",
+        "relapse_rate",
+    ]
     output: str | None = None
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
@@ -206,22 +222,31 @@ class Endpoint(_Strict):
         if self.kind not in ("cmax", "auc", "time_above", "probability_above") and self.output:
             raise ValueError(f"kind {self.kind!r} takes no output (it follows from the models)")
         if pd and (not self.pd_model or not self.pd_endpoint):
-            raise ValueError(f"kind {self.kind!r} needs pd_model and pd_endpoint (e.g. "
-                             "'herd-2008' and 'sedation_score')")
+            raise ValueError(
+                f"kind {self.kind!r} needs pd_model and pd_endpoint (e.g. "
+                "'herd-2008' and 'sedation_score')"
+            )
         if not pd and (self.pd_model or self.pd_endpoint):
             raise ValueError(f"kind {self.kind!r} takes no pd_model or pd_endpoint")
-        conditions = [c for c in ("effect_above", "effect_below", "ce_over_c50_above")
-                      if getattr(self, c) is not None]
+        conditions = [
+            c
+            for c in ("effect_above", "effect_below", "ce_over_c50_above")
+            if getattr(self, c) is not None
+        ]
         if self.kind == "pd_event" and len(conditions) != 1:
-            raise ValueError("kind 'pd_event' needs exactly one of effect_above, effect_below "
-                             "and ce_over_c50_above")
+            raise ValueError(
+                "kind 'pd_event' needs exactly one of effect_above, effect_below "
+                "and ce_over_c50_above"
+            )
         if self.kind != "pd_event" and conditions:
             raise ValueError(f"kind {self.kind!r} takes no {conditions[0]} (use pd_event)")
         antidep = self.kind in ("response_rate", "remission_rate", "relapse_rate")
         if antidep != (self.at is not None):
-            raise ValueError(f"kind {self.kind!r} needs at (assessment time after the first "
-                             "dose, e.g. '24h')" if antidep else
-                             f"kind {self.kind!r} takes no at")
+            raise ValueError(
+                f"kind {self.kind!r} needs at (assessment time after the first dose, e.g. '24h')"
+                if antidep
+                else f"kind {self.kind!r} takes no at"
+            )
         return self
 
     @property
@@ -235,14 +260,23 @@ class Endpoint(_Strict):
     @property
     def unit(self) -> str:
         """Unit of the endpoint's per-patient value (PD kinds: see the endpoint table)."""
-        return {"cmax": "ng/mL", "auc": "ng*h/mL", "time_above": "min",
-                "probability_above": "ng/mL", "pd_peak": "", "pd_event": "",
-                "response_rate": "probability", "remission_rate": "probability",
-                "relapse_rate": "probability"}[self.kind]
+        return {
+            "cmax": "ng/mL",
+            "auc": "ng*h/mL",
+            "time_above": "min",
+            "probability_above": "ng/mL",
+            "pd_peak": "",
+            "pd_event": "",
+            "response_rate": "probability",
+            "remission_rate": "probability",
+            "relapse_rate": "probability",
+        }[self.kind]
 
 
-Population = Annotated[ParametricPopulation | CsvPopulation | FixedPopulation | PresetPopulation,
-                       Field(discriminator="kind")]
+Population = Annotated[
+    ParametricPopulation | CsvPopulation | FixedPopulation | PresetPopulation,
+    Field(discriminator="kind"),
+]
 
 
 class TrialSpec(_Strict):
@@ -257,15 +291,21 @@ class TrialSpec(_Strict):
     arms: list[Arm] = Field(min_length=1)
     endpoints: list[Endpoint] = Field(default_factory=list)
     optimise: dict[str, Any] | None = Field(
-        default=None, description="regimen search (validated by ketasim.population.optimise)")
+        default=None, description="regimen search (validated by ketasim.population.optimise)"
+    )
     replicates: int = Field(
-        default=1, ge=1, le=1000,
+        default=1,
+        ge=1,
+        le=1000,
         description="K > 1: also run K replicate trials, each with the models' estimates drawn "
         "from their published uncertainty (rse_percent) and its own patients, and report "
-        "between-trial percentile bands of every endpoint")
+        "between-trial percentile bands of every endpoint",
+    )
     replicate: int | None = Field(
-        default=None, ge=0,
-        description="which replicate this run is (set by run_trial; leave unset)")
+        default=None,
+        ge=0,
+        description="which replicate this run is (set by run_trial; leave unset)",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> TrialSpec:
@@ -278,8 +318,7 @@ class TrialSpec(_Strict):
         for e in self.endpoints:
             unknown = [a for a in e.arms or [] if a not in names]
             if unknown:
-                raise ValueError(f"endpoint {e.name!r}: unknown arm(s) {unknown}; arms are "
-                                 f"{names}")
+                raise ValueError(f"endpoint {e.name!r}: unknown arm(s) {unknown}; arms are {names}")
         return self
 
     def endpoint_applies(self, index: int, arm_name: str) -> bool:

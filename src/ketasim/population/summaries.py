@@ -100,8 +100,11 @@ class LogBins:
     def cells(self, values: FloatArray) -> IntArray:
         """Cell index of each value (vectorised; the same rule the compiled kernel uses)."""
         v = np.asarray(values, dtype=np.float64)
-        codes = v.view(np.int64) >> _SHIFT if v.flags.c_contiguous else (
-            np.ascontiguousarray(v).view(np.int64) >> _SHIFT)
+        codes = (
+            v.view(np.int64) >> _SHIFT
+            if v.flags.c_contiguous
+            else (np.ascontiguousarray(v).view(np.int64) >> _SHIFT)
+        )
         cells = codes - self.offset
         np.clip(cells, 0, self.n_bins - 1, out=cells)
         # negative numbers have the sign bit set (negative codes): underflow; NaN: overflow
@@ -113,8 +116,9 @@ class LogBins:
         return np.bincount(self.cells(np.ravel(values)), minlength=self.n_bins).astype(np.int64)
 
 
-def quantiles_from_counts(counts: NDArray[np.integer[Any]], probabilities: FloatArray,
-                          bins: LogBins) -> FloatArray:
+def quantiles_from_counts(
+    counts: NDArray[np.integer[Any]], probabilities: FloatArray, bins: LogBins
+) -> FloatArray:
     """Quantiles of the distribution summarised by ``counts`` (last axis = cells).
 
     ``probabilities`` in [0, 1]. Returns shape ``counts.shape[:-1] + (len(probabilities),)``.
@@ -130,8 +134,8 @@ def quantiles_from_counts(counts: NDArray[np.integer[Any]], probabilities: Float
     edges = bins.edges()
     rows_per_block = 512  # bounded temporary memory whatever the number of rows
     for r0 in range(0, flat_all.shape[0], rows_per_block):
-        block = flat_all[r0:r0 + rows_per_block].astype(np.int64)
-        out[r0:r0 + block.shape[0]] = _quantile_rows(block, probs, edges)
+        block = flat_all[r0 : r0 + rows_per_block].astype(np.int64)
+        out[r0 : r0 + block.shape[0]] = _quantile_rows(block, probs, edges)
     return out.reshape(*lead, probs.size)
 
 
@@ -143,8 +147,11 @@ def _quantile_rows(flat: IntArray, probs: FloatArray, edges: FloatArray) -> Floa
     for j, q in enumerate(probs):
         rank = q * total.astype(np.float64)
         # first cell whose cumulative count reaches the rank (strictly above for rank 0)
-        cell = np.argmax(cum >= np.maximum(rank, 0.5)[:, None], axis=1) if q > 0 else np.argmax(
-            cum > 0, axis=1)
+        cell = (
+            np.argmax(cum >= np.maximum(rank, 0.5)[:, None], axis=1)
+            if q > 0
+            else np.argmax(cum > 0, axis=1)
+        )
         rows = np.arange(flat.shape[0])
         before = np.where(cell > 0, cum[rows, np.maximum(cell - 1, 0)], 0)
         inside = flat[rows, cell]
@@ -194,8 +201,9 @@ class ChunkSummary:
 class Accumulator:
     """Merged summary of one arm (mutable while merging; merge chunks in chunk order)."""
 
-    def __init__(self, shape: tuple[int, int, int], n_endpoints: int,
-                 n_endpoint_cells: int) -> None:
+    def __init__(
+        self, shape: tuple[int, int, int], n_endpoints: int, n_endpoint_cells: int
+    ) -> None:
         self.n_patients = 0
         # int32 counts: a cell never holds more than the arm's patients (spec: n <= 10^9)
         self.profile = np.zeros(shape, dtype=np.int32)

@@ -38,15 +38,26 @@ from ketasim.population.summaries import Accumulator, ChunkSummary
 __all__ = ["ChunkTask", "ResolvedArm", "TrialResult", "resolve_arms", "run_chunk", "run_trial"]
 
 
-def _tasks(spec: TrialSpec, individuals: int, compiled: bool | None, sparse: bool
-           ) -> list[ChunkTask]:
+def _tasks(
+    spec: TrialSpec, individuals: int, compiled: bool | None, sparse: bool
+) -> list[ChunkTask]:
     tasks = []
     n_chunks = -(-spec.n // spec.chunk_size)
     for a in range(len(spec.arms)):
         for c in range(n_chunks):
             start = c * spec.chunk_size
-            tasks.append(ChunkTask(spec, a, c, start, min(spec.chunk_size, spec.n - start),
-                                   individuals, compiled, sparse))
+            tasks.append(
+                ChunkTask(
+                    spec,
+                    a,
+                    c,
+                    start,
+                    min(spec.chunk_size, spec.n - start),
+                    individuals,
+                    compiled,
+                    sparse,
+                )
+            )
     return tasks
 
 
@@ -74,8 +85,9 @@ class _ThreadProfiles:
         return run_chunk(task, self.get(task.arm_index))
 
 
-def _chunk_results(tasks: list[ChunkTask], sched: Scheduler, accs: list[Accumulator]
-                   ) -> Iterator[ChunkSummary]:
+def _chunk_results(
+    tasks: list[ChunkTask], sched: Scheduler, accs: list[Accumulator]
+) -> Iterator[ChunkSummary]:
     """Every chunk's summary in chunk order; concentration counts go straight into ``accs``."""
     if sched.kind == "local":
         profiles = _ThreadProfiles([a.profile.shape for a in accs])
@@ -87,8 +99,12 @@ def _chunk_results(tasks: list[ChunkTask], sched: Scheduler, accs: list[Accumula
         return
     batch: BatchSummary
     for batch in run_batched(run_batch, tasks, sched, key=lambda t: t.arm_index):
-        expand_counts(accs[batch.chunks[0].arm_index].profile, batch.profile_lo,
-                      batch.profile_hi, batch.profile_values)
+        expand_counts(
+            accs[batch.chunks[0].arm_index].profile,
+            batch.profile_lo,
+            batch.profile_hi,
+            batch.profile_values,
+        )
         yield from batch.chunks
 
 
@@ -123,8 +139,12 @@ def run_trial(
     sched = scheduler if isinstance(scheduler, Scheduler) else parse_scheduler(scheduler)
     grid = spec.outputs.grid()
     bins = profile_bins(spec)
-    accs = [Accumulator((grid.size, len(a.output_names), bins.n_bins), len(spec.endpoints),
-                        ENDPOINT_BINS.n_bins) for a in arms]
+    accs = [
+        Accumulator(
+            (grid.size, len(a.output_names), bins.n_bins), len(spec.endpoints), ENDPOINT_BINS.n_bins
+        )
+        for a in arms
+    ]
     # decided here, not per worker, so that every chunk runs the same engine
     from ketasim.population import kernel
 

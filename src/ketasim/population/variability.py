@@ -29,8 +29,7 @@ __all__ = [
 ]
 
 
-def with_assumed_iiv(model: ModelSpec, assumed: Mapping[str, IIV], *, field: str
-                     ) -> ModelSpec:
+def with_assumed_iiv(model: ModelSpec, assumed: Mapping[str, IIV], *, field: str) -> ModelSpec:
     """A copy of ``model`` with user-stated variability added (flagged ``assumed``).
 
     Only parameters (or derived values) without published variability may be given one; the
@@ -42,17 +41,27 @@ def with_assumed_iiv(model: ModelSpec, assumed: Mapping[str, IIV], *, field: str
     iiv = dict(model.iiv)
     for name, entry in assumed.items():
         if name not in known:
-            raise InputError(f"{field}.{name}", f"model {model.id} has no parameter or derived "
-                             f"value {name!r}; known: {', '.join(sorted(known))}")
+            raise InputError(
+                f"{field}.{name}",
+                f"model {model.id} has no parameter or derived "
+                f"value {name!r}; known: {', '.join(sorted(known))}",
+            )
         if name in model.iiv:
-            raise InputError(f"{field}.{name}", f"model {model.id} already publishes "
-                             "variability on it; an assumed value may not replace it")
+            raise InputError(
+                f"{field}.{name}",
+                f"model {model.id} already publishes "
+                "variability on it; an assumed value may not replace it",
+            )
         iiv[name] = entry.model_copy(update={"assumed": True})
     return model.model_copy(update={"iiv": iiv})
 
 
-def residual_observations(model: ModelSpec, analyte: str, predicted_ng_per_ml: FloatArray,
-                          rng: np.random.Generator | int | None) -> FloatArray | None:
+def residual_observations(
+    model: ModelSpec,
+    analyte: str,
+    predicted_ng_per_ml: FloatArray,
+    rng: np.random.Generator | int | None,
+) -> FloatArray | None:
     """Simulated measurements: predictions with the model's residual error for ``analyte``.
 
     Proportional and additive errors combine as ``C (1 + e1) + e2`` (or ``C exp(e1)`` when the

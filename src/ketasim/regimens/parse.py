@@ -28,15 +28,23 @@ from ketasim.units import parse_duration_min, parse_quantity
 __all__ = ["ROUTE_ALIASES", "parse_regimen", "parse_repeat"]
 
 ROUTE_ALIASES: dict[str, str] = {
-    "iv": "iv", "intravenous": "iv",
-    "im": "im", "intramuscular": "im",
-    "in": "intranasal", "intranasal": "intranasal", "nasal": "intranasal",
-    "oral": "oral", "po": "oral",
-    "sublingual": "sublingual", "sl": "sublingual",
-    "rectal": "rectal", "pr": "rectal",
+    "iv": "iv",
+    "intravenous": "iv",
+    "im": "im",
+    "intramuscular": "im",
+    "in": "intranasal",
+    "intranasal": "intranasal",
+    "nasal": "intranasal",
+    "oral": "oral",
+    "po": "oral",
+    "sublingual": "sublingual",
+    "sl": "sublingual",
+    "rectal": "rectal",
+    "pr": "rectal",
     "buccal": "buccal",
     "inhaled": "inhaled",
-    "sc": "subcutaneous", "subcutaneous": "subcutaneous",
+    "sc": "subcutaneous",
+    "subcutaneous": "subcutaneous",
 }
 
 _REPEAT_RE = re.compile(r"^\s*every\s+(?P<every>.+?)\s*[x×]\s*(?P<count>\d+)\s*$", re.I)
@@ -59,15 +67,18 @@ def _route(word: str | None, default: str, field: str) -> str:
         return default
     key = word.lower()
     if key not in ROUTE_ALIASES:
-        raise InputError(field, f"unknown route {word!r}; accepted: "
-                         f"{', '.join(sorted(set(ROUTE_ALIASES.values())))}")
+        raise InputError(
+            field,
+            f"unknown route {word!r}; accepted: {', '.join(sorted(set(ROUTE_ALIASES.values())))}",
+        )
     return ROUTE_ALIASES[key]
 
 
 _DEVICES_RE = re.compile(
     r"^\s*(?P<count>\d+)\s*[x×]\s*(?P<amount>[\d.]+\s*mg)\s+(?:(?P<route>[a-z]+)\s+)?"
     r"devices?(?:\s+(?P<gap>[\d.]+\s*[a-z]+)\s+apart)?(?P<rest>(?:\s+(?:at|every)\s+.*)?)$",
-    re.I)
+    re.I,
+)
 
 
 def _devices(text: str, *, route: str, field: str) -> Regimen | None:
@@ -87,8 +98,9 @@ def _devices(text: str, *, route: str, field: str) -> Regimen | None:
     at = re.search(r"\s+at\s+(\S+(?:\s*[a-z]+)?)(?=\s+every|\s*$)", rest, re.I)
     start = parse_duration_min(at.group(1), field="at") if at else 0.0
     session = q.value * count
-    regimen = Regimen(tuple(Dose(q.value, q.unit, start + k * gap, the_route, 0.0, session)
-                            for k in range(count)))
+    regimen = Regimen(
+        tuple(Dose(q.value, q.unit, start + k * gap, the_route, 0.0, session) for k in range(count))
+    )
     every = re.search(r"\s+every\s+.*$", rest, re.I)
     if every:
         interval, n = parse_repeat(every.group(0).strip(), field=field)
@@ -127,8 +139,11 @@ def _one_dose(text: str, *, route: str, over: str | None, field: str) -> Regimen
         route = _route(words[-1], route, field)
         words = words[:-1]
     amount_text = " ".join(words)
-    q = parse_quantity(amount_text, field=field,
-                       expect=("amount", "amount_per_kg", "dose_rate", "dose_rate_per_kg"))
+    q = parse_quantity(
+        amount_text,
+        field=field,
+        expect=("amount", "amount_per_kg", "dose_rate", "dose_rate_per_kg"),
+    )
     duration = parse_duration_min(over, field="duration_min") if over is not None else 0.0
     if over is not None and duration <= 0:
         raise InputError("duration_min", f"{over!r}: an infusion must last > 0 min")

@@ -84,8 +84,11 @@ class DoseRule(_Strict):
     allowed: list[float] | None = None
     increment: float | None = Field(default=None, gt=0)
     device_interval_min: float | None = Field(
-        default=None, ge=0, description="a session of several ``increment`` devices is given "
-        "one device at a time, this many minutes apart (e.g. SPRAVATO: 5 min)")
+        default=None,
+        ge=0,
+        description="a session of several ``increment`` devices is given "
+        "one device at a time, this many minutes apart (e.g. SPRAVATO: 5 min)",
+    )
     device_interval_source: str | None = None
     first_dose: float | None = Field(default=None, gt=0)
     duration_min: float = Field(default=0.0, ge=0)
@@ -151,9 +154,15 @@ class Protocol(_Strict):
     title: str = Field(min_length=5)
     drug: Literal["racemic ketamine", "esketamine"]
     route: Literal["iv", "im", "intranasal"]
-    indication: Literal["anaesthesia", "procedural-sedation", "analgesia", "chronic-pain",
-                        "treatment-resistant-depression", "depression",
-                        "mdd-suicidal-ideation"]
+    indication: Literal[
+        "anaesthesia",
+        "procedural-sedation",
+        "analgesia",
+        "chronic-pain",
+        "treatment-resistant-depression",
+        "depression",
+        "mdd-suicidal-ideation",
+    ]
     population: str
     jurisdiction: str | None = None
     age_years: Range = Range()
@@ -239,8 +248,9 @@ def load_protocol_file(path: str | Path) -> Protocol:
 def _library() -> tuple[Protocol, ...]:
     folder = resources.files("ketasim.regimens") / "data" / "protocols"
     protocols = [
-        _load_text(entry.read_text(encoding="utf-8"),
-                   origin=f"regimens/data/protocols/{entry.name}")
+        _load_text(
+            entry.read_text(encoding="utf-8"), origin=f"regimens/data/protocols/{entry.name}"
+        )
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)
         if entry.name.endswith(".toml")
     ]
@@ -298,15 +308,31 @@ class PlannedDose:
         count = round(self.amount / self.device_mg)
         if count < 1 or abs(count * self.device_mg - self.amount) > 1e-9:
             return (self.to_dose(),)  # not whole devices: the checker flags it
-        return tuple(Dose(self.device_mg, "mg", self.time_min + k * self.device_interval_min,
-                          self.route, 0.0, self.amount) for k in range(count))
+        return tuple(
+            Dose(
+                self.device_mg,
+                "mg",
+                self.time_min + k * self.device_interval_min,
+                self.route,
+                0.0,
+                self.amount,
+            )
+            for k in range(count)
+        )
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
-        return {"session": self.session, "phase": self.phase, "day": self.day,
-                "time_min": self.time_min, "amount": self.amount, "unit": self.unit,
-                "route": self.route, "duration_min": self.duration_min,
-                "amount_mg": self.amount_mg}
+        return {
+            "session": self.session,
+            "phase": self.phase,
+            "day": self.day,
+            "time_min": self.time_min,
+            "amount": self.amount,
+            "unit": self.unit,
+            "route": self.route,
+            "duration_min": self.duration_min,
+            "amount_mg": self.amount_mg,
+        }
 
 
 def _session_days(protocol: Protocol, weeks: int | None) -> list[tuple[str, int]]:
@@ -374,7 +400,19 @@ def schedule_doses(
         time = day * MIN_PER_DAY
         d = Dose(amount, rule.unit, time, protocol.route, duration)
         devices = rule.increment if rule.device_interval_min is not None else None
-        doses.append(PlannedDose(i + 1, phase, float(day), time, amount, rule.unit,
-                                 protocol.route, duration, d.amount_mg(weight_kg), devices,
-                                 rule.device_interval_min or 0.0))
+        doses.append(
+            PlannedDose(
+                i + 1,
+                phase,
+                float(day),
+                time,
+                amount,
+                rule.unit,
+                protocol.route,
+                duration,
+                d.amount_mg(weight_kg),
+                devices,
+                rule.device_interval_min or 0.0,
+            )
+        )
     return tuple(doses)

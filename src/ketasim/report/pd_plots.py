@@ -25,8 +25,14 @@ def plot_effects(result: EffectResult, path: str | Path, *, title: str | None = 
     in_hours = t.size > 0 and float(t[-1] - t[0]) > 360.0
     x = t / 60.0 if in_hours else t
     panels = list(result.endpoints.values())
-    fig, axes = plt.subplots(len(panels) + 1, 1, figsize=(8, 2.4 * (len(panels) + 1)),
-                             dpi=110, sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(panels) + 1,
+        1,
+        figsize=(8, 2.4 * (len(panels) + 1)),
+        dpi=110,
+        sharex=True,
+        squeeze=False,
+    )
     ax0 = axes[0][0]
     for name, values in result.driver_ng_per_ml.items():
         ax0.plot(x, values, label=name.replace("_", " "))
@@ -52,8 +58,9 @@ def plot_effects(result: EffectResult, path: str | Path, *, title: str | None = 
     return out
 
 
-def plot_antidepressant_course(course: AntidepressantCourse, path: str | Path, *,
-                               title: str | None = None) -> Path:
+def plot_antidepressant_course(
+    course: AntidepressantCourse, path: str | Path, *, title: str | None = None
+) -> Path:
     """Mean MADRS change and response probability over days (EMPIRICAL model, labelled)."""
     import matplotlib
 
@@ -63,18 +70,29 @@ def plot_antidepressant_course(course: AntidepressantCourse, path: str | Path, *
     days = course.times_h / 24.0
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 5), dpi=110, sharex=True)
     a1.plot(days, course.madrs_change, label="total")
-    a1.plot(days, course.placebo_change, linestyle="--",
-            label="same sessions without drug (placebo / session / background)")
+    a1.plot(
+        days,
+        course.placebo_change,
+        linestyle="--",
+        label="same sessions without drug (placebo / session / background)",
+    )
     a1.set_ylabel("MADRS change (points)")
     a1.legend(fontsize=8)
     a2.plot(days, 100 * course.response_probability, color="#2ca02c", label="response")
-    a2.plot(days, 100 * course.remission_probability, color="#1f77b4",
-            label=f"remission (MADRS <= {course.remission_cutoff:g})")
+    a2.plot(
+        days,
+        100 * course.remission_probability,
+        color="#1f77b4",
+        label=f"remission (MADRS <= {course.remission_cutoff:g})",
+    )
     a2.legend(fontsize=8)
     a2.set_ylabel("probability (%)")
     a2.set_xlabel("time (days)")
-    fig.suptitle(title or "Antidepressant response: EMPIRICAL model (ketasim), calibrated to "
-                 "trial summaries", fontsize=9)
+    fig.suptitle(
+        title
+        or "Antidepressant response: EMPIRICAL model (ketasim), calibrated to trial summaries",
+        fontsize=9,
+    )
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out)

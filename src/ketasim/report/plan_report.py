@@ -41,29 +41,63 @@ def _concentration_figure(plan: Plan, pred: ConcentrationPrediction) -> Figure:
     t = pred.times_min
     in_hours = float(t[-1] - t[0]) > 600.0
     in_days = float(t[-1] - t[0]) > 3 * 1440.0
-    scale, xlabel = (1440.0, "time (days)") if in_days else \
-        (60.0, "time (h)") if in_hours else (1.0, "time (min)")
+    scale, xlabel = (
+        (1440.0, "time (days)")
+        if in_days
+        else (60.0, "time (h)")
+        if in_hours
+        else (1.0, "time (min)")
+    )
     x = t / scale
     fig, ax = plt.subplots(figsize=(9, 4.2))
     for i, (name, values) in enumerate(pred.typical.items()):
         colour = _PALETTE[i % len(_PALETTE)]
         analyte, _, site = name.rpartition("_")
-        ax.plot(x, values, color=colour, lw=1.6, ls="--" if site == "effect" else "-",
-                label=f"{analyte} ({site}), typical")
+        ax.plot(
+            x,
+            values,
+            color=colour,
+            lw=1.6,
+            ls="--" if site == "effect" else "-",
+            label=f"{analyte} ({site}), typical",
+        )
         if name in pred.lower:
-            ax.fill_between(x, pred.lower[name], pred.upper[name], color=colour, alpha=0.18,
-                            lw=0, label=f"{analyte} ({site}), 5th-95th percentile")
+            ax.fill_between(
+                x,
+                pred.lower[name],
+                pred.upper[name],
+                color=colour,
+                alpha=0.18,
+                lw=0,
+                label=f"{analyte} ({site}), 5th-95th percentile",
+            )
     if pred.label == "first session":
         if plan.discharge_not_before_min is not None:
             ax.axvline(plan.discharge_not_before_min / scale, color="#2e7d32", lw=1.0, ls="--")
-            ax.text(plan.discharge_not_before_min / scale, ax.get_ylim()[1] * 0.6,
-                    " earliest discharge", fontsize=7, color="#2e7d32", rotation=90)
+            ax.text(
+                plan.discharge_not_before_min / scale,
+                ax.get_ylim()[1] * 0.6,
+                " earliest discharge",
+                fontsize=7,
+                color="#2e7d32",
+                rotation=90,
+            )
         for item in plan.monitoring:
-            if item.time_min is not None and 0 < item.time_min <= t[-1] \
-                    and item.time_min != plan.discharge_not_before_min:
+            if (
+                item.time_min is not None
+                and 0 < item.time_min <= t[-1]
+                and item.time_min != plan.discharge_not_before_min
+            ):
                 ax.axvline(item.time_min / scale, color="#607d8b", lw=0.8, ls=":")
-                ax.text(item.time_min / scale, ax.get_ylim()[1] * 0.97, f" {item.when}",
-                        fontsize=7, color="#37474f", va="top", rotation=90)
+                ax.text(
+                    item.time_min / scale,
+                    ax.get_ylim()[1] * 0.97,
+                    f" {item.when}",
+                    fontsize=7,
+                    color="#37474f",
+                    va="top",
+                    rotation=90,
+                )
     else:
         for d in plan.doses:
             ax.axvline(d.time_min / scale, color="#b0bec5", lw=0.6, zorder=0)
@@ -88,8 +122,13 @@ def _effects_figure(plan: Plan) -> Figure:
         for i, eff in enumerate(group):
             y = eff.values if eff.values is not None else eff.ce_over_c50
             assert y is not None
-            ax.plot(eff.times_min, y, color=_PALETTE[i % len(_PALETTE)], lw=1.5,
-                    label=f"{eff.endpoint} ({eff.pd_model_id})")
+            ax.plot(
+                eff.times_min,
+                y,
+                color=_PALETTE[i % len(_PALETTE)],
+                lw=1.5,
+                label=f"{eff.endpoint} ({eff.pd_model_id})",
+            )
         if group is ratios:
             ax.axhline(1.0, color="#90a4ae", lw=0.8, ls="--")
             ax.set_ylabel("Ce / C50 (1 = half-maximal)")
@@ -98,8 +137,9 @@ def _effects_figure(plan: Plan) -> Figure:
         ax.set_xlabel("time (min)")
         ax.grid(alpha=0.3)
         ax.legend(frameon=False, fontsize=7)
-    fig.suptitle(f"{plan.protocol.id}: predicted effects, first session (typical patient)",
-                 fontsize=10)
+    fig.suptitle(
+        f"{plan.protocol.id}: predicted effects, first session (typical patient)", fontsize=10
+    )
     fig.tight_layout()
     return fig
 
@@ -111,12 +151,20 @@ def _schedule_figure(plan: Plan) -> Figure:
     phases = list(dict.fromkeys(d.phase for d in plan.doses))
     for i, phase in enumerate(phases):
         ds = [d for d in plan.doses if d.phase == phase]
-        ax.bar([d.day for d in ds], [d.amount_mg for d in ds], width=0.8,
-               color=_PALETTE[i % len(_PALETTE)], label=phase)
+        ax.bar(
+            [d.day for d in ds],
+            [d.amount_mg for d in ds],
+            width=0.8,
+            color=_PALETTE[i % len(_PALETTE)],
+            label=phase,
+        )
     ax.set_xlabel("day of course")
     ax.set_ylabel("dose per session (mg)")
-    ax.set_title(f"{plan.protocol.id}: dose schedule ({len(plan.doses)} session(s), "
-                 f"{sum(d.amount_mg for d in plan.doses):.0f} mg)", fontsize=10)
+    ax.set_title(
+        f"{plan.protocol.id}: dose schedule ({len(plan.doses)} session(s), "
+        f"{sum(d.amount_mg for d in plan.doses):.0f} mg)",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3, axis="y")
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
@@ -166,13 +214,24 @@ def render_plan_html(plan: Plan) -> str:
     counts = {s: sum(f.severity == s for f in plan.findings) for s in ("stop", "warn", "info")}
     banner = (
         f'<div class="banner stop">STOP: {counts["stop"]} hard-stop finding(s); do not proceed '
-        "with this plan.</div>" if plan.has_stop else
-        f'<div class="banner ok">No hard stop. {counts["warn"]} warning(s), '
-        f'{counts["info"]} note(s).</div>')
+        "with this plan.</div>"
+        if plan.has_stop
+        else f'<div class="banner ok">No hard stop. {counts["warn"]} warning(s), '
+        f"{counts['info']} note(s).</div>"
+    )
+
     def findings_table(severities: tuple[str, ...]) -> str:
-        rows = [[f'<span class="sev" style="background:{_SEVERITY_COLOUR[f.severity]}">'
-                 f"{e(f.severity)}</span>", f.rule_id, f.message, f.source]
-                for f in plan.findings if f.severity in severities]
+        rows = [
+            [
+                f'<span class="sev" style="background:{_SEVERITY_COLOUR[f.severity]}">'
+                f"{e(f.severity)}</span>",
+                f.rule_id,
+                f.message,
+                f.source,
+            ]
+            for f in plan.findings
+            if f.severity in severities
+        ]
         if not rows:
             return "<p>None.</p>"
         return _table(["severity", "rule", "message", "source"], rows, raw_first=True)
@@ -181,39 +240,75 @@ def render_plan_html(plan: Plan) -> str:
     notes_findings = findings_table(("info",))
     doses = _table(
         ["session", "phase", "day", "dose", "route", "administration", "amount (mg)"],
-        [[str(d.session), d.phase, f"{d.day:g}", f"{d.amount:g} {d.unit}", d.route,
-          f"over {d.duration_min:g} min" if d.duration_min > 0 else "bolus / single dose",
-          f"{d.amount_mg:.1f}"] for d in plan.doses])
+        [
+            [
+                str(d.session),
+                d.phase,
+                f"{d.day:g}",
+                f"{d.amount:g} {d.unit}",
+                d.route,
+                f"over {d.duration_min:g} min" if d.duration_min > 0 else "bolus / single dose",
+                f"{d.amount_mg:.1f}",
+            ]
+            for d in plan.doses
+        ],
+    )
     monitoring = _table(
         ["time from dose (min)", "when", "action", "rule", "source"],
-        [["-" if m.time_min is None else f"{m.time_min:g}", m.when, m.action, m.rule_id,
-          m.source] for m in plan.monitoring])
-    discharge = ("Earliest discharge: " + f"{plan.discharge_not_before_min:g} min after the "
-                 "start of each session, and only when clinically stable."
-                 if plan.discharge_not_before_min is not None else
-                 "No minimum observation time is stated in the sources; discharge when the "
-                 "discharge criteria above are met.")
+        [
+            [
+                "-" if m.time_min is None else f"{m.time_min:g}",
+                m.when,
+                m.action,
+                m.rule_id,
+                m.source,
+            ]
+            for m in plan.monitoring
+        ],
+    )
+    discharge = (
+        "Earliest discharge: " + f"{plan.discharge_not_before_min:g} min after the "
+        "start of each session, and only when clinically stable."
+        if plan.discharge_not_before_min is not None
+        else "No minimum observation time is stated in the sources; discharge when the "
+        "discharge criteria above are met."
+    )
     figures = "".join(
         f'<figure><img alt="{e(caption)}" src="data:image/png;base64,{data}">'
         f"<figcaption>{e(caption)}</figcaption></figure>"
-        for caption, data in plan_figures(plan).items())
+        for caption, data in plan_figures(plan).items()
+    )
     rec = plan.record
-    vit = ", ".join(x for x in (
-        f"BP {rec.sbp_mmhg:g}/{rec.dbp_mmhg:g} mmHg" if rec.sbp_mmhg is not None
-        and rec.dbp_mmhg is not None else "BP not recorded",
-        f"HR {rec.heart_rate_bpm:g}/min" if rec.heart_rate_bpm is not None else "") if x)
-    patient = (f"{rec.age_years:g} y, {rec.weight_kg:g} kg"
-               + (f", {rec.patient.height_cm:g} cm" if rec.patient.height_cm else "")
-               + (f", {rec.patient.sex}" if rec.patient.sex else "") + f"; {vit}; conditions: "
-               + (", ".join(sorted(rec.conditions)) or "none") + "; medications: "
-               + (", ".join(rec.medications) or "none"))
+    vit = ", ".join(
+        x
+        for x in (
+            f"BP {rec.sbp_mmhg:g}/{rec.dbp_mmhg:g} mmHg"
+            if rec.sbp_mmhg is not None and rec.dbp_mmhg is not None
+            else "BP not recorded",
+            f"HR {rec.heart_rate_bpm:g}/min" if rec.heart_rate_bpm is not None else "",
+        )
+        if x
+    )
+    patient = (
+        f"{rec.age_years:g} y, {rec.weight_kg:g} kg"
+        + (f", {rec.patient.height_cm:g} cm" if rec.patient.height_cm else "")
+        + (f", {rec.patient.sex}" if rec.patient.sex else "")
+        + f"; {vit}; conditions: "
+        + (", ".join(sorted(rec.conditions)) or "none")
+        + "; medications: "
+        + (", ".join(rec.medications) or "none")
+    )
     sources = "".join(
         f"<li>{e(s.text)}{' doi:' + e(s.doi) if s.doi else ''}"
         f"{' PMID ' + e(s.pmid) if s.pmid else ''} <small>({e(s.verified)})</small></li>"
-        for s in p.sources)
+        for s in p.sources
+    )
     notes = "".join(f"<li>{e(n)}</li>" for n in p.notes)
-    effects_sources = "".join(sorted({
-        f'<p class="note">PD: {e(x.pd_model_id)}: {e(x.citation)}</p>' for x in plan.effects}))
+    effects_sources = "".join(
+        sorted(
+            {f'<p class="note">PD: {e(x.pd_model_id)}: {e(x.citation)}</p>' for x in plan.effects}
+        )
+    )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -234,7 +329,7 @@ figcaption, small, .note {{ color: #546e7a; font-size: 12px; }}
 </style></head><body>
 <h1>Treatment plan: {e(p.title)}</h1>
 <p class="note">Decision support for professionals; not a prescription. Protocol <b>{e(p.id)}</b>
-({e(p.drug)}, {e(p.route)}, {e(p.indication)}{'; ' + e(p.jurisdiction) if p.jurisdiction else ''}).
+({e(p.drug)}, {e(p.route)}, {e(p.indication)}{"; " + e(p.jurisdiction) if p.jurisdiction else ""}).
 Patient: {e(patient)}.</p>
 {banner}
 <h2>Safety findings: stops and warnings</h2>
@@ -255,7 +350,7 @@ Patient: {e(patient)}.</p>
 <ul>{notes}</ul>
 <ul>{sources}</ul>
 <p class="note">Safety rules version {e(plan.rules_version)}; ketasim {e(_version())};
-generated {e(stamp)}{'; seed ' + str(plan.seed) if plan.seed is not None else ''}.</p>
+generated {e(stamp)}{"; seed " + str(plan.seed) if plan.seed is not None else ""}.</p>
 </body></html>
 """
 

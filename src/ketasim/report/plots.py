@@ -11,8 +11,9 @@ if TYPE_CHECKING:
 __all__ = ["plot_concentrations"]
 
 
-def plot_concentrations(result: SimulationResult, path: str | Path, *,
-                        title: str | None = None) -> Path:
+def plot_concentrations(
+    result: SimulationResult, path: str | Path, *, title: str | None = None
+) -> Path:
     """Concentration (ng/mL) vs time: plasma solid, effect site dashed, one colour per analyte.
 
     Time is shown in minutes up to 6 h and in hours beyond. Returns the written path.
@@ -31,8 +32,13 @@ def plot_concentrations(result: SimulationResult, path: str | Path, *,
     for name, values in result.concentrations_ng_per_ml.items():
         analyte, _, site = name.rpartition("_")
         colour = colours.setdefault(analyte, palette[len(colours) % len(palette)])
-        ax.plot(x, values, color=colour, linestyle="--" if site == "effect" else "-",
-                label=f"{analyte} ({site})")
+        ax.plot(
+            x,
+            values,
+            color=colour,
+            linestyle="--" if site == "effect" else "-",
+            label=f"{analyte} ({site})",
+        )
     ax.set_xlabel("time (h)" if in_hours else "time (min)")
     ax.set_ylabel("concentration (ng/mL)")
     import textwrap

@@ -25,8 +25,14 @@ def _pair(columns: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def plot_bands(summary: pd.DataFrame, path: str | Path, *, title: str | None = None,
-               variability: Mapping[str, str] | None = None, log_y: bool = False) -> Path:
+def plot_bands(
+    summary: pd.DataFrame,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    variability: Mapping[str, str] | None = None,
+    log_y: bool = False,
+) -> Path:
     """One panel per output (``ketamine_plasma``, ...): median line and shaded percentile bands
     (ng/mL) over time for each arm. Arms whose variability is assumed say so in the legend.
 
@@ -42,8 +48,9 @@ def plot_bands(summary: pd.DataFrame, path: str | Path, *, title: str | None = N
     pcols = [c for c in summary.columns if c.startswith("p") and c[1:].replace(".", "").isdigit()]
     pairs = _pair(pcols)
     median = "p50" if "p50" in pcols else None
-    fig, axes = plt.subplots(len(outputs), 1, figsize=(9, 3.6 * len(outputs)), dpi=110,
-                             squeeze=False, sharex=True)
+    fig, axes = plt.subplots(
+        len(outputs), 1, figsize=(9, 3.6 * len(outputs)), dpi=110, squeeze=False, sharex=True
+    )
     t_max = float(summary["time_min"].max())
     in_hours = t_max > 360.0
     for ax, output in zip(axes[:, 0], outputs, strict=True):
@@ -54,15 +61,26 @@ def plot_bands(summary: pd.DataFrame, path: str | Path, *, title: str | None = N
             colour = _PALETTE[k % len(_PALETTE)]
             x = rows["time_min"].to_numpy() / (60.0 if in_hours else 1.0)
             for j, (lo, hi) in enumerate(pairs):
-                ax.fill_between(x, rows[lo].to_numpy(), rows[hi].to_numpy(), color=colour,
-                                alpha=0.15 + 0.12 * j, linewidth=0,
-                                label=f"{lo[1:]}-{hi[1:]}th pct" if k == 0 else None)
+                ax.fill_between(
+                    x,
+                    rows[lo].to_numpy(),
+                    rows[hi].to_numpy(),
+                    color=colour,
+                    alpha=0.15 + 0.12 * j,
+                    linewidth=0,
+                    label=f"{lo[1:]}-{hi[1:]}th pct" if k == 0 else None,
+                )
             label = arm
             if variability and variability.get(arm, "").startswith("ASSUMED"):
                 label += " (ASSUMED variability)"
             if median is not None:
-                ax.plot(x, rows[median].to_numpy(), color=colour, linewidth=1.5,
-                        label=f"{label}: median")
+                ax.plot(
+                    x,
+                    rows[median].to_numpy(),
+                    color=colour,
+                    linewidth=1.5,
+                    label=f"{label}: median",
+                )
         analyte, _, site = output.rpartition("_")
         ax.set_ylabel(f"{analyte} {site}\n(ng/mL)")
         if log_y:
@@ -81,9 +99,15 @@ def plot_bands(summary: pd.DataFrame, path: str | Path, *, title: str | None = N
     return out
 
 
-def plot_frontier(table: pd.DataFrame, path: str | Path, *, objective: str,
-                  constraint: str | None, limit: float | None = None,
-                  title: str | None = None) -> Path:
+def plot_frontier(
+    table: pd.DataFrame,
+    path: str | Path,
+    *,
+    objective: str,
+    constraint: str | None,
+    limit: float | None = None,
+    title: str | None = None,
+) -> Path:
     """Regimen search: objective (y) against the first constrained value (x) for every
     candidate; feasible candidates filled, the Pareto frontier joined by a line, each labelled
     with its regimen. Returns the written path."""
@@ -97,8 +121,14 @@ def plot_frontier(table: pd.DataFrame, path: str | Path, *, objective: str,
     y = table["objective"]
     feasible = table["feasible"].to_numpy(dtype=bool)
     ax.scatter(x[feasible], y[feasible], color="#1f77b4", label="feasible", zorder=3)
-    ax.scatter(x[~feasible], y[~feasible], facecolors="none", edgecolors="#d62728",
-               label="violates a constraint", zorder=3)
+    ax.scatter(
+        x[~feasible],
+        y[~feasible],
+        facecolors="none",
+        edgecolors="#d62728",
+        label="violates a constraint",
+        zorder=3,
+    )
     front = table[table["frontier"]].sort_values(constraint if constraint else "objective")
     fx = front[constraint] if constraint else front.index.to_series()
     ax.plot(fx, front["objective"], color="#2ca02c", linewidth=1.2, label="frontier", zorder=2)

@@ -58,8 +58,13 @@ class MonitoringItem:
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
-        return {"time_min": self.time_min, "when": self.when, "action": self.action,
-                "rule_id": self.rule_id, "source": self.source}
+        return {
+            "time_min": self.time_min,
+            "when": self.when,
+            "action": self.action,
+            "rule_id": self.rule_id,
+            "source": self.source,
+        }
 
 
 def parse_bp_threshold(text: str) -> tuple[float, float]:
@@ -72,8 +77,11 @@ def parse_bp_threshold(text: str) -> tuple[float, float]:
     except ValueError:
         raise InputError("bp_threshold_mmhg", f"cannot read {text!r}; write e.g. 140/90") from None
     if not (50 <= sbp <= 300 and 20 <= dbp <= 200 and dbp < sbp):
-        raise InputError("bp_threshold_mmhg", f"{text!r}: accepted systolic 50-300 and diastolic "
-                         "20-200 mmHg, diastolic below systolic")
+        raise InputError(
+            "bp_threshold_mmhg",
+            f"{text!r}: accepted systolic 50-300 and diastolic "
+            "20-200 mmHg, diastolic below systolic",
+        )
     return sbp, dbp
 
 
@@ -102,8 +110,9 @@ def _days(t_min: float) -> str:
     return f"{t_min / 1440.0:g}"
 
 
-def _max_session_mg(protocol: Protocol, rule_max: float, weight_kg: float,
-                    doses: Sequence[PlannedDose]) -> float:
+def _max_session_mg(
+    protocol: Protocol, rule_max: float, weight_kg: float, doses: Sequence[PlannedDose]
+) -> float:
     unit = protocol.dose.unit
     if unit == "mg":
         return rule_max
@@ -113,10 +122,14 @@ def _max_session_mg(protocol: Protocol, rule_max: float, weight_kg: float,
     return rule_max * weight_kg * duration / 60.0
 
 
-def _protocol_findings(protocol: Protocol, record: PatientRecord, doses: Sequence[PlannedDose],
-                       rules: RuleSet, applicable: Iterable[str]) -> list[Finding]:
-    by_check = {r.check: r for r in rules.rules
-                if r.kind == "protocol" and r.id in set(applicable)}
+def _protocol_findings(
+    protocol: Protocol,
+    record: PatientRecord,
+    doses: Sequence[PlannedDose],
+    rules: RuleSet,
+    applicable: Iterable[str],
+) -> list[Finding]:
+    by_check = {r.check: r for r in rules.rules if r.kind == "protocol" and r.id in set(applicable)}
     findings: list[Finding] = []
     dose_rule = protocol.dose_rule_for_age(record.age_years)
     unit = dose_rule.unit
@@ -127,13 +140,18 @@ def _protocol_findings(protocol: Protocol, record: PatientRecord, doses: Sequenc
         if rule is None:
             return
         src = source if rule.source == "protocol file" else rule.cited_source
-        findings.append(Finding(rule.id, rule.severity,
-                                _fmt(rule.id, rule.message, {**base, **values}), src))
+        findings.append(
+            Finding(rule.id, rule.severity, _fmt(rule.id, rule.message, {**base, **values}), src)
+        )
 
     age = record.age_years
     if age is not None and not protocol.age_years.contains(age):
-        add("age-range", protocol.age_years.source or protocol.source_text, age_years=age,
-            range=protocol.age_years.describe())
+        add(
+            "age-range",
+            protocol.age_years.source or protocol.source_text,
+            age_years=age,
+            range=protocol.age_years.describe(),
+        )
 
     # per-session dose checks, grouped by (check, dose) so a course gives one finding each
     groups: dict[tuple[str, float, float], list[int]] = {}
@@ -149,22 +167,33 @@ def _protocol_findings(protocol: Protocol, record: PatientRecord, doses: Sequenc
             flag("dose-above-max", a, dose_rule.max, d.session)
         if dose_rule.min is not None and a < dose_rule.min:
             flag("dose-below-min", a, dose_rule.min, d.session)
-        if dose_rule.increment is not None and abs(
-                a / dose_rule.increment - round(a / dose_rule.increment)) > 1e-9:
+        if (
+            dose_rule.increment is not None
+            and abs(a / dose_rule.increment - round(a / dose_rule.increment)) > 1e-9
+        ):
             flag("dose-not-increment", a, dose_rule.increment, d.session)
         elif dose_rule.allowed is not None and not any(
-                abs(a - x) < 1e-9 for x in dose_rule.allowed):
+            abs(a - x) < 1e-9 for x in dose_rule.allowed
+        ):
             flag("dose-not-allowed", a, 0.0, d.session)
         if d.session == 1 and dose_rule.first_dose is not None and a > dose_rule.first_dose:
             flag("first-dose", a, dose_rule.first_dose, d.session)
     allowed = ", ".join(f"{x:g}" for x in dose_rule.allowed or [])
     for (check, amount, limit), sessions in groups.items():
-        add(check, dose_rule.source, dose=amount, limit=limit, allowed=allowed,
-            session=_ranges(sessions))
+        add(
+            check,
+            dose_rule.source,
+            dose=amount,
+            limit=limit,
+            allowed=allowed,
+            session=_ranges(sessions),
+        )
 
     # frequency and cumulative exposure, counting previous sessions (negative times)
-    events = sorted([(-s.days_ago * 1440.0, s.amount_mg) for s in record.previous_sessions]
-                    + [(d.time_min, d.amount_mg) for d in doses])
+    events = sorted(
+        [(-s.days_ago * 1440.0, s.amount_mg) for s in record.previous_sessions]
+        + [(d.time_min, d.amount_mg) for d in doses]
+    )
     times = [t for t, _ in events]
     freq = protocol.frequency
     worst_count, worst_window = 0, (0.0, 0.0)
@@ -176,27 +205,50 @@ def _protocol_findings(protocol: Protocol, record: PatientRecord, doses: Sequenc
         total = sum(mg for _, mg in inside)
         if total > worst_mg:
             worst_mg, worst_mg_window = total, (t0, inside[-1][0])
-    if freq is not None and freq.max_sessions_per_week is not None \
-            and worst_count > freq.max_sessions_per_week:
-        add("sessions-per-week", freq.source, count=worst_count,
+    if (
+        freq is not None
+        and freq.max_sessions_per_week is not None
+        and worst_count > freq.max_sessions_per_week
+    ):
+        add(
+            "sessions-per-week",
+            freq.source,
+            count=worst_count,
             limit=float(freq.max_sessions_per_week),
-            window=f"{_days(worst_window[0])} to {_days(worst_window[1])}")
+            window=f"{_days(worst_window[0])} to {_days(worst_window[1])}",
+        )
     if freq is not None and freq.min_interval_h is not None:
         for a, b in itertools.pairwise(times):
             if (b - a) / 60.0 < freq.min_interval_h:
-                add("min-interval", freq.source, interval_h=(b - a) / 60.0,
-                    limit=freq.min_interval_h, window=f"on days {_days(a)} and {_days(b)}")
+                add(
+                    "min-interval",
+                    freq.source,
+                    interval_h=(b - a) / 60.0,
+                    limit=freq.min_interval_h,
+                    window=f"on days {_days(a)} and {_days(b)}",
+                )
                 break
     if freq is not None and freq.max_sessions_per_week is not None and dose_rule.max is not None:
-        limit_mg = _max_session_mg(protocol, dose_rule.max, record.weight_kg, doses) \
+        limit_mg = (
+            _max_session_mg(protocol, dose_rule.max, record.weight_kg, doses)
             * freq.max_sessions_per_week
+        )
         if worst_mg > limit_mg * (1 + 1e-9):
-            add("weekly-amount", f"{dose_rule.source}; {freq.source}", amount_mg=worst_mg,
+            add(
+                "weekly-amount",
+                f"{dose_rule.source}; {freq.source}",
+                amount_mg=worst_mg,
                 limit=limit_mg,
-                window=f"{_days(worst_mg_window[0])} to {_days(worst_mg_window[1])}")
+                window=f"{_days(worst_mg_window[0])} to {_days(worst_mg_window[1])}",
+            )
     if doses:
-        add("course-total", "", count=len(doses), amount_mg=sum(d.amount_mg for d in doses),
-            weekly_mg=worst_mg)
+        add(
+            "course-total",
+            "",
+            count=len(doses),
+            amount_mg=sum(d.amount_mg for d in doses),
+            weekly_mg=worst_mg,
+        )
     below = by_check.get("session-total-below")
     if below is not None and below.value_mg is not None:
         for d in doses:
@@ -208,8 +260,9 @@ def _protocol_findings(protocol: Protocol, record: PatientRecord, doses: Sequenc
     return findings
 
 
-def _matching_classes(medications: Sequence[str], rules: RuleSet
-                      ) -> tuple[dict[str, list[str]], list[str]]:
+def _matching_classes(
+    medications: Sequence[str], rules: RuleSet
+) -> tuple[dict[str, list[str]], list[str]]:
     found: dict[str, list[str]] = {}
     unrecognised: list[str] = []
     for med in medications:
@@ -250,9 +303,16 @@ def check(
         Sorted stop, warn, info (file order within a severity).
     """
     rules = rules if rules is not None else default_rules()
-    applicable = [r for r in rules.rules if r.applies_to(
-        protocol_id=protocol.id, drug=protocol.drug, route=protocol.route,
-        indication=protocol.indication)]
+    applicable = [
+        r
+        for r in rules.rules
+        if r.applies_to(
+            protocol_id=protocol.id,
+            drug=protocol.drug,
+            route=protocol.route,
+            indication=protocol.indication,
+        )
+    ]
     conditions = rules.expand_conditions(record.conditions)
     med_classes, unrecognised = _matching_classes(record.medications, rules)
     labels = {c.id: c.label for c in rules.medication_classes}
@@ -265,16 +325,21 @@ def check(
         elif rule.kind == "measurement":
             thresholds = dict(rule.measurements)
             if rule.configurable == "bp_threshold" and bp_threshold is not None:
-                thresholds = {"sbp_mmhg": Threshold(above=bp_threshold[0]),
-                              "dbp_mmhg": Threshold(above=bp_threshold[1])}
+                thresholds = {
+                    "sbp_mmhg": Threshold(above=bp_threshold[0]),
+                    "dbp_mmhg": Threshold(above=bp_threshold[1]),
+                }
             for name, threshold in thresholds.items():
                 v = record.measurement(name)
                 values[name] = v if v is not None else float("nan")
                 if v is not None and threshold.exceeded(v):
                     fired = True
-            values["threshold"] = "/".join(
-                f"{t.above if t.above is not None else t.below:g}"
-                for t in thresholds.values()) + " mmHg"
+            values["threshold"] = (
+                "/".join(
+                    f"{t.above if t.above is not None else t.below:g}" for t in thresholds.values()
+                )
+                + " mmHg"
+            )
         elif rule.kind == "missing":
             missing = [f for f in rule.fields if getattr(record, f, None) is None]
             fired = bool(missing)
@@ -283,9 +348,9 @@ def check(
             age = record.age_years
             if age is not None:
                 values["age_years"] = age
-                fired = ((rule.age_below_years is not None and age < rule.age_below_years)
-                         or (rule.age_at_least_years is not None
-                             and age >= rule.age_at_least_years))
+                fired = (rule.age_below_years is not None and age < rule.age_below_years) or (
+                    rule.age_at_least_years is not None and age >= rule.age_at_least_years
+                )
         elif rule.kind == "medication":
             if rule.unrecognised:
                 meds = unrecognised
@@ -299,8 +364,11 @@ def check(
         elif rule.kind == "monitoring":
             fired = True
         if fired:
-            findings.append(Finding(rule.id, rule.severity,
-                                    _fmt(rule.id, rule.message, values), rule.cited_source))
+            findings.append(
+                Finding(
+                    rule.id, rule.severity, _fmt(rule.id, rule.message, values), rule.cited_source
+                )
+            )
     findings += _protocol_findings(protocol, record, doses, rules, [r.id for r in applicable])
     return tuple(sorted(findings, key=lambda f: _ORDER[f.severity]))
 
@@ -320,17 +388,29 @@ def monitoring_timeline(
     observation: list[float] = []
     for rule in rules.rules:
         if rule.kind != "monitoring" or not rule.applies_to(
-                protocol_id=protocol.id, drug=protocol.drug, route=protocol.route,
-                indication=protocol.indication):
+            protocol_id=protocol.id,
+            drug=protocol.drug,
+            route=protocol.route,
+            indication=protocol.indication,
+        ):
             continue
-        items.append(MonitoringItem(rule.at_min, rule.when or f"{rule.at_min:g} min",
-                                    rule.message, rule.id, rule.cited_source))
+        items.append(
+            MonitoringItem(
+                rule.at_min,
+                rule.when or f"{rule.at_min:g} min",
+                rule.message,
+                rule.id,
+                rule.cited_source,
+            )
+        )
         if rule.observation_min is not None:
             observation.append(rule.observation_min)
     if protocol.observation_min is not None:
         observation.append(protocol.observation_min)
     administration = max((d.duration_min for d in doses), default=protocol.dose.duration_min)
     discharge = max(max(observation), administration) if observation else None
-    timed = sorted((i for i in items if i.time_min is not None),
-                   key=lambda i: i.time_min if i.time_min is not None else 0.0)
+    timed = sorted(
+        (i for i in items if i.time_min is not None),
+        key=lambda i: i.time_min if i.time_min is not None else 0.0,
+    )
     return tuple(timed + [i for i in items if i.time_min is None]), discharge

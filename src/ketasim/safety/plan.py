@@ -33,12 +33,20 @@ from ketasim.safety.checker import MonitoringItem, check, monitoring_timeline
 from ketasim.safety.record import PatientRecord
 from ketasim.safety.rules import RuleSet, default_rules
 
-__all__ = ["BAND_PERCENTILES", "ConcentrationPrediction", "EffectPrediction", "Plan",
-           "make_plan", "sample_etas"]
+__all__ = [
+    "BAND_PERCENTILES",
+    "ConcentrationPrediction",
+    "EffectPrediction",
+    "Plan",
+    "make_plan",
+    "sample_etas",
+]
 
 BAND_PERCENTILES = (5.0, 95.0)
-EFFECTS_NOTE = ("Concentrations only: no PD model is attached to this protocol, so effects "
-                "(sedation, dissociation, blood pressure, response) are not predicted.")
+EFFECTS_NOTE = (
+    "Concentrations only: no PD model is attached to this protocol, so effects "
+    "(sedation, dissociation, blood pressure, response) are not predicted."
+)
 
 
 @dataclass(frozen=True)
@@ -57,10 +65,15 @@ class ConcentrationPrediction:
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (lists rounded to 4 significant digits)."""
+
         def r(a: NDArray[np.float64]) -> list[float]:
             return [float(f"{v:.4g}") for v in a]
-        out: dict[str, object] = {"label": self.label, "time_min": r(self.times_min),
-                                  "typical": {k: r(v) for k, v in self.typical.items()}}
+
+        out: dict[str, object] = {
+            "label": self.label,
+            "time_min": r(self.times_min),
+            "typical": {k: r(v) for k, v in self.typical.items()},
+        }
         if self.lower:
             out[f"p{BAND_PERCENTILES[0]:02.0f}"] = {k: r(v) for k, v in self.lower.items()}
             out[f"p{BAND_PERCENTILES[1]:02.0f}"] = {k: r(v) for k, v in self.upper.items()}
@@ -87,12 +100,21 @@ class EffectPrediction:
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (4 significant digits)."""
+
         def r(a: NDArray[np.float64] | None) -> list[float] | None:
             return None if a is None else [float(f"{v:.4g}") for v in a]
-        return {"pd_model": self.pd_model_id, "citation": self.citation,
-                "endpoint": self.endpoint, "description": self.description, "unit": self.unit,
-                "c50_ng_per_ml": self.c50_ng_per_ml, "time_min": r(self.times_min),
-                "values": r(self.values), "ce_over_c50": r(self.ce_over_c50)}
+
+        return {
+            "pd_model": self.pd_model_id,
+            "citation": self.citation,
+            "endpoint": self.endpoint,
+            "description": self.description,
+            "unit": self.unit,
+            "c50_ng_per_ml": self.c50_ng_per_ml,
+            "time_min": r(self.times_min),
+            "values": r(self.values),
+            "ce_over_c50": r(self.ce_over_c50),
+        }
 
 
 @dataclass(frozen=True)
@@ -128,22 +150,40 @@ class Plan:
         """The JSON form of ``ketasim plan --output json``."""
         p = self.protocol
         return {
-            "protocol": {"id": p.id, "title": p.title, "drug": p.drug, "route": p.route,
-                         "indication": p.indication, "jurisdiction": p.jurisdiction,
-                         "source": p.source_text},
+            "protocol": {
+                "id": p.id,
+                "title": p.title,
+                "drug": p.drug,
+                "route": p.route,
+                "indication": p.indication,
+                "jurisdiction": p.jurisdiction,
+                "source": p.source_text,
+            },
             "patient": self.record.as_dict(),
             "stop": self.has_stop,
-            "findings": [{"rule_id": f.rule_id, "severity": f.severity, "message": f.message,
-                          "source": f.source} for f in self.findings],
+            "findings": [
+                {
+                    "rule_id": f.rule_id,
+                    "severity": f.severity,
+                    "message": f.message,
+                    "source": f.source,
+                }
+                for f in self.findings
+            ],
             "doses": [d.as_dict() for d in self.doses],
             "total_mg": sum(d.amount_mg for d in self.doses),
-            "monitoring": {"per_session": [m.as_dict() for m in self.monitoring],
-                           "discharge_not_before_min": self.discharge_not_before_min,
-                           "session_start_min": [d.time_min for d in self.doses]},
+            "monitoring": {
+                "per_session": [m.as_dict() for m in self.monitoring],
+                "discharge_not_before_min": self.discharge_not_before_min,
+                "session_start_min": [d.time_min for d in self.doses],
+            },
             "concentrations": {
-                "model": self.model_id, "citation": self.model_citation,
-                "note": self.concentration_note, "n_samples": self.n_samples,
-                "seed": self.seed, "band_percentiles": list(BAND_PERCENTILES),
+                "model": self.model_id,
+                "citation": self.model_citation,
+                "note": self.concentration_note,
+                "n_samples": self.n_samples,
+                "seed": self.seed,
+                "band_percentiles": list(BAND_PERCENTILES),
                 "unit": "ng/mL",
                 "series": [c.as_dict() for c in self.concentrations],
             },
@@ -158,9 +198,14 @@ def _grid(start: float, stop: float, step: float) -> NDArray[np.float64]:
     return np.asarray(start + np.arange(n, dtype=float) * step, dtype=np.float64)
 
 
-def _predict(model: ModelSpec, record: PatientRecord, doses: Sequence[PlannedDose],
-             grids: Sequence[tuple[str, NDArray[np.float64]]], n_samples: int,
-             rng: np.random.Generator) -> tuple[ConcentrationPrediction, ...]:
+def _predict(
+    model: ModelSpec,
+    record: PatientRecord,
+    doses: Sequence[PlannedDose],
+    grids: Sequence[tuple[str, NDArray[np.float64]]],
+    n_samples: int,
+    rng: np.random.Generator,
+) -> tuple[ConcentrationPrediction, ...]:
     regimen = Regimen(tuple(x for d in doses for x in d.to_doses()))
     patient = record.patient
     etas = sample_etas(model, n_samples, rng) if model.iiv else []
@@ -171,8 +216,15 @@ def _predict(model: ModelSpec, record: PatientRecord, doses: Sequence[PlannedDos
         system = build_system(model, patient, etas=eta)
         solver = ExactSolver(system.K)
         for g, (_, times) in enumerate(grids):
-            res = simulate(model, patient, regimen, times_min=times, allow_extrapolation=True,
-                           system=system, solver=solver)
+            res = simulate(
+                model,
+                patient,
+                regimen,
+                times_min=times,
+                allow_extrapolation=True,
+                system=system,
+                solver=solver,
+            )
             if k == 0:
                 typical.append(dict(res.concentrations_ng_per_ml))
                 continue
@@ -189,9 +241,13 @@ def _predict(model: ModelSpec, record: PatientRecord, doses: Sequence[PlannedDos
     return tuple(out)
 
 
-def _effects(protocol: Protocol, model: ModelSpec, record: PatientRecord,
-             doses: Sequence[PlannedDose], times: NDArray[np.float64]
-             ) -> tuple[tuple[EffectPrediction, ...], str]:
+def _effects(
+    protocol: Protocol,
+    model: ModelSpec,
+    record: PatientRecord,
+    doses: Sequence[PlannedDose],
+    times: NDArray[np.float64],
+) -> tuple[tuple[EffectPrediction, ...], str]:
     from ketasim.pd import resolve_pd_model, simulate_effects
 
     regimen = Regimen(tuple(x for d in doses for x in d.to_doses()))
@@ -199,23 +255,40 @@ def _effects(protocol: Protocol, model: ModelSpec, record: PatientRecord,
     notes: list[str] = []
     for pd_id in protocol.pd_models:
         pd_model = resolve_pd_model(pd_id)
-        _, eff = simulate_effects(pd_model, model, record.patient, regimen, times_min=times,
-                                  allow_extrapolation=True)
+        _, eff = simulate_effects(
+            pd_model, model, record.patient, regimen, times_min=times, allow_extrapolation=True
+        )
         for name, ep in eff.endpoints.items():
             if ep.values is None and ep.ce_over_c50 is None:
                 continue
-            out.append(EffectPrediction(pd_model.id, pd_model.citation.text, name,
-                                        ep.description, ep.unit, eff.times_min, ep.values,
-                                        ep.ce_over_c50, ep.c50_ng_per_ml))
+            out.append(
+                EffectPrediction(
+                    pd_model.id,
+                    pd_model.citation.text,
+                    name,
+                    ep.description,
+                    ep.unit,
+                    eff.times_min,
+                    ep.values,
+                    ep.ce_over_c50,
+                    ep.c50_ng_per_ml,
+                )
+            )
         notes += [f.message for f in eff.findings if f.rule_id.startswith("pd.")]
     if not out:
         return (), EFFECTS_NOTE if not protocol.pd_models else (
-            "No effect predicted: the PD model(s) " + ", ".join(protocol.pd_models)
-            + " have no endpoint for this drug (" + "; ".join(notes) + ").")
-    note = ("Effects (first session, typical patient) from " + ", ".join(protocol.pd_models)
-            + "; the antidepressant response over the course is predicted by `ketasim "
-            "antidepressant`, not in this plan."
-            + (" Notes: " + "; ".join(notes) if notes else ""))
+            "No effect predicted: the PD model(s) "
+            + ", ".join(protocol.pd_models)
+            + " have no endpoint for this drug ("
+            + "; ".join(notes)
+            + ")."
+        )
+    note = (
+        "Effects (first session, typical patient) from "
+        + ", ".join(protocol.pd_models)
+        + "; the antidepressant response over the course is predicted by `ketasim "
+        "antidepressant`, not in this plan." + (" Notes: " + "; ".join(notes) if notes else "")
+    )
     return tuple(out), note
 
 
@@ -253,8 +326,14 @@ def make_plan(
     rules = rules if rules is not None else default_rules()
     seed = rng if isinstance(rng, int) else None
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    doses = schedule_doses(protocol, weight_kg=record.weight_kg, age_years=record.age_years,
-                           dose=dose, duration_min=duration_min, weeks=weeks)
+    doses = schedule_doses(
+        protocol,
+        weight_kg=record.weight_kg,
+        age_years=record.age_years,
+        dose=dose,
+        duration_min=duration_min,
+        weeks=weeks,
+    )
     findings = list(check(protocol, record, doses, rules=rules, bp_threshold=bp_threshold))
     monitoring, discharge = monitoring_timeline(protocol, doses, rules=rules)
     concentrations: tuple[ConcentrationPrediction, ...] = ()
@@ -270,35 +349,48 @@ def make_plan(
         model = resolve_model(protocol.model)
         model_id, citation = model.id, model.citation.text
         if protocol.route not in model.route_names:
-            note = (f"No concentrations predicted: model {model.id} does not support route "
-                    f"{protocol.route}.")
+            note = (
+                f"No concentrations predicted: model {model.id} does not support route "
+                f"{protocol.route}."
+            )
         else:
             findings += check_validity(model, record.patient)
             used_samples = n_samples if model.iiv else 0
-            session_end = max(360.0, (discharge or 0.0) + 60.0,
-                              doses[0].duration_min + 240.0)
+            session_end = max(360.0, (discharge or 0.0) + 60.0, doses[0].duration_min + 240.0)
             grids: list[tuple[str, NDArray[np.float64]]] = [
-                ("first session", _grid(0.0, session_end, 1.0))]
+                ("first session", _grid(0.0, session_end, 1.0))
+            ]
             if len(doses) > 1:
                 grids.append(("course", _grid(0.0, doses[-1].time_min + 1440.0, 30.0)))
             try:
                 concentrations = _predict(model, record, doses, grids, used_samples, generator)
                 if protocol.pd_models:
-                    effects, effects_note = _effects(protocol, model, record, doses,
-                                                     grids[0][1])
+                    effects, effects_note = _effects(protocol, model, record, doses, grids[0][1])
             except InputError as exc:
                 raise InputError("patient", f"model {model.id}: {exc}") from None
-            band = (f"; band: {BAND_PERCENTILES[0]:g}th-{BAND_PERCENTILES[1]:g}th percentiles "
-                    f"of {used_samples} virtual patients with these covariates "
-                    f"(model IIV{', seed ' + str(seed) if seed is not None else ''})"
-                    if used_samples else "; the model has no IIV, so no band")
+            band = (
+                f"; band: {BAND_PERCENTILES[0]:g}th-{BAND_PERCENTILES[1]:g}th percentiles "
+                f"of {used_samples} virtual patients with these covariates "
+                f"(model IIV{', seed ' + str(seed) if seed is not None else ''})"
+                if used_samples
+                else "; the model has no IIV, so no band"
+            )
             note = f"Predicted with {model.id} ({model.citation.text}){band}."
     order = {"stop": 0, "warn": 1, "info": 2}
     return Plan(
-        protocol=protocol, record=record, doses=doses,
+        protocol=protocol,
+        record=record,
+        doses=doses,
         findings=tuple(sorted(findings, key=lambda f: order[f.severity])),
-        monitoring=monitoring, discharge_not_before_min=discharge,
-        concentrations=concentrations, model_id=model_id, model_citation=citation,
-        concentration_note=note, n_samples=used_samples, seed=seed,
-        rules_version=rules.version, effects=effects, effects_note=effects_note,
+        monitoring=monitoring,
+        discharge_not_before_min=discharge,
+        concentrations=concentrations,
+        model_id=model_id,
+        model_citation=citation,
+        concentration_note=note,
+        n_samples=used_samples,
+        seed=seed,
+        rules_version=rules.version,
+        effects=effects,
+        effects_note=effects_note,
     )

@@ -27,8 +27,18 @@ _VITALS: dict[str, tuple[float, float, str]] = {
 }
 
 PATIENT_FIELDS = (
-    "id", "age_years", "weight_kg", "height_cm", "sex", "sbp_mmhg", "dbp_mmhg",
-    "heart_rate_bpm", "conditions", "medications", "pregnant", "previous_sessions",
+    "id",
+    "age_years",
+    "weight_kg",
+    "height_cm",
+    "sex",
+    "sbp_mmhg",
+    "dbp_mmhg",
+    "heart_rate_bpm",
+    "conditions",
+    "medications",
+    "pregnant",
+    "previous_sessions",
     "covariates",
 )
 
@@ -78,14 +88,23 @@ class PatientRecord:
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (the fields a patient file holds)."""
         p = self.patient
-        return {"id": self.label, "age_years": p.age_years, "weight_kg": p.weight_kg,
-                "height_cm": p.height_cm, "sex": p.sex, "sbp_mmhg": self.sbp_mmhg,
-                "dbp_mmhg": self.dbp_mmhg, "heart_rate_bpm": self.heart_rate_bpm,
-                "conditions": sorted(self.conditions), "medications": list(self.medications),
-                "pregnant": self.pregnant,
-                "previous_sessions": [{"days_ago": s.days_ago, "amount_mg": s.amount_mg}
-                                      for s in self.previous_sessions],
-                "covariates": dict(p.extra)}
+        return {
+            "id": self.label,
+            "age_years": p.age_years,
+            "weight_kg": p.weight_kg,
+            "height_cm": p.height_cm,
+            "sex": p.sex,
+            "sbp_mmhg": self.sbp_mmhg,
+            "dbp_mmhg": self.dbp_mmhg,
+            "heart_rate_bpm": self.heart_rate_bpm,
+            "conditions": sorted(self.conditions),
+            "medications": list(self.medications),
+            "pregnant": self.pregnant,
+            "previous_sessions": [
+                {"days_ago": s.days_ago, "amount_mg": s.amount_mg} for s in self.previous_sessions
+            ],
+            "covariates": dict(p.extra),
+        }
 
 
 def _number(data: Mapping[str, object], name: str, *, required: bool = False) -> float | None:
@@ -183,8 +202,7 @@ def parse_patient_record(data: Mapping[str, object], rules: RuleSet) -> PatientR
         if num is None:
             raise InputError(f"covariates.{k}", f"{v!r} is not a number")
         covariates[str(k)] = num
-    patient = Patient(weight_kg=weight, age_years=age, height_cm=height, sex=sex,
-                      extra=covariates)
+    patient = Patient(weight_kg=weight, age_years=age, height_cm=height, sex=sex, extra=covariates)
     sbp = _vital(data, "sbp_mmhg")
     dbp = _vital(data, "dbp_mmhg")
     if sbp is not None and dbp is not None and dbp >= sbp:
@@ -194,8 +212,9 @@ def parse_patient_record(data: Mapping[str, object], rules: RuleSet) -> PatientR
     known = rules.condition_ids
     for c in conditions:
         if c not in known:
-            raise InputError("conditions", f"unknown condition id {c!r}; accepted: "
-                             f"{', '.join(known)}")
+            raise InputError(
+                "conditions", f"unknown condition id {c!r}; accepted: {', '.join(known)}"
+            )
     pregnant = data.get("pregnant")
     if pregnant is not None and not isinstance(pregnant, bool):
         raise InputError("pregnant", f"{pregnant!r} is not true or false")
@@ -206,8 +225,13 @@ def parse_patient_record(data: Mapping[str, object], rules: RuleSet) -> PatientR
         cond_set.add("pregnancy")
     label = data.get("id")
     return PatientRecord(
-        patient=patient, sbp_mmhg=sbp, dbp_mmhg=dbp, heart_rate_bpm=hr,
-        conditions=frozenset(cond_set), medications=tuple(_string_list(data, "medications")),
-        pregnant=pregnant, previous_sessions=_prior_sessions(data),
+        patient=patient,
+        sbp_mmhg=sbp,
+        dbp_mmhg=dbp,
+        heart_rate_bpm=hr,
+        conditions=frozenset(cond_set),
+        medications=tuple(_string_list(data, "medications")),
+        pregnant=pregnant,
+        previous_sessions=_prior_sessions(data),
         label=None if label is None else str(label),
     )

@@ -48,9 +48,19 @@ __all__ = [
 
 MEASUREMENT_FIELDS = ("sbp_mmhg", "dbp_mmhg", "heart_rate_bpm")
 PROTOCOL_CHECKS = (
-    "age-range", "dose-above-max", "dose-above-hard-max", "dose-below-min", "dose-not-allowed",
-    "dose-not-increment", "first-dose", "sessions-per-week", "min-interval", "weekly-amount",
-    "course-total", "session-total-below", "repeated-sessions",
+    "age-range",
+    "dose-above-max",
+    "dose-above-hard-max",
+    "dose-below-min",
+    "dose-not-allowed",
+    "dose-not-increment",
+    "first-dose",
+    "sessions-per-week",
+    "min-interval",
+    "weekly-amount",
+    "course-total",
+    "session-total-below",
+    "repeated-sessions",
 )
 _ID = r"^[a-z0-9][a-z0-9.\-]*$"
 
@@ -89,8 +99,9 @@ class Threshold(_Strict):
 
     def exceeded(self, value: float) -> bool:
         """Whether ``value`` lies beyond the threshold (strictly)."""
-        return ((self.above is not None and value > self.above)
-                or (self.below is not None and value < self.below))
+        return (self.above is not None and value > self.above) or (
+            self.below is not None and value < self.below
+        )
 
 
 class Rule(_Strict):
@@ -98,8 +109,9 @@ class Rule(_Strict):
 
     id: str = Field(pattern=_ID)
     severity: Literal["stop", "warn", "info"]
-    kind: Literal["condition", "measurement", "missing", "age", "medication", "protocol",
-                  "monitoring"]
+    kind: Literal[
+        "condition", "measurement", "missing", "age", "medication", "protocol", "monitoring"
+    ]
     message: str = Field(min_length=5)
     source: str = Field(min_length=5)
     status: Literal["src", "verify"]
@@ -109,7 +121,8 @@ class Rule(_Strict):
     protocols: list[str] | None = None
     conditions: list[str] = Field(default_factory=list)
     measurements: dict[Literal["sbp_mmhg", "dbp_mmhg", "heart_rate_bpm"], Threshold] = Field(
-        default_factory=dict)
+        default_factory=dict
+    )
     configurable: Literal["bp_threshold"] | None = None
     fields: list[str] = Field(default_factory=list)
     age_below_years: float | None = None
@@ -132,8 +145,7 @@ class Rule(_Strict):
         if k == "missing" and not self.fields:
             raise ValueError("a missing rule needs fields")
         if k == "age" and (self.age_below_years is None) == (self.age_at_least_years is None):
-            raise ValueError("an age rule needs exactly one of age_below_years, "
-                             "age_at_least_years")
+            raise ValueError("an age rule needs exactly one of age_below_years, age_at_least_years")
         if k == "medication" and not (self.medication_classes or self.unrecognised):
             raise ValueError("a medication rule needs medication_classes or unrecognised")
         if k == "protocol" and self.check not in PROTOCOL_CHECKS:
@@ -153,10 +165,12 @@ class Rule(_Strict):
 
     def applies_to(self, *, protocol_id: str, drug: str, route: str, indication: str) -> bool:
         """Whether the rule's filters admit this protocol."""
-        return ((self.protocols is None or protocol_id in self.protocols)
-                and (self.drugs is None or drug in self.drugs)
-                and (self.routes is None or route in self.routes)
-                and (self.indications is None or indication in self.indications))
+        return (
+            (self.protocols is None or protocol_id in self.protocols)
+            and (self.drugs is None or drug in self.drugs)
+            and (self.routes is None or route in self.routes)
+            and (self.indications is None or indication in self.indications)
+        )
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form: id, severity, kind, the condition or measurement matched, message,
@@ -165,8 +179,9 @@ class Rule(_Strict):
         if self.conditions:
             matched["conditions"] = self.conditions
         if self.measurements:
-            matched["measurements"] = {k: v.model_dump(exclude_none=True)
-                                       for k, v in self.measurements.items()}
+            matched["measurements"] = {
+                k: v.model_dump(exclude_none=True) for k, v in self.measurements.items()
+            }
         if self.fields:
             matched["missing_fields"] = self.fields
         if self.age_below_years is not None:
@@ -180,15 +195,32 @@ class Rule(_Strict):
         if self.check is not None:
             matched["protocol_check"] = self.check
         if self.kind == "monitoring":
-            matched["monitoring"] = {"at_min": self.at_min, "when": self.when,
-                                     "observation_min": self.observation_min}
-        filters = {k: v for k, v in (("drugs", self.drugs), ("routes", self.routes),
-                                     ("indications", self.indications),
-                                     ("protocols", self.protocols)) if v is not None}
-        return {"id": self.id, "severity": self.severity, "kind": self.kind,
-                "condition": matched, "applies_to": filters or "all protocols",
-                "configurable": self.configurable, "message": self.message,
-                "source": self.source, "status": self.status}
+            matched["monitoring"] = {
+                "at_min": self.at_min,
+                "when": self.when,
+                "observation_min": self.observation_min,
+            }
+        filters = {
+            k: v
+            for k, v in (
+                ("drugs", self.drugs),
+                ("routes", self.routes),
+                ("indications", self.indications),
+                ("protocols", self.protocols),
+            )
+            if v is not None
+        }
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "kind": self.kind,
+            "condition": matched,
+            "applies_to": filters or "all protocols",
+            "configurable": self.configurable,
+            "message": self.message,
+            "source": self.source,
+            "status": self.status,
+        }
 
 
 class RuleSet(_Strict):

@@ -44,12 +44,17 @@ class EffectSiteInfo:
 
 def _iv_state(system: LinearSystem) -> int:
     if "iv" not in system.routes:
-        raise InputError("model", f"model {system.model_id} has no IV route; TCI needs one "
-                         f"(routes: {', '.join(system.routes)})")
+        raise InputError(
+            "model",
+            f"model {system.model_id} has no IV route; TCI needs one "
+            f"(routes: {', '.join(system.routes)})",
+        )
     inputs = system.routes["iv"]
     if len(inputs) != 1 or inputs[0].lag is not None or inputs[0].duration is not None:
-        raise InputError("model", f"the IV route of {system.model_id} is not a single "
-                         "direct input; TCI needs one")
+        raise InputError(
+            "model",
+            f"the IV route of {system.model_id} is not a single direct input; TCI needs one",
+        )
     return inputs[0].state
 
 
@@ -75,8 +80,11 @@ def ke0_from_tpeak(system: LinearSystem, analyte: str, tpeak_min: float) -> floa
     lo, hi = _KE0_BRACKET_PER_MIN
     g_lo, g_hi = gap(lo), gap(hi)
     if g_lo * g_hi > 0:
-        raise InputError("tpeak_min", f"no ke0 between {lo:g} and {hi:g} /min puts the "
-                         f"effect-site peak at {tpeak_min:g} min for {system.model_id}")
+        raise InputError(
+            "tpeak_min",
+            f"no ke0 between {lo:g} and {hi:g} /min puts the "
+            f"effect-site peak at {tpeak_min:g} min for {system.model_id}",
+        )
     return float(brentq(gap, lo, hi, xtol=1e-12, rtol=1e-12))
 
 
@@ -95,27 +103,43 @@ def resolve_effect_site(
     if ke0_per_min is not None and tpeak_min is not None:
         raise InputError("ke0_per_min", "give either ke0_per_min or tpeak_min, not both")
     if ke0_per_min is not None:
-        info = EffectSiteInfo(analyte, ke0_per_min, "user ke0", True,
-                              f"ke0 {ke0_per_min:.4g} /min given by the user (--ke0)")
+        info = EffectSiteInfo(
+            analyte,
+            ke0_per_min,
+            "user ke0",
+            True,
+            f"ke0 {ke0_per_min:.4g} /min given by the user (--ke0)",
+        )
         return with_effect_site(system, analyte, ke0_per_min), info
     if tpeak_min is not None:
         ke0 = ke0_from_tpeak(system, analyte, tpeak_min)
         info = EffectSiteInfo(
-            analyte, ke0, "user tpeak", True,
+            analyte,
+            ke0,
+            "user tpeak",
+            True,
             f"ke0 {ke0:.4g} /min solved from the user's time to peak effect {tpeak_min:g} min "
             "(--tpeak; effect-site peak after an IV bolus, tpeak method as in opentiva)",
-            tpeak_min)
+            tpeak_min,
+        )
         return with_effect_site(system, analyte, ke0), info
     site = next((e for e in model.effect_sites if e.analyte == analyte), None)
     if site is None:
-        raise InputError("site", f"model {model.id} has no effect site for {analyte} (its "
-                         "paper gives no ke0); give --ke0 (e.g. '0.652 /min') or --tpeak "
-                         "(e.g. 1min), or target the plasma (--site plasma)")
+        raise InputError(
+            "site",
+            f"model {model.id} has no effect site for {analyte} (its "
+            "paper gives no ke0); give --ke0 (e.g. '0.652 /min') or --tpeak "
+            "(e.g. 1min), or target the plasma (--site plasma)",
+        )
     out = next(o for o in system.outputs if o.name == f"{analyte}_effect")
     s = int(np.argmax(out.row))
     ke0 = float(-system.K[s, s])
     kind = "assumed, not a PK/PD estimate" if site.assumed else "PK/PD estimate"
-    info = EffectSiteInfo(analyte, ke0, "model", site.assumed,
-                          f"ke0 {ke0:.4g} /min from the model file {model.id} ({kind}): "
-                          f"{site.source}")
+    info = EffectSiteInfo(
+        analyte,
+        ke0,
+        "model",
+        site.assumed,
+        f"ke0 {ke0:.4g} /min from the model file {model.id} ({kind}): {site.source}",
+    )
     return system, info

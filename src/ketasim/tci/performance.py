@@ -29,8 +29,7 @@ from ketasim.tci.effect import _iv_state, with_effect_site
 from ketasim.tci.plan import TciPlan, replay_rates
 from ketasim.types import FloatArray
 
-__all__ = ["TciPerformance", "VarvelMeasures", "sample_etas", "tci_performance",
-           "varvel_measures"]
+__all__ = ["TciPerformance", "VarvelMeasures", "sample_etas", "tci_performance", "varvel_measures"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +42,9 @@ class VarvelMeasures:
     wobble_percent: float
 
 
-def varvel_measures(times_min: FloatArray, measured: FloatArray,
-                    predicted: FloatArray) -> VarvelMeasures:
+def varvel_measures(
+    times_min: FloatArray, measured: FloatArray, predicted: FloatArray
+) -> VarvelMeasures:
     """Varvel's MDPE, MDAPE, divergence and wobble from paired concentrations.
 
     Samples with a predicted concentration <= 0 are ignored (PE is undefined there).
@@ -54,15 +54,15 @@ def varvel_measures(times_min: FloatArray, measured: FloatArray,
     p = np.asarray(predicted, dtype=float)
     keep = p > 0
     if np.count_nonzero(keep) < 2:
-        raise InputError("samples", "need at least two samples with a predicted "
-                         "concentration > 0")
+        raise InputError("samples", "need at least two samples with a predicted concentration > 0")
     pe = (m[keep] - p[keep]) / p[keep] * 100.0
     mdpe = float(np.median(pe))
     ape = np.abs(pe)
     th = t[keep] / 60.0
     divergence = float(np.polyfit(th, ape, 1)[0]) if np.ptp(th) > 0 else 0.0
-    return VarvelMeasures(mdpe, float(np.median(ape)), divergence,
-                          float(np.median(np.abs(pe - mdpe))))
+    return VarvelMeasures(
+        mdpe, float(np.median(ape)), divergence, float(np.median(np.abs(pe - mdpe)))
+    )
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,13 @@ class TciPerformance:
     def summary(self) -> dict[str, dict[str, float]]:
         """``{measure: {"median", "p10", "p90"}}`` across patients."""
         out: dict[str, dict[str, float]] = {}
-        for key in ("mdpe_percent", "mdape_percent", "divergence_percent_per_h",
-                    "wobble_percent"):
+        for key in ("mdpe_percent", "mdape_percent", "divergence_percent_per_h", "wobble_percent"):
             values = np.array([getattr(v, key) for v in self.per_patient])
-            out[key] = {"median": float(np.median(values)),
-                        "p10": float(np.percentile(values, 10)),
-                        "p90": float(np.percentile(values, 90))}
+            out[key] = {
+                "median": float(np.median(values)),
+                "p10": float(np.percentile(values, 10)),
+                "p90": float(np.percentile(values, 90)),
+            }
         return out
 
 
@@ -146,5 +147,12 @@ def tci_performance(
         with np.errstate(divide="ignore", invalid="ignore"):
             pes.append(np.where(predicted > 0, (true - predicted) / predicted * 100.0, np.nan))
     quantiles = np.nanpercentile(np.array(pes), [10, 50, 90], axis=0)
-    return TciPerformance(plan.model_id, model.id, site, times, tuple(measures), seed,
-                          np.asarray(quantiles, dtype=float))
+    return TciPerformance(
+        plan.model_id,
+        model.id,
+        site,
+        times,
+        tuple(measures),
+        seed,
+        np.asarray(quantiles, dtype=float),
+    )

@@ -115,13 +115,20 @@ class TciPlan:
 
     def inputs(self) -> SystemInputs:
         """The schedule as infusions into the model's IV state (equal neighbours merged)."""
-        return SystemInputs(infusions=tuple(_infusions(self.interval_start_min,
-                                                       self.rate_mg_per_min,
-                                                       self.pump.update_interval_min,
-                                                       self.input_state)))
+        return SystemInputs(
+            infusions=tuple(
+                _infusions(
+                    self.interval_start_min,
+                    self.rate_mg_per_min,
+                    self.pump.update_interval_min,
+                    self.input_state,
+                )
+            )
+        )
 
-    def concentrations_at(self, times_min: FloatArray | list[float],
-                          system: LinearSystem | None = None) -> dict[str, FloatArray]:
+    def concentrations_at(
+        self, times_min: FloatArray | list[float], system: LinearSystem | None = None
+    ) -> dict[str, FloatArray]:
         """Concentrations (ng/mL) at any ``times_min`` under this schedule.
 
         ``system`` (same states as the plan's) replays the rates into another patient, e.g. a
@@ -144,12 +151,16 @@ class TciPlan:
 
         rate = np.zeros(self.times_min.size)
         rate[: self.rate_mg_per_min.size] = self.rate_ml_per_h
-        data: dict[str, FloatArray] = {"time_min": self.times_min, "rate_ml_per_h": rate,
-                                       "cumulative_mg": self.cumulative_mg}
+        data: dict[str, FloatArray] = {
+            "time_min": self.times_min,
+            "rate_ml_per_h": rate,
+            "cumulative_mg": self.cumulative_mg,
+        }
         first = [f"{self.analyte}_plasma", f"{self.analyte}_effect"]
         names = [n for n in first if n in self.concentrations_ng_per_ml]
-        names += [n for n in self.concentrations_ng_per_ml if n not in names
-                  and n.endswith("_plasma")]
+        names += [
+            n for n in self.concentrations_ng_per_ml if n not in names and n.endswith("_plasma")
+        ]
         for name in names:
             data[f"{name}_ng_per_ml"] = self.concentrations_ng_per_ml[name]
         return pd.DataFrame(data)
@@ -163,8 +174,7 @@ def _infusions(starts: FloatArray, rates: FloatArray, h: float, state: int) -> l
         while j + 1 < rates.size and rates[j + 1] == rates[k]:
             j += 1
         if rates[k] > 0:
-            out.append(Infusion(float(starts[k]), float(starts[j] + h), state,
-                                float(rates[k])))
+            out.append(Infusion(float(starts[k]), float(starts[j] + h), state, float(rates[k])))
         k = j + 1
     return out
 
@@ -243,8 +253,9 @@ def plan_tci(
         Covariates outside the model's ranges become warnings instead of errors.
     """
     pump = pump or Pump()
-    schedule = targets if isinstance(targets, TargetSchedule) else TargetSchedule.constant(
-        float(targets))
+    schedule = (
+        targets if isinstance(targets, TargetSchedule) else TargetSchedule.constant(float(targets))
+    )
     if not np.isfinite(duration_min) or duration_min <= 0:
         raise InputError("plan_duration_min", f"{duration_min:g} min must be > 0")
     if site not in ("plasma", "effect"):
@@ -253,24 +264,41 @@ def plan_tci(
     refuse_extrapolation(findings, allow=allow_extrapolation)
     analyte = analyte or model.analyte_names[0]
     if analyte not in model.analyte_names:
-        raise InputError("analyte", f"{analyte!r} is not an analyte of {model.id} "
-                         f"({', '.join(model.analyte_names)})")
+        raise InputError(
+            "analyte",
+            f"{analyte!r} is not an analyte of {model.id} ({', '.join(model.analyte_names)})",
+        )
     system = build_system(model, patient, etas=etas)
     state = _iv_state(system)
     info: EffectSiteInfo | None = None
     has_site = any(e.analyte == analyte for e in model.effect_sites)
     if site == "effect" or has_site or ke0_per_min is not None or tpeak_min is not None:
-        system, info = resolve_effect_site(model, system, analyte, ke0_per_min=ke0_per_min,
-                                           tpeak_min=tpeak_min)
-        findings.append(Finding("tci.effect_site", "info", f"effect site: {info.description}",
-                                "ketasim.tci.effect"))
+        system, info = resolve_effect_site(
+            model, system, analyte, ke0_per_min=ke0_per_min, tpeak_min=tpeak_min
+        )
+        findings.append(
+            Finding(
+                "tci.effect_site", "info", f"effect site: {info.description}", "ketasim.tci.effect"
+            )
+        )
     h = pump.update_interval_min
     n_intervals = int(np.ceil(duration_min / h - 1e-9))
     if n_intervals > _MAX_INTERVALS:
-        raise InputError("plan_duration_min", f"{n_intervals} pump intervals; accepted at most "
-                         f"{_MAX_INTERVALS} (shorten --duration or lengthen the interval)")
-    rates = _rates(system, state, _row(system, f"{analyte}_{site}"),
-                   _row(system, f"{analyte}_plasma"), schedule, pump, site, n_intervals)
+        raise InputError(
+            "plan_duration_min",
+            f"{n_intervals} pump intervals; accepted at most "
+            f"{_MAX_INTERVALS} (shorten --duration or lengthen the interval)",
+        )
+    rates = _rates(
+        system,
+        state,
+        _row(system, f"{analyte}_{site}"),
+        _row(system, f"{analyte}_plasma"),
+        schedule,
+        pump,
+        site,
+        n_intervals,
+    )
     starts = np.arange(n_intervals, dtype=float) * h
     times = np.append(starts, n_intervals * h)
     states = replay_rates(system, state, rates, h)
@@ -278,25 +306,53 @@ def plan_tci(
     concentrations = {o.name: conc[:, i] for i, o in enumerate(system.outputs)}
     if np.any(rates >= pump.max_rate_mg_per_min * (1 - 1e-12)):
         seconds = float(np.sum(rates >= pump.max_rate_mg_per_min * (1 - 1e-12)) * h * 60)
-        findings.append(Finding("tci.max_rate", "info", f"the pump ran at its maximum rate "
-                                f"({pump.max_rate_ml_per_h:g} mL/h) for {seconds:g} s",
-                                "ketasim.tci.pump"))
+        findings.append(
+            Finding(
+                "tci.max_rate",
+                "info",
+                f"the pump ran at its maximum rate "
+                f"({pump.max_rate_ml_per_h:g} mL/h) for {seconds:g} s",
+                "ketasim.tci.pump",
+            )
+        )
     from ketasim.pk.simulate import _version
 
     return TciPlan(
-        model_id=model.id, citation=model.citation.text, patient=patient, site=site,
-        analyte=analyte, pump=pump, targets=schedule, effect_site=info,
-        interval_start_min=starts, rate_mg_per_min=rates, times_min=times,
-        concentrations_ng_per_ml=concentrations, system=system, input_state=state,
+        model_id=model.id,
+        citation=model.citation.text,
+        patient=patient,
+        site=site,
+        analyte=analyte,
+        pump=pump,
+        targets=schedule,
+        effect_site=info,
+        interval_start_min=starts,
+        rate_mg_per_min=rates,
+        times_min=times,
+        concentrations_ng_per_ml=concentrations,
+        system=system,
+        input_state=state,
         findings=tuple(findings),
-        provenance={"model_id": model.id, "doi": model.citation.doi or "",
-                    "pmid": model.citation.pmid or "", "ketasim_version": _version(),
-                    "algorithm": "Jacobs 1990" if site == "plasma" else "Shafer & Gregg 1992"},
+        provenance={
+            "model_id": model.id,
+            "doi": model.citation.doi or "",
+            "pmid": model.citation.pmid or "",
+            "ketasim_version": _version(),
+            "algorithm": "Jacobs 1990" if site == "plasma" else "Shafer & Gregg 1992",
+        },
     )
 
 
-def _rates(system: LinearSystem, state: int, row: FloatArray, plasma_row: FloatArray,
-           schedule: TargetSchedule, pump: Pump, site: Site, n_intervals: int) -> FloatArray:
+def _rates(
+    system: LinearSystem,
+    state: int,
+    row: FloatArray,
+    plasma_row: FloatArray,
+    schedule: TargetSchedule,
+    pump: Pump,
+    site: Site,
+    n_intervals: int,
+) -> FloatArray:
     h = pump.update_interval_min
     solver = ExactSolver(system.K)
     phi, gamma = solver.propagator(h)
@@ -328,8 +384,9 @@ def _rates(system: LinearSystem, state: int, row: FloatArray, plasma_row: FloatA
     return rates
 
 
-def replay_rates(system: LinearSystem, state: int, rates_mg_per_min: FloatArray,
-                 interval_min: float) -> FloatArray:
+def replay_rates(
+    system: LinearSystem, state: int, rates_mg_per_min: FloatArray, interval_min: float
+) -> FloatArray:
     """States at every interval boundary (shape (len(rates) + 1, n)) for a rate schedule."""
     phi, gamma = ExactSolver(system.K).propagator(interval_min)
     g = gamma[:, state]

@@ -39,8 +39,10 @@ class Pump:
         ):
             raise InputError("max_rate_ml_per_h", f"{self.max_rate_ml_per_h:g} mL/h must be > 0")
         if not 1.0 <= self.update_interval_s <= 600.0:
-            raise InputError("update_interval_s", f"{self.update_interval_s:g} s is outside "
-                             "the accepted 1 to 600 s")
+            raise InputError(
+                "update_interval_s",
+                f"{self.update_interval_s:g} s is outside the accepted 1 to 600 s",
+            )
 
     @property
     def update_interval_min(self) -> float:

@@ -30,8 +30,9 @@ class TargetSchedule:
             raise InputError("targets", "give at least one target")
         steps = tuple(sorted(self.steps, key=lambda s: s.time_min))
         if steps[0].time_min != 0.0:
-            raise InputError("targets", f"the first target must start at 0 min "
-                             f"(got {steps[0].time_min:g} min)")
+            raise InputError(
+                "targets", f"the first target must start at 0 min (got {steps[0].time_min:g} min)"
+            )
         times = [s.time_min for s in steps]
         if len(set(times)) != len(times):
             raise InputError("targets", "two targets start at the same time")
@@ -73,7 +74,8 @@ def parse_targets(text: str, *, field: str = "targets") -> TargetSchedule:
         if match.group("time"):
             time = parse_duration_min(match.group("time"), field=field)
         elif i > 0:
-            raise InputError(field, f"{part!r}: later targets need a start, e.g. "
-                             "'2 ug/mL at 20min'")
+            raise InputError(
+                field, f"{part!r}: later targets need a start, e.g. '2 ug/mL at 20min'"
+            )
         steps.append(TargetStep(time, target))
     return TargetSchedule(tuple(steps))

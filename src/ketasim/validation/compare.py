@@ -88,8 +88,10 @@ class Comparison:
     def findings(self) -> tuple[Finding, ...]:
         """Every model's findings (covariates, and regimens outside its evidence)."""
         return tuple(f for c in self.curves for f in c.result.findings) + tuple(
-            f for c in self.curves
-            for f in evidence_findings(c.model, self.regimen, self.patient.weight_kg))
+            f
+            for c in self.curves
+            for f in evidence_findings(c.model, self.regimen, self.patient.weight_kg)
+        )
 
     def long_frame(self) -> pd.DataFrame:
         """Long table: ``model, time_min, <analyte>_<site>_ng_per_ml`` (empty where a model has

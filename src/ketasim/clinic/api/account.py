@@ -32,23 +32,30 @@ def current_token(request: Request) -> str:
 
 
 @router.post("/auth/password", tags=["auth"])
-def password_change(request: Request, body: sc.PasswordChange, user: Anyone,
-                    database: DB) -> dict[str, str]:
+def password_change(
+    request: Request, body: sc.PasswordChange, user: Anyone, database: DB
+) -> dict[str, str]:
     """Change your own password (policy-checked); your other logins end."""
     with database.session() as s:
-        us.change_password(s, actor(user), user.id, current_password=body.current_password,
-                           new_password=body.new_password, keep_token=current_token(request))
+        us.change_password(
+            s,
+            actor(user),
+            user.id,
+            current_password=body.current_password,
+            new_password=body.new_password,
+            keep_token=current_token(request),
+        )
     return {"status": "password changed"}
 
 
 @router.post("/users/{user_id}/password", tags=["users"])
-def password_reset(user_id: Id, body: sc.PasswordReset, user: Admin,
-                   database: DB) -> sc.UserPublic:
+def password_reset(user_id: Id, body: sc.PasswordReset, user: Admin, database: DB) -> sc.UserPublic:
     """An admin's reset: a temporary password to be changed at the next login (the user's
     logins end and their second factor is cleared)."""
     with database.session() as s:
         return sc.UserPublic.model_validate(
-            us.reset_password(s, actor(user), user_id, new_password=body.new_password))
+            us.reset_password(s, actor(user), user_id, new_password=body.new_password)
+        )
 
 
 @router.post("/auth/totp", tags=["auth"])
@@ -61,9 +68,11 @@ def totp_begin(user: TotpUser, database: DB) -> sc.TotpEnrolment:
 
 
 @router.post("/auth/totp/confirm", tags=["auth"])
-def totp_confirm(request: Request, body: sc.TotpCode, user: TotpUser,
-                 database: DB) -> sc.UserPublic:
+def totp_confirm(
+    request: Request, body: sc.TotpCode, user: TotpUser, database: DB
+) -> sc.UserPublic:
     """Turn the second factor on with a current code; from then on logins need one."""
     with database.session() as s:
         return sc.UserPublic.model_validate(
-            us.totp_confirm(s, actor(user), user.id, body.code, request.app.state.totp))
+            us.totp_confirm(s, actor(user), user.id, body.code, request.app.state.totp)
+        )

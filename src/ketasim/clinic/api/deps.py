@@ -45,8 +45,15 @@ ALL_ROLES = ("admin", "prescriber", "nurse", "auditor")
 CLINICIANS = ("prescriber", "nurse")
 _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 #: what a user who must change their password (after an admin's reset) may still do
-PASSWORD_CHANGE_PATHS = frozenset({"/api/v1/auth/password", "/api/v1/auth/logout",
-                                   "/api/v1/auth/me", "/account/password", "/logout"})
+PASSWORD_CHANGE_PATHS = frozenset(
+    {
+        "/api/v1/auth/password",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/me",
+        "/account/password",
+        "/logout",
+    }
+)
 
 
 class LoginRequired(Exception):  # noqa: N818
@@ -107,8 +114,9 @@ def optional_user(request: Request) -> CurrentUser | None:
     generation = LoginCache.generation()
     database = app_database(request)
     with database.read() as s:
-        user = lookup_login(s, token, via_cookie=via_cookie,
-                            idle_s=app_settings(request).session_idle_s)
+        user = lookup_login(
+            s, token, via_cookie=via_cookie, idle_s=app_settings(request).session_idle_s
+        )
     if user is None:
         return None
     if user.touch_due:
@@ -130,12 +138,14 @@ def require(*roles: str) -> Callable[[Request], Awaitable[CurrentUser]]:
         if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
             raise PasswordChangeRequired()
         if user.role not in allowed:
-            raise Forbidden(f"role {user.role} may not use this; allowed: "
-                            f"{', '.join(sorted(allowed))}")
+            raise Forbidden(
+                f"role {user.role} may not use this; allowed: {', '.join(sorted(allowed))}"
+            )
         if request.method in _UNSAFE and user.via_cookie:
             given = request.headers.get("x-csrf-token")
             if given is None and request.headers.get("content-type", "").startswith(
-                    ("application/x-www-form-urlencoded", "multipart/form-data")):
+                ("application/x-www-form-urlencoded", "multipart/form-data")
+            ):
                 form = await request.form()
                 value = form.get("csrf_token")
                 given = value if isinstance(value, str) else None

@@ -33,12 +33,21 @@ class AccessPublic(BaseModel):
 
 
 @router.get("/patients/{patient_id}/access-log", tags=["audit"])
-def access_log(request: Request, patient_id: Id, user: Oversight, database: DB,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AccessPublic]:
+def access_log(
+    request: Request,
+    patient_id: Id,
+    user: Oversight,
+    database: DB,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[AccessPublic]:
     """Who read this patient's record (newest first; reads are written within a second)."""
     request.app.state.access.flush()
     with database.read() as s:
         pa.get_patient(s, patient_id)
-        rows = s.execute(select(AccessLog).where(AccessLog.patient_id == patient_id)
-                         .order_by(AccessLog.id.desc()).limit(limit)).scalars()
+        rows = s.execute(
+            select(AccessLog)
+            .where(AccessLog.patient_id == patient_id)
+            .order_by(AccessLog.id.desc())
+            .limit(limit)
+        ).scalars()
         return [AccessPublic.model_validate(r) for r in rows]

@@ -31,15 +31,18 @@ class FindingPublic(BaseModel):
     message: str
     source: str
     override: Literal["", "required", "acknowledged", "given"] = Field(
-        default="", description="warnings: required = needs a prescriber's override before "
-        "dosing; acknowledged = accepted when the plan was signed; given = overridden")
+        default="",
+        description="warnings: required = needs a prescriber's override before "
+        "dosing; acknowledged = accepted when the plan was signed; given = overridden",
+    )
 
 
 class LoginIn(_In):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
-    totp_code: str | None = Field(default=None, max_length=10,
-                                  description="authenticator code (users with a second factor)")
+    totp_code: str | None = Field(
+        default=None, max_length=10, description="authenticator code (users with a second factor)"
+    )
 
 
 class LoginOut(BaseModel):
@@ -48,8 +51,10 @@ class LoginOut(BaseModel):
     username: str
     role: str
     must_change_password: bool = Field(
-        default=False, description="true after an admin's reset: only POST /api/v1/auth/password "
-        "(and logout) are allowed until the password is changed")
+        default=False,
+        description="true after an admin's reset: only POST /api/v1/auth/password "
+        "(and logout) are allowed until the password is changed",
+    )
 
 
 class PasswordChange(_In):
@@ -58,8 +63,9 @@ class PasswordChange(_In):
 
 
 class PasswordReset(_In):
-    new_password: str = Field(min_length=1, max_length=200,
-                              description="temporary password; the user must change it")
+    new_password: str = Field(
+        min_length=1, max_length=200, description="temporary password; the user must change it"
+    )
 
 
 class TotpCode(_In):
@@ -235,8 +241,9 @@ class PredoseIn(_In):
     medications: list[str] = Field(default_factory=list)
     fasting_confirmed: bool | None = None
     transport_arranged: bool | None = None
-    new_conditions: list[str] = Field(default_factory=list,
-                                      description="condition ids found since screening")
+    new_conditions: list[str] = Field(
+        default_factory=list, description="condition ids found since screening"
+    )
 
 
 class DoseIn(_In):
@@ -246,21 +253,29 @@ class DoseIn(_In):
     end_at: dt.datetime | None = None
     rationale: str | None = Field(default=None, max_length=2000)
     override_reason: str | None = Field(
-        default=None, max_length=2000,
+        default=None,
+        max_length=2000,
         description="a prescriber's reason for overriding the warnings the dose raised "
-        "(at least 20 characters and 3 different words)")
+        "(at least 20 characters and 3 different words)",
+    )
 
 
 class SessionCancel(_In):
-    reason: str = Field(min_length=1, max_length=2000,
-                        description="why (at least 20 characters and 3 different words)")
+    reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="why (at least 20 characters and 3 different words)",
+    )
 
 
 class AmendmentIn(_In):
     field: str = Field(min_length=1, max_length=64, description="the field corrected")
     value: bool | float | str = Field(description="the corrected value")
-    reason: str = Field(min_length=1, max_length=2000,
-                        description="why (at least 20 characters and 3 different words)")
+    reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="why (at least 20 characters and 3 different words)",
+    )
 
 
 class AmendmentPublic(_Out):
@@ -300,8 +315,14 @@ class ObservationPublic(_Out):
 
 
 class AdverseEventIn(_In):
-    category: Literal["sedation", "dissociation", "respiratory-depression", "blood-pressure",
-                      "nausea-vomiting", "other"]
+    category: Literal[
+        "sedation",
+        "dissociation",
+        "respiratory-depression",
+        "blood-pressure",
+        "nausea-vomiting",
+        "other",
+    ]
     severity: Literal["mild", "moderate", "severe"]
     description: str = Field(min_length=1, max_length=2000)
     serious: bool = False
@@ -400,11 +421,13 @@ class SessionPublic(_Out):
 
 class RatingCreate(_In):
     scale: Literal["MADRS", "PHQ-9", "GAD-7"]
-    score: int | None = Field(default=None, ge=0, le=60,
-                              description="total; required unless items are given")
+    score: int | None = Field(
+        default=None, ge=0, le=60, description="total; required unless items are given"
+    )
     taken_on: dt.date
-    items: list[int] | None = Field(default=None, max_length=10,
-                                    description="item answers (MADRS 10 items 0-6)")
+    items: list[int] | None = Field(
+        default=None, max_length=10, description="item answers (MADRS 10 items 0-6)"
+    )
 
 
 class RatingPublic(_Out):

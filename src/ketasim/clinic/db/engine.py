@@ -35,9 +35,12 @@ def make_engine(settings: Settings, *, immediate: bool = True) -> Engine:
     database = make_url(settings.url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         private_file(Path(database))  # SQLite gives its WAL and SHM files the same mode
-    engine = create_engine(settings.url, connect_args={"check_same_thread": False,
-                                                       "timeout": 30.0},
-                           pool_size=10, max_overflow=20)
+    engine = create_engine(
+        settings.url,
+        connect_args={"check_same_thread": False, "timeout": 30.0},
+        pool_size=10,
+        max_overflow=20,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -94,12 +97,14 @@ class Database:
         # SQLite: the process's writers share durable commits (see group_commit)
         self._group: GroupCommit | None = (
             GroupCommit(self.engine, info, INFO_PENDING, self.checkpoints.head)
-            if settings.is_sqlite else None)
+            if settings.is_sqlite
+            else None
+        )
         # a separate engine (pool) for reads: its transactions begin deferred
-        self.read_engine = (make_engine(settings, immediate=False) if settings.is_sqlite
-                            else self.engine)
-        self.read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False,
-                                              info=info)
+        self.read_engine = (
+            make_engine(settings, immediate=False) if settings.is_sqlite else self.engine
+        )
+        self.read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False, info=info)
 
     def anchor(self) -> None:
         """Start the checkpoint file of a (migrated) database that has none."""

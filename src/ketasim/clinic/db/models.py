@@ -58,8 +58,9 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin','prescriber','nurse','auditor')",
-                                      name="ck_users_role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin','prescriber','nurse','auditor')", name="ck_users_role"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
@@ -155,8 +156,9 @@ class Screening(Base):
 
 class TreatmentPlan(Base):
     __tablename__ = "treatment_plans"
-    __table_args__ = (CheckConstraint("status IN ('draft','signed','stopped')",
-                                      name="ck_plans_status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('draft','signed','stopped')", name="ck_plans_status"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     screening_id: Mapped[int] = mapped_column(ForeignKey("screenings.id"))
@@ -182,9 +184,12 @@ class TreatmentPlan(Base):
 
 class TreatmentSession(Base):
     __tablename__ = "treatment_sessions"
-    __table_args__ = (CheckConstraint(
-        "status IN ('open','dosed','discharged','signed','cancelled')",
-        name="ck_sessions_status"),)
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open','dosed','discharged','signed','cancelled')",
+            name="ck_sessions_status",
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
@@ -230,8 +235,7 @@ class TreatmentSession(Base):
     predose_new_conditions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     dose_override_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     dose_override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    dose_override_findings: Mapped[list[dict[str, str]] | None] = mapped_column(JSON,
-                                                                               nullable=True)
+    dose_override_findings: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -245,11 +249,14 @@ class TreatmentSession(Base):
     rems_submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     rems_submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     observations: Mapped[list[Observation]] = relationship(
-        order_by="Observation.minutes_after_dose", lazy="selectin")
+        order_by="Observation.minutes_after_dose", lazy="selectin"
+    )
     adverse_events: Mapped[list[AdverseEvent]] = relationship(
-        order_by="AdverseEvent.id", lazy="selectin")
+        order_by="AdverseEvent.id", lazy="selectin"
+    )
     amendments: Mapped[list[SessionAmendment]] = relationship(
-        order_by="SessionAmendment.id", lazy="selectin")
+        order_by="SessionAmendment.id", lazy="selectin"
+    )
 
 
 class SessionAmendment(Base):
@@ -273,8 +280,9 @@ class Observation(Base):
     __tablename__ = "observations"
     __table_args__ = (
         CheckConstraint("sbp_mmhg IS NULL OR (sbp_mmhg BETWEEN 50 AND 300)", name="ck_obs_sbp"),
-        CheckConstraint("spo2_percent IS NULL OR (spo2_percent BETWEEN 50 AND 100)",
-                        name="ck_obs_spo2"),
+        CheckConstraint(
+            "spo2_percent IS NULL OR (spo2_percent BETWEEN 50 AND 100)", name="ck_obs_spo2"
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
@@ -307,8 +315,9 @@ class AdverseEvent(Base):
 
 class Rating(Base):
     __tablename__ = "ratings"
-    __table_args__ = (CheckConstraint("scale IN ('MADRS','PHQ-9','GAD-7','C-SSRS')",
-                                      name="ck_rating_scale"),)
+    __table_args__ = (
+        CheckConstraint("scale IN ('MADRS','PHQ-9','GAD-7','C-SSRS')", name="ck_rating_scale"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     scale: Mapped[str] = mapped_column(String(8))
@@ -347,8 +356,9 @@ class Appointment(Base):
     session_number: Mapped[int] = mapped_column(Integer)
     starts_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
     chair: Mapped[str] = mapped_column(String(32), default="")
-    session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"),
-                                                   nullable=True)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("treatment_sessions.id"), nullable=True
+    )
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -357,8 +367,9 @@ class Alert(Base):
     __tablename__ = "alerts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"),
-                                                   nullable=True)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("treatment_sessions.id"), nullable=True
+    )
     kind: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(8))
     message: Mapped[str] = mapped_column(Text)

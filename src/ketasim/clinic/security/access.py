@@ -32,8 +32,12 @@ _SUBJECTS = [
     (re.compile(r"^/api/v1/plans/(\d+)$"), "treatment_plans"),
     (re.compile(r"^/plans/(\d+)$"), "treatment_plans"),
 ]
-_LISTS = {"/api/v1/patients": "patients", "/patients": "patients", "/": "patients",
-          "/api/v1/sessions": "treatment_sessions"}
+_LISTS = {
+    "/api/v1/patients": "patients",
+    "/patients": "patients",
+    "/": "patients",
+    "/api/v1/sessions": "treatment_sessions",
+}
 
 
 def subject_of(path: str) -> tuple[str, str] | None:
@@ -60,8 +64,9 @@ class _Read:
 class AccessLogger:
     """The queue of reads and its batch writer."""
 
-    def __init__(self, database: Database, flush_every_s: float = 1.0,
-                 max_batch: int = 500) -> None:
+    def __init__(
+        self, database: Database, flush_every_s: float = 1.0, max_batch: int = 500
+    ) -> None:
         self.database = database
         self.flush_every_s = flush_every_s
         self.max_batch = max_batch
@@ -78,10 +83,11 @@ class AccessLogger:
             return False
         shown = (path + ("?" + query if query else ""))[:200]
         with self._lock:
-            self._pending.append(_Read(utcnow(), user_id, username, subject[0], subject[1],
-                                       shown))
-            return (len(self._pending) >= self.max_batch
-                    or time.monotonic() - self._last >= self.flush_every_s)
+            self._pending.append(_Read(utcnow(), user_id, username, subject[0], subject[1], shown))
+            return (
+                len(self._pending) >= self.max_batch
+                or time.monotonic() - self._last >= self.flush_every_s
+            )
 
     def flush(self) -> int:
         """Write the queued reads (one transaction, one audit entry); return how many."""
@@ -93,20 +99,44 @@ class AccessLogger:
                 return 0
             with self.database.session() as s:
                 patient_of = self._patients(s, batch)
-                rows = [AccessLog(at=r.at, user_id=r.user_id, username=r.username,
-                                  patient_id=patient_of.get((r.entity, r.entity_id)),
-                                  entity=r.entity, entity_id=r.entity_id, path=r.path)
-                        for r in batch]
+                rows = [
+                    AccessLog(
+                        at=r.at,
+                        user_id=r.user_id,
+                        username=r.username,
+                        patient_id=patient_of.get((r.entity, r.entity_id)),
+                        entity=r.entity,
+                        entity_id=r.entity_id,
+                        path=r.path,
+                    )
+                    for r in batch
+                ]
                 s.add_all(rows)
                 s.flush()
                 first, last = rows[0].id, rows[-1].id
-                stored = [dict(m) for m in s.execute(
-                    select(AccessLog.__table__).where(AccessLog.id.between(first, last))
-                    .order_by(AccessLog.id)).mappings()]
-                audit.record(s, user_id=None, username="access-log", action="read",
-                             entity="access_log", entity_id=f"{first}-{last}", before=None,
-                             after={"first_id": first, "last_id": last, "count": len(stored),
-                                    "digest": access_digest(stored)})
+                stored = [
+                    dict(m)
+                    for m in s.execute(
+                        select(AccessLog.__table__)
+                        .where(AccessLog.id.between(first, last))
+                        .order_by(AccessLog.id)
+                    ).mappings()
+                ]
+                audit.record(
+                    s,
+                    user_id=None,
+                    username="access-log",
+                    action="read",
+                    entity="access_log",
+                    entity_id=f"{first}-{last}",
+                    before=None,
+                    after={
+                        "first_id": first,
+                        "last_id": last,
+                        "count": len(stored),
+                        "digest": access_digest(stored),
+                    },
+                )
             return len(batch)
 
     @staticmethod
@@ -120,12 +150,14 @@ class AccessLogger:
                 continue
             if r.entity == "patients":
                 out[(r.entity, r.entity_id)] = int(r.entity_id)
-        for model, entity in ((TreatmentSession, "treatment_sessions"),
-                              (TreatmentPlan, "treatment_plans")):
-            ids = {int(r.entity_id) for r in batch
-                   if r.entity == entity and r.entity_id != "list"}
+        for model, entity in (
+            (TreatmentSession, "treatment_sessions"),
+            (TreatmentPlan, "treatment_plans"),
+        ):
+            ids = {int(r.entity_id) for r in batch if r.entity == entity and r.entity_id != "list"}
             if ids:
-                for rid, pid in s.execute(select(model.id, model.patient_id)
-                                          .where(model.id.in_(ids))).all():
+                for rid, pid in s.execute(
+                    select(model.id, model.patient_id).where(model.id.in_(ids))
+                ).all():
                     out[(entity, str(rid))] = int(pid)
         return out

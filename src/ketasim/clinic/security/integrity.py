@@ -220,8 +220,19 @@ def anchor(session: Session, cp: Checkpoints) -> None:
 
 def _plain(e: AuditEntry, key: bytes | None = None) -> str:
     """The hash of a stored entry: keyed with ``key``, plain SHA-256 without."""
-    return entry_hash(e.prev_hash, e.seq, e.at, e.user_id, e.username, e.action, e.entity,
-                      e.entity_id, e.before, e.after, key)
+    return entry_hash(
+        e.prev_hash,
+        e.seq,
+        e.at,
+        e.user_id,
+        e.username,
+        e.action,
+        e.entity,
+        e.entity_id,
+        e.before,
+        e.after,
+        key,
+    )
 
 
 def access_digest(rows: list[dict[str, object]]) -> str:

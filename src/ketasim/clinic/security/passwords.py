@@ -32,7 +32,9 @@ def password_problem(password: str, *, user_inputs: Iterable[str] = ()) -> str |
     if score >= MIN_SCORE:
         return None
     feedback = result.get("feedback") or {}
-    hint = " ".join(x for x in [feedback.get("warning") or "",
-                                *(feedback.get("suggestions") or [])] if x)
-    return (f"too easy to guess (strength {score} of 4; accepted from {MIN_SCORE})"
-            + (f": {hint}" if hint else ""))
+    hint = " ".join(
+        x for x in [feedback.get("warning") or "", *(feedback.get("suggestions") or [])] if x
+    )
+    return f"too easy to guess (strength {score} of 4; accepted from {MIN_SCORE})" + (
+        f": {hint}" if hint else ""
+    )

@@ -11,31 +11,56 @@ from ketasim.clinic.services.base import Actor, Conflict, get_or_404, log
 
 __all__ = ["ALERT_KINDS", "acknowledge", "list_alerts", "raise_alert"]
 
-ALERT_KINDS = ("dose-escalation", "frequency-escalation", "early-session", "extra-session",
-               "cumulative-exposure", "missed-monitoring", "bp-above-threshold",
-               "prescriber-override",
+ALERT_KINDS = (
+    "dose-escalation",
+    "frequency-escalation",
+    "early-session",
+    "extra-session",
+    "cumulative-exposure",
+    "missed-monitoring",
+    "bp-above-threshold",
+    "prescriber-override",
+    # patient-reported outcomes (services/instruments.py)
+    "suicide-risk",
+    "pro-worsening",
+)
 
-               # patient-reported outcomes (services/instruments.py)
-               "suicide-risk", "pro-worsening")
+MISUSE_SOURCE = (
+    "ASA statement on the safe use of ketamine (misuse signals: escalating dose or "
+    "frequency, early or extra-session requests); SPRAVATO US PI section 5.3 "
+    "(abuse and misuse)"
+)
 
-MISUSE_SOURCE = ("ASA statement on the safe use of ketamine (misuse signals: escalating dose or "
-                 "frequency, early or extra-session requests); SPRAVATO US PI section 5.3 "
-                 "(abuse and misuse)")
 
-
-def raise_alert(session: Session, actor: Actor, *, patient_id: int, session_id: int | None,
-                kind: str, severity: str, message: str, source: str) -> Alert:
+def raise_alert(
+    session: Session,
+    actor: Actor,
+    *,
+    patient_id: int,
+    session_id: int | None,
+    kind: str,
+    severity: str,
+    message: str,
+    source: str,
+) -> Alert:
     """Queue an alert (audited like every write)."""
     assert kind in ALERT_KINDS, kind
-    alert = Alert(patient_id=patient_id, session_id=session_id, kind=kind, severity=severity,
-                  message=message, source=source)
+    alert = Alert(
+        patient_id=patient_id,
+        session_id=session_id,
+        kind=kind,
+        severity=severity,
+        message=message,
+        source=source,
+    )
     session.add(alert)
     log(session, actor, "create", alert, None)
     return alert
 
 
-def list_alerts(session: Session, *, open_only: bool = False,
-                patient_id: int | None = None) -> list[Alert]:
+def list_alerts(
+    session: Session, *, open_only: bool = False, patient_id: int | None = None
+) -> list[Alert]:
     """Alerts, newest first."""
     stmt = select(Alert).order_by(Alert.id.desc())
     if open_only:

@@ -10,8 +10,16 @@ from sqlalchemy.orm import Session
 from ketasim.clinic import audit
 from ketasim.clinic.db.models import Base
 
-__all__ = ["Actor", "Conflict", "Invalid", "NotFound", "ServiceError", "assign", "get_or_404",
-           "log"]
+__all__ = [
+    "Actor",
+    "Conflict",
+    "Invalid",
+    "NotFound",
+    "ServiceError",
+    "assign",
+    "get_or_404",
+    "log",
+]
 
 T = TypeVar("T", bound=Base)
 
@@ -21,8 +29,9 @@ class ServiceError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, *, field: str | None = None,
-                 extra: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, extra: dict[str, object] | None = None
+    ) -> None:
         self.field = field
         self.extra = extra or {}
         super().__init__(message)
@@ -74,10 +83,19 @@ def assign(obj: Base, values: dict[str, object]) -> None:
         setattr(obj, k, v)
 
 
-def log(session: Session, actor: Actor, action: str, obj: Base,
-        before: dict[str, object] | None) -> None:
+def log(
+    session: Session, actor: Actor, action: str, obj: Base, before: dict[str, object] | None
+) -> None:
     """Audit a write of ``obj`` (after the change) in the caller's transaction."""
     session.flush()
     after = audit.snapshot(obj)
-    audit.record(session, user_id=actor.id, username=actor.username, action=action,
-                 entity=obj.__tablename__, entity_id=after.get("id"), before=before, after=after)
+    audit.record(
+        session,
+        user_id=actor.id,
+        username=actor.username,
+        action=action,
+        entity=obj.__tablename__,
+        entity_id=after.get("id"),
+        before=before,
+        after=after,
+    )

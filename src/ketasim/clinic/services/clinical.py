@@ -35,17 +35,28 @@ def library_protocol(protocol_id: str) -> Protocol:
 
 def finding_dicts(findings: Iterable[Finding]) -> list[dict[str, str]]:
     """Findings as stored (rule id, severity, message, source)."""
-    return [{"rule_id": f.rule_id, "severity": f.severity, "message": f.message,
-             "source": f.source} for f in findings]
+    return [
+        {"rule_id": f.rule_id, "severity": f.severity, "message": f.message, "source": f.source}
+        for f in findings
+    ]
 
 
-def prior_sessions(session: Session, patient_id: int, *, now: dt.datetime | None = None,
-                   exclude_session_id: int | None = None) -> list[dict[str, float]]:
+def prior_sessions(
+    session: Session,
+    patient_id: int,
+    *,
+    now: dt.datetime | None = None,
+    exclude_session_id: int | None = None,
+) -> list[dict[str, float]]:
     """Doses already given to the patient as ``previous_sessions`` of a patient record."""
     now = now or utcnow()
-    rows = session.execute(select(TreatmentSession).where(
-        TreatmentSession.patient_id == patient_id, TreatmentSession.dose_mg.is_not(None),
-        TreatmentSession.dose_start_at.is_not(None))).scalars()
+    rows = session.execute(
+        select(TreatmentSession).where(
+            TreatmentSession.patient_id == patient_id,
+            TreatmentSession.dose_mg.is_not(None),
+            TreatmentSession.dose_start_at.is_not(None),
+        )
+    ).scalars()
     out = []
     for r in rows:
         if r.id == exclude_session_id or r.dose_start_at is None or r.dose_mg is None:
@@ -55,22 +66,34 @@ def prior_sessions(session: Session, patient_id: int, *, now: dt.datetime | None
     return out
 
 
-def patient_record(patient: Patient, rules: RuleSet, *, screening: Screening | None = None,
-                   vitals: dict[str, float | None] | None = None,
-                   conditions: Sequence[str] | None = None,
-                   medications: Sequence[str] | None = None, pregnant: bool | None = None,
-                   previous: list[dict[str, float]] | None = None) -> PatientRecord:
+def patient_record(
+    patient: Patient,
+    rules: RuleSet,
+    *,
+    screening: Screening | None = None,
+    vitals: dict[str, float | None] | None = None,
+    conditions: Sequence[str] | None = None,
+    medications: Sequence[str] | None = None,
+    pregnant: bool | None = None,
+    previous: list[dict[str, float]] | None = None,
+) -> PatientRecord:
     """A :class:`~ketasim.safety.PatientRecord` from the stored patient (and screening), with
     newer values where given; errors name the field."""
     data: dict[str, object] = {
-        "age_years": age_years(patient.birth_date), "weight_kg": patient.weight_kg,
-        "height_cm": patient.height_cm, "sex": patient.sex,
+        "age_years": age_years(patient.birth_date),
+        "weight_kg": patient.weight_kg,
+        "height_cm": patient.height_cm,
+        "sex": patient.sex,
     }
     if screening is not None:
-        data.update(sbp_mmhg=screening.sbp_mmhg, dbp_mmhg=screening.dbp_mmhg,
-                    heart_rate_bpm=screening.heart_rate_bpm,
-                    conditions=list(screening.conditions),
-                    medications=list(screening.medications), pregnant=screening.pregnant)
+        data.update(
+            sbp_mmhg=screening.sbp_mmhg,
+            dbp_mmhg=screening.dbp_mmhg,
+            heart_rate_bpm=screening.heart_rate_bpm,
+            conditions=list(screening.conditions),
+            medications=list(screening.medications),
+            pregnant=screening.pregnant,
+        )
     if vitals is not None:
         data.update(vitals)
     if conditions is not None:

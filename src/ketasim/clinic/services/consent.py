@@ -9,27 +9,39 @@ from ketasim.clinic import audit
 from ketasim.clinic.db.models import Consent, ConsentDocument, Patient, utcnow
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, get_or_404, log
 
-__all__ = ["create_document", "current_consent", "list_consents", "list_documents",
-           "sign_consent", "withdraw_consent"]
+__all__ = [
+    "create_document",
+    "current_consent",
+    "list_consents",
+    "list_documents",
+    "sign_consent",
+    "withdraw_consent",
+]
 
 
-def create_document(session: Session, actor: Actor, *, code: str, title: str,
-                    body: str) -> ConsentDocument:
+def create_document(
+    session: Session, actor: Actor, *, code: str, title: str, body: str
+) -> ConsentDocument:
     """A new version of consent document ``code`` (becomes current; older versions are not)."""
     code = code.strip().lower()
     if not code:
         raise Invalid("code", "required")
     if len(body.strip()) < 20:
         raise Invalid("body", "at least 20 characters of consent text")
-    last = session.execute(select(func.max(ConsentDocument.version))
-                           .where(ConsentDocument.code == code)).scalar_one()
-    for old in session.execute(select(ConsentDocument).where(
-            ConsentDocument.code == code, ConsentDocument.current.is_(True))).scalars():
+    last = session.execute(
+        select(func.max(ConsentDocument.version)).where(ConsentDocument.code == code)
+    ).scalar_one()
+    for old in session.execute(
+        select(ConsentDocument).where(
+            ConsentDocument.code == code, ConsentDocument.current.is_(True)
+        )
+    ).scalars():
         before = audit.snapshot(old)
         old.current = False
         log(session, actor, "supersede", old, before)  # audited: every row matches its log
-    doc = ConsentDocument(code=code, version=(last or 0) + 1, title=title.strip(), body=body,
-                          current=True)
+    doc = ConsentDocument(
+        code=code, version=(last or 0) + 1, title=title.strip(), body=body, current=True
+    )
     session.add(doc)
     log(session, actor, "create", doc, None)
     return doc
@@ -37,22 +49,32 @@ def create_document(session: Session, actor: Actor, *, code: str, title: str,
 
 def list_documents(session: Session) -> list[ConsentDocument]:
     """Every document version."""
-    return list(session.execute(select(ConsentDocument).order_by(
-        ConsentDocument.code, ConsentDocument.version)).scalars())
+    return list(
+        session.execute(
+            select(ConsentDocument).order_by(ConsentDocument.code, ConsentDocument.version)
+        ).scalars()
+    )
 
 
-def sign_consent(session: Session, actor: Actor, patient_id: int, document_id: int,
-                 signed_by_name: str) -> Consent:
+def sign_consent(
+    session: Session, actor: Actor, patient_id: int, document_id: int, signed_by_name: str
+) -> Consent:
     """Record a patient's signature on a current document version."""
     get_or_404(session, Patient, patient_id, "patient")
     doc = get_or_404(session, ConsentDocument, document_id, "consent document")
     if not doc.current:
-        raise Conflict(f"consent document {doc.code} v{doc.version} is superseded; sign the "
-                       "current version", field="document_id")
+        raise Conflict(
+            f"consent document {doc.code} v{doc.version} is superseded; sign the current version",
+            field="document_id",
+        )
     if not signed_by_name.strip():
         raise Invalid("signed_by_name", "required (the name of the person signing)")
-    consent = Consent(patient_id=patient_id, document_id=doc.id, recorded_by=actor.id or 0,
-                      signed_by_name=signed_by_name.strip())
+    consent = Consent(
+        patient_id=patient_id,
+        document_id=doc.id,
+        recorded_by=actor.id or 0,
+        signed_by_name=signed_by_name.strip(),
+    )
     session.add(consent)
     log(session, actor, "sign", consent, None)
     return consent
@@ -72,14 +94,23 @@ def withdraw_consent(session: Session, actor: Actor, consent_id: int, reason: st
 
 def list_consents(session: Session, patient_id: int) -> list[Consent]:
     """A patient's consents, newest first."""
-    return list(session.execute(select(Consent).where(Consent.patient_id == patient_id)
-                                .order_by(Consent.id.desc())).scalars())
+    return list(
+        session.execute(
+            select(Consent).where(Consent.patient_id == patient_id).order_by(Consent.id.desc())
+        ).scalars()
+    )
 
 
 def current_consent(session: Session, patient_id: int) -> Consent | None:
     """A signed, not withdrawn consent on a current document version, if any."""
     return session.execute(
-        select(Consent).join(ConsentDocument)
-        .where(Consent.patient_id == patient_id, Consent.withdrawn_at.is_(None),
-               ConsentDocument.current.is_(True))
-        .order_by(Consent.id.desc()).limit(1)).scalar_one_or_none()
+        select(Consent)
+        .join(ConsentDocument)
+        .where(
+            Consent.patient_id == patient_id,
+            Consent.withdrawn_at.is_(None),
+            ConsentDocument.current.is_(True),
+        )
+        .order_by(Consent.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()

@@ -20,9 +20,20 @@ from ketasim.clinic.settings import Settings
 
 __all__ = ["FORMULA_START", "backup", "export_tables", "neutralise_cell"]
 
-EXPORTED = ("patients", "consent_documents", "consents", "screenings", "treatment_plans",
-            "treatment_sessions", "observations", "adverse_events", "ratings", "alerts",
-            "audit_log", "users")
+EXPORTED = (
+    "patients",
+    "consent_documents",
+    "consents",
+    "screenings",
+    "treatment_plans",
+    "treatment_sessions",
+    "observations",
+    "adverse_events",
+    "ratings",
+    "alerts",
+    "audit_log",
+    "users",
+)
 
 
 #: first characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection")
@@ -51,16 +62,21 @@ def export_tables(session: Session, out_dir: Path, fmt: str = "csv") -> list[Pat
         rows = [snapshot(o) for o in session.execute(select(model)).scalars()]
         path = private_file(out_dir / f"{name}.{fmt}")
         if fmt == "json":
-            path.write_text(json.dumps(rows, default=str, ensure_ascii=False, indent=1),
-                            encoding="utf-8")
+            path.write_text(
+                json.dumps(rows, default=str, ensure_ascii=False, indent=1), encoding="utf-8"
+            )
         else:
             cols = list(row_image({c.key: None for c in model.__mapper__.column_attrs}))
             with path.open("w", newline="", encoding="utf-8") as fh:
                 w = csv.DictWriter(fh, fieldnames=cols)
                 w.writeheader()
                 for r in rows:
-                    w.writerow({k: neutralise_cell(json.dumps(v) if isinstance(v, list | dict)
-                                                   else v) for k, v in r.items()})
+                    w.writerow(
+                        {
+                            k: neutralise_cell(json.dumps(v) if isinstance(v, list | dict) else v)
+                            for k, v in r.items()
+                        }
+                    )
         written.append(path)
     return written
 

@@ -61,8 +61,7 @@ AMENDABLE: dict[str, str] = {
 }
 
 
-def get_session(session: Session, session_id: int, *, collections: bool = True
-                ) -> TreatmentSession:
+def get_session(session: Session, session_id: int, *, collections: bool = True) -> TreatmentSession:
     """The session row ``session_id`` (404 naming it). ``collections=False`` loads its vitals,
     adverse events and amendments only when they are read (a write that appends one does not
     load all of them)."""

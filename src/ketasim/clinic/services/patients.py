@@ -14,8 +14,18 @@ from ketasim.clinic.services.base import Actor, Conflict, Invalid, assign, get_o
 
 __all__ = ["age_years", "create_patient", "get_patient", "list_patients", "update_patient"]
 
-FIELDS = ("mrn", "given_name", "family_name", "birth_date", "sex", "weight_kg", "height_cm",
-          "ethnicity", "language", "postcode_area")
+FIELDS = (
+    "mrn",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "sex",
+    "weight_kg",
+    "height_cm",
+    "ethnicity",
+    "language",
+    "postcode_area",
+)
 
 
 def age_years(birth_date: dt.date, on: dt.date | None = None) -> float:
@@ -54,8 +64,9 @@ def create_patient(session: Session, actor: Actor, **values: object) -> Patient:
     return patient
 
 
-def update_patient(session: Session, actor: Actor, patient_id: int,
-                   values: Mapping[str, object]) -> Patient:
+def update_patient(
+    session: Session, actor: Actor, patient_id: int, values: Mapping[str, object]
+) -> Patient:
     """Change some fields of a patient."""
     patient = get_or_404(session, Patient, patient_id, "patient")
     _validate(values)
@@ -73,14 +84,20 @@ def get_patient(session: Session, patient_id: int) -> Patient:
     return get_or_404(session, Patient, patient_id, "patient")
 
 
-def list_patients(session: Session, *, q: str | None = None, limit: int = 200,
-                  offset: int = 0) -> list[Patient]:
+def list_patients(
+    session: Session, *, q: str | None = None, limit: int = 200, offset: int = 0
+) -> list[Patient]:
     """Patients by family name; ``q`` filters by name or MRN (case-insensitive substring)."""
     stmt = select(Patient).order_by(Patient.family_name, Patient.given_name, Patient.id)
     if q:
         like = f"%{q.lower()}%"
         from sqlalchemy import func, or_
-        stmt = stmt.where(or_(func.lower(Patient.family_name).like(like),
-                              func.lower(Patient.given_name).like(like),
-                              func.lower(Patient.mrn).like(like)))
+
+        stmt = stmt.where(
+            or_(
+                func.lower(Patient.family_name).like(like),
+                func.lower(Patient.given_name).like(like),
+                func.lower(Patient.mrn).like(like),
+            )
+        )
     return list(session.execute(stmt.limit(limit).offset(offset)).scalars())

@@ -27,14 +27,18 @@ def inputs_digest(session: Session, plan_id: int) -> str:
     patient = get_or_404(session, Patient, row.patient_id, "patient")
     screening = get_or_404(session, Screening, row.screening_id, "screening")
     keep = ("protocol_id", "dose", "duration_min", "weeks", "rules_version", "drug", "route")
-    data = {"plan": {k: v for k, v in audit.snapshot(row).items() if k in keep},
-            "patient": audit.snapshot(patient), "screening": audit.snapshot(screening)}
+    data = {
+        "plan": {k: v for k, v in audit.snapshot(row).items() if k in keep},
+        "patient": audit.snapshot(patient),
+        "screening": audit.snapshot(screening),
+    }
     data["patient"].pop("created_at", None)
     return hashlib.sha256(audit.canonical(data).encode("utf-8")).hexdigest()
 
 
-def _stored(session: Session, plan_id: int, digest: str, n_samples: int
-            ) -> dict[str, object] | None:
+def _stored(
+    session: Session, plan_id: int, digest: str, n_samples: int
+) -> dict[str, object] | None:
     row = session.get(PlanPrediction, plan_id)
     if row is None or row.plan_digest != digest or row.n_samples != n_samples:
         return None
@@ -52,11 +56,20 @@ def ensure(database: Database, plan_id: int, n_samples: int) -> dict[str, object
         if hit is not None:
             return hit
         full = pl.predict(s, plan_id, n_samples)
-    data: dict[str, object] = {"figures": plan_figures(full),
-                               "note": full.concentration_note or "",
-                               "effects_note": full.effects_note or ""}
+    data: dict[str, object] = {
+        "figures": plan_figures(full),
+        "note": full.concentration_note or "",
+        "effects_note": full.effects_note or "",
+    }
     with database.session() as s:
-        s.merge(PlanPrediction(plan_id=plan_id, plan_digest=digest, n_samples=n_samples,
-                               figures=data["figures"], note=data["note"],
-                               effects_note=data["effects_note"]))
+        s.merge(
+            PlanPrediction(
+                plan_id=plan_id,
+                plan_digest=digest,
+                n_samples=n_samples,
+                figures=data["figures"],
+                note=data["note"],
+                effects_note=data["effects_note"],
+            )
+        )
     return data

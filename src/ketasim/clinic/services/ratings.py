@@ -28,8 +28,9 @@ SCALES: dict[str, tuple[int, int]] = {"MADRS": (60, 10), "PHQ-9": (27, 4), "GAD-
 RESPONSE_DROP = 0.5
 
 
-def add_rating(session: Session, actor: Actor, patient_id: int, *, scale: str, score: int,
-               taken_on: dt.date) -> Rating:
+def add_rating(
+    session: Session, actor: Actor, patient_id: int, *, scale: str, score: int, taken_on: dt.date
+) -> Rating:
     """Record a total score."""
     get_or_404(session, Patient, patient_id, "patient")
     if scale not in SCALES:
@@ -39,8 +40,13 @@ def add_rating(session: Session, actor: Actor, patient_id: int, *, scale: str, s
         raise Invalid("score", f"{score} is out of range; {scale} accepts 0 to {top}")
     if taken_on > dt.date.today() + dt.timedelta(days=1):
         raise Invalid("taken_on", f"{taken_on} is in the future")
-    rating = Rating(patient_id=patient_id, scale=scale, score=score, taken_on=taken_on,
-                    recorded_by=actor.id or 0)
+    rating = Rating(
+        patient_id=patient_id,
+        scale=scale,
+        score=score,
+        taken_on=taken_on,
+        recorded_by=actor.id or 0,
+    )
     session.add(rating)
     log(session, actor, "create", rating, None)
     return rating

@@ -33,25 +33,31 @@ def _age_group(birth: dt.date) -> str:
     return "65+"
 
 
-def equity_report(session: Session, dimension: str, *, min_cell: int = 5
-                  ) -> dict[str, object]:
+def equity_report(session: Session, dimension: str, *, min_cell: int = 5) -> dict[str, object]:
     """Counts of each metric per group of ``dimension`` (suppressed below ``min_cell``)."""
     if dimension not in DIMENSIONS:
         raise Invalid("dimension", f"{dimension!r}; accepted: {', '.join(DIMENSIONS)}")
     if not 1 <= min_cell <= 100:
         raise Invalid("min_cell", f"{min_cell} is out of range; accepted 1 to 100")
     patients = list(session.execute(select(Patient)).scalars())
-    screened = {r[0]: r[1] for r in session.execute(
-        select(Screening.patient_id, Screening.eligible).order_by(Screening.id))}
-    treated = {r[0] for r in session.execute(select(TreatmentSession.patient_id).where(
-        TreatmentSession.dose_mg.is_not(None)))}
+    screened = {
+        r[0]: r[1]
+        for r in session.execute(
+            select(Screening.patient_id, Screening.eligible).order_by(Screening.id)
+        )
+    }
+    treated = {
+        r[0]
+        for r in session.execute(
+            select(TreatmentSession.patient_id).where(TreatmentSession.dose_mg.is_not(None))
+        )
+    }
     ratings: dict[int, list[Rating]] = defaultdict(list)
     for r in session.execute(select(Rating).where(Rating.scale == "MADRS")).scalars():
         ratings[r.patient_id].append(r)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(METRICS, 0))
     for p in patients:
-        group = _age_group(p.birth_date) if dimension == "age_group" else str(
-            getattr(p, dimension))
+        group = _age_group(p.birth_date) if dimension == "age_group" else str(getattr(p, dimension))
         c = counts[group]
         c["patients"] += 1
         if p.id in screened:
@@ -77,5 +83,9 @@ def equity_report(session: Session, dimension: str, *, min_cell: int = 5
             n, d = shown[g][num], shown[g][den]
             row[f"{num}_per_{den}"] = None if n is None or not d else round(n / d, 3)
         rows.append(row)
-    return {"dimension": dimension, "min_cell": min_cell, "rows": rows,
-            "note": f"counts 1-{min_cell - 1} suppressed (None), with complementary suppression"}
+    return {
+        "dimension": dimension,
+        "min_cell": min_cell,
+        "rows": rows,
+        "note": f"counts 1-{min_cell - 1} suppressed (None), with complementary suppression",
+    }

@@ -257,8 +257,9 @@ def add_adverse_event(
     return ae
 
 
-def list_sessions(session: Session, patient_id: int | None = None, *,
-                  collections: bool = True) -> list[TreatmentSession]:
+def list_sessions(
+    session: Session, patient_id: int | None = None, *, collections: bool = True
+) -> list[TreatmentSession]:
     """Sessions, newest first (``collections=False``: without their vitals, adverse events and
     amendments, e.g. for a list of sessions)."""
     stmt = select(TreatmentSession).order_by(TreatmentSession.id.desc())

@@ -21,15 +21,30 @@ from ketasim.clinic.security.passwords import MIN_LENGTH, password_problem
 from ketasim.clinic.security.totp import TOTP_ROLES, TotpReplay, new_secret
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, get_or_404, log
 
-__all__ = ["authenticate", "change_password", "count_users", "create_user", "list_users",
-           "reset_password", "set_active", "totp_begin", "totp_confirm"]
+__all__ = [
+    "authenticate",
+    "change_password",
+    "count_users",
+    "create_user",
+    "list_users",
+    "reset_password",
+    "set_active",
+    "totp_begin",
+    "totp_confirm",
+]
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = MIN_LENGTH
 
 
-def _check_password(password: str, user: User | None, *, username: str = "",
-                    full_name: str = "", field: str = "password") -> None:
+def _check_password(
+    password: str,
+    user: User | None,
+    *,
+    username: str = "",
+    full_name: str = "",
+    field: str = "password",
+) -> None:
     inputs = [username, full_name, *(full_name.split())]
     if user is not None:
         inputs += [user.username, user.full_name, *user.full_name.split()]
@@ -38,8 +53,16 @@ def _check_password(password: str, user: User | None, *, username: str = "",
         raise Invalid(field, problem)
 
 
-def create_user(session: Session, actor: Actor, *, username: str, full_name: str, role: str,
-                password: str, policy: bool = True) -> User:
+def create_user(
+    session: Session,
+    actor: Actor,
+    *,
+    username: str,
+    full_name: str,
+    role: str,
+    password: str,
+    policy: bool = True,
+) -> User:
     """A new account; user names are lower-case; passwords follow the policy of
     :mod:`ketasim.clinic.security.passwords` (``policy=False``: the demo clinic only)."""
     username = normalise_username(username)
@@ -55,9 +78,15 @@ def create_user(session: Session, actor: Actor, *, username: str, full_name: str
         _check_password(password, None, username=username, full_name=full_name)
     if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
         raise Conflict(f"user name {username!r} is taken", field="username")
-    user = User(username=username, full_name=full_name.strip(), role=role,
-                password_hash=hash_password(password), active=True,
-                must_change_password=False, totp_enabled=False)
+    user = User(
+        username=username,
+        full_name=full_name.strip(),
+        role=role,
+        password_hash=hash_password(password),
+        active=True,
+        must_change_password=False,
+        totp_enabled=False,
+    )
     session.add(user)
     log(session, actor, "create", user, None)
     return user
@@ -74,19 +103,26 @@ def count_users(session: Session) -> int:
 
 
 def _active_admins(session: Session) -> int:
-    return int(session.execute(select(func.count(User.id)).where(
-        User.role == "admin", User.active.is_(True))).scalar_one())
+    return int(
+        session.execute(
+            select(func.count(User.id)).where(User.role == "admin", User.active.is_(True))
+        ).scalar_one()
+    )
 
 
 def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> User:
     """Activate or deactivate an account (the last active admin cannot be deactivated)."""
-    user = session.execute(select(User).where(User.id == user_id).with_for_update()
-                           ).scalar_one_or_none()
+    user = session.execute(
+        select(User).where(User.id == user_id).with_for_update()
+    ).scalar_one_or_none()
     if user is None:
         user = get_or_404(session, User, user_id, "user")
     if not active and user.active and user.role == "admin" and _active_admins(session) <= 1:
-        raise Conflict(f"user {user.username} is the last active admin; activate or create "
-                       "another admin first", field="active")
+        raise Conflict(
+            f"user {user.username} is the last active admin; activate or create "
+            "another admin first",
+            field="active",
+        )
     before = audit.snapshot(user)
     user.active = active
     if not active:
@@ -95,8 +131,15 @@ def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> Us
     return user
 
 
-def change_password(session: Session, actor: Actor, user_id: int, *, current_password: str,
-                    new_password: str, keep_token: str | None = None) -> User:
+def change_password(
+    session: Session,
+    actor: Actor,
+    user_id: int,
+    *,
+    current_password: str,
+    new_password: str,
+    keep_token: str | None = None,
+) -> User:
     """The user's own password change (the current one is checked); other logins end."""
     user = get_or_404(session, User, user_id, "user")
     if not check_password(user.password_hash, current_password):
@@ -134,16 +177,16 @@ def totp_begin(session: Session, actor: Actor, user_id: int) -> str:
     if user.role not in TOTP_ROLES:
         raise Invalid("role", f"the second factor is offered to {' and '.join(TOTP_ROLES)}s")
     if user.totp_enabled:
-        raise Conflict("a second factor is enrolled already (an admin's password reset "
-                       "clears it)")
+        raise Conflict("a second factor is enrolled already (an admin's password reset clears it)")
     before = audit.snapshot(user)
     user.totp_secret = new_secret()
     log(session, actor, "totp-begin", user, before)
     return user.totp_secret
 
 
-def totp_confirm(session: Session, actor: Actor, user_id: int, code: str,
-                 replay: TotpReplay) -> User:
+def totp_confirm(
+    session: Session, actor: Actor, user_id: int, code: str, replay: TotpReplay
+) -> User:
     """Finish enrolling: a valid code from the authenticator turns the second factor on."""
     user = get_or_404(session, User, user_id, "user")
     if user.totp_enabled or not user.totp_secret:
@@ -158,8 +201,9 @@ def totp_confirm(session: Session, actor: Actor, user_id: int, code: str,
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with these credentials, or None (same time either way)."""
-    user = session.execute(select(User).where(User.username == normalise_username(username))
-                           ).scalar_one_or_none()
+    user = session.execute(
+        select(User).where(User.username == normalise_username(username))
+    ).scalar_one_or_none()
     if user is None:
         dummy_check(password)
         return None

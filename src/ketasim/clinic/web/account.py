@@ -37,10 +37,14 @@ async def password_submit(request: Request, user: Anyone, database: DB) -> Respo
     form = await request.form()
     try:
         with database.session() as s:
-            us.change_password(s, actor(user), user.id,
-                               current_password=_text(form, "current_password"),
-                               new_password=_text(form, "new_password"),
-                               keep_token=current_token(request))
+            us.change_password(
+                s,
+                actor(user),
+                user.id,
+                current_password=_text(form, "current_password"),
+                new_password=_text(form, "new_password"),
+                keep_token=current_token(request),
+            )
     except ServiceError as exc:
         return render(request, "account_password.html", status_code=exc.status, error=str(exc))
     return RedirectResponse("/patients", status_code=303)
@@ -63,10 +67,18 @@ def totp_begin(request: Request, user: TotpUser, database: DB) -> Response:
         with database.session() as s:
             secret = us.totp_begin(s, actor(user), user.id)
     except ServiceError as exc:
-        return render(request, "account_totp.html", _totp_ctx(database, user),
-                      status_code=exc.status, error=str(exc))
-    return render(request, "account_totp.html", {"enabled": False, "secret": secret,
-                                                 "uri": provisioning_uri(secret, user.username)})
+        return render(
+            request,
+            "account_totp.html",
+            _totp_ctx(database, user),
+            status_code=exc.status,
+            error=str(exc),
+        )
+    return render(
+        request,
+        "account_totp.html",
+        {"enabled": False, "secret": secret, "uri": provisioning_uri(secret, user.username)},
+    )
 
 
 @router.post("/account/totp/confirm", response_class=HTMLResponse)
@@ -76,6 +88,11 @@ async def totp_confirm(request: Request, user: TotpUser, database: DB) -> Respon
         with database.session() as s:
             us.totp_confirm(s, actor(user), user.id, _text(form, "code"), request.app.state.totp)
     except ServiceError as exc:
-        return render(request, "account_totp.html", _totp_ctx(database, user),
-                      status_code=exc.status, error=str(exc))
+        return render(
+            request,
+            "account_totp.html",
+            _totp_ctx(database, user),
+            status_code=exc.status,
+            error=str(exc),
+        )
     return RedirectResponse("/account/totp", status_code=303)

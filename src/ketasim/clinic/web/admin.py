@@ -29,13 +29,19 @@ Oversight = Annotated[CurrentUser, Depends(require("admin", "auditor"))]
 Reporter = Annotated[CurrentUser, Depends(require("admin", "auditor", "prescriber"))]
 
 
-def _admin_page(request: Request, database: Database, status_code: int = 200,
-                error: str = "") -> HTMLResponse:
+def _admin_page(
+    request: Request, database: Database, status_code: int = 200, error: str = ""
+) -> HTMLResponse:
     with database.read() as s:
         users = us.list_users(s)
         documents = co.list_documents(s)
-    return render(request, "admin.html", {"users": users, "documents": documents},
-                  status_code=status_code, error=error)
+    return render(
+        request,
+        "admin.html",
+        {"users": users, "documents": documents},
+        status_code=status_code,
+        error=error,
+    )
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -48,17 +54,21 @@ async def admin_user_create(request: Request, user: Admin, database: DB) -> Resp
     form = await request.form()
     try:
         with database.session() as s:
-            us.create_user(s, actor(user), username=_text(form, "username"),
-                           full_name=_text(form, "full_name"), role=_text(form, "role"),
-                           password=_text(form, "password"))
+            us.create_user(
+                s,
+                actor(user),
+                username=_text(form, "username"),
+                full_name=_text(form, "full_name"),
+                role=_text(form, "role"),
+                password=_text(form, "password"),
+            )
     except ServiceError as exc:
         return _admin_page(request, database, exc.status, str(exc))
     return RedirectResponse("/admin", status_code=303)
 
 
 @router.post("/admin/users/{user_id}/active", response_class=HTMLResponse)
-async def admin_user_active(request: Request, user_id: Id, user: Admin, database: DB
-                            ) -> Response:
+async def admin_user_active(request: Request, user_id: Id, user: Admin, database: DB) -> Response:
     form = await request.form()
     try:
         with database.session() as s:
@@ -69,8 +79,7 @@ async def admin_user_active(request: Request, user_id: Id, user: Admin, database
 
 
 @router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
-async def admin_user_password(request: Request, user_id: Id, user: Admin, database: DB
-                              ) -> Response:
+async def admin_user_password(request: Request, user_id: Id, user: Admin, database: DB) -> Response:
     form = await request.form()
     try:
         with database.session() as s:
@@ -85,8 +94,13 @@ async def admin_document_create(request: Request, user: Admin, database: DB) -> 
     form = await request.form()
     try:
         with database.session() as s:
-            co.create_document(s, actor(user), code=_text(form, "code"),
-                               title=_text(form, "title"), body=_text(form, "body"))
+            co.create_document(
+                s,
+                actor(user),
+                code=_text(form, "code"),
+                title=_text(form, "title"),
+                body=_text(form, "body"),
+            )
     except ServiceError as exc:
         return _admin_page(request, database, exc.status, str(exc))
     return RedirectResponse("/admin", status_code=303)
@@ -97,21 +111,33 @@ def audit_page(request: Request, user: Oversight, database: DB) -> HTMLResponse:
     request.app.state.access.flush()
     with database.read() as s:
         n, problems = audit.verify_chain(s)
-        entries = list(s.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(200)
-                                 ).scalars())
+        entries = list(
+            s.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(200)).scalars()
+        )
     return render(request, "audit.html", {"entries": entries, "n": n, "problems": problems})
 
 
 @router.get("/reports/equity", response_class=HTMLResponse)
-def equity_page(request: Request, user: Reporter, database: DB,
-                dimension: Annotated[str, Query(max_length=32)] = "sex",
-                min_cell: Annotated[int, Query(ge=1, le=100)] = 5) -> HTMLResponse:
+def equity_page(
+    request: Request,
+    user: Reporter,
+    database: DB,
+    dimension: Annotated[str, Query(max_length=32)] = "sex",
+    min_cell: Annotated[int, Query(ge=1, le=100)] = 5,
+) -> HTMLResponse:
     try:
         with database.read() as s:
             report = rp.equity_report(s, dimension, min_cell=min_cell)
     except ServiceError as exc:
-        return render(request, "equity.html", {"report": None, "dimensions": rp.DIMENSIONS,
-                                               "metrics": rp.METRICS}, status_code=exc.status,
-                      error=str(exc))
-    return render(request, "equity.html", {"report": report, "dimensions": rp.DIMENSIONS,
-                                           "metrics": rp.METRICS})
+        return render(
+            request,
+            "equity.html",
+            {"report": None, "dimensions": rp.DIMENSIONS, "metrics": rp.METRICS},
+            status_code=exc.status,
+            error=str(exc),
+        )
+    return render(
+        request,
+        "equity.html",
+        {"report": report, "dimensions": rp.DIMENSIONS, "metrics": rp.METRICS},
+    )

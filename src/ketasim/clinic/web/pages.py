@@ -59,13 +59,20 @@ def _clinic_time(value: dt.datetime | None, zone: str) -> str:
     return "" if shown is None else shown.strftime("%Y-%m-%d %H:%M %Z")
 
 
-def render(request: Request, name: str, ctx: Mapping[str, object] | None = None, *,
-           status_code: int = 200, **context: object) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    ctx: Mapping[str, object] | None = None,
+    *,
+    status_code: int = 200,
+    **context: object,
+) -> HTMLResponse:
     """Render a page with the current user and CSRF token."""
     user = getattr(request.state, "user", None) or optional_user(request)
     zone = request.app.state.settings.clinic_tz
-    return templates().TemplateResponse(request, name, {"user": user, "tz": zone, **(ctx or {}),
-                                                        **context}, status_code=status_code)
+    return templates().TemplateResponse(
+        request, name, {"user": user, "tz": zone, **(ctx or {}), **context}, status_code=status_code
+    )
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -143,9 +150,13 @@ async def login_submit(request: Request, database: DB) -> Response:
     form = await request.form()
     nxt = _text(form, "next", "/")
     try:
-        token, _csrf, _n, _r = do_login(request, database, _text(form, "username"),
-                                        _text(form, "password"),
-                                        _text(form, "totp_code") or None)
+        token, _csrf, _n, _r = do_login(
+            request,
+            database,
+            _text(form, "username"),
+            _text(form, "password"),
+            _text(form, "totp_code") or None,
+        )
     except ServiceError as exc:
         return render(request, "login.html", status_code=exc.status, error=str(exc), next=nxt)
     response = _redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
@@ -164,13 +175,13 @@ def logout(request: Request, user: Anyone, database: DB) -> Response:
 
 # --- patients ------------------------------------------------------------------------------------
 @router.get("/patients", response_class=HTMLResponse)
-def patients_page(request: Request, user: Anyone, database: DB, q: str | None = None
-                  ) -> HTMLResponse:
+def patients_page(
+    request: Request, user: Anyone, database: DB, q: str | None = None
+) -> HTMLResponse:
     with database.read() as s:
         patients = pa.list_patients(s, q=q)
         open_alerts = len(al.list_alerts(s, open_only=True))
-    return render(request, "patients.html", patients=patients, q=q or "",
-                  open_alerts=open_alerts)
+    return render(request, "patients.html", patients=patients, q=q or "", open_alerts=open_alerts)
 
 
 @router.post("/patients", response_class=HTMLResponse)
@@ -179,23 +190,37 @@ async def patient_create(request: Request, user: Recorder, database: DB) -> Resp
     try:
         with database.session() as s:
             p = pa.create_patient(
-                s, actor(user), mrn=_text(form, "mrn"), given_name=_text(form, "given_name"),
-                family_name=_text(form, "family_name"), birth_date=_date(form, "birth_date"),
-                sex=_text(form, "sex"), weight_kg=_req(form, "weight_kg"),
+                s,
+                actor(user),
+                mrn=_text(form, "mrn"),
+                given_name=_text(form, "given_name"),
+                family_name=_text(form, "family_name"),
+                birth_date=_date(form, "birth_date"),
+                sex=_text(form, "sex"),
+                weight_kg=_req(form, "weight_kg"),
                 height_cm=_num(form, "height_cm"),
                 ethnicity=_text(form, "ethnicity") or "not stated",
-                language=_text(form, "language") or "not stated")
+                language=_text(form, "language") or "not stated",
+            )
             pid = p.id
     except ServiceError as exc:
         with database.session() as s:
             patients = pa.list_patients(s)
-        return render(request, "patients.html", status_code=exc.status, error=str(exc),
-                      patients=patients, q="", open_alerts=0)
+        return render(
+            request,
+            "patients.html",
+            status_code=exc.status,
+            error=str(exc),
+            patients=patients,
+            q="",
+            open_alerts=0,
+        )
     return _redirect(f"/patients/{pid}")
 
 
-def _patient_context(database: Database, patient_id: Id, *,
-                     forecast: bool = False) -> dict[str, object]:
+def _patient_context(
+    database: Database, patient_id: Id, *, forecast: bool = False
+) -> dict[str, object]:
     """The patient page's data; ``forecast``: the MADRS forecast too (on demand: ~0.1-0.25 s)."""
     with database.read() as s:
         patient = pa.get_patient(s, patient_id)
@@ -207,14 +232,17 @@ def _patient_context(database: Database, patient_id: Id, *,
         fc = forecast_for(s, patient_id, _now()) if forecast and courses["MADRS"] else None
         charts = score_charts(s, patient_id, courses, fc)
         return {
-            "patient": patient, "age": pa.age_years(patient.birth_date),
+            "patient": patient,
+            "age": pa.age_years(patient.birth_date),
             "documents": [d for d in co.list_documents(s) if d.current],
             "consents": co.list_consents(s, patient_id),
             "current_consent": co.current_consent(s, patient_id),
             "screenings": scr.list_screenings(s, patient_id),
             "plans": pl.list_plans(s, patient_id),
             "sessions": se.list_sessions(s, patient_id, collections=False),
-            "courses": courses, "charts": charts, "forecast": fc,
+            "courses": courses,
+            "charts": charts,
+            "forecast": fc,
             "not_forecast": NOT_FORECAST,
             "alerts": al.list_alerts(s, patient_id=patient_id),
             "protocols": available_protocols(),
@@ -224,72 +252,106 @@ def _patient_context(database: Database, patient_id: Id, *,
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-def patient_page(request: Request, patient_id: Id, user: Anyone, database: DB,
-                 msg: str = "", forecast: bool = False) -> HTMLResponse:
-    return render(request, "patient.html",
-                  _patient_context(database, patient_id, forecast=forecast), msg=msg)
+def patient_page(
+    request: Request,
+    patient_id: Id,
+    user: Anyone,
+    database: DB,
+    msg: str = "",
+    forecast: bool = False,
+) -> HTMLResponse:
+    return render(
+        request, "patient.html", _patient_context(database, patient_id, forecast=forecast), msg=msg
+    )
 
 
-async def _patient_action(request: Request, database: Database, patient_id: Id,
-                          action: object) -> Response:
+async def _patient_action(
+    request: Request, database: Database, patient_id: Id, action: object
+) -> Response:
     form = await request.form()
     try:
         with database.session() as s:
             target = action(s, form)  # type: ignore[operator]
     except ServiceError as exc:
-        return render(request, "patient.html", status_code=exc.status, error=str(exc),
-                      ctx=_patient_context(database, patient_id), msg="")
+        return render(
+            request,
+            "patient.html",
+            status_code=exc.status,
+            error=str(exc),
+            ctx=_patient_context(database, patient_id),
+            msg="",
+        )
     return _redirect(target or f"/patients/{patient_id}")
 
 
 @router.post("/patients/{patient_id}/consent", response_class=HTMLResponse)
-async def consent_sign(request: Request, patient_id: Id, user: Clinician,
-                       database: DB) -> Response:
+async def consent_sign(request: Request, patient_id: Id, user: Clinician, database: DB) -> Response:
     def act(s: object, form: FormData) -> None:
-        co.sign_consent(s, actor(user), patient_id, int(_req(form, "document_id")),  # type: ignore[arg-type]
-                        _text(form, "signed_by_name"))
+        co.sign_consent(
+            s,  # type: ignore[arg-type]
+            actor(user),
+            patient_id,
+            int(_req(form, "document_id")),
+            _text(form, "signed_by_name"),
+        )
+
     return await _patient_action(request, database, patient_id, act)
 
 
-@router.post("/patients/{patient_id}/consent/{consent_id}/withdraw",
-             response_class=HTMLResponse)
-async def consent_withdraw(request: Request, patient_id: Id, consent_id: Id,
-                           user: Clinician, database: DB) -> Response:
+@router.post("/patients/{patient_id}/consent/{consent_id}/withdraw", response_class=HTMLResponse)
+async def consent_withdraw(
+    request: Request, patient_id: Id, consent_id: Id, user: Clinician, database: DB
+) -> Response:
     def act(s: object, form: FormData) -> None:
         co.withdraw_consent(s, actor(user), consent_id, _text(form, "reason"))  # type: ignore[arg-type]
+
     return await _patient_action(request, database, patient_id, act)
 
 
 @router.post("/patients/{patient_id}/screening", response_class=HTMLResponse)
-async def screening_create(request: Request, patient_id: Id, user: Clinician,
-                           database: DB) -> Response:
+async def screening_create(
+    request: Request, patient_id: Id, user: Clinician, database: DB
+) -> Response:
     def act(s: object, form: FormData) -> None:
         preg = _text(form, "pregnant")
         scr.create_screening(
-            s, actor(user), patient_id, protocol_id=_text(form, "protocol_id"),  # type: ignore[arg-type]
-            sbp_mmhg=_num(form, "sbp_mmhg"), dbp_mmhg=_num(form, "dbp_mmhg"),
-            heart_rate_bpm=_num(form, "heart_rate_bpm"), spo2_percent=_num(form, "spo2_percent"),
+            s,  # type: ignore[arg-type]
+            actor(user),
+            patient_id,
+            protocol_id=_text(form, "protocol_id"),
+            sbp_mmhg=_num(form, "sbp_mmhg"),
+            dbp_mmhg=_num(form, "dbp_mmhg"),
+            heart_rate_bpm=_num(form, "heart_rate_bpm"),
+            spo2_percent=_num(form, "spo2_percent"),
             conditions=[c for c in form.getlist("conditions") if isinstance(c, str)],
             medications=_list(form, "medications"),
             pregnant={"yes": True, "no": False}.get(preg),
-            substance_use=_text(form, "substance_use"), history=_text(form, "history"))
+            substance_use=_text(form, "substance_use"),
+            history=_text(form, "history"),
+        )
+
     return await _patient_action(request, database, patient_id, act)
 
 
 @router.post("/patients/{patient_id}/plan", response_class=HTMLResponse)
-async def plan_create(request: Request, patient_id: Id, user: Prescriber,
-                      database: DB) -> Response:
+async def plan_create(request: Request, patient_id: Id, user: Prescriber, database: DB) -> Response:
     from ketasim.clinic.services.predictions import ensure
 
     made: list[int] = []
 
     def act(s: object, form: FormData) -> str:
         weeks = _num(form, "weeks")
-        p = pl.create_plan(s, actor(user), patient_id,  # type: ignore[arg-type]
-                           screening_id=int(_req(form, "screening_id")), dose=_num(form, "dose"),
-                           weeks=None if weeks is None else int(weeks))
+        p = pl.create_plan(
+            s,  # type: ignore[arg-type]
+            actor(user),
+            patient_id,
+            screening_id=int(_req(form, "screening_id")),
+            dose=_num(form, "dose"),
+            weeks=None if weeks is None else int(weeks),
+        )
         made.append(p.id)
         return f"/plans/{p.id}"
+
     response = await _patient_action(request, database, patient_id, act)
     if made:  # the prediction is computed once, when the plan is made
         # on failure the plan page computes it (and shows why it cannot) on first view
@@ -299,12 +361,20 @@ async def plan_create(request: Request, patient_id: Id, user: Prescriber,
 
 
 @router.post("/patients/{patient_id}/rating", response_class=HTMLResponse)
-async def rating_create(request: Request, patient_id: Id, user: Clinician,
-                        database: DB) -> Response:
+async def rating_create(
+    request: Request, patient_id: Id, user: Clinician, database: DB
+) -> Response:
     def act(s: object, form: FormData) -> str:
-        ra.add_rating(s, actor(user), patient_id, scale=_text(form, "scale"),  # type: ignore[arg-type]
-                      score=int(_req(form, "score")), taken_on=_date(form, "taken_on"))
+        ra.add_rating(
+            s,  # type: ignore[arg-type]
+            actor(user),
+            patient_id,
+            scale=_text(form, "scale"),
+            score=int(_req(form, "score")),
+            taken_on=_date(form, "taken_on"),
+        )
         return f"/patients/{patient_id}#ratings"
+
     return await _patient_action(request, database, patient_id, act)
 
 
@@ -318,8 +388,15 @@ def plan_page(request: Request, plan_id: Id, user: Anyone, database: DB) -> HTML
         row = get_or_404(s, TreatmentPlan, plan_id, "plan")
         patient = pa.get_patient(s, row.patient_id)
     pred = ensure(database, plan_id, n)  # stored when the plan was made, not simulated per view
-    return render(request, "plan.html", plan=row, patient=patient, figures=pred["figures"],
-                  note=pred["note"], effects_note=pred["effects_note"])
+    return render(
+        request,
+        "plan.html",
+        plan=row,
+        patient=patient,
+        figures=pred["figures"],
+        note=pred["note"],
+        effects_note=pred["effects_note"],
+    )
 
 
 @router.post("/plans/{plan_id}/sign", response_class=HTMLResponse)
@@ -328,24 +405,31 @@ async def plan_sign(request: Request, plan_id: Id, user: Prescriber, database: D
         with database.session() as s:
             pl.sign_plan(s, actor(user), plan_id)
     except ServiceError as exc:
-        return HTMLResponse(f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
-                            status_code=exc.status)
+        return HTMLResponse(
+            f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
+            status_code=exc.status,
+        )
     return _redirect(f"/plans/{plan_id}")
 
 
 @router.post("/plans/{plan_id}/session", response_class=HTMLResponse)
-async def session_open(request: Request, plan_id: Id, user: Clinician,
-                       database: DB) -> Response:
+async def session_open(request: Request, plan_id: Id, user: Clinician, database: DB) -> Response:
     form = await request.form()
     try:
         with database.session() as s:
-            x = se.open_session(s, actor(user), plan_id,
-                                early_request=_bool(form, "early_request") or False,
-                                zone=request.app.state.settings.clinic_tz)
+            x = se.open_session(
+                s,
+                actor(user),
+                plan_id,
+                early_request=_bool(form, "early_request") or False,
+                zone=request.app.state.settings.clinic_tz,
+            )
             sid = x.id
     except ServiceError as exc:
-        return HTMLResponse(f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
-                            status_code=exc.status)
+        return HTMLResponse(
+            f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
+            status_code=exc.status,
+        )
     return _redirect(f"/sessions/{sid}")
 
 

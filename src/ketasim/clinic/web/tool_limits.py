@@ -11,10 +11,22 @@ from ketasim.catalogue import available_models
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import KetasimError
 
-__all__ = ["MAX_ARMS", "MAX_DOSES", "MAX_ENDPOINTS", "MAX_SPEC_CHARS", "MAX_TARGETS",
-           "MAX_TIME_POINTS", "MAX_TRIAL_N", "MAX_TRIAL_TIME_POINTS", "MAX_TRIAL_WORK",
-           "ToolInputError", "catalogue_model", "check_doses", "check_time_points",
-           "check_trial_data"]
+__all__ = [
+    "MAX_ARMS",
+    "MAX_DOSES",
+    "MAX_ENDPOINTS",
+    "MAX_SPEC_CHARS",
+    "MAX_TARGETS",
+    "MAX_TIME_POINTS",
+    "MAX_TRIAL_N",
+    "MAX_TRIAL_TIME_POINTS",
+    "MAX_TRIAL_WORK",
+    "ToolInputError",
+    "catalogue_model",
+    "check_doses",
+    "check_time_points",
+    "check_trial_data",
+]
 
 #: output times of one simulation (the simulator samples every minute: 7 days)
 MAX_TIME_POINTS = 7 * 1440 + 1
@@ -46,8 +58,11 @@ def catalogue_model(name: str, *, field: str = "model") -> ModelSpec:
     """The catalogue model with this id or short name; paths and unknown names are refused."""
     key = name.strip().lower()
     if not key or "/" in key or "\\" in key or key.endswith(".toml") or key.startswith("."):
-        raise ToolInputError(field, f"{name[:80]!r}: catalogue model ids only (model files "
-                             "only through `ketasim` on the command line or Python)")
+        raise ToolInputError(
+            field,
+            f"{name[:80]!r}: catalogue model ids only (model files "
+            "only through `ketasim` on the command line or Python)",
+        )
     models = available_models()
     for m in models:
         if key == m.id or key in (s.lower() for s in m.short_names):
@@ -60,8 +75,9 @@ def check_doses(text: str, *, field: str = "dose") -> None:
     """Refuse a regimen text repeating more than :data:`MAX_DOSES` doses (before parsing it)."""
     m = _REPEAT.search(text or "")
     if m and int(m.group(1)) > MAX_DOSES:
-        raise ToolInputError(field, f"{m.group(1)} doses; accepted at most {MAX_DOSES} per "
-                             "regimen on this page")
+        raise ToolInputError(
+            field, f"{m.group(1)} doses; accepted at most {MAX_DOSES} per regimen on this page"
+        )
 
 
 def check_time_points(n: int, *, field: str, limit: int = MAX_TIME_POINTS) -> None:
@@ -75,16 +91,26 @@ def check_trial_data(data: dict[str, Any]) -> None:
     search, bounded N, arms, endpoints and output times (before the spec is validated)."""
     pop = data.get("population")
     if isinstance(pop, dict) and pop.get("kind", "preset" if "preset" in pop else None) not in (
-            "parametric", "preset", "fixed"):
-        raise ToolInputError("population.kind", "the web page accepts parametric, preset or "
-                             "fixed populations (CSV files only from the command line)")
+        "parametric",
+        "preset",
+        "fixed",
+    ):
+        raise ToolInputError(
+            "population.kind",
+            "the web page accepts parametric, preset or "
+            "fixed populations (CSV files only from the command line)",
+        )
     n = data.get("n")
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_TRIAL_N:
-        raise ToolInputError("n", f"{n!r}; the web page runs 1 to {MAX_TRIAL_N} patients per "
-                             "arm (use `ketasim trial` for more)")
+        raise ToolInputError(
+            "n",
+            f"{n!r}; the web page runs 1 to {MAX_TRIAL_N} patients per "
+            "arm (use `ketasim trial` for more)",
+        )
     if "optimise" in data:
-        raise ToolInputError("optimise", "regimen search only from the command line "
-                             "(`ketasim trial`)")
+        raise ToolInputError(
+            "optimise", "regimen search only from the command line (`ketasim trial`)"
+        )
     arms = data.get("arms")
     if isinstance(arms, list):
         if len(arms) > MAX_ARMS:
@@ -96,8 +122,9 @@ def check_trial_data(data: dict[str, Any]) -> None:
                 check_doses(str(arm.get("repeat", "")), field=f"arms[{i}].repeat")
     ends = data.get("endpoints")
     if isinstance(ends, list) and len(ends) > MAX_ENDPOINTS:
-        raise ToolInputError("endpoints", f"{len(ends)} endpoints; accepted at most "
-                             f"{MAX_ENDPOINTS}")
+        raise ToolInputError(
+            "endpoints", f"{len(ends)} endpoints; accepted at most {MAX_ENDPOINTS}"
+        )
     if isinstance(data.get("chunk_size"), int):
         data.pop("chunk_size")  # the page chooses the chunking
 
@@ -107,6 +134,9 @@ def check_trial_size(n: int, arms: int, times: int) -> None:
     check_time_points(times, field="outputs", limit=MAX_TRIAL_TIME_POINTS)
     work = n * arms * times
     if work > MAX_TRIAL_WORK:
-        raise ToolInputError("n", f"{n} patients x {arms} arms x {times} output times = {work} "
-                             f"values; accepted at most {MAX_TRIAL_WORK} on this page (fewer "
-                             "patients or a coarser outputs.every)")
+        raise ToolInputError(
+            "n",
+            f"{n} patients x {arms} arms x {times} output times = {work} "
+            f"values; accepted at most {MAX_TRIAL_WORK} on this page (fewer "
+            "patients or a coarser outputs.every)",
+        )

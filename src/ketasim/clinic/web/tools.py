@@ -102,10 +102,13 @@ def _png(draw: Callable[[Path], object]) -> str:
         return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _patient(weight: float, age: float | None, height: float | None, sex: str | None
-             ) -> Patient:
-    return Patient(weight_kg=weight, age_years=age, height_cm=height,
-                   sex=sex if sex in ("female", "male") else None)  # type: ignore[arg-type]
+def _patient(weight: float, age: float | None, height: float | None, sex: str | None) -> Patient:
+    return Patient(
+        weight_kg=weight,
+        age_years=age,
+        height_cm=height,
+        sex=sex if sex in ("female", "male") else None,  # type: ignore[arg-type]
+    )
 
 
 def _models() -> list[str]:
@@ -113,10 +116,20 @@ def _models() -> list[str]:
 
 
 @router.get("/tools/simulate", response_class=HTMLResponse)
-def simulate_page(request: Request, user: Anyone, model: Short = "domino-1982",
-                  dose: Text = "", route: Short = "iv", over: Short = "",
-                  weight_kg: Weight = 70.0, age_years: Age = 40.0, height_cm: Height = None,
-                  sex: Short = "", until: Short = "6h", compare: Text = "") -> HTMLResponse:
+def simulate_page(
+    request: Request,
+    user: Anyone,
+    model: Short = "domino-1982",
+    dose: Text = "",
+    route: Short = "iv",
+    over: Short = "",
+    weight_kg: Weight = 70.0,
+    age_years: Age = 40.0,
+    height_cm: Height = None,
+    sex: Short = "",
+    until: Short = "6h",
+    compare: Text = "",
+) -> HTMLResponse:
     """Simulator: as ``ketasim simulate --model --dose --route --over --until --plot``;
     ``compare`` (catalogue model ids, or ``all``) overlays several models as ``ketasim compare``."""
     from ketasim.pk import simulate
@@ -124,22 +137,34 @@ def simulate_page(request: Request, user: Anyone, model: Short = "domino-1982",
     from ketasim.report.plots import plot_concentrations
     from ketasim.units import parse_duration_min
 
-    ctx: dict[str, object] = {"models": _models(), "q": dict(request.query_params),
-                              "model": model, "route": route, "until": until}
+    ctx: dict[str, object] = {
+        "models": _models(),
+        "q": dict(request.query_params),
+        "model": model,
+        "route": route,
+        "until": until,
+    }
     if dose:
         try:
             m = lim.catalogue_model(model)
             lim.check_doses(dose)
             regimen = parse_regimen(dose, route=route, over=over or None)
             if len(regimen) > lim.MAX_DOSES:
-                raise lim.ToolInputError("dose", f"{len(regimen)} doses; accepted at most "
-                                         f"{lim.MAX_DOSES} per regimen on this page")
+                raise lim.ToolInputError(
+                    "dose",
+                    f"{len(regimen)} doses; accepted at most "
+                    f"{lim.MAX_DOSES} per regimen on this page",
+                )
             end = parse_duration_min(until, field="until")
             if not 0 < end <= MAX_MIN:
                 raise KetasimError(f"until: accepted up to {MAX_MIN / 1440:g} days")
             lim.check_time_points(int(end) + 1, field="until")
-            res = simulate(m, _patient(weight_kg, age_years, height_cm, sex), regimen,
-                           times_min=np.arange(0.0, end + 1.0, 1.0))
+            res = simulate(
+                m,
+                _patient(weight_kg, age_years, height_cm, sex),
+                regimen,
+                times_min=np.arange(0.0, end + 1.0, 1.0),
+            )
             title = f"{m.title}\n" + "; ".join(d.describe() for d in regimen)
             ctx["figure"] = _png(lambda p: plot_concentrations(res, p, title=title))
             ctx["findings"] = list(res.findings)
@@ -154,16 +179,29 @@ def simulate_page(request: Request, user: Anyone, model: Short = "domino-1982",
 
 
 @router.get("/tools/tci", response_class=HTMLResponse)
-def tci_page(request: Request, user: Anyone, model: Short = "domino-1982", target: Text = "",
-             duration: Short = "60min", site: Short = "effect", weight_kg: Weight = 70.0,
-             age_years: Age = 40.0, height_cm: Height = None, sex: Short = "") -> HTMLResponse:
+def tci_page(
+    request: Request,
+    user: Anyone,
+    model: Short = "domino-1982",
+    target: Text = "",
+    duration: Short = "60min",
+    site: Short = "effect",
+    weight_kg: Weight = 70.0,
+    age_years: Age = 40.0,
+    height_cm: Height = None,
+    sex: Short = "",
+) -> HTMLResponse:
     """TCI: as ``ketasim tci --model --target --duration --site --plot``."""
     from ketasim.report.tci_plots import plot_tci
     from ketasim.tci import parse_pump, parse_targets, plan_tci
     from ketasim.units import parse_duration_min
 
-    ctx: dict[str, object] = {"models": _models(), "q": dict(request.query_params),
-                              "model": model, "site": site}
+    ctx: dict[str, object] = {
+        "models": _models(),
+        "q": dict(request.query_params),
+        "model": model,
+        "site": site,
+    }
     if target:
         try:
             m = lim.catalogue_model(model)
@@ -172,14 +210,20 @@ def tci_page(request: Request, user: Anyone, model: Short = "domino-1982", targe
                 raise KetasimError("duration: accepted up to 24 h")
             targets = parse_targets(target, field="target")
             if len(targets.steps) > lim.MAX_TARGETS:
-                raise lim.ToolInputError("target", f"{len(targets.steps)} steps; accepted at "
-                                         f"most {lim.MAX_TARGETS}")
-            plan = plan_tci(m, _patient(weight_kg, age_years, height_cm, sex),
-                            targets, duration_min=minutes,
-                            site="plasma" if site == "plasma" else "effect",
-                            pump=parse_pump("10 mg/mL", "1200 mL/h", "10s"))
-            ctx["figure"] = _png(lambda p: plot_tci(plan, p, title=f"{m.id}: {site}-site TCI, "
-                                                    f"{target}"))
+                raise lim.ToolInputError(
+                    "target", f"{len(targets.steps)} steps; accepted at most {lim.MAX_TARGETS}"
+                )
+            plan = plan_tci(
+                m,
+                _patient(weight_kg, age_years, height_cm, sex),
+                targets,
+                duration_min=minutes,
+                site="plasma" if site == "plasma" else "effect",
+                pump=parse_pump("10 mg/mL", "1200 mL/h", "10s"),
+            )
+            ctx["figure"] = _png(
+                lambda p: plot_tci(plan, p, title=f"{m.id}: {site}-site TCI, {target}")
+            )
             ctx["findings"] = list(plan.findings)
             ctx["total_mg"] = plan.total_mg
         except KetasimError as exc:
@@ -189,18 +233,25 @@ def tci_page(request: Request, user: Anyone, model: Short = "domino-1982", targe
 
 
 @router.get("/tools/plan", response_class=HTMLResponse)
-def plan_tool_page(request: Request, user: Anyone, protocol: Short = "",
-                   age_years: Annotated[float, Query(ge=0.0, le=120.0)] = 45.0,
-                   weight_kg: Weight = 70.0, sex: Short = "",
-                   sbp_mmhg: Annotated[float | None, Query(ge=40.0, le=300.0)] = None,
-                   dbp_mmhg: Annotated[float | None, Query(ge=20.0, le=200.0)] = None
-                   ) -> HTMLResponse:
+def plan_tool_page(
+    request: Request,
+    user: Anyone,
+    protocol: Short = "",
+    age_years: Annotated[float, Query(ge=0.0, le=120.0)] = 45.0,
+    weight_kg: Weight = 70.0,
+    sex: Short = "",
+    sbp_mmhg: Annotated[float | None, Query(ge=40.0, le=300.0)] = None,
+    dbp_mmhg: Annotated[float | None, Query(ge=20.0, le=200.0)] = None,
+) -> HTMLResponse:
     """Plan: as ``ketasim plan --protocol --patient`` (a patient typed in, not a record)."""
     from ketasim.report.plan_report import plan_figures
     from ketasim.safety import default_rules, make_plan, parse_patient_record
 
-    ctx: dict[str, object] = {"protocols": available_protocols(),
-                              "q": dict(request.query_params), "protocol": protocol}
+    ctx: dict[str, object] = {
+        "protocols": available_protocols(),
+        "q": dict(request.query_params),
+        "protocol": protocol,
+    }
     if protocol:
         try:
             proto = next((p for p in available_protocols() if p.id == protocol), None)
@@ -212,8 +263,13 @@ def plan_tool_page(request: Request, user: Anyone, protocol: Short = "",
             if sbp_mmhg is not None and dbp_mmhg is not None:
                 data.update(sbp_mmhg=sbp_mmhg, dbp_mmhg=dbp_mmhg)
             rules = default_rules()
-            plan = make_plan(proto, parse_patient_record(data, rules), rules=rules,
-                             n_samples=request.app.state.settings.plan_samples, rng=1)
+            plan = make_plan(
+                proto,
+                parse_patient_record(data, rules),
+                rules=rules,
+                n_samples=request.app.state.settings.plan_samples,
+                rng=1,
+            )
             ctx.update(plan=plan, figures=plan_figures(plan))
         except KetasimError as exc:
             ctx["error"] = str(exc)
@@ -230,11 +286,16 @@ def run_trial_job(data: dict[str, Any], progress: Any) -> dict[str, Any]:
     spec = parse_trial_spec(data)
     result = run_trial(spec, scheduler="local:1", progress=progress)
     return {
-        "figure": _png(lambda p: plot_bands(result.summary, p, title=spec.title,
-                                            variability=result.variability)),
+        "figure": _png(
+            lambda p: plot_bands(
+                result.summary, p, title=spec.title, variability=result.variability
+            )
+        ),
         "endpoints": result.endpoints.round(4).to_dict(orient="records"),
-        "findings": [{"severity": f.severity, "message": f.message, "source": f.source}
-                     for f in result.findings],
+        "findings": [
+            {"severity": f.severity, "message": f.message, "source": f.source}
+            for f in result.findings
+        ],
         "variability": dict(result.variability),
     }
 
@@ -255,11 +316,12 @@ async def trial_run(request: Request, user: Anyone) -> Response:
     form = await request.form()
     raw = form.get("spec")
     text = raw if isinstance(raw, str) else ""
-    ctx: dict[str, object] = {"spec": text[:lim.MAX_SPEC_CHARS]}
+    ctx: dict[str, object] = {"spec": text[: lim.MAX_SPEC_CHARS]}
     try:
         if len(text) > lim.MAX_SPEC_CHARS:
-            raise lim.ToolInputError("spec", f"{len(text)} characters; accepted at most "
-                                     f"{lim.MAX_SPEC_CHARS}")
+            raise lim.ToolInputError(
+                "spec", f"{len(text)} characters; accepted at most {lim.MAX_SPEC_CHARS}"
+            )
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -278,14 +340,20 @@ async def trial_run(request: Request, user: Anyone) -> Response:
 
 
 @router.get("/tools/trial/jobs/{job_id}", response_class=HTMLResponse)
-def trial_job_page(request: Request, user: Anyone,
-                   job_id: Annotated[str, PathParam(max_length=40)]) -> HTMLResponse:
+def trial_job_page(
+    request: Request, user: Anyone, job_id: Annotated[str, PathParam(max_length=40)]
+) -> HTMLResponse:
     """A trial job's progress, then its results (the owner's jobs only)."""
     job = request.app.state.jobs.get(job_id)
     if job is None or job.owner_id != user.id:
-        return render(request, "tool_trial.html", {"spec": DEFAULT_TRIAL}, status_code=404,
-                      error=f"job {job_id[:40]!r} not found (jobs are kept in memory until the "
-                      "server restarts)")
+        return render(
+            request,
+            "tool_trial.html",
+            {"spec": DEFAULT_TRIAL},
+            status_code=404,
+            error=f"job {job_id[:40]!r} not found (jobs are kept in memory until the "
+            "server restarts)",
+        )
     ctx: dict[str, object] = {"job": job, "timeout_s": request.app.state.jobs.timeout_s}
     if job.result is not None:
         ctx.update(job.result)
@@ -294,8 +362,14 @@ def trial_job_page(request: Request, user: Anyone,
     return render(request, "tool_trial_job.html", ctx)
 
 
-def _compare_overlay(ctx: dict[str, object], model: object, compare: str, patient: Patient,
-                     regimen: object, times: np.ndarray) -> None:
+def _compare_overlay(
+    ctx: dict[str, object],
+    model: object,
+    compare: str,
+    patient: Patient,
+    regimen: object,
+    times: np.ndarray,
+) -> None:
     """Add the ``ketasim compare`` overlay and summary of ``model`` and the ``compare`` models
     (comma-separated ids, or ``all`` for every model of the same drug valid for the patient)."""
     from ketasim.catalogue.schema import ModelSpec
@@ -307,18 +381,22 @@ def _compare_overlay(ctx: dict[str, object], model: object, compare: str, patien
     assert isinstance(model, ModelSpec) and isinstance(regimen, Regimen)
     routes = {d.route for d in regimen}
     if compare.strip().lower() == "all":
-        others = [o for o in select_models(weight_kg=patient.weight_kg,
-                                           age_years=patient.age_years,
-                                           population=model.setting)
-                  if o.drug == model.drug and routes <= set(o.route_names)]
+        others = [
+            o
+            for o in select_models(
+                weight_kg=patient.weight_kg, age_years=patient.age_years, population=model.setting
+            )
+            if o.drug == model.drug and routes <= set(o.route_names)
+        ]
     else:
         names = [n.strip() for n in compare.split(",") if n.strip()]
         if len(names) > 12:
             raise lim.ToolInputError("compare", f"{len(names)} models; accepted at most 12")
         others = [lim.catalogue_model(n, field="compare") for n in names]
     chosen = [model, *[o for o in others if o.id != model.id]][:12]
-    comparison = compare_models(chosen, patient, regimen, times_min=times,
-                                allow_extrapolation=False)
+    comparison = compare_models(
+        chosen, patient, regimen, times_min=times, allow_extrapolation=False
+    )
     ctx["compare_figure"] = _png(lambda p: plot_comparison(comparison, p))
     ctx["compare_summary"] = comparison.summary()
 
@@ -326,10 +404,21 @@ def _compare_overlay(ctx: dict[str, object], model: object, compare: str, patien
 # --- manual schemes and printable TCI reports (issue 14) -------------------------------------
 
 
-def _manual_scheme(model: str, target: str, duration: str, site: str, weight_kg: float,
-                   age_years: float | None, height_cm: float | None, sex: str, syringe: str,
-                   rate_step: str, max_changes: int, loading_bolus: bool,
-                   boluses: bool) -> object:
+def _manual_scheme(
+    model: str,
+    target: str,
+    duration: str,
+    site: str,
+    weight_kg: float,
+    age_years: float | None,
+    height_cm: float | None,
+    sex: str,
+    syringe: str,
+    rate_step: str,
+    max_changes: int,
+    loading_bolus: bool,
+    boluses: bool,
+) -> object:
     """As ``ketasim tci --manual`` (or ``--boluses``); the pump maximum is the CLI default."""
     from ketasim.tci import parse_pump, parse_targets, plan_manual
     from ketasim.tci.manual_lp import parse_manual_settings
@@ -338,42 +427,86 @@ def _manual_scheme(model: str, target: str, duration: str, site: str, weight_kg:
     minutes = parse_duration_min(duration, field="duration")
     if not 0 < minutes <= 1440:
         raise KetasimError("duration: accepted up to 24 h")
-    settings = parse_manual_settings(boluses=boluses, max_changes=max_changes, rate_step=rate_step,
-                               time_step="5min", loading_bolus=loading_bolus and not boluses,
-                               bolus_step="1 mg", settle="10min", max_overshoot=None)
+    settings = parse_manual_settings(
+        boluses=boluses,
+        max_changes=max_changes,
+        rate_step=rate_step,
+        time_step="5min",
+        loading_bolus=loading_bolus and not boluses,
+        bolus_step="1 mg",
+        settle="10min",
+        max_overshoot=None,
+    )
     targets = parse_targets(target, field="target")
     if len(targets.steps) > lim.MAX_TARGETS:
-        raise lim.ToolInputError("target", f"{len(targets.steps)} steps; accepted at most "
-                                 f"{lim.MAX_TARGETS}")
-    return plan_manual(lim.catalogue_model(model), _patient(weight_kg, age_years, height_cm, sex),
-                       targets, duration_min=minutes,
-                       site="plasma" if site == "plasma" else "effect",
-                       pump=parse_pump(syringe, "1200 mL/h", "10s"), settings=settings)
+        raise lim.ToolInputError(
+            "target", f"{len(targets.steps)} steps; accepted at most {lim.MAX_TARGETS}"
+        )
+    return plan_manual(
+        lim.catalogue_model(model),
+        _patient(weight_kg, age_years, height_cm, sex),
+        targets,
+        duration_min=minutes,
+        site="plasma" if site == "plasma" else "effect",
+        pump=parse_pump(syringe, "1200 mL/h", "10s"),
+        settings=settings,
+    )
 
 
 @router.get("/tools/tci/manual", response_class=HTMLResponse)
-def tci_manual_page(request: Request, user: Anyone, model: Short = "domino-1982",
-                    target: Text = "", duration: Short = "60min", site: Short = "effect",
-                    weight_kg: Weight = 70.0, age_years: Age = 40.0,
-                    height_cm: Height = None, sex: Short = "", syringe: Short = "10 mg/mL",
-                    rate_step: Short = "0.5 mL/h", max_changes: Changes = 7,
-                    loading_bolus: bool = False, boluses: bool = False) -> HTMLResponse:
+def tci_manual_page(
+    request: Request,
+    user: Anyone,
+    model: Short = "domino-1982",
+    target: Text = "",
+    duration: Short = "60min",
+    site: Short = "effect",
+    weight_kg: Weight = 70.0,
+    age_years: Age = 40.0,
+    height_cm: Height = None,
+    sex: Short = "",
+    syringe: Short = "10 mg/mL",
+    rate_step: Short = "0.5 mL/h",
+    max_changes: Changes = 7,
+    loading_bolus: bool = False,
+    boluses: bool = False,
+) -> HTMLResponse:
     """Manual scheme for an ordinary pump: as ``ketasim tci --manual`` (``--boluses``)."""
     from urllib.parse import urlencode
 
     from ketasim.report.tci_plots import plot_manual
     from ketasim.tci import ManualScheme
 
-    ctx: dict[str, object] = {"models": _models(), "q": dict(request.query_params),
-                              "model": model, "site": site, "manual": True}
+    ctx: dict[str, object] = {
+        "models": _models(),
+        "q": dict(request.query_params),
+        "model": model,
+        "site": site,
+        "manual": True,
+    }
     if target:
         try:
-            scheme = _manual_scheme(model, target, duration, site, weight_kg, age_years,
-                                    height_cm, sex, syringe, rate_step, max_changes,
-                                    loading_bolus, boluses)
+            scheme = _manual_scheme(
+                model,
+                target,
+                duration,
+                site,
+                weight_kg,
+                age_years,
+                height_cm,
+                sex,
+                syringe,
+                rate_step,
+                max_changes,
+                loading_bolus,
+                boluses,
+            )
             assert isinstance(scheme, ManualScheme)
-            ctx["figure"] = _png(lambda p: plot_manual(scheme, p, title=f"{scheme.model_id}: "
-                                                       f"{site}-site target {target}"))
+            ctx["figure"] = _png(
+                lambda p: plot_manual(
+                    scheme, p, title=f"{scheme.model_id}: {site}-site target {target}"
+                )
+            )
             ctx["findings"] = list(scheme.findings)
             ctx["scheme_rows"] = scheme.actions()
             ctx["pdf_query"] = urlencode({**dict(request.query_params), "manual": "1"})
@@ -384,13 +517,24 @@ def tci_manual_page(request: Request, user: Anyone, model: Short = "domino-1982"
 
 
 @router.get("/tools/tci/report.pdf", response_model=None)
-def tci_report_pdf(request: Request, user: Anyone, model: Short = "domino-1982",
-                   target: Text = "1 ug/mL", duration: Short = "60min", site: Short = "effect",
-                   weight_kg: Weight = 70.0, age_years: Age = 40.0,
-                   height_cm: Height = None, sex: Short = "", syringe: Short = "10 mg/mL",
-                   rate_step: Short = "0.5 mL/h", max_changes: Changes = 7,
-                   loading_bolus: bool = False, boluses: bool = False,
-                   manual: bool = True) -> Response:
+def tci_report_pdf(
+    request: Request,
+    user: Anyone,
+    model: Short = "domino-1982",
+    target: Text = "1 ug/mL",
+    duration: Short = "60min",
+    site: Short = "effect",
+    weight_kg: Weight = 70.0,
+    age_years: Age = 40.0,
+    height_cm: Height = None,
+    sex: Short = "",
+    syringe: Short = "10 mg/mL",
+    rate_step: Short = "0.5 mL/h",
+    max_changes: Changes = 7,
+    loading_bolus: bool = False,
+    boluses: bool = False,
+    manual: bool = True,
+) -> Response:
     """The printable PDF of the page's scheme (manual) or TCI plan, as ``--report file.pdf``."""
     from ketasim.report.tci_pdf import write_manual_pdf, write_tci_pdf
     from ketasim.tci import ManualScheme, parse_pump, parse_targets, plan_tci
@@ -400,25 +544,52 @@ def tci_report_pdf(request: Request, user: Anyone, model: Short = "domino-1982",
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / "report.pdf"
             if manual or boluses:
-                scheme = _manual_scheme(model, target, duration, site, weight_kg, age_years,
-                                        height_cm, sex, syringe, rate_step, max_changes,
-                                        loading_bolus, boluses)
+                scheme = _manual_scheme(
+                    model,
+                    target,
+                    duration,
+                    site,
+                    weight_kg,
+                    age_years,
+                    height_cm,
+                    sex,
+                    syringe,
+                    rate_step,
+                    max_changes,
+                    loading_bolus,
+                    boluses,
+                )
                 assert isinstance(scheme, ManualScheme)
                 write_manual_pdf(scheme, path)
             else:
                 minutes = parse_duration_min(duration, field="duration")
                 if not 0 < minutes <= 1440:
                     raise KetasimError("duration: accepted up to 24 h")
-                plan = plan_tci(lim.catalogue_model(model),
-                                _patient(weight_kg, age_years, height_cm, sex),
-                                parse_targets(target, field="target"), duration_min=minutes,
-                                site="plasma" if site == "plasma" else "effect",
-                                pump=parse_pump(syringe, "1200 mL/h", "10s"))
+                plan = plan_tci(
+                    lim.catalogue_model(model),
+                    _patient(weight_kg, age_years, height_cm, sex),
+                    parse_targets(target, field="target"),
+                    duration_min=minutes,
+                    site="plasma" if site == "plasma" else "effect",
+                    pump=parse_pump(syringe, "1200 mL/h", "10s"),
+                )
                 write_tci_pdf(plan, path, title=f"{plan.model_id}: {site}-site TCI, {target}")
             data = path.read_bytes()
     except KetasimError as exc:
-        return render(request, "tool_tci.html", {"models": _models(), "model": model,
-                                                 "site": site, "q": dict(request.query_params),
-                                                 "error": str(exc)}, status_code=422)
-    return Response(content=data, media_type="application/pdf",
-                    headers={"Content-Disposition": 'inline; filename="ketasim-tci.pdf"'})
+        return render(
+            request,
+            "tool_tci.html",
+            {
+                "models": _models(),
+                "model": model,
+                "site": site,
+                "q": dict(request.query_params),
+                "error": str(exc),
+            },
+            status_code=422,
+        )
+    return Response(
+        content=data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'inline; filename="ketasim-tci.pdf"'},
+    )

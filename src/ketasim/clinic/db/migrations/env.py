@@ -10,7 +10,8 @@ config = context.config
 connection = config.attributes.get("connection")
 if connection is None:  # pragma: no cover - the app always passes its connection
     raise RuntimeError("ketasim clinic migrations run through ketasim.clinic.db.migrate()")
-context.configure(connection=connection, target_metadata=Base.metadata,
-                  render_as_batch=True, compare_type=True)
+context.configure(
+    connection=connection, target_metadata=Base.metadata, render_as_batch=True, compare_type=True
+)
 with context.begin_transaction():
     context.run_migrations()

@@ -21,13 +21,19 @@ _MESSAGE = "audit_log is append-only"
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         for event in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER audit_log_no_{event.lower()} BEFORE {event} ON audit_log "
-                       f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END")
+            op.execute(
+                f"CREATE TRIGGER audit_log_no_{event.lower()} BEFORE {event} ON audit_log "
+                f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END"
+            )
         return
-    op.execute("CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-               f"$$ BEGIN RAISE EXCEPTION '{_MESSAGE}'; END $$")
-    op.execute("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
-               "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()")
+    op.execute(
+        "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{_MESSAGE}'; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+    )
 
 
 def downgrade() -> None:
