@@ -320,6 +320,17 @@ def _kernel_numpy(
             x = xn
 
 
+def output_states(C: FloatArray) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The states each output reads: ``(indices, counts)`` from ``C`` of shape (n_out, n, P)."""
+    nonzero = np.any(C != 0.0, axis=2)  # (n_out, n)
+    c_count = nonzero.sum(axis=1).astype(np.int64)
+    c_nz = np.zeros((C.shape[0], max(1, int(c_count.max(initial=0)))), dtype=np.int64)
+    for o in range(C.shape[0]):
+        idx = np.flatnonzero(nonzero[o])
+        c_nz[o, : idx.size] = idx
+    return c_nz, c_count
+
+
 def run_group(
     system: BatchSystem,
     program: Program,
@@ -374,12 +385,7 @@ def run_group(
     bolus = np.ascontiguousarray(np.transpose(program.bolus, (0, 2, 1)))
     C = np.ascontiguousarray(np.transpose(system.C[program.patients], (1, 2, 0)))
     n_prof = min(prof.shape[0], n_pat)
-    nonzero = np.any(C != 0.0, axis=2)  # (n_out, n): the states each output reads
-    c_count = nonzero.sum(axis=1).astype(np.int64)
-    c_nz = np.zeros((C.shape[0], max(1, int(c_count.max(initial=0)))), dtype=np.int64)
-    for o in range(C.shape[0]):
-        idx = np.flatnonzero(nonzero[o])
-        c_nz[o, : idx.size] = idx
+    c_nz, c_count = output_states(C)
     if use_numba:
         _kernel_compiled(
             phi,

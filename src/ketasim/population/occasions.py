@@ -139,12 +139,7 @@ def run_group_occasions(
     C = np.ascontiguousarray(np.transpose(batch.systems[0].C[program.patients], (1, 2, 0)))
     n_prof = min(prof.shape[0], n_pat)
     if use_numba:
-        nonzero = np.any(C != 0.0, axis=2)
-        c_count = nonzero.sum(axis=1).astype(np.int64)
-        c_nz = np.zeros((C.shape[0], max(1, int(c_count.max(initial=0)))), dtype=np.int64)
-        for o in range(C.shape[0]):
-            idx = np.flatnonzero(nonzero[o])
-            c_nz[o, : idx.size] = idx
+        c_nz, c_count = kernel.output_states(C)
         kernel._kernel_compiled(
             phi,
             drive,
