@@ -7,20 +7,15 @@ target steady-state concentration.
 """
 
 from ketasim.estimation.dose import DoseRecommendation, recommend_infusion_rate
-from ketasim.estimation.fit import (
-    FitPart,
-    FitRow,
-    IndividualFit,
-    ParameterEstimate,
-    Prediction,
-    RecordLike,
-    fit_individual,
-)
+from ketasim.estimation.fit import fit_individual
+from ketasim.estimation.problem import FitPart
+from ketasim.estimation.records import RecordLike
 from ketasim.estimation.residual import (
     ResidualErrorModel,
     parse_residual_error,
     residual_errors_for,
 )
+from ketasim.estimation.result import FitRow, IndividualFit, ParameterEstimate, Prediction
 from ketasim.pk.variability import omega_matrix
 
 __all__ = [

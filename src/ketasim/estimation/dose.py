@@ -19,7 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ketasim.errors import InputError
-from ketasim.estimation.fit import _FD_STEP, _Z90, IndividualFit
+from ketasim.estimation.problem import FD_STEP
+from ketasim.estimation.result import Z90, IndividualFit
 from ketasim.pk.system import LinearSystem
 
 __all__ = ["DoseRecommendation", "recommend_infusion_rate"]
@@ -98,8 +99,8 @@ def recommend_infusion_rate(
     grad = np.zeros(u.size)
     for k in range(u.size):
         du = np.zeros(u.size)
-        du[k] = _FD_STEP
-        grad[k] = (np.log(per_unit(u + du)) - np.log(e0)) / _FD_STEP
+        du[k] = FD_STEP
+        grad[k] = (np.log(per_unit(u + du)) - np.log(e0)) / FD_STEP
     sd = float(np.sqrt(max(float(grad @ fit.u_cov @ grad), 0.0)))
     typical = per_unit(np.zeros(u.size))
     if kind == "rate":
@@ -116,7 +117,7 @@ def recommend_infusion_rate(
         target_unit,
         value,
         unit,
-        value * np.exp(-_Z90 * sd),
-        value * np.exp(_Z90 * sd),
+        value * np.exp(-Z90 * sd),
+        value * np.exp(Z90 * sd),
         scale / typical,
     )

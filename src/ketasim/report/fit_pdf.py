@@ -20,7 +20,7 @@ from ketasim.report.pdf import (
 )
 
 if TYPE_CHECKING:
-    from ketasim.estimation.fit import IndividualFit
+    from ketasim.estimation.result import IndividualFit
     from ketasim.findings import Finding
 
 __all__ = ["write_fit_pdf"]

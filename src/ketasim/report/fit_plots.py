@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ketasim.estimation.fit import IndividualFit
+    from ketasim.estimation.result import IndividualFit
 
 __all__ = ["plot_fits"]
 
