@@ -107,10 +107,12 @@ def _tables(report: ValidationReport) -> dict[str, list[list[str]]]:
         for c in report.cases
     ]
     unlike = [[x.case.id, x.model.id, x.reason] for x in report.exclusions]
+    unmatched = [[c.id, c.drug, c.analyte, c.regimen or "-", why] for c, why in report.unmatched]
     return {
         "summary": summary,
         "misses": misses,
         "unlike": unlike,
+        "unmatched": unmatched,
         "comparisons": comparisons,
         "cases": cases,
     }
@@ -138,8 +140,12 @@ _HEAD = {
     ],
     "misses": ["case", "model", "ratio", "band", "independent", "likely cause"],
     "unlike": ["case", "model", "why not compared"],
+    "unmatched": ["case", "drug", "analyte", "regimen", "why no catalogue model runs it"],
     "cases": ["case", "drug", "quantity", "observed", "spread", "regimen", "population", "source"],
 }
+
+
+_UNMATCHED = "Observations no catalogue model can predict yet (neither agreement nor miss)"
 
 
 def _intro(report: ValidationReport) -> list[str]:
@@ -189,6 +195,7 @@ def render_markdown(report: ValidationReport) -> str:
         "summary": "Agreement per model",
         "misses": "Every comparison outside 0.8-1.25x, with its likely cause",
         "unlike": "Not compared: the model's output is not what the study measured",
+        "unmatched": _UNMATCHED,
         "comparisons": "All comparisons",
         "cases": "Observations (data: src/ketasim/validation/data/observations.toml)",
     }
@@ -218,6 +225,7 @@ def render_html(report: ValidationReport) -> str:
         "summary": "Agreement per model",
         "misses": "Comparisons outside 0.8-1.25x with their likely cause",
         "unlike": "Not compared: the model's output is not what the study measured",
+        "unmatched": _UNMATCHED,
         "comparisons": "All comparisons",
         "cases": "Observations",
     }
