@@ -8,7 +8,7 @@ span sections). Importing them from :mod:`ketasim.catalogue.schema` keeps workin
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -33,20 +33,14 @@ __all__ = [
     "ResidualError",
     "Route",
     "RouteInput",
+    "RouteName",
     "Studied",
 ]
 
-ROUTE_NAMES = (
-    "iv",
-    "im",
-    "intranasal",
-    "oral",
-    "sublingual",
-    "rectal",
-    "buccal",
-    "inhaled",
-    "subcutaneous",
-)
+RouteName = Literal[
+    "iv", "im", "intranasal", "oral", "sublingual", "rectal", "buccal", "inhaled", "subcutaneous"
+]
+ROUTE_NAMES: tuple[str, ...] = get_args(RouteName)
 KNOWN_COVARIATES = ("WT", "AGE", "HT", "FEMALE")
 ROUTE_VARIABLES = ("DOSE_MG",)
 TIME_VARIABLES = ("TAFD_MIN",)
@@ -265,17 +259,7 @@ class RouteInput(_Strict):
 class Route(_Strict):
     """A route of administration the model supports."""
 
-    name: Literal[
-        "iv",
-        "im",
-        "intranasal",
-        "oral",
-        "sublingual",
-        "rectal",
-        "buccal",
-        "inhaled",
-        "subcutaneous",
-    ]
+    name: RouteName
     inputs: list[RouteInput] = Field(min_length=1)
     source: str = Field(min_length=3)
     note: str | None = None
@@ -289,17 +273,7 @@ class Studied(_Strict):
     (``rate_mg_per_kg_per_h``); an unstated range is not checked.
     """
 
-    route: Literal[
-        "iv",
-        "im",
-        "intranasal",
-        "oral",
-        "sublingual",
-        "rectal",
-        "buccal",
-        "inhaled",
-        "subcutaneous",
-    ]
+    route: RouteName
     regimen: Literal["bolus", "infusion", "any"] = "any"
     dose_mg: Range | None = None
     dose_mg_per_kg: Range | None = None
