@@ -160,7 +160,8 @@ def _intro(report: ValidationReport) -> list[str]:
     )
     return [
         f"{len(report.cases)} published observations; {len(report.independent_cases())} of them "
-        f"are compared with at least one model that was not built on the same paper.",
+        f"are compared with at least one model that was not built on the same paper; "
+        f"{len(report.unmatched)} no catalogue model can predict yet (listed below).",
         f"Independent comparisons: {ind.n}; within 0.8-1.25x: {_pct(ind.narrow_fraction)}; "
         f"within 0.67-1.5x: {_pct(ind.wide_fraction)} (targets of issue 10: >= 50% and >= 80% "
         "over >= 40 independent observations).",
