@@ -256,3 +256,20 @@ def test_paediatric_s_ketamine_is_listed_but_has_no_non_icu_model() -> None:
     # the only paediatric S-ketamine model was built in intensive care (flint-2017)
     reason = applicability(CASES["weber-2004-s-iv-2mgkg-cmax-children"], resolve_model("flint"))
     assert reason is not None and "ICU" in reason
+
+
+def test_racemic_norketamine_is_listed_as_data_no_model_predicts() -> None:
+    """Total (R + S) norketamine after racemic ketamine is read from its source but no racemic
+    model outputs it: the report lists it with the reason instead of counting it either way."""
+    report = run_validation()
+    compared = {r.case.id for r in report.comparisons} | {x.case.id for x in report.exclusions}
+    unmatched = {c.id: why for c, why in report.unmatched}
+    case = CASES["phar2022-iv-10mg-norketamine-cmax"]
+    assert case.id not in compared
+    assert unmatched[case.id] == "no total (R + S) norketamine output"
+    # the enantiomer composite has S-norketamine only: not the racemic total
+    assert applicability(case, resolve_model("racemic-enantiomers")) == unmatched[case.id]
+    # every observation is accounted for exactly once: compared, left out as unlike, or unmatched
+    assert compared.isdisjoint(unmatched) and compared | set(unmatched) == set(CASES)
+    # a one-model run does not claim that no catalogue model predicts the rest
+    assert run_validation("kamp").unmatched == ()

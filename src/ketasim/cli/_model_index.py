@@ -24,6 +24,7 @@ __all__ = ["cache_path", "catalogue_key", "model_cards"]
 
 _SOURCES = (
     "catalogue/schema.py",
+    "catalogue/sections.py",
     "catalogue/card.py",
     "catalogue/select.py",
     "catalogue/loader.py",

@@ -66,6 +66,12 @@ def validate_command(
             "setting or sampling window); the HTML report lists each with its reason",
             file=sys.stderr,
         )
+    if report.unmatched:
+        print(
+            f"ketasim: {len(report.unmatched)} observations no catalogue model can predict yet "
+            "(e.g. racemic norketamine); the HTML report lists each with the reason",
+            file=sys.stderr,
+        )
 
 
 def register(root: typer.Typer) -> None:

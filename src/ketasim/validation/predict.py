@@ -90,6 +90,8 @@ def runnable(case: Case, model: ModelSpec) -> str | None:
     if model.drug not in _DRUGS[case.drug]:
         return "another drug"
     if _output(case, model) is None:
+        if case.analyte == "norketamine" and case.drug == "racemic ketamine":
+            return "no total (R + S) norketamine output"
         return f"no {case.analyte} output"
     routes = {d.route for d in _regimen(case)}
     if case.quantity == "bioavailability":

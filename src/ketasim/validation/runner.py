@@ -153,6 +153,9 @@ class ValidationReport:
     comparisons: tuple[Comparison, ...]
     cases: tuple[Case, ...]
     exclusions: tuple[Exclusion, ...] = ()
+    #: observations no catalogue model could be run for, with the reasons (e.g. no racemic
+    #: norketamine output): data waiting for a model, neither agreement nor miss
+    unmatched: tuple[tuple[Case, str], ...] = ()
 
     def rows(
         self, *, independent: bool | None = None, model_id: str | None = None
@@ -221,10 +224,17 @@ def run_validation(
     cases = load_cases()
     out = []
     left_out = []
+    unmatched = []
     for case in cases:
+        reasons: list[str] = []  # why no model of the case's drug could be run
+        ran = False
         for model in catalogue:
-            if runnable(case, model) is not None:
+            why = runnable(case, model)
+            if why is not None:
+                if why != "another drug" and why not in reasons:
+                    reasons.append(why)
                 continue
+            ran = True
             reason = unlike(case, model)
             if reason is not None:
                 left_out.append(Exclusion(case, model, reason))
@@ -238,4 +248,6 @@ def run_validation(
                     model.id not in case.not_independent_for,
                 )
             )
-    return ValidationReport(tuple(out), cases, tuple(left_out))
+        if not ran and model_id is None:
+            unmatched.append((case, "; ".join(reasons) or f"no catalogue model of {case.drug}"))
+    return ValidationReport(tuple(out), cases, tuple(left_out), tuple(unmatched))
