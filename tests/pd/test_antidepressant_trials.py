@@ -152,3 +152,21 @@ def test_relapse_points_use_the_course_relapse_definition() -> None:
         assert ref.end_of_course_h == pytest.approx(264.0 + 24.0)
         assert v == pytest.approx(float(ref.relapse_probability[0]), abs=1e-9)
         assert 0 < v < 1
+
+
+def test_calibration_command_reports_trial_effects_and_new_trial_intervals() -> None:
+    from typer.testing import CliRunner
+
+    from ketasim.cli import app
+
+    result = CliRunner().invoke(app, ["calibration", "antidepressant"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Trial effects on the non-specific parts" in out
+    assert "omega_trial_placebo = " in out
+    assert "TEST as a new trial: 90% prediction interval" in out
+    n_test = len(calibration_points("test"))
+    assert "published values inside their 90% interval" in out
+    lines = [ln for ln in out.splitlines() if ln.rstrip().endswith(("inside", "OUTSIDE"))]
+    assert len(lines) == n_test
+    assert "Correia-Melo 2020" in out and "relapse_rate" in out
