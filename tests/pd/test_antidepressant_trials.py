@@ -170,3 +170,15 @@ def test_calibration_command_reports_trial_effects_and_new_trial_intervals() -> 
     lines = [ln for ln in out.splitlines() if ln.rstrip().endswith(("inside", "OUTSIDE"))]
     assert len(lines) == n_test
     assert "Correia-Melo 2020" in out and "relapse_rate" in out
+
+
+def test_stored_leave_one_study_out_reports_new_trial_interval_coverage() -> None:
+    from ketasim.pd.calibration.antidepressant_report import stored_calibration
+
+    loso, _ = stored_calibration()
+    for e in loso:
+        if e.study in ("Han 2016", "Cochrane 2021"):
+            assert e.inside_90 is None  # pooled estimates are not a new trial
+        else:
+            assert e.inside_90 is not None and 0 <= e.inside_90 <= e.n_points
+    assert any(e.inside_90 for e in loso)

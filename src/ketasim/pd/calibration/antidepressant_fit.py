@@ -23,7 +23,9 @@ from numpy.typing import NDArray
 from scipy.optimize import least_squares
 
 from ketasim.pd.antidepressant import AntidepressantParams
+from ketasim.pd.calibration.antidepressant_interval import new_trial_intervals
 from ketasim.pd.calibration.antidepressant_points import (
+    POOLED_STUDIES,
     RATES,
     CalibrationPoint,
     calibration_points,
@@ -189,6 +191,7 @@ class StudyError:
     rmse_in_sample: float
     rmse_left_out: float
     quantity: str
+    inside_90: int | None = None  # left-out values inside the new-trial 90% interval
 
 
 def _rmse(pred: FloatArray, pts: tuple[CalibrationPoint, ...]) -> float:
@@ -199,7 +202,9 @@ def _rmse(pred: FloatArray, pts: tuple[CalibrationPoint, ...]) -> float:
 
 def leave_one_study_out(fit: FitResult, *, max_nfev: int = 60) -> list[StudyError]:
     """Each study predicted by a fit without it (warm-started at ``fit``); errors in MADRS
-    points, or percentage points for studies with response rates only."""
+    points, or percentage points for studies with response rates only; for single trials
+    (not pooled estimates), how many of its values fall inside the 90% interval of a new trial
+    (trial effect with omega re-estimated without the study, and sampling error)."""
     names = list(FITTED)
     pts = fit.points
     out = []
@@ -207,6 +212,10 @@ def leave_one_study_out(fit: FitResult, *, max_nfev: int = 60) -> list[StudyErro
         held = tuple(p for p in pts if p.study == study)
         rest = tuple(p for p in pts if p.study != study)
         params, _, _ = _fit(rest, fit.params, names, max_nfev=max_nfev, starts=1)
+        if study not in POOLED_STUDIES:  # the interval of a new trial, from the refit alone
+            omega = estimate_trial_sd(trial_effects(params, rest)).omega
+            pi = new_trial_intervals(replace(params, omega_trial_placebo=omega), held)
+            inside = {r.point: r.inside for r in pi}
         kinds = {p.quantity for p in held}
         q = (
             "rate %-points"
@@ -229,6 +238,7 @@ def leave_one_study_out(fit: FitResult, *, max_nfev: int = 60) -> list[StudyErro
                     _rmse(fit.predicted[idx], sub),
                     _rmse(predict_points(params, sub), sub),
                     label if q == "mixed" else q,
+                    None if study in POOLED_STUDIES else sum(inside[p] for p in sub),
                 )
             )
     return out

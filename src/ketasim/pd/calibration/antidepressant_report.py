@@ -242,12 +242,22 @@ def fit_report(
         lines += [
             "",
             "Leave-one-study-out (each study predicted by a fit without it):",
-            f"  {'study':<28}{'points':>7}  {'unit':<18}{'in-sample':>10}{'left out':>10}",
+            f"  {'study':<28}{'points':>7}  {'unit':<18}{'in-sample':>10}{'left out':>10}"
+            f"{'in 90% PI':>11}",
         ]
         for e in loso:
+            cov = "-" if e.inside_90 is None else f"{e.inside_90}/{e.n_points}"
             lines.append(
                 f"  {e.study[:27]:<28}{e.n_points:>7}  {e.quantity:<18}"
-                f"{e.rmse_in_sample:>10.2f}{e.rmse_left_out:>10.2f}"
+                f"{e.rmse_in_sample:>10.2f}{e.rmse_left_out:>10.2f}{cov:>11}"
+            )
+        with_pi = [e for e in loso if e.inside_90 is not None]
+        if with_pi:
+            k = sum(e.inside_90 or 0 for e in with_pi)
+            n = sum(e.n_points for e in with_pi)
+            lines.append(
+                f"  left-out values of single trials inside the 90% interval of a new trial "
+                f"(omega re-estimated without the study): {k} of {n}"
             )
     if profile:
         lines += ["", "Parameters (profile-likelihood 95% intervals, chi2 + 3.84, coarse grid):"]
@@ -343,6 +353,7 @@ def params_toml(
             f'quantity = "{e.quantity}"',
             f"rmse_in_sample = {e.rmse_in_sample:.4f}",
             f"rmse_left_out = {e.rmse_left_out:.4f}",
+            *([] if e.inside_90 is None else [f"inside_90 = {e.inside_90}"]),
             "",
         ]
     for pi in profile:
@@ -370,6 +381,7 @@ def stored_calibration() -> tuple[list[StudyError], list[ProfileInterval]]:
             float(e["rmse_in_sample"]),
             float(e["rmse_left_out"]),
             str(e["quantity"]),
+            int(e["inside_90"]) if "inside_90" in e else None,
         )
         for e in loso_rows
     ]
