@@ -182,3 +182,21 @@ def test_stored_leave_one_study_out_reports_new_trial_interval_coverage() -> Non
         else:
             assert e.inside_90 is not None and 0 <= e.inside_90 <= e.n_points
     assert any(e.inside_90 for e in loso)
+
+
+def test_calibration_json_carries_the_new_trial_intervals() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from ketasim.cli import app
+
+    result = CliRunner().invoke(app, ["calibration", "antidepressant", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    rows = data["test_new_trial_intervals"]
+    assert len(rows) == len(data["test"]) == len(calibration_points("test"))
+    for r in rows:
+        assert r["low"] <= r["median"] <= r["high"] and r["level"] == 0.9
+        assert r["inside"] == (r["low"] <= r["published"] <= r["high"])
+    assert data["parameters"]["omega_trial_placebo"] > 0

@@ -33,6 +33,7 @@ from ketasim.pd.calibration.antidepressant_trial_effects import estimate_trial_s
 __all__ = [
     "SEARCHED",
     "fit_report",
+    "interval_rows",
     "params_toml",
     "point_rows",
     "stored_calibration",
@@ -413,4 +414,23 @@ def point_rows(result: FitResult) -> list[dict[str, object]]:
             "source": p.source,
         }
         for p, v in zip(result.points, result.predicted, strict=True)
+    ]
+
+
+def interval_rows(params: AntidepressantParams, test: FitResult) -> list[dict[str, object]]:
+    """Each test point as a new trial: published value, median and 90% interval, inside."""
+    return [
+        {
+            "study": r.point.study,
+            "arm": r.point.arm,
+            "time_h": r.point.time_h,
+            "quantity": r.point.quantity,
+            "published": r.point.value,
+            "median": r.median,
+            "low": r.low,
+            "high": r.high,
+            "level": r.level,
+            "inside": r.inside,
+        }
+        for r in new_trial_intervals(params, test.points)
     ]
