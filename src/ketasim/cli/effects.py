@@ -191,6 +191,7 @@ def calibration_command(
     )
     from ketasim.pd.calibration.antidepressant_report import (
         fit_report,
+        interval_rows,
         point_rows,
         stored_calibration,
     )
@@ -217,6 +218,7 @@ def calibration_command(
                     "leave_one_study_out": [asdict(e) for e in loso],
                     "profile_intervals": [asdict(p) for p in profile],
                     "test": point_rows(test),
+                    "test_new_trial_intervals": interval_rows(result.params, test),
                 }
             )
         )

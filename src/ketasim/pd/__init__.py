@@ -12,6 +12,7 @@ from ketasim.pd.antidepressant import (
     exposure_memory,
     exposure_memory_coefficients,
     placebo_parts,
+    potency_factor,
     session_times_h,
     simulate_antidepressant_course,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "occupancy_panel",
     "pd_ke0_per_min",
     "placebo_parts",
+    "potency_factor",
     "resolve_pd_model",
     "session_times_h",
     "sigmoid_emax",

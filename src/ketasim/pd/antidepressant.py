@@ -46,6 +46,7 @@ from ketasim.patient import Patient
 from ketasim.pd.antidepressant_params import (
     AntidepressantParams,
     default_antidepressant_params,
+    potency_factor,
     stored_parameter_file,
 )
 from ketasim.pd.antidepressant_parts import (
@@ -78,6 +79,7 @@ __all__ = [
     "outcome_probabilities",
     "parent_concentration",
     "placebo_parts",
+    "potency_factor",
     "relapse_probability",
     "session_times_h",
     "simulate_antidepressant_course",
@@ -131,7 +133,9 @@ def antidepressant_course(
 ) -> AntidepressantCourse:
     """Evaluate the model from the parent drug's plasma concentration.
 
-    ``grid_h``: a uniform grid (h) from 0 on which ``concentration_ng_per_ml`` is sampled;
+    ``grid_h``: a uniform grid (h) from 0 on which ``concentration_ng_per_ml`` is sampled
+    (racemic-equivalent: esketamine concentrations times ``esketamine_potency``, as
+    :func:`parent_concentration` returns them);
     ``sessions_h``: session (dose or placebo) times; ``times_h``: output times within the grid.
     ``placebo``: the same sessions without drug (the concentration is ignored).
     """
@@ -200,17 +204,22 @@ def parent_concentration(
     *,
     allow_extrapolation: bool = False,
     step_h: float = GRID_STEP_H,
+    params: AntidepressantParams | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """(grid h, parent plasma ng/mL) on a uniform grid from the first dose to ``horizon_h``."""
+    """(grid h, racemic-equivalent parent plasma ng/mL) on a uniform grid from the first dose to
+    ``horizon_h``: the parent drug's plasma concentration times its antidepressant potency
+    relative to racemic ketamine (:func:`potency_factor`; ``params`` default: the stored ones)."""
+    p = params if params is not None else default_antidepressant_params()
     grid = np.arange(0.0, horizon_h + step_h, step_h)
     t0 = min(d.time_min for d in regimen)
     sim = simulate(
         model, patient, regimen, times_min=t0 + grid * 60.0, allow_extrapolation=allow_extrapolation
     )
-    parent = next((v for k, v in sim.concentrations_ng_per_ml.items() if k in PARENT_OUTPUTS), None)
-    if parent is None:
+    name = next((k for k in sim.concentrations_ng_per_ml if k in PARENT_OUTPUTS), None)
+    if name is None:
         raise InputError("model", f"{model.id} has no ketamine or esketamine plasma output")
-    return grid, np.maximum(np.asarray(parent, dtype=np.float64), 0.0)
+    parent = np.maximum(np.asarray(sim.concentrations_ng_per_ml[name], dtype=np.float64), 0.0)
+    return grid, parent * potency_factor(name, p)
 
 
 def simulate_antidepressant_course(
@@ -235,7 +244,12 @@ def simulate_antidepressant_course(
     if out_t.size == 0:
         raise InputError("times_h", "give at least one output time")
     grid, conc = parent_concentration(
-        model, patient, regimen, float(np.max(out_t)), allow_extrapolation=allow_extrapolation
+        model,
+        patient,
+        regimen,
+        float(np.max(out_t)),
+        allow_extrapolation=allow_extrapolation,
+        params=params,
     )
     return antidepressant_course(
         grid,

@@ -46,8 +46,9 @@ BAND = (5.0, 95.0)  # 90% bands
 
 @dataclass(frozen=True)
 class Exposure:
-    """A schedule: parent plasma concentration (ng/mL) on a uniform grid from 0 (h), and the
-    session times (h)."""
+    """A schedule: racemic-equivalent parent plasma concentration (ng/mL; see
+    :func:`ketasim.pd.antidepressant.parent_concentration`) on a uniform grid from 0 (h), and
+    the session times (h)."""
 
     grid_h: FloatArray
     concentration_ng_per_ml: FloatArray

@@ -190,7 +190,7 @@ def rank_courses(
                 reasons.append(f"peak SBP rise {sbp:.1f} > {max_sbp_rise_mmhg:g} mmHg")
         regimen = candidate_regimen(c, route=route, over_min=over_min)
         grid, conc = parent_concentration(
-            model, patient, regimen, _HORIZON_H, allow_extrapolation=True
+            model, patient, regimen, _HORIZON_H, allow_extrapolation=True, params=p
         )
         sessions = sorted({d.time_min / 60.0 for d in regimen})
         course = antidepressant_course(

@@ -14,7 +14,12 @@ from importlib import resources
 
 from ketasim.errors import InputError
 
-__all__ = ["AntidepressantParams", "default_antidepressant_params", "stored_parameter_file"]
+__all__ = [
+    "AntidepressantParams",
+    "default_antidepressant_params",
+    "potency_factor",
+    "stored_parameter_file",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,8 @@ class AntidepressantParams:
     typical_baseline_madrs: float
     baseline_sd_madrs: float
     overlap_q: float = 1.0  # 1: independent (log-additive) parts; see madrs_scores
+    esketamine_potency: float = 1.0  # per ng/mL, relative to racemic ketamine; see potency_factor
+    omega_trial_placebo: float = 0.0  # between-trial SD of the log non-specific part
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -51,6 +58,7 @@ class AntidepressantParams:
             "session_onset_per_h",
             "expectancy_rate_per_h",
             "typical_baseline_madrs",
+            "esketamine_potency",
         ):
             if getattr(self, name) <= 0:
                 raise InputError(name, f"{getattr(self, name)!r} must be > 0")
@@ -76,3 +84,14 @@ def default_antidepressant_params() -> AntidepressantParams:
     values = _stored()["parameters"]
     assert isinstance(values, dict)
     return AntidepressantParams(**{k: float(v) for k, v in values.items()})
+
+
+def potency_factor(parent_output: str, params: AntidepressantParams) -> float:
+    """Antidepressant potency of one ng/mL of ``parent_output`` relative to racemic ketamine:
+    ``esketamine_potency`` for ``esketamine_plasma``, 1 for ``ketamine_plasma`` (the reference)
+    and ``arketamine_plasma`` (no clinical potency estimate found: treated as the racemate).
+
+    The drug part is driven by the racemic-equivalent concentration ``factor x C``."""
+    if parent_output == "esketamine_plasma":
+        return params.esketamine_potency
+    return 1.0

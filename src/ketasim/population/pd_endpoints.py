@@ -54,6 +54,7 @@ from ketasim.pd import (
     individual_ratings,
     pd_ke0_per_min,
     placebo_parts,
+    potency_factor,
     resolve_pd_model,
     session_times_h,
 )
@@ -397,7 +398,7 @@ def _exposure_memory_at(
             t0, t1 = float(grid_h[k - 1]), float(grid_h[k])
             w = (t - t0) / (t1 - t0)
             out[pts, i] = kept[k - 1] + w * (kept[k] - kept[k - 1])
-    return out
+    return out * potency_factor(plan.parent_output, plan.params)  # racemic-equivalent
 
 
 def antidepressant_outcomes(

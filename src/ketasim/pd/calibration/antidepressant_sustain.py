@@ -34,6 +34,7 @@ from ketasim.pd.antidepressant import (
     AntidepressantParams,
     exposure_memory,
     placebo_parts,
+    potency_factor,
 )
 from ketasim.pd.antidepressant_individuals import draw_individuals
 from ketasim.pd.antidepressant_parts import drug_part, madrs_scores
@@ -118,6 +119,7 @@ def simulate_sustain(
         times_min=grid * 60.0,
     )
     conc = np.maximum(sim.concentrations_ng_per_ml["esketamine_plasma"], 0.0)
+    conc = conc * potency_factor("esketamine_plasma", params)
     ce_cont = exposure_memory(conc, GRID_STEP_H, params.ke0_per_h)
     cut = round(16 * WEEK_H / GRID_STEP_H)  # randomisation at week 16 (before its dose)
     conc_stop = conc.copy()
