@@ -132,7 +132,14 @@ def trial_command(
     if optimise:
         _optimise(trial_spec, spec, out, scheduler, quiet)
         return
-    preload = _preload_writers()
+    # (local threads only: a Dask LocalCluster forks its workers, and a fork must not copy
+    # a thread in the middle of an import)
+    preload = (
+        _preload_writers()
+        if scheduler.strip().startswith("local")
+        and not scheduler.strip().startswith("local-cluster")
+        else None
+    )
     if quiet:
         result = run_trial(trial_spec, scheduler=scheduler, individuals=individuals)
     else:
@@ -161,7 +168,8 @@ def trial_command(
             result = run_trial(
                 trial_spec, scheduler=scheduler, individuals=individuals, progress=progress
             )
-    preload.join()
+    if preload is not None:
+        preload.join()
     print_findings(result.findings)
     written = write_results(result, out, spec)
     if not quiet:
