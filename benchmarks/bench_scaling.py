@@ -11,6 +11,10 @@ shared and only ratios measured together are comparable:
 - ``threads``: ``run_trial`` in a fresh process with ``local:1`` and ``local:2`` (after a small
   warm-up run of 16 chunks that loads the compiled kernel in every worker): the speed-up from 1
   to 2 threads.
+- ``phases``: where the CPU time of one ``ketasim trial`` goes, run on ONE thread in a fresh
+  process (so that CPU time per phase adds up): imports, then each population function
+  (covariates, etas, systems, programs, propagators, the kernel, quantiles, result tables)
+  and writing (Parquet/CSV, the PNG), each as CPU seconds and share of the total.
 - ``dask``: the same trial with local threads (``local:W``), a Dask ``LocalCluster`` of W
   single-threaded worker processes (``local-cluster:W``, cluster start included) and a running
   ``tcp://`` scheduler with 1 .. W worker processes (``dask scheduler`` and ``dask worker
@@ -21,6 +25,7 @@ Run::
 
     python benchmarks/bench_scaling.py e2e [--n 1000000] [--repeat 2] [--baseline-src DIR]
     python benchmarks/bench_scaling.py threads [--n 200000] [--repeat 2] [--baseline-src DIR]
+    python benchmarks/bench_scaling.py phases [--n 1000000] [--cases domino] [--baseline-src DIR]
     python benchmarks/bench_scaling.py dask [--n 200000] [--workers 2] [--baseline-src DIR]
 
 Every row records the 1-min load average when it started.
@@ -162,6 +167,78 @@ def threads(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+_PHASES = """
+import json, sys, time
+c0 = time.process_time()
+import ketasim.cli
+import ketasim.cli.trial as ct
+from ketasim.population import chunks, kernel, load_trial_spec, results, run_trial
+from ketasim.population import trial as trial_module
+t_imports = time.process_time() - c0
+T = {}
+def wrap(mod, name, label):
+    f = getattr(mod, name, None)
+    if f is None:
+        return
+    def timed(*a, **k):
+        s = time.process_time()
+        try:
+            return f(*a, **k)
+        finally:
+            T[label] = T.get(label, 0.0) + time.process_time() - s
+    setattr(mod, name, timed)
+for name, label in (("sample_covariates", "covariates"), ("sample_etas", "etas"),
+                    ("batch_system", "systems"), ("batch_inputs", "inputs"),
+                    ("build_programs", "programs"), ("_pd_chunk", "pd endpoints")):
+    wrap(chunks, name, label)
+wrap(kernel, "compiled_propagators", "propagators (incl. loading compiled code)")
+wrap(kernel, "_blocked", "block layout")
+wrap(kernel, "_kernel_blocked" if hasattr(kernel, "_kernel_blocked") else "_kernel_compiled",
+     "kernel (incl. loading compiled code)")
+wrap(results, "quantiles_from_counts", "quantiles")
+wrap(trial_module, "assemble_result", "result tables (incl. quantiles)")
+import ketasim.report.trial_plots as tp
+wrap(tp, "plot_bands", "PNG (incl. matplotlib import)")
+from pathlib import Path
+spec = load_trial_spec(Path(sys.argv[1])).with_n(int(sys.argv[2]))
+c1 = time.process_time()
+res = run_trial(spec, scheduler="local:1")
+t_run = time.process_time() - c1
+c2 = time.process_time()
+ct.write_results(res, Path(sys.argv[3]), Path(sys.argv[1]))
+t_write = time.process_time() - c2
+print(json.dumps({"imports": t_imports, "run_trial": t_run, "write_results": t_write,
+                  "total": time.process_time() - c0, **T}))
+"""
+
+
+def phases(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """CPU time per phase of one ``ketasim trial`` on one thread (fresh process per tree)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in args.cases.split(","):
+            for label, src in _trees(args):
+                warm = [sys.executable, "-c", _PHASES, str(SPECS[case]), "2000", f"{tmp}/w"]
+                subprocess.run(warm, env=_env(src), check=True, capture_output=True)
+                cmd = [sys.executable, "-c", _PHASES, str(SPECS[case]), str(args.n), f"{tmp}/o"]
+                row = _timed(cmd, _env(src))
+                cpu = json.loads(str(row.pop("stdout")).strip().splitlines()[-1])
+                rows.append({"case": case, "tree": label, "n": args.n, **row, "phases": cpu})
+                total = cpu["total"]
+                print(
+                    f"phases {case} {label} N={args.n:,} one thread: CPU {total:.2f} s "
+                    f"(load {row['load']:.1f})",
+                    flush=True,
+                )
+                top = ("imports", "run_trial", "write_results")
+                for key in top:
+                    print(f"  {key:<34} {cpu[key]:7.2f} s  {cpu[key] / total:6.1%}", flush=True)
+                for key, value in sorted(cpu.items(), key=lambda kv: -kv[1]):
+                    if key not in (*top, "total"):
+                        print(f"    {key:<32} {value:7.2f} s  {value / total:6.1%}", flush=True)
+    return rows
+
+
 def _start_cluster(workers: int, src: str | None) -> tuple[str, list[subprocess.Popen[bytes]]]:
     dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or "dask"
     tmp = tempfile.mkdtemp()
@@ -262,7 +339,7 @@ def dask(args: argparse.Namespace) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one measurement."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["e2e", "threads", "dask"])
+    parser.add_argument("what", choices=["e2e", "threads", "phases", "dask"])
     parser.add_argument("--n", type=int)
     parser.add_argument("--cases", default="domino,otto")
     parser.add_argument("--repeat", type=int, default=1)
@@ -271,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.n is None:
-        args.n = 1_000_000 if args.what == "e2e" else 200_000
-    rows = {"e2e": e2e, "threads": threads, "dask": dask}[args.what](args)
+        args.n = 1_000_000 if args.what in ("e2e", "phases") else 200_000
+    rows = {"e2e": e2e, "threads": threads, "phases": phases, "dask": dask}[args.what](args)
     if args.json:
         args.json.write_text(
             json.dumps({"what": args.what, "cpus": os.cpu_count(), "rows": rows}, indent=2) + "\n"

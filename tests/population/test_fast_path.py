@@ -178,3 +178,52 @@ def test_generated_steps_module_is_up_to_date() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.TARGET.read_text() == module.source()
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+def test_compiled_endpoints_over_partial_blocks_match_the_profiles() -> None:
+    """Patients are laid out block by block (128 per block, the last one partial here): every
+    patient's endpoint accumulators (cmax, AUC) must equal those computed with numpy from its
+    own profile, time above a threshold the numpy kernel's, and the histograms too."""
+    rng = np.random.default_rng(7)
+    n, n_pat = 4, 300
+    grid = np.arange(0.0, 301.0, 1.5)
+    system = _random_system(n, n_pat, rng)
+    inputs = _inputs(n, n_pat, rng)
+    bins = LogBins(1e-3, 1e6)
+    (prog,) = build_programs(inputs, grid, n)
+    shape = (grid.size, 2, bins.n_bins)
+    first = np.zeros((n_pat, grid.size, 2))
+    run_group(
+        system,
+        prog,
+        grid,
+        bins,
+        EndpointPlan.empty(),
+        np.zeros(shape, dtype=np.int32),
+        np.zeros((0, n_pat)),
+        first,
+        compiled=False,
+    )
+    thr = float(np.median(first[:, :, 1].max(axis=1)))  # half the patients cross it
+    plan = EndpointPlan(
+        np.array([0, 0, 1], dtype=np.int64),
+        np.array([0, 1, 2], dtype=np.int64),  # cmax, AUC, time above
+        np.array([0, 10, 0], dtype=np.int64),
+        np.array([grid.size - 1, 150, grid.size - 1], dtype=np.int64),
+        np.array([0.0, 0.0, thr]),
+    )
+    runs = {}
+    for compiled in (False, True):
+        hist = np.zeros(shape, dtype=np.int32)
+        acc = np.zeros((3, n_pat))
+        prof = np.zeros((n_pat, grid.size, 2))
+        run_group(system, prog, grid, bins, plan, hist, acc, prof, compiled=compiled)
+        runs[compiled] = (hist, acc, prof)
+    hist, acc, prof = runs[True]
+    np.testing.assert_array_equal(hist, runs[False][0])
+    np.testing.assert_allclose(acc[0], prof[:, :, 0].max(axis=1), rtol=1e-12)
+    seg = slice(10, 151)
+    np.testing.assert_allclose(acc[1], np.trapezoid(prof[:, seg, 0], grid[seg], axis=1), rtol=1e-12)
+    np.testing.assert_allclose(acc[2], runs[False][1][2], rtol=1e-12, atol=1e-9)
+    assert 0 < np.count_nonzero(acc[2]) < n_pat

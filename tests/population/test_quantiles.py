@@ -91,3 +91,46 @@ def test_below_floor_reads_as_zero() -> None:
     q = quantiles_from_counts(counts, np.array([0.5, 0.9]), bins)
     assert q[0] == 0.0
     assert abs(q[1] - 1.0) < 0.008
+
+
+def test_quantiles_of_many_rows_at_once_equal_each_row_alone() -> None:
+    """Rows are searched together (one sorted sequence for the whole block): a row's quantiles
+    must not depend on its neighbours, whatever they hold (nothing, only values below the floor,
+    only overflow, a point mass), and stay in the bin of the exact sample quantile."""
+    rng = np.random.default_rng(11)
+    bins = LogBins(1e-3, 1e6)
+    probs = np.array([0.0, 0.05, 0.5, 0.95, 1.0])
+    samples: list[np.ndarray] = []
+    for r in range(40):
+        kind = r % 5
+        if kind == 0:
+            v = np.zeros(0)  # empty row
+        elif kind == 1:
+            v = np.zeros(int(rng.integers(1, 50)))  # below the floor only (before a dose)
+        elif kind == 2:
+            v = np.full(int(rng.integers(1, 50)), 1e7)  # overflow only
+        elif kind == 3:
+            v = np.full(int(rng.integers(1, 50)), rng.lognormal(2.0, 1.0))  # point mass
+        else:
+            v = rng.lognormal(rng.normal(0.0, 3.0), 0.5, int(rng.integers(100, 3000)))
+        samples.append(v)
+    counts = np.stack([bins.count(v) for v in samples]).astype(np.int32)
+    together = quantiles_from_counts(counts, probs, bins)
+    edges = bins.edges()
+    for r, v in enumerate(samples):
+        alone = quantiles_from_counts(counts[r : r + 1], probs, bins)[0]
+        np.testing.assert_array_equal(together[r], alone)
+        kind = r % 5
+        if kind == 0:
+            assert np.isnan(alone).all()
+        elif kind == 1:
+            np.testing.assert_array_equal(alone, 0.0)
+        elif kind == 2:
+            assert np.isnan(alone).all()
+        else:
+            for j, q in enumerate(probs):
+                exact = np.quantile(v, q, method="inverted_cdf")
+                cell = np.searchsorted(edges, exact, side="right")  # bin [edges[c-1], edges[c])
+                # inside the closed bin (log-linear interpolation: rounding at its edges)
+                lo, hi = edges[cell - 1] * (1 - 1e-12), edges[cell] * (1 + 1e-12)
+                assert lo <= alone[j] <= hi, (r, q, alone[j], exact)

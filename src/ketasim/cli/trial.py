@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,30 @@ from ketasim.errors import InputError
 from ketasim.population import TrialResult, TrialSpec, load_trial_spec, run_trial
 
 __all__ = ["register", "trial_command", "write_results"]
+
+
+def _preload_writers() -> threading.Thread:
+    """Import the writing stack (pandas, pyarrow, matplotlib) in a background thread.
+
+    Started before the trial runs: the compiled kernel releases the GIL, so these imports
+    (about a second of single-threaded start-up) overlap the simulation instead of following it.
+    A failed import here is ignored: :func:`write_results` imports again and reports it.
+    """
+
+    def work() -> None:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")  # as ketasim.report.trial_plots does, before pyplot
+            import matplotlib.pyplot
+            import pandas  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+        except Exception:  # retried (and reported) by the writer
+            pass
+
+    thread = threading.Thread(target=work, name="ketasim-preload-writers", daemon=True)
+    thread.start()
+    return thread
 
 
 def write_results(result: TrialResult, out: Path, spec_path: Path | None = None) -> list[Path]:
@@ -107,6 +132,14 @@ def trial_command(
     if optimise:
         _optimise(trial_spec, spec, out, scheduler, quiet)
         return
+    # (local threads only: a Dask LocalCluster forks its workers, and a fork must not copy
+    # a thread in the middle of an import)
+    preload = (
+        _preload_writers()
+        if scheduler.strip().startswith("local")
+        and not scheduler.strip().startswith("local-cluster")
+        else None
+    )
     if quiet:
         result = run_trial(trial_spec, scheduler=scheduler, individuals=individuals)
     else:
@@ -135,6 +168,8 @@ def trial_command(
             result = run_trial(
                 trial_spec, scheduler=scheduler, individuals=individuals, progress=progress
             )
+    if preload is not None:
+        preload.join()
     print_findings(result.findings)
     written = write_results(result, out, spec)
     if not quiet:

@@ -10,7 +10,8 @@ Schedulers (``--scheduler``):
 - ``local`` (default) or ``local:N``: a thread pool of N workers (default: every core). The
   compiled kernel releases the GIL, so threads run in parallel without copying data.
 - ``local-cluster`` or ``local-cluster:N``: start a Dask ``LocalCluster`` of N single-threaded
-  worker processes (default 2) for the run, and close it afterwards.
+  worker processes (default 2) for the run, and close it afterwards (on Linux the workers are
+  forked from this process, so they start with its imports and loaded kernels).
 - ``tcp://HOST:PORT``: use a running Dask scheduler.
 
 At most ``2 x workers`` tasks are in flight at once, so memory stays bounded whatever N is. On
@@ -20,6 +21,7 @@ Dask, :func:`run_batched` groups consecutive tasks into a few batches per worker
 from __future__ import annotations
 
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -115,12 +117,24 @@ def _dask_client(scheduler: Scheduler) -> Iterator[tuple[Any, int]]:
     except ImportError:  # pragma: no cover - depends on the environment
         raise InputError("scheduler", "Dask is not installed; install ketasim[dask]") from None
     if scheduler.kind == "local-cluster":
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=scheduler.workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
+        import dask
+
+        # On Linux the workers are forked from this process: they inherit its imports (ketasim,
+        # numba, the kernels already loaded by the caller's warm-up) instead of spawning fresh
+        # interpreters that import everything again (measured: cluster start, the workers'
+        # imports and shutdown ~11 s with spawn vs ~1.2 s with fork, 2 workers, load ~7-11).
+        method = (
+            "fork"
+            if sys.platform == "linux"
+            else dask.config.get("distributed.worker.multiprocessing-method")
         )
+        with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=scheduler.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+            )
         with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
             yield client, scheduler.workers
         return

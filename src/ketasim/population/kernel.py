@@ -96,71 +96,47 @@ def _kernel_loops(
     acc: Any,
     prof: Any,
     n_prof: int,
-    block: int,
+    n_pat: int,
     c_nz: Any,
     c_count: Any,
     tile: int,
 ) -> None:  # pragma: no cover - compiled
-    """Time-major propagation (layouts: phi (H, n, n, P), drive/bolus (., n, P), C (n_out, n, P)).
+    """Time-major propagation over blocks of patients stored block by block.
 
-    Time is cut into tiles of ``tile`` breakpoints; within a tile every block of patients is
-    propagated in turn, so the histogram rows of a tile stay in cache while all the chunk's
-    patients are counted into them (the states are kept between tiles). Each block of patients
-    is copied to contiguous arrays so that every inner loop runs over patients with unit stride
-    (and vectorises). ``c_nz[o, :c_count[o]]`` are the states an output reads (output rows are
-    sparse: a plasma concentration reads one compartment).
+    Layouts (``B`` patients per block, ``NB`` blocks, the last one possibly partial): phi
+    (NB, H, n, n, B), drive (NB, D, n, B), bolus (NB, n_bolus, n, B), C (NB, n_out, n, B), acc
+    (NB, n_e, B); ``n_pat`` patients in all. Time is cut into tiles of ``tile`` breakpoints;
+    within a tile every block of patients is propagated in turn, so the histogram rows of a
+    tile stay in cache while all the group's patients are counted into them (the states are
+    kept between tiles). A block's data is contiguous (a view, no copy), and every inner loop
+    runs over the block's patients with unit stride (and vectorises). ``c_nz[o, :c_count[o]]``
+    are the states an output reads (output rows are sparse: a plasma concentration reads one
+    compartment).
     """
-    n = phi.shape[1]
-    P = phi.shape[3]
-    H = phi.shape[0]
-    n_out = C.shape[0]
+    NB = phi.shape[0]
+    n = phi.shape[2]
+    block = phi.shape[4]
+    n_out = C.shape[1]
     n_b = bolus_index.shape[0]
     n_e = ep_out.shape[0]
-    n_d = drive.shape[0]
-    n_bo = bolus.shape[0]
-    X = np.zeros((n, block))
     Xn = np.zeros((n, block))
     Y = np.zeros((n_out, block))
-    Yp = np.zeros((n_out, block))
     Yi = Y.view(np.int64)
     cells = np.zeros((n_out, block), dtype=np.int64)
-    ph = np.empty((H, n, n, block))
-    dr = np.empty((n_d, n, block))
-    bo = np.empty((n_bo, n, block))
-    cb = np.empty((n_out, n, block))
-    ac = np.empty((n_e, block))
-    xs = np.zeros((n, P))  # states and last outputs of every patient between time tiles
-    ys = np.zeros((n_out, P))
+    xs = np.zeros((NB, n, block))  # states and last outputs of every block between time tiles
+    ys = np.zeros((NB, n_out, block))
     for b0 in range(0, n_b, tile):
         b1 = min(n_b, b0 + tile)
-        for s0 in range(0, P, block):
-            m = min(block, P - s0)
-            for a in range(H):
-                for i in range(n):
-                    for k in range(n):
-                        for p in range(m):
-                            ph[a, i, k, p] = phi[a, i, k, s0 + p]
-            for a in range(n_d):
-                for i in range(n):
-                    for p in range(m):
-                        dr[a, i, p] = drive[a, i, s0 + p]
-            for a in range(n_bo):
-                for i in range(n):
-                    for p in range(m):
-                        bo[a, i, p] = bolus[a, i, s0 + p]
-            for o in range(n_out):
-                for i in range(n):
-                    for p in range(m):
-                        cb[o, i, p] = C[o, i, s0 + p]
-            for e in range(n_e):
-                for p in range(m):
-                    ac[e, p] = acc[e, s0 + p]
-            for i in range(n):
-                for p in range(m):
-                    X[i, p] = xs[i, s0 + p]
-            for o in range(n_out):
-                for p in range(m):
-                    Yp[o, p] = ys[o, s0 + p]
+        for blk in range(NB):
+            s0 = blk * block
+            m = min(block, n_pat - s0)
+            ph = phi[blk]
+            dr = drive[blk]
+            bo = bolus[blk]
+            cb = C[blk]
+            ac = acc[blk]
+            X = xs[blk]
+            Yp = ys[blk]
             for b in range(b0, b1):
                 bi = bolus_index[b]
                 if bi >= 0:
@@ -193,7 +169,10 @@ def _kernel_loops(
                         kind = ep_kind[e]
                         if kind == 0:
                             for p in range(m):
-                                ac[e, p] = max(ac[e, p], Y[o, p])
+                                # fmax, not max: an unconditional (blended) store vectorises,
+                                # max's conditional store is a slow masked store (same values:
+                                # both keep the accumulator when the output is NaN)
+                                ac[e, p] = np.fmax(ac[e, p], Y[o, p])
                         elif j > ep_start[e]:
                             dt = grid[j] - grid[j - 1]
                             if kind == 1:
@@ -229,15 +208,6 @@ def _kernel_loops(
                         _step1(X, ph, h, dr, d, m)
                     else:
                         _step_n(X, Xn, ph, h, dr, d, m)
-            for i in range(n):
-                for p in range(m):
-                    xs[i, s0 + p] = X[i, p]
-            for o in range(n_out):
-                for p in range(m):
-                    ys[o, s0 + p] = Yp[o, p]
-            for e in range(n_e):
-                for p in range(m):
-                    acc[e, s0 + p] = ac[e, p]
 
 
 if HAVE_NUMBA:  # pragma: no cover - depends on the environment
@@ -254,7 +224,84 @@ if HAVE_NUMBA:  # pragma: no cover - depends on the environment
     _step1, _step2, _step3 = _jit(_steps.step_1), _jit(_steps.step_2), _jit(_steps.step_3)
     _step4, _step5, _step6 = _jit(_steps.step_4), _jit(_steps.step_5), _jit(_steps.step_6)
     _step_n = _jit(_step_generic)
-    _kernel_compiled = _jit(_kernel_loops)
+    _kernel_blocked = _jit(_kernel_loops)
+
+
+def _blocked(a: FloatArray, block: int) -> FloatArray:
+    """``a`` of shape (..., P) as (NB, ..., block): patients cut into blocks of ``block``, each
+    block contiguous (the last one zero-padded)."""
+    P = a.shape[-1]
+    nb = max(1, -(-P // block))
+    out = np.zeros((nb, *a.shape[:-1], block), dtype=a.dtype)
+    full = P // block
+    if full:
+        out[:full] = np.moveaxis(a[..., : full * block].reshape(*a.shape[:-1], full, block), -2, 0)
+    if full * block < P:
+        out[full, ..., : P - full * block] = a[..., full * block :]
+    return out
+
+
+def _kernel_compiled(
+    phi: FloatArray,
+    drive: FloatArray,
+    bolus: FloatArray,
+    C: FloatArray,
+    bolus_index: NDArray[np.int64],
+    record: NDArray[np.int64],
+    step_h: NDArray[np.int64],
+    step_drive: NDArray[np.int64],
+    grid: FloatArray,
+    shift: int,
+    offset: int,
+    n_cells: int,
+    ep_out: NDArray[np.int64],
+    ep_kind: NDArray[np.int64],
+    ep_start: NDArray[np.int64],
+    ep_stop: NDArray[np.int64],
+    ep_thr: FloatArray,
+    hist: NDArray[np.integer[Any]],
+    acc: FloatArray,
+    prof: FloatArray,
+    n_prof: int,
+    block: int,
+    c_nz: NDArray[np.int64],
+    c_count: NDArray[np.int64],
+    tile: int,
+) -> None:
+    """The compiled kernel on patient-last arrays (phi (H, n, n, P), drive/bolus (., n, P),
+    C (n_out, n, P), acc (n_e, P)): cuts them into contiguous blocks of ``block`` patients,
+    runs :func:`_kernel_loops` and writes the endpoint accumulators back into ``acc``."""
+    P = phi.shape[3]
+    acc_b = _blocked(acc, block)
+    _kernel_blocked(
+        _blocked(phi, block),
+        _blocked(drive, block),
+        _blocked(bolus, block),
+        _blocked(C, block),
+        bolus_index,
+        record,
+        step_h,
+        step_drive,
+        grid,
+        shift,
+        offset,
+        n_cells,
+        ep_out,
+        ep_kind,
+        ep_start,
+        ep_stop,
+        ep_thr,
+        hist,
+        acc_b,
+        prof,
+        n_prof,
+        P,
+        c_nz,
+        c_count,
+        tile,
+    )
+    if acc.size:
+        acc[:] = np.moveaxis(acc_b, 0, -2).reshape(acc.shape[0], -1)[:, :P]
 
 
 def _kernel_numpy(

@@ -134,26 +134,34 @@ def quantiles_from_counts(
     edges = bins.edges()
     rows_per_block = 512  # bounded temporary memory whatever the number of rows
     for r0 in range(0, flat_all.shape[0], rows_per_block):
-        block = flat_all[r0 : r0 + rows_per_block].astype(np.int64)
+        block = flat_all[r0 : r0 + rows_per_block]
         out[r0 : r0 + block.shape[0]] = _quantile_rows(block, probs, edges)
     return out.reshape(*lead, probs.size)
 
 
-def _quantile_rows(flat: IntArray, probs: FloatArray, edges: FloatArray) -> FloatArray:
+def _quantile_rows(
+    flat: NDArray[np.integer[Any]], probs: FloatArray, edges: FloatArray
+) -> FloatArray:
     out = np.full((flat.shape[0], probs.size), np.nan)
-    cum = np.cumsum(flat, axis=1)
-    total = cum[:, -1]
-    n_cells = flat.shape[-1]
+    n_rows, n_cells = flat.shape
+    rows = np.arange(n_rows)
+    # cumulative counts in float64 (exact: integers far below 2^53), each row shifted by
+    # row x (largest total + 1): one nondecreasing sequence, so the first cell of row r whose
+    # cumulative count reaches a threshold is one binary search (not a scan of every cell)
+    cum = np.cumsum(flat, axis=1, dtype=np.float64)
+    total = cum[:, -1].copy()
+    stride = float(total.max(initial=0.0) + 1.0)
+    shift = rows * stride
+    cum += shift[:, None]
+    shifted = cum.reshape(-1)
     for j, q in enumerate(probs):
-        rank = q * total.astype(np.float64)
-        # first cell whose cumulative count reaches the rank (strictly above for rank 0)
-        cell = (
-            np.argmax(cum >= np.maximum(rank, 0.5)[:, None], axis=1)
-            if q > 0
-            else np.argmax(cum > 0, axis=1)
-        )
-        rows = np.arange(flat.shape[0])
-        before = np.where(cell > 0, cum[rows, np.maximum(cell - 1, 0)], 0)
+        rank = q * total
+        # first cell whose cumulative count reaches the rank (strictly above 0 for rank 0)
+        threshold = np.maximum(rank, 0.5)
+        found = np.searchsorted(shifted, shift + threshold, side="left")
+        cell = np.clip(found - rows * n_cells, 0, n_cells - 1)
+        at = rows * n_cells + cell
+        before = np.where(cell > 0, shifted[np.maximum(at - 1, 0)] - shift, 0.0)
         inside = flat[rows, cell]
         frac = np.clip((rank - before) / np.maximum(inside, 1), 0.0, 1.0)
         coded = (cell >= 1) & (cell <= n_cells - 2)

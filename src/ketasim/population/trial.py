@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -97,6 +98,10 @@ def _chunk_results(
             for arm_index, hist in profiles.all:
                 accs[arm_index].profile += hist
         return
+    if sched.kind == "local-cluster" and tasks:
+        # load the compiled kernels here once, before the cluster's workers are forked from
+        # this process (they inherit them; the result of this small chunk is discarded)
+        run_chunk(replace(tasks[0], size=min(64, tasks[0].size), individuals=0))
     batch: BatchSummary
     for batch in run_batched(run_batch, tasks, sched, key=lambda t: t.arm_index):
         expand_counts(
