@@ -1,4 +1,4 @@
-"""The ``ketasim`` command line.
+"""The ``ketasim`` typer application (:data:`ketasim.cli.app`).
 
 Each command lives in its own module of this package and exposes ``register(app)``; modules are
 discovered in name order, so adding a command never means editing this file.
@@ -14,16 +14,18 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
+import ketasim.cli
+
 if TYPE_CHECKING:  # typer >= 0.24 vendors click; its types are those TyperGroup declares
     from typer._click.core import Command, Context
 
-__all__ = ["app", "main"]
+__all__ = ["app"]
 
 
 def _command_modules() -> list[str]:
     return sorted(
         i.name
-        for i in pkgutil.iter_modules(__path__)
+        for i in pkgutil.iter_modules(ketasim.cli.__path__)
         if not i.name.startswith("_") and i.name != "common"
     )
 
@@ -44,7 +46,7 @@ class _LazyGroup(TyperGroup):
         if module_name in loaded:
             return
         loaded.add(module_name)
-        module = importlib.import_module(f"{__name__}.{module_name}")
+        module = importlib.import_module(f"ketasim.cli.{module_name}")
         register = getattr(module, "register", None)
         if not callable(register):
             return
@@ -100,8 +102,3 @@ def _root(
     ),
 ) -> None:
     """Clinical pharmacology of ketamine (decision support for professionals)."""
-
-
-def main() -> None:
-    """Entry point of the ``ketasim`` script."""
-    app()
