@@ -17,20 +17,18 @@ command line as it always did, including its messages and exit codes.
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
-__all__ = ["ListingOptions", "parse_listing", "run_fast"]
+__all__ = ["ListingOptions", "installed_version", "parse_listing", "run_fast"]
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"  # plain decimal notation
 _TEXT_OPTIONS = {"--drug": "drug", "--route": "route", "--population": "population"}
 _NUMBER_OPTIONS = {"--weight": "weight", "--age": "age"}
 _OUTPUT_OPTIONS = ("--output", "-o")
 _OUTPUTS = ("table", "json", "csv")
 
 
-@dataclass(frozen=True)
-class ListingOptions:
+class ListingOptions(NamedTuple):
     """The options of the ``ketasim models`` listing (defaults as in the typer command)."""
 
     drug: str | None = None
@@ -43,6 +41,8 @@ class ListingOptions:
 
 def parse_listing(args: list[str]) -> ListingOptions | None:
     """The options of ``ketasim models ARGS`` (the listing), or None if not in the fast form."""
+    import re  # here, not at the top: --version does without it
+
     texts: dict[str, str] = {}
     numbers: dict[str, float] = {}
     i = 0
@@ -67,7 +67,7 @@ def parse_listing(args: list[str]) -> ListingOptions | None:
         if key == "output" and value not in _OUTPUTS:
             return None
         if name in _NUMBER_OPTIONS:
-            if not _NUMBER.fullmatch(value) or not math.isfinite(float(value)):
+            if not re.fullmatch(_NUMBER, value) or not math.isfinite(float(value)):
                 return None
             numbers[key] = float(value)
         else:
@@ -75,12 +75,58 @@ def parse_listing(args: list[str]) -> ListingOptions | None:
     return ListingOptions(**texts, **numbers)  # type: ignore[arg-type]
 
 
+def installed_version() -> str:
+    """The installed ``ketasim`` distribution's version, as ``importlib.metadata.version``
+    gives it, usually without importing ``importlib.metadata`` (half of ``--version``'s time).
+
+    importlib.metadata takes the first folder of ``sys.path`` holding the distribution's
+    metadata; when that folder holds exactly one ``ketasim-*.dist-info`` (and no egg-info), its
+    ``METADATA`` file's ``Version:`` header is read here. Anything else (an egg-info, two
+    candidates, a zip on the path, no ``Version:``) asks importlib.metadata.
+    """
+    import os
+    import sys
+
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except FileNotFoundError:
+            continue
+        except OSError:  # a zip file or an unreadable folder: importlib.metadata knows better
+            break
+        lowered = [n.lower() for n in names]
+        eggs = [n for n in lowered if n.startswith("ketasim") and n.endswith(".egg-info")]
+        dists = [n for n, low in zip(names, lowered, strict=True) if _is_dist_info(low)]
+        if not eggs and not dists:
+            continue
+        if eggs or len(dists) != 1:
+            break
+        try:
+            with open(os.path.join(entry or ".", dists[0], "METADATA"), encoding="utf-8") as f:
+                for line in f:
+                    if not line.strip():
+                        break  # end of the headers
+                    if line.startswith("Version:"):
+                        return line.removeprefix("Version:").strip()
+        except OSError:
+            pass
+        break
+    from importlib.metadata import version
+
+    return version("ketasim")
+
+
+def _is_dist_info(name: str) -> bool:
+    """Whether ``name`` (lower case) is ``ketasim-<version>.dist-info``."""
+    prefix, suffix = "ketasim-", ".dist-info"
+    middle = name[len(prefix) : -len(suffix)]
+    return name.startswith(prefix) and name.endswith(suffix) and bool(middle) and "-" not in middle
+
+
 def run_fast(argv: list[str]) -> bool:
     """Answer ``argv`` (without the program name) if it is a fast-path command line."""
     if argv == ["--version"]:
-        from importlib.metadata import version
-
-        print(f"ketasim {version('ketasim')}")
+        print(f"ketasim {installed_version()}")
         return True
     if not argv or argv[0] != "models":
         return False
@@ -91,7 +137,7 @@ def run_fast(argv: list[str]) -> bool:
     from ketasim.errors import KetasimError
 
     try:
-        print_listing(**vars(options))
+        print_listing(**options._asdict())
     except KetasimError:  # refused filters: typer's command reports them (same message, code)
         return False
     return True
