@@ -168,3 +168,18 @@ def test_an_irregular_grid_does_not_grow_an_entry_without_bound() -> None:
     )
     for name, values in fresh.concentrations_ng_per_ml.items():
         np.testing.assert_allclose(res.concentrations_ng_per_ml[name], values, rtol=1e-13)
+
+
+def test_mg_per_kg_doses_use_the_patients_own_weight() -> None:
+    # a model covariate WT given in ``extra`` makes two patients share an entry; their mg/kg
+    # doses still scale with each one's weight_kg
+    model = resolve_model("domino")
+    per_kg = Regimen.of(Dose(0.5, "mg/kg", duration_min=40))
+    light = Patient(weight_kg=60, age_years=40, extra={"WT": 70.0})
+    heavy = Patient(weight_kg=80, age_years=40, extra={"WT": 70.0})
+    first = _cached(model, light, per_kg)
+    second = _cached(model, heavy, per_kg)
+    assert cache_info() == {"hits": 1, "misses": 1, "entries": 1}
+    _assert_same(first, _fresh(model, light, per_kg))
+    _assert_same(second, _fresh(model, heavy, per_kg))
+    np.testing.assert_allclose(second["ketamine_plasma"], first["ketamine_plasma"] * 80 / 60)

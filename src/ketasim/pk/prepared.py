@@ -12,7 +12,8 @@ model that is garbage-collected can never be confused with a new one at the same
 ``model_copy(update=...)`` is a new object and a new key), the patient's covariates
 (:meth:`ketasim.patient.Patient.covariates`, the only patient data the system reads) and the
 etas. Catalogue models are frozen pydantic objects, so an entry cannot go stale while its model
-lives. Regimens are frozen and hashable; their resolved inputs are kept per entry. The cached
+lives. Regimens are frozen and hashable; their resolved inputs are kept per entry, keyed by the
+regimen and the body weight its mg/kg doses are scaled by. The cached
 rate matrix is read-only. Outputs are computed afresh on every call.
 """
 
@@ -48,25 +49,26 @@ class Prepared:
     solver: ExactSolver
     project_ng_per_ml: FloatArray
     _model: weakref.ReferenceType[ModelSpec] | None = None
-    _inputs: OrderedDict[Regimen, SystemInputs] = field(default_factory=OrderedDict)
+    _inputs: OrderedDict[tuple[Regimen, float], SystemInputs] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inputs(self, regimen: Regimen, weight_kg: float) -> SystemInputs:
         """The regimen's doses resolved into this system's inputs (kept per regimen)."""
         if self._model is None:  # not cached: nothing to keep
             return resolve_inputs(self.system, regimen, weight_kg)
+        key = (regimen, float(weight_kg))  # weight: mg/kg doses (a covariate may differ)
         try:
-            hash(regimen)
+            hash(key)
         except TypeError:  # a dose holding an unhashable value: resolve every time
             return resolve_inputs(self.system, regimen, weight_kg)
         with self._lock:
-            hit = self._inputs.get(regimen)
+            hit = self._inputs.get(key)
             if hit is not None:
-                self._inputs.move_to_end(regimen)
+                self._inputs.move_to_end(key)
                 return hit
         resolved = resolve_inputs(self.system, regimen, weight_kg)
         with self._lock:
-            self._inputs[regimen] = resolved
+            self._inputs[key] = resolved
             while len(self._inputs) > MAX_REGIMENS:
                 self._inputs.popitem(last=False)
         return resolved
