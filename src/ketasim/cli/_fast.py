@@ -72,7 +72,14 @@ def parse_listing(args: list[str]) -> ListingOptions | None:
             numbers[key] = float(value)
         else:
             texts[key] = value
-    return ListingOptions(**texts, **numbers)  # type: ignore[arg-type]
+    return ListingOptions(
+        drug=texts.get("drug"),
+        route=texts.get("route"),
+        weight=numbers.get("weight"),
+        age=numbers.get("age"),
+        population=texts.get("population"),
+        output=texts.get("output", "table"),
+    )
 
 
 def installed_version() -> str:
