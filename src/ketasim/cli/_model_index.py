@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-from importlib import resources
 from pathlib import Path
 
 from ketasim.catalogue.card import ModelCard, model_summary
@@ -38,11 +36,13 @@ _SOURCES = (
 def catalogue_key() -> str:
     """SHA-256 of every catalogue file (name and bytes) and of the validating modules."""
     digest = hashlib.sha256()
-    folder = resources.files("ketasim.catalogue") / "data"
+    package = Path(__file__).resolve().parents[1]
+    # the folder the loader reads (importlib.resources.files("ketasim.catalogue") / "data" in
+    # an installed or source tree), found without importing importlib.resources at start-up
+    folder = package / "catalogue" / "data"
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             digest.update(entry.name.encode() + b"\0" + entry.read_bytes() + b"\0")
-    package = Path(__file__).resolve().parents[1]
     for name in _SOURCES:
         digest.update(name.encode() + b"\0" + (package / name).read_bytes() + b"\0")
     return digest.hexdigest()
@@ -72,6 +72,8 @@ def model_cards() -> list[ModelCard]:
     from ketasim.catalogue.loader import available_models
 
     summaries = [model_summary(m) for m in available_models()]
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(

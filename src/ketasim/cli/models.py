@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated, Any
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from ketasim.catalogue.card import model_summary
-from ketasim.catalogue.select import select
-from ketasim.cli._model_index import model_cards
+from ketasim.cli._models_listing import print_listing
 from ketasim.cli.common import OutputFormat, handle_errors
 
 __all__ = ["app", "model_summary", "register"]
@@ -21,25 +18,6 @@ __all__ = ["app", "model_summary", "register"]
 app = typer.Typer(
     help="The model catalogue: published models with their citations.", invoke_without_command=True
 )
-
-
-_DRUG_SHORT = {
-    "racemic ketamine": "racemic",
-    "S-ketamine": "S",
-    "R-ketamine": "R",
-    "esketamine": "esket.",
-}
-_ANALYTE_SHORT = {
-    "ketamine": "K",
-    "norketamine": "NK",
-    "hydroxynorketamine": "HNK",
-    "esketamine": "esK",
-    "noresketamine": "noresK",
-    "s_ketamine": "S-K",
-    "r_ketamine": "R-K",
-    "s_norketamine": "S-NK",
-    "r_norketamine": "R-NK",
-}
 
 
 @app.callback()
@@ -79,61 +57,9 @@ def models(
     """
     if ctx.invoked_subcommand is not None:
         return
-    if population is None:
-        population = "general" if weight is not None or age is not None else "any"
-    ms = select(
-        model_cards(),
-        drug=drug,
-        route=route,
-        weight_kg=weight,
-        age_years=age,
-        population=population.strip().lower(),
+    print_listing(
+        drug=drug, route=route, weight=weight, age=age, population=population, output=output
     )
-    if output is OutputFormat.json:
-        typer.echo(json.dumps([dict(m.summary) for m in ms], indent=2, ensure_ascii=False))
-        return
-    if output is OutputFormat.csv:
-        typer.echo("id,drug,analytes,routes,doi,pmid")
-        for m in ms:
-            cite = m.summary["citation"]
-            typer.echo(
-                f"{m.id},{m.drug},{'|'.join(m.analyte_names)},{'|'.join(m.route_names)},"
-                f"{cite['doi'] or ''},{cite['pmid'] or ''}"
-            )
-        return
-    if not ms:
-        print("ketasim: no catalogue model matches these filters", file=sys.stderr)
-        return
-    table = Table(
-        title="ketasim model catalogue (verified first; `models show ID` for the card)",
-        caption="K ketamine, NK norketamine, HNK hydroxynorketamine, esK esketamine; "
-        "S-/R- enantiomers",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    for col, width in (
-        ("id", 20),
-        ("drug", 7),
-        ("routes", 12),
-        ("analytes", 8),
-        ("evidence", 11),
-        ("source", 26),
-    ):
-        table.add_column(col, overflow="fold", min_width=width, max_width=width)
-    for m in ms:
-        cite = m.summary["citation"]
-        ref = (
-            f"doi:{cite['doi']}" if cite["doi"] else f"PMID {cite['pmid']}" if cite["pmid"] else ""
-        )
-        table.add_row(
-            m.id,
-            _DRUG_SHORT[m.drug],
-            ",".join(m.route_names),
-            ",".join(_ANALYTE_SHORT.get(a, a) for a in m.analyte_names),
-            m.evidence or "not stated",
-            f"{m.summary['short_citation']}{' (ICU)' if m.setting == 'icu' else ''} {ref}".strip(),
-        )
-    Console(width=100).print(table)
 
 
 @app.command("show")

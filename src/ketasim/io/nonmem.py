@@ -1,5 +1,9 @@
 """NONMEM-style event tables (ID, TIME, AMT, RATE, CMT, EVID, DV, MDV, II, ADDL).
 
+This module reads the tables and cuts individuals into parts; their dose records become a
+system's inputs (SS, RATE) in :mod:`ketasim.io.nonmem_inputs` (``individual_inputs``, also
+importable from here).
+
 Units: TIME in hours, AMT in mg, DV in ng/mL by default (``time_unit``, ``amount_unit``,
 ``dv_unit`` change them); RATE is in AMT units per TIME unit.
 
@@ -39,17 +43,14 @@ Conventions followed (NONMEM's, where users expect them):
 from __future__ import annotations
 
 import io as _io
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ketasim.errors import DataFileError, InputError
-from ketasim.expressions import compile_expression
-from ketasim.pk.events import InputEvent, Reset, SystemInputs, pathway_events, single_inputs
-from ketasim.pk.steady_state import steady_state_inputs
-from ketasim.pk.system import LinearSystem, RouteInputResolved
+from ketasim.io.nonmem_inputs import individual_inputs
 from ketasim.units import to_internal
 
 __all__ = [
@@ -306,114 +307,6 @@ def read_event_table(
             )
         )
     return individuals
-
-
-def individual_inputs(
-    system: LinearSystem, individual: Individual, *, compartments: list[str]
-) -> SystemInputs:
-    """Translate an individual's dose and reset records into inputs of ``system``.
-
-    ``compartments`` are the model's compartment names in file order (CMT 1 = first). Doses go
-    through the engine's one dose-to-input rule (:func:`ketasim.pk.events.pathway_events`).
-    """
-    events: list[InputEvent] = []
-    resets: list[Reset] = []
-    steady: list[SystemInputs] = []
-    default_route = "iv" if "iv" in system.routes else next(iter(system.routes))
-    for rec in individual.records:
-        if rec.evid in (3, 4):
-            resets.append(Reset(rec.time_min))
-        if rec.evid not in (1, 4):
-            continue
-        record_events = _record_events(system, rec, compartments, default_route)
-        if rec.ss:
-            dose = single_inputs(record_events)
-            steady.append(
-                steady_state_inputs(
-                    system.K, dose, time_min=rec.time_min, ii_min=rec.ii_min, mode=rec.ss
-                )
-            )
-        events += record_events
-    single = single_inputs(events)
-    out = SystemInputs(single.boluses, single.infusions, tuple(resets))
-    for extra in steady:
-        out = out + extra
-    return out
-
-
-def _record_events(
-    system: LinearSystem, rec: EventRecord, compartments: list[str], default_route: str
-) -> list[InputEvent]:
-    amount = np.array([rec.amt_mg])
-    duration = rec.amt_mg / rec.rate_mg_per_min if rec.rate_mg_per_min > 0 else 0.0
-    modelled_rate = rec.rate_mg_per_min == -1
-    if rec.route is not None or rec.cmt is None:
-        route = rec.route or default_route
-        if route not in system.routes:
-            raise DataFileError(
-                f"route {route!r} is not supported by {system.model_id} "
-                f"(supported: {', '.join(system.routes)})",
-                row=rec.row,
-                column="ROUTE",
-            )
-        if modelled_rate and any(p.rate is None for p in system.routes[route]):
-            raise DataFileError(
-                f"RATE = -1 but route {route!r} of {system.model_id} has no modelled rate",
-                row=rec.row,
-                column="RATE",
-            )
-        return pathway_events(
-            system.model_id,
-            system.routes[route],
-            system.parameters,
-            time_min=rec.time_min,
-            amount_mg=amount,
-            duration_min=duration,
-            modelled_rate=modelled_rate,
-            route=route,
-        )
-    if not 1 <= rec.cmt <= len(compartments):
-        raise DataFileError(
-            f"CMT {rec.cmt} is not a compartment of {system.model_id} "
-            f"(1 to {len(compartments)}: {', '.join(compartments)})",
-            row=rec.row,
-            column="CMT",
-        )
-    name = compartments[rec.cmt - 1]
-    targeting = [
-        inp for inputs in system.routes.values() for inp in inputs if inp.compartment == name
-    ]
-    if len(targeting) > 1 and len({i.fraction.text for i in targeting}) > 1:
-        raise DataFileError(
-            f"several routes dose into {name!r} with different bioavailability; add a ROUTE column",
-            row=rec.row,
-            column="CMT",
-        )
-    pathway = (
-        targeting[0]
-        if targeting
-        else RouteInputResolved(rec.cmt - 1, name, compile_expression("1"), None, None)
-    )
-    if rec.rate_mg_per_min == -2 and pathway.duration is None:
-        raise DataFileError(
-            f"RATE = -2 but {name!r} has no modelled duration", row=rec.row, column="RATE"
-        )
-    if modelled_rate and pathway.rate is None:
-        raise DataFileError(
-            f"RATE = -1 but {name!r} has no modelled rate", row=rec.row, column="RATE"
-        )
-    # F1/ALAG1 of the pathway into CMT; its modelled duration (D1) only with RATE = -2
-    return pathway_events(
-        system.model_id,
-        [replace(pathway, state=rec.cmt - 1)],
-        system.parameters,
-        time_min=rec.time_min,
-        amount_mg=amount,
-        duration_min=duration,
-        modelled_duration=rec.rate_mg_per_min == -2,
-        modelled_rate=modelled_rate,
-        route=name,
-    )
 
 
 def individual_segments(individual: Individual) -> list[tuple[float, dict[str, float], Individual]]:

@@ -15,6 +15,7 @@ from ketasim.errors import InputError, RangeError
 from ketasim.findings import Finding
 from ketasim.patient import Patient
 from ketasim.pk.events import Regimen, SystemInputs, resolve_inputs
+from ketasim.pk.prepared import prepare
 from ketasim.pk.solve import ExactSolver
 from ketasim.pk.system import LinearSystem, build_system
 
@@ -164,7 +165,9 @@ def simulate(
         If False, covariates outside the model's validated ranges raise
         :class:`~ketasim.errors.RangeError`; if True they become ``warn`` findings.
     solver, system:
-        Reuse a prepared system/solver (e.g. many regimens for one patient).
+        Reuse a prepared system/solver (e.g. many regimens for one patient). Without them
+        the preparation is taken from a small cache keyed by the model object, the patient's
+        covariates and the etas (:mod:`ketasim.pk.prepared`; a cache of work, not of results).
     return_states:
         Also return the raw states (amounts in mg, effect-site mg/L) in ``result.states``.
     occasions:
@@ -192,9 +195,15 @@ def simulate(
             prepared=system is not None or solver is not None,
             return_states=return_states,
         )
-    sys_ = system if system is not None else build_system(model, patient, etas=etas)
+    prepared = prepare(model, patient, etas) if system is None and solver is None else None
+    if prepared is not None:
+        sys_ = prepared.system
+    else:
+        sys_ = system if system is not None else build_system(model, patient, etas=etas)
     inputs = SystemInputs()
-    if regimen is not None:
+    if regimen is not None and prepared is not None:
+        inputs = prepared.inputs(regimen, patient.weight_kg)
+    elif regimen is not None:
         inputs = resolve_inputs(sys_, regimen, patient.weight_kg)
     if extra_inputs is not None:
         inputs = inputs + extra_inputs
@@ -220,14 +229,18 @@ def simulate(
             findings,
             time_varying="scipy Radau ODE path, relative tolerance 1e-10",
         )
-    solver = solver if solver is not None else ExactSolver(sys_.K)
+    if prepared is not None:
+        solver, project = prepared.solver, prepared.project_ng_per_ml
+    else:
+        solver = solver if solver is not None else ExactSolver(sys_.K)
+        project = sys_.output_matrix() * 1000.0
     if return_states:
         states: NDArray[np.float64] | None = solver.solve(inputs, times)
         assert states is not None
-        conc_ng_per_ml = states @ (sys_.output_matrix().T * 1000.0)
+        conc_ng_per_ml = states @ project.T
     else:
         states = None
-        conc_ng_per_ml = solver.solve(inputs, times, project=sys_.output_matrix() * 1000.0)
+        conc_ng_per_ml = solver.solve(inputs, times, project=project)
     conc_ng_per_ml = np.asfortranarray(conc_ng_per_ml)  # each output column contiguous
     conc = {o.name: conc_ng_per_ml[:, i] for i, o in enumerate(sys_.outputs)}
     return SimulationResult(

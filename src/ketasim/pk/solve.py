@@ -21,18 +21,21 @@ from ketasim.types import FloatArray
 __all__ = ["ExactSolver"]
 
 _BLOCK = 64
+_GEMM_BUDGET = 150_000  # multiply-adds per product in advance_grid (see there)
 
 
 class ExactSolver:
     """Exact solver for one rate matrix ``K`` (1/min); caches propagators by step length."""
 
-    def __init__(self, K: FloatArray) -> None:
+    def __init__(self, K: FloatArray, *, max_cached: int = 4096) -> None:
+        """``max_cached``: propagators kept (by step length) before the cache is emptied."""
         K = np.asarray(K, dtype=float)
         if K.ndim != 2 or K.shape[0] != K.shape[1]:
             raise ValueError("K must be a square matrix")
         self.K = K
         self.n = K.shape[0]
         self._cache: dict[float, tuple[FloatArray, FloatArray]] = {}
+        self._max_cached = max_cached
 
     def propagator(self, h_min: float) -> tuple[FloatArray, FloatArray]:
         """``(Phi, Gamma)`` for a step of ``h_min`` minutes (cached)."""
@@ -46,7 +49,7 @@ class ExactSolver:
         aug[:n, n:] = np.eye(n) * key
         e = expm(aug)
         result = (np.ascontiguousarray(e[:n, :n]), np.ascontiguousarray(e[:n, n:]))
-        if len(self._cache) > 4096:
+        if len(self._cache) >= self._max_cached:
             self._cache.clear()
         self._cache[key] = result
         return result
@@ -103,24 +106,33 @@ class ExactSolver:
                 current = self.advance(current, u, offset(i) - offset(i - 1))
                 out[i] = P @ current
             return out
-        # block length ~ sqrt(count): few Python-level steps, small tables
-        m = int(min(max(8, np.ceil(np.sqrt(count))), 2048))
+        # block length ~ sqrt(count), a power of two (Phi^m comes out of the doubling): few
+        # Python-level steps, small tables
+        m = 1 << int(min(max(3, round(np.log2(np.sqrt(count)))), 11))
         phi, gamma = self.propagator(h)
         rows, forced, phi_m, drift_m = _grid_tables(phi, gamma @ u, P, m)
         n_blocks = -(-count // m)
         # block starts x_b = Phi_m^b x0 + (state after b blocks from zero), also by doubling
         starts = _trajectory(phi_m, drift_m, x0, n_blocks)
-        # out[b*m + j] = rows[j] @ starts[b] + forced[j]; each output column filled in place
-        table = np.ascontiguousarray(rows.transpose(1, 2, 0))  # (k, n, m)
+        # out[b*m + j] = rows[j] @ starts[b] + forced[j] = [starts[b], 1] @ [rows[j]; forced[j]]
+        # (the forced response folded into the product: one pass over the output)
+        n = self.n
+        table = np.empty((k, n + 1, m))
+        table[:, :n, :] = rows.transpose(1, 2, 0)
+        table[:, n, :] = forced.T
         full = count // m
         columns = out.T  # (k, count): each output's values, contiguous in a Fortran array
         if full:
-            # einsum, not BLAS: a multithreaded BLAS product here leaves OpenBLAS threads
-            # spinning, which was measured to slow the next small LAPACK calls (expm) 100x
+            ones = np.ones((full, 1))
+            lead = np.hstack([starts[:full], ones])  # (full, n + 1)
+            # products kept small enough for OpenBLAS to run them on one thread: one
+            # 294 x 294 x 5 product ran threaded and left OpenBLAS threads spinning, which
+            # slowed the next small LAPACK call (expm) 100x (measured); 128 x 294 x 5 did not
+            step = max(1, _GEMM_BUDGET // ((n + 1) * m))
             for c in range(k):
                 view = columns[c, : full * m].reshape(full, m)  # splits one axis: a view
-                np.einsum("bi,ij->bj", starts[:full], table[c], out=view)
-                view += forced[:, c]
+                for b in range(0, full, step):
+                    np.matmul(lead[b : b + step], table[c], out=view[b : b + step])
         rest = count - full * m
         if rest:
             out[full * m :] = rows[:rest] @ starts[full] + forced[:rest]
@@ -179,9 +191,12 @@ def _uniform_steps(values: FloatArray, h: float, tol: float) -> bool:
 
     Checked in chunks: small temporaries, instead of a full-length array of differences.
     """
-    chunk = 8192
+    chunk = 32768
+    buffer = np.empty(min(chunk, values.size - 1))
     for start in range(0, values.size - 1, chunk):
-        steps = np.diff(values[start : start + chunk + 1])
+        stop = min(start + chunk, values.size - 1)
+        steps = buffer[: stop - start]
+        np.subtract(values[start + 1 : stop + 1], values[start:stop], out=steps)
         if steps.max() - h > tol or h - steps.min() > tol:
             return False
     return True
@@ -208,14 +223,15 @@ def _grid_tables(
     z_k = drift  # z_k
     while k < m:
         take = min(k, m - k)
-        np.matmul(rows[:take], phi_k, out=rows[k : k + take])
+        # rows as one (take * k_out, n) matrix: one product, not a stack of tiny ones
+        np.matmul(rows[:take].reshape(-1, n), phi_k, out=rows[k : k + take].reshape(-1, n))
         np.add(z[:take] @ phi_k.T, z_k, out=z[k : k + take])
         z_k = z_k + phi_k @ z_k
         phi_k = phi_k @ phi_k
         k += take
-    phi_m = np.linalg.matrix_power(phi, m)
-    z_m = phi @ z[m - 1] + drift
-    return rows, z @ P.T, phi_m, z_m
+    if m & (m - 1) == 0:  # m = 2^i: the last doubling formed Phi^m and z_m
+        return rows, z @ P.T, phi_k, z_k
+    return rows, z @ P.T, np.linalg.matrix_power(phi, m), phi @ z[m - 1] + drift
 
 
 def _trajectory(phi: FloatArray, drift: FloatArray, x0: FloatArray, count: int) -> FloatArray:
