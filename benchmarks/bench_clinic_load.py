@@ -185,9 +185,12 @@ def main() -> None:
             stop = [0.0]
             cpu_start = [0.0]
 
+            client_cpu_start = [0.0]
+
             def _go() -> None:  # runs once, when every client is ready
                 stop[0] = time.perf_counter() + args.seconds
                 cpu_start[0] = _cpu_s(proc.pid)
+                client_cpu_start[0] = _cpu_s(os.getpid())
 
             ready = threading.Barrier(args.clients + 1, action=_go)
             if args.mix == "pages":
@@ -286,6 +289,7 @@ def main() -> None:
                 t.join()
             elapsed = time.perf_counter() - t_start
             cpu_used = _cpu_s(proc.pid) - cpu_start[0]
+            client_cpu = _cpu_s(os.getpid()) - client_cpu_start[0]
             if spy is not None:
                 spy.wait(timeout=60)
             with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
@@ -316,6 +320,8 @@ def main() -> None:
         "writes_acknowledged": written[0],
         # load-independent: the server's CPU time per request (one process, GIL-bound)
         "server_cpu_ms_per_request": round(1000.0 * cpu_used / max(1, allv.size), 2),
+        # the clients (this process) share the machine's cores with the server
+        "client_cpu_ms_per_request": round(1000.0 * client_cpu / max(1, allv.size), 2),
         "observations_stored": stored,
         "audit_intact": verify.returncode == 0,
         "cpu_count": os.cpu_count(),

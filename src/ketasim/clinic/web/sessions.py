@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from ketasim.clinic.api.deps import Id, actor
+from ketasim.clinic.api.deps import FormIn, Id, actor
 from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession
 from ketasim.clinic.services import patients as pa
@@ -16,7 +16,6 @@ from ketasim.clinic.services import sessions as se
 from ketasim.clinic.services import timezones as tz
 from ketasim.clinic.services.base import Invalid, ServiceError, get_or_404
 from ketasim.clinic.services.lifecycle import AMENDABLE
-from ketasim.clinic.web.charts import line_chart_svg
 from ketasim.clinic.web.pages import (
     DB,
     Anyone,
@@ -31,6 +30,7 @@ from ketasim.clinic.web.pages import (
     _time,
     render,
 )
+from ketasim.clinic.web.session_extras import session_extras
 
 __all__ = ["router"]
 
@@ -45,16 +45,6 @@ def _session_context(database: Database, session_id: Id, zone: str) -> dict[str,
         patient = pa.get_patient(s, row.patient_id)
         form = se.rems_form(s, row, zone)
         missing = se.missing_fields(s, row)
-        vit = [
-            (o.minutes_after_dose, o.sbp_mmhg) for o in row.observations if o.sbp_mmhg is not None
-        ]
-        chart = (
-            line_chart_svg(
-                vit, x_label="minutes after dosing", y_label="systolic BP (mmHg)", y_max=220.0
-            )
-            if vit
-            else ""
-        )
         now = tz.local(_now(), zone)
         assert now is not None
         ctx: dict[str, object] = {
@@ -63,15 +53,13 @@ def _session_context(database: Database, session_id: Id, zone: str) -> dict[str,
             "patient": patient,
             "rems": form,
             "missing": missing,
-            "bp_chart": chart,
             "tz": zone,
             "amendable": sorted(AMENDABLE),
             "needs_override": [f for f in row.predose_findings if f.get("override") == "required"],
             "now": now.replace(tzinfo=None).isoformat(timespec="minutes"),
         }
-    from ketasim.clinic.web.session_extras import session_extras
-
-    ctx.update(session_extras(database, session_id))
+        st = database.settings
+        ctx.update(session_extras(s, row, plan, (st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg)))
     return ctx
 
 
@@ -97,10 +85,9 @@ def _amend_value(form: FormData, field: str) -> object:
 
 
 @router.post("/sessions/{session_id}/{step}", response_class=HTMLResponse)
-async def session_step(
-    request: Request, session_id: Id, step: str, user: Clinician, database: DB
+def session_step(
+    request: Request, session_id: Id, step: str, user: Clinician, database: DB, form: FormIn
 ) -> Response:
-    form = await request.form()
     st = request.app.state.settings
     zone = st.clinic_tz
     who = actor(user)

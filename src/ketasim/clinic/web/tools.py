@@ -21,7 +21,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ketasim.catalogue import available_models
-from ketasim.clinic.api.deps import ALL_ROLES, require
+from ketasim.clinic.api.deps import ALL_ROLES, FormIn, require
 from ketasim.clinic.auth import CurrentUser
 from ketasim.clinic.jobs import JobLimit
 from ketasim.clinic.web import tool_limits as lim
@@ -307,13 +307,12 @@ def trial_page(request: Request, user: Anyone) -> HTMLResponse:
 
 
 @router.post("/tools/trial", response_class=HTMLResponse)
-async def trial_run(request: Request, user: Anyone) -> Response:
+def trial_run(request: Request, user: Anyone, form: FormIn) -> Response:
     """Queue a virtual trial (as ``ketasim trial SPEC``, bounded) and go to its progress page."""
     import tomllib
 
     from ketasim.population.spec import parse_trial_spec
 
-    form = await request.form()
     raw = form.get("spec")
     text = raw if isinstance(raw, str) else ""
     ctx: dict[str, object] = {"spec": text[: lim.MAX_SPEC_CHARS]}
