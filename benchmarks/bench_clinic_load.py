@@ -40,6 +40,7 @@ import numpy as np
 
 PASSWORD = "bench-password-1"
 CODE = "from ketasim.cli import main; main()"
+COOKIE = "ketasim_session"
 
 
 def _free_port() -> int:
@@ -193,6 +194,7 @@ def main() -> None:
                 client_cpu_start[0] = _cpu_s(os.getpid())
 
             ready = threading.Barrier(args.clients + 1, action=_go)
+            login_lock = threading.Lock()
             if args.mix == "pages":
                 with httpx.Client(base_url=url, timeout=60) as warm:
                     warm.post(
@@ -211,9 +213,15 @@ def main() -> None:
                     httpx.Client(base_url=url, timeout=30) as web,
                 ):
                     if args.mix == "pages":
-                        web.post(
-                            "/login", data={"username": "nurse", "password": PASSWORD, "next": "/"}
-                        )
+                        # one login at a time: the server counts parallel attempts of one user
+                        # name against its login limit (and refuses the excess)
+                        with login_lock:
+                            r = web.post(
+                                "/login",
+                                data={"username": "nurse", "password": PASSWORD, "next": "/"},
+                            )
+                        if r.status_code != 303 or COOKIE not in web.cookies:
+                            errors.append(f"login {r.status_code}")
                     ready.wait()
                     while time.perf_counter() < stop[0]:
                         pid, sid, plan = rng.choice(pairs)
