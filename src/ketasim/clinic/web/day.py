@@ -23,6 +23,7 @@ from ketasim.clinic.services import timezones as tz
 from ketasim.clinic.services.base import Invalid, ServiceError, get_or_404
 from ketasim.clinic.services.instruments import INSTRUMENTS
 from ketasim.clinic.web.pages import _now, _num, _text, _time, render
+from ketasim.clinic.web.sessions import vitals_from_form
 
 __all__ = ["router"]
 
@@ -232,21 +233,14 @@ def quick_vitals(
                 assert typed is not None
                 taken = typed
             ref = row.dose_start_at or taken
-            moaas = _num(form, "moaas")
             se.add_observation(
                 s,
                 actor(user),
                 session_id,
                 minutes_after_dose=round((taken - ref).total_seconds() / 60.0, 1),
-                checkpoint=_text(form, "checkpoint"),
-                sbp_mmhg=_num(form, "sbp_mmhg"),
-                dbp_mmhg=_num(form, "dbp_mmhg"),
-                heart_rate_bpm=_num(form, "heart_rate_bpm"),
-                spo2_percent=_num(form, "spo2_percent"),
-                cadss=_num(form, "cadss"),
-                moaas=None if moaas is None else int(moaas),
                 taken_at=taken,
                 bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
+                **vitals_from_form(form),
             )
     except ServiceError as exc:
         return _session_with_error(request, database, session_id, exc, values, "quick")

@@ -4,6 +4,8 @@ time of the clinic's zone."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
@@ -32,7 +34,7 @@ from ketasim.clinic.web.pages import (
 )
 from ketasim.clinic.web.session_extras import session_extras
 
-__all__ = ["router"]
+__all__ = ["router", "vitals_from_form"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -70,6 +72,21 @@ def session_page(request: Request, session_id: Id, user: Anyone, database: DB) -
         "session.html",
         _session_context(database, session_id, request.app.state.settings.clinic_tz),
     )
+
+
+def vitals_from_form(form: FormData) -> dict[str, Any]:
+    """The vital signs and scores of a vitals form (the session page's and the quick entry's):
+    checkpoint, BP (mmHg), heart rate, SpO2, CADSS and MOAA/S; blank fields are None."""
+    moaas = _num(form, "moaas")
+    return {
+        "checkpoint": _text(form, "checkpoint"),
+        "sbp_mmhg": _num(form, "sbp_mmhg"),
+        "dbp_mmhg": _num(form, "dbp_mmhg"),
+        "heart_rate_bpm": _num(form, "heart_rate_bpm"),
+        "spo2_percent": _num(form, "spo2_percent"),
+        "cadss": _num(form, "cadss"),
+        "moaas": None if moaas is None else int(moaas),
+    }
 
 
 def _amend_value(form: FormData, field: str) -> object:
@@ -150,20 +167,13 @@ def session_step(
                     reason=_text(form, "reason"),
                 )
             elif step == "vitals":
-                moaas = _num(form, "moaas")
                 se.add_observation(
                     s,
                     who,
                     session_id,
                     minutes_after_dose=_req(form, "minutes_after_dose"),
-                    checkpoint=_text(form, "checkpoint"),
-                    sbp_mmhg=_num(form, "sbp_mmhg"),
-                    dbp_mmhg=_num(form, "dbp_mmhg"),
-                    heart_rate_bpm=_num(form, "heart_rate_bpm"),
-                    spo2_percent=_num(form, "spo2_percent"),
-                    cadss=_num(form, "cadss"),
-                    moaas=None if moaas is None else int(moaas),
                     bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
+                    **vitals_from_form(form),
                 )
             elif step == "adverse-event":
                 se.add_adverse_event(
