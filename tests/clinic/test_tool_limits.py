@@ -109,7 +109,9 @@ def test_trial_job_owner_limit_and_time_limit(app: Any, as_role: dict[str, Any])
         from ketasim.clinic.db.models import User
 
         uid = s.query(User).filter_by(username="nurse").one().id
-    big = tomllib.loads(DEFAULT_TRIAL.replace("n = 300", "n = 2000"))  # takes longer than 4 s
+    # past the page's caps (submitted directly): well over 4 s even on an idle machine (2000
+    # patients took ~4 s there, and the test failed now and then)
+    big = tomllib.loads(DEFAULT_TRIAL.replace("n = 300", "n = 6000"))
     pending = [jobs.submit(uid, "big", run_trial_job, big) for _ in range(2)]
     small = DEFAULT_TRIAL.replace("n = 300", "n = 20")
     r = c.post("/tools/trial", data={"spec": small}, follow_redirects=False)

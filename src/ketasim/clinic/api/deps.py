@@ -6,7 +6,9 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+from fastapi import Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from ketasim.clinic.auth import (
     COOKIE_NAME,
@@ -25,6 +27,7 @@ __all__ = [
     "CLINICIANS",
     "MAX_ID",
     "Forbidden",
+    "FormIn",
     "Id",
     "LoginRequired",
     "PasswordChangeRequired",
@@ -33,6 +36,7 @@ __all__ = [
     "app_database",
     "app_settings",
     "db",
+    "form_data",
     "require",
     "settings",
 ]
@@ -95,6 +99,16 @@ async def settings(request: Request) -> Settings:
     return app_settings(request)
 
 
+async def form_data(request: Request) -> FormData:
+    """The submitted form (read on the event loop; the handler that asks for it can then be a
+    plain ``def``, run in the thread pool: its database work never blocks the loop)."""
+    return await request.form()
+
+
+#: the submitted form of a page's POST handler (a dependency)
+FormIn = Annotated[FormData, Depends(form_data)]
+
+
 def _token(request: Request) -> tuple[str | None, bool]:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -102,15 +116,26 @@ def _token(request: Request) -> tuple[str | None, bool]:
     return request.cookies.get(COOKIE_NAME), True
 
 
-def optional_user(request: Request) -> CurrentUser | None:
-    """The logged-in user, or None."""
+def _cached_user(request: Request) -> tuple[CurrentUser | None, str | None, bool]:
+    """(the user of a login looked up in the last seconds, the token, whether by cookie)."""
     token, via_cookie = _token(request)
     if not token:
-        return None
+        return None, None, via_cookie
     cache: LoginCache = request.app.state.login_cache
-    user = cache.get(token, via_cookie)
-    if user is not None:
+    return cache.get(token, via_cookie), token, via_cookie
+
+
+def optional_user(request: Request) -> CurrentUser | None:
+    """The logged-in user, or None (may read and write the database: call it from a worker
+    thread, not the event loop; :func:`require` does)."""
+    user, token, via_cookie = _cached_user(request)
+    if user is not None or token is None:
         return user
+    return _lookup_user(request, token, via_cookie)
+
+
+def _lookup_user(request: Request, token: str, via_cookie: bool) -> CurrentUser | None:
+    cache: LoginCache = request.app.state.login_cache
     generation = LoginCache.generation()
     database = app_database(request)
     with database.read() as s:
@@ -132,7 +157,11 @@ def require(*roles: str) -> Callable[[Request], Awaitable[CurrentUser]]:
     allowed = frozenset(roles)
 
     async def dependency(request: Request) -> CurrentUser:
-        user = optional_user(request)
+        user, token, via_cookie = _cached_user(request)
+        if user is None and token is not None:
+            # a database read (and every minute the login's idle-time update, a durable write):
+            # in the thread pool, so the event loop never waits for the database
+            user = await run_in_threadpool(_lookup_user, request, token, via_cookie)
         if user is None:
             raise LoginRequired()
         if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:

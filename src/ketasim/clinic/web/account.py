@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from ketasim.clinic.api.account import current_token
-from ketasim.clinic.api.deps import ALL_ROLES, actor, db, require
+from ketasim.clinic.api.deps import ALL_ROLES, FormIn, actor, db, require
 from ketasim.clinic.auth import CurrentUser
 from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import User
@@ -33,8 +33,7 @@ def password_page(request: Request, user: Anyone) -> HTMLResponse:
 
 
 @router.post("/account/password", response_class=HTMLResponse)
-async def password_submit(request: Request, user: Anyone, database: DB) -> Response:
-    form = await request.form()
+def password_submit(request: Request, user: Anyone, database: DB, form: FormIn) -> Response:
     try:
         with database.session() as s:
             us.change_password(
@@ -82,8 +81,7 @@ def totp_begin(request: Request, user: TotpUser, database: DB) -> Response:
 
 
 @router.post("/account/totp/confirm", response_class=HTMLResponse)
-async def totp_confirm(request: Request, user: TotpUser, database: DB) -> Response:
-    form = await request.form()
+def totp_confirm(request: Request, user: TotpUser, database: DB, form: FormIn) -> Response:
     try:
         with database.session() as s:
             us.totp_confirm(s, actor(user), user.id, _text(form, "code"), request.app.state.totp)

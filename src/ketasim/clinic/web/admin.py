@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from ketasim.clinic import audit
-from ketasim.clinic.api.deps import Id, actor, db, require
+from ketasim.clinic.api.deps import FormIn, Id, actor, db, require
 from ketasim.clinic.auth import CurrentUser
 from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import AuditEntry
@@ -50,8 +50,7 @@ def admin_page(request: Request, user: Admin, database: DB) -> HTMLResponse:
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
-async def admin_user_create(request: Request, user: Admin, database: DB) -> Response:
-    form = await request.form()
+def admin_user_create(request: Request, user: Admin, database: DB, form: FormIn) -> Response:
     try:
         with database.session() as s:
             us.create_user(
@@ -68,8 +67,9 @@ async def admin_user_create(request: Request, user: Admin, database: DB) -> Resp
 
 
 @router.post("/admin/users/{user_id}/active", response_class=HTMLResponse)
-async def admin_user_active(request: Request, user_id: Id, user: Admin, database: DB) -> Response:
-    form = await request.form()
+def admin_user_active(
+    request: Request, user_id: Id, user: Admin, database: DB, form: FormIn
+) -> Response:
     try:
         with database.session() as s:
             us.set_active(s, actor(user), user_id, _text(form, "active") == "yes")
@@ -79,8 +79,9 @@ async def admin_user_active(request: Request, user_id: Id, user: Admin, database
 
 
 @router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
-async def admin_user_password(request: Request, user_id: Id, user: Admin, database: DB) -> Response:
-    form = await request.form()
+def admin_user_password(
+    request: Request, user_id: Id, user: Admin, database: DB, form: FormIn
+) -> Response:
     try:
         with database.session() as s:
             us.reset_password(s, actor(user), user_id, new_password=_text(form, "new_password"))
@@ -90,8 +91,7 @@ async def admin_user_password(request: Request, user_id: Id, user: Admin, databa
 
 
 @router.post("/admin/consent-documents", response_class=HTMLResponse)
-async def admin_document_create(request: Request, user: Admin, database: DB) -> Response:
-    form = await request.form()
+def admin_document_create(request: Request, user: Admin, database: DB, form: FormIn) -> Response:
     try:
         with database.session() as s:
             co.create_document(

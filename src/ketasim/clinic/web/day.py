@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ketasim.clinic.api.deps import ALL_ROLES, CLINICIANS, Id, actor, db, require
+from ketasim.clinic.api.deps import ALL_ROLES, CLINICIANS, FormIn, Id, actor, db, require
 from ketasim.clinic.auth import COOKIE_NAME, CurrentUser, revoke_login
 from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import TreatmentSession, utcnow
@@ -23,6 +23,7 @@ from ketasim.clinic.services import timezones as tz
 from ketasim.clinic.services.base import Invalid, ServiceError, get_or_404
 from ketasim.clinic.services.instruments import INSTRUMENTS
 from ketasim.clinic.web.pages import _now, _num, _text, _time, render
+from ketasim.clinic.web.sessions import vitals_from_form
 
 __all__ = ["router"]
 
@@ -61,9 +62,7 @@ def board_page(
 
 
 @router.post("/board/appointments/{appointment_id}/check-in", response_class=HTMLResponse)
-async def board_check_in(
-    request: Request, appointment_id: Id, user: Clinician, database: DB
-) -> Response:
+def board_check_in(request: Request, appointment_id: Id, user: Clinician, database: DB) -> Response:
     try:
         with database.session() as s:
             sid = ap.check_in(s, actor(user), appointment_id).id
@@ -73,8 +72,9 @@ async def board_check_in(
 
 
 @router.post("/plans/{plan_id}/appointments", response_class=HTMLResponse)
-async def plan_schedule(request: Request, plan_id: Id, user: Clinician, database: DB) -> Response:
-    form = await request.form()
+def plan_schedule(
+    request: Request, plan_id: Id, user: Clinician, database: DB, form: FormIn
+) -> Response:
     try:
         raw_day, raw_time = _text(form, "first_day"), _text(form, "time_utc") or "09:00"
         try:
@@ -104,12 +104,11 @@ async def plan_schedule(request: Request, plan_id: Id, user: Clinician, database
 
 # --- patient questionnaires ---------------------------------------------------------------------
 @router.post("/patients/{patient_id}/questionnaire", response_class=HTMLResponse)
-async def questionnaire_start(
-    request: Request, patient_id: Id, user: Clinician, database: DB
+def questionnaire_start(
+    request: Request, patient_id: Id, user: Clinician, database: DB, form: FormIn
 ) -> Response:
     """``mode=link``: a one-time link to give the patient; ``mode=kiosk``: hand this tablet over
     locked (the staff login ends here; leaving the kiosk needs a staff login)."""
-    form = await request.form()
     kiosk = _text(form, "mode") == "kiosk"
     try:
         with database.session() as s:
@@ -161,8 +160,9 @@ def questionnaire_form(request: Request, token: Token, database: DB) -> HTMLResp
 
 
 @router.post("/q/{token}", response_class=HTMLResponse)
-async def questionnaire_submit(request: Request, token: Token, database: DB) -> HTMLResponse:
-    form = await request.form()
+def questionnaire_submit(
+    request: Request, token: Token, database: DB, form: FormIn
+) -> HTMLResponse:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
         with database.read() as s:
@@ -207,10 +207,11 @@ async def questionnaire_submit(request: Request, token: Token, database: DB) -> 
 
 # --- session additions ---------------------------------------------------------------------------
 @router.post("/sessions/{session_id}/quick-vitals", response_class=HTMLResponse)
-async def quick_vitals(request: Request, session_id: Id, user: Clinician, database: DB) -> Response:
+def quick_vitals(
+    request: Request, session_id: Id, user: Clinician, database: DB, form: FormIn
+) -> Response:
     """One row of vitals with its clock time (minutes after the dose computed); the page comes
     back at the vitals table; on an error the typed values stay and the error shows inline."""
-    form = await request.form()
     st = request.app.state.settings
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
@@ -232,21 +233,14 @@ async def quick_vitals(request: Request, session_id: Id, user: Clinician, databa
                 assert typed is not None
                 taken = typed
             ref = row.dose_start_at or taken
-            moaas = _num(form, "moaas")
             se.add_observation(
                 s,
                 actor(user),
                 session_id,
                 minutes_after_dose=round((taken - ref).total_seconds() / 60.0, 1),
-                checkpoint=_text(form, "checkpoint"),
-                sbp_mmhg=_num(form, "sbp_mmhg"),
-                dbp_mmhg=_num(form, "dbp_mmhg"),
-                heart_rate_bpm=_num(form, "heart_rate_bpm"),
-                spo2_percent=_num(form, "spo2_percent"),
-                cadss=_num(form, "cadss"),
-                moaas=None if moaas is None else int(moaas),
                 taken_at=taken,
                 bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
+                **vitals_from_form(form),
             )
     except ServiceError as exc:
         return _session_with_error(request, database, session_id, exc, values, "quick")
@@ -254,9 +248,10 @@ async def quick_vitals(request: Request, session_id: Id, user: Clinician, databa
 
 
 @router.post("/sessions/{session_id}/infusion", response_class=HTMLResponse)
-async def infusion(request: Request, session_id: Id, user: Clinician, database: DB) -> Response:
+def infusion(
+    request: Request, session_id: Id, user: Clinician, database: DB, form: FormIn
+) -> Response:
     """IV infusion rate (mL/h), volume (mL), start and stop (clock time of the clinic's zone)."""
-    form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
         rate, volume = _num(form, "infusion_rate_ml_per_h"), _num(form, "infusion_volume_ml")
@@ -289,9 +284,7 @@ async def infusion(request: Request, session_id: Id, user: Clinician, database: 
 
 
 @router.post("/sessions/{session_id}/rems-submitted", response_class=HTMLResponse)
-async def rems_submitted(
-    request: Request, session_id: Id, user: Clinician, database: DB
-) -> Response:
+def rems_submitted(request: Request, session_id: Id, user: Clinician, database: DB) -> Response:
     try:
         with database.session() as s:
             rems_pdf.mark_submitted(s, actor(user), session_id)

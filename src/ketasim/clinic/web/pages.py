@@ -15,7 +15,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from ketasim.clinic.api.deps import ALL_ROLES, CLINICIANS, Id, actor, db, optional_user, require
+from ketasim.clinic.api.deps import (
+    ALL_ROLES,
+    CLINICIANS,
+    FormIn,
+    Id,
+    actor,
+    db,
+    optional_user,
+    require,
+)
 from ketasim.clinic.api.routes import do_login, set_login_cookie
 from ketasim.clinic.auth import COOKIE_NAME, CurrentUser, revoke_login
 from ketasim.clinic.db import Database
@@ -146,8 +155,7 @@ def login_page(request: Request, next: str = "/") -> HTMLResponse:
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login_submit(request: Request, database: DB) -> Response:
-    form = await request.form()
+def login_submit(request: Request, database: DB, form: FormIn) -> Response:
     nxt = _text(form, "next", "/")
     try:
         token, _csrf, _n, _r = do_login(
@@ -185,8 +193,7 @@ def patients_page(
 
 
 @router.post("/patients", response_class=HTMLResponse)
-async def patient_create(request: Request, user: Recorder, database: DB) -> Response:
-    form = await request.form()
+def patient_create(request: Request, user: Recorder, database: DB, form: FormIn) -> Response:
     try:
         with database.session() as s:
             p = pa.create_patient(
@@ -265,10 +272,9 @@ def patient_page(
     )
 
 
-async def _patient_action(
-    request: Request, database: Database, patient_id: Id, action: object
+def _patient_action(
+    request: Request, database: Database, patient_id: Id, form: FormData, action: object
 ) -> Response:
-    form = await request.form()
     try:
         with database.session() as s:
             target = action(s, form)  # type: ignore[operator]
@@ -285,7 +291,9 @@ async def _patient_action(
 
 
 @router.post("/patients/{patient_id}/consent", response_class=HTMLResponse)
-async def consent_sign(request: Request, patient_id: Id, user: Clinician, database: DB) -> Response:
+def consent_sign(
+    request: Request, patient_id: Id, user: Clinician, database: DB, form: FormIn
+) -> Response:
     def act(s: object, form: FormData) -> None:
         co.sign_consent(
             s,  # type: ignore[arg-type]
@@ -295,22 +303,22 @@ async def consent_sign(request: Request, patient_id: Id, user: Clinician, databa
             _text(form, "signed_by_name"),
         )
 
-    return await _patient_action(request, database, patient_id, act)
+    return _patient_action(request, database, patient_id, form, act)
 
 
 @router.post("/patients/{patient_id}/consent/{consent_id}/withdraw", response_class=HTMLResponse)
-async def consent_withdraw(
-    request: Request, patient_id: Id, consent_id: Id, user: Clinician, database: DB
+def consent_withdraw(
+    request: Request, patient_id: Id, consent_id: Id, user: Clinician, database: DB, form: FormIn
 ) -> Response:
     def act(s: object, form: FormData) -> None:
         co.withdraw_consent(s, actor(user), consent_id, _text(form, "reason"))  # type: ignore[arg-type]
 
-    return await _patient_action(request, database, patient_id, act)
+    return _patient_action(request, database, patient_id, form, act)
 
 
 @router.post("/patients/{patient_id}/screening", response_class=HTMLResponse)
-async def screening_create(
-    request: Request, patient_id: Id, user: Clinician, database: DB
+def screening_create(
+    request: Request, patient_id: Id, user: Clinician, database: DB, form: FormIn
 ) -> Response:
     def act(s: object, form: FormData) -> None:
         preg = _text(form, "pregnant")
@@ -330,11 +338,13 @@ async def screening_create(
             history=_text(form, "history"),
         )
 
-    return await _patient_action(request, database, patient_id, act)
+    return _patient_action(request, database, patient_id, form, act)
 
 
 @router.post("/patients/{patient_id}/plan", response_class=HTMLResponse)
-async def plan_create(request: Request, patient_id: Id, user: Prescriber, database: DB) -> Response:
+def plan_create(
+    request: Request, patient_id: Id, user: Prescriber, database: DB, form: FormIn
+) -> Response:
     from ketasim.clinic.services.predictions import ensure
 
     made: list[int] = []
@@ -352,7 +362,7 @@ async def plan_create(request: Request, patient_id: Id, user: Prescriber, databa
         made.append(p.id)
         return f"/plans/{p.id}"
 
-    response = await _patient_action(request, database, patient_id, act)
+    response = _patient_action(request, database, patient_id, form, act)
     if made:  # the prediction is computed once, when the plan is made
         # on failure the plan page computes it (and shows why it cannot) on first view
         with contextlib.suppress(ServiceError):
@@ -361,8 +371,8 @@ async def plan_create(request: Request, patient_id: Id, user: Prescriber, databa
 
 
 @router.post("/patients/{patient_id}/rating", response_class=HTMLResponse)
-async def rating_create(
-    request: Request, patient_id: Id, user: Clinician, database: DB
+def rating_create(
+    request: Request, patient_id: Id, user: Clinician, database: DB, form: FormIn
 ) -> Response:
     def act(s: object, form: FormData) -> str:
         ra.add_rating(
@@ -375,7 +385,7 @@ async def rating_create(
         )
         return f"/patients/{patient_id}#ratings"
 
-    return await _patient_action(request, database, patient_id, act)
+    return _patient_action(request, database, patient_id, form, act)
 
 
 # --- plans ---------------------------------------------------------------------------------------
@@ -400,7 +410,7 @@ def plan_page(request: Request, plan_id: Id, user: Anyone, database: DB) -> HTML
 
 
 @router.post("/plans/{plan_id}/sign", response_class=HTMLResponse)
-async def plan_sign(request: Request, plan_id: Id, user: Prescriber, database: DB) -> Response:
+def plan_sign(request: Request, plan_id: Id, user: Prescriber, database: DB) -> Response:
     try:
         with database.session() as s:
             pl.sign_plan(s, actor(user), plan_id)
@@ -413,8 +423,9 @@ async def plan_sign(request: Request, plan_id: Id, user: Prescriber, database: D
 
 
 @router.post("/plans/{plan_id}/session", response_class=HTMLResponse)
-async def session_open(request: Request, plan_id: Id, user: Clinician, database: DB) -> Response:
-    form = await request.form()
+def session_open(
+    request: Request, plan_id: Id, user: Clinician, database: DB, form: FormIn
+) -> Response:
     try:
         with database.session() as s:
             x = se.open_session(
@@ -442,7 +453,7 @@ def alerts_page(request: Request, user: Anyone, database: DB) -> HTMLResponse:
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_class=HTMLResponse)
-async def alert_ack(request: Request, alert_id: Id, user: Prescriber, database: DB) -> Response:
+def alert_ack(request: Request, alert_id: Id, user: Prescriber, database: DB) -> Response:
     with database.session() as s:
         al.acknowledge(s, actor(user), alert_id)
     return _redirect("/alerts")

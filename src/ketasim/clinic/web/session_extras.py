@@ -8,9 +8,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession, User, utcnow
-from ketasim.clinic.services.base import get_or_404
 from ketasim.clinic.services.board import BP_CHECK_MIN
 from ketasim.clinic.web.timecharts import Marker, Series, time_chart_svg
 
@@ -83,30 +81,29 @@ def vitals_chart(s: TreatmentSession, plan: TreatmentPlan, bp_alert: tuple[float
     )
 
 
-def session_extras(database: Database, session_id: int) -> dict[str, object]:
-    """Extra template context of the session page."""
-    st = database.settings
-    with database.read() as s:
-        row = get_or_404(s, TreatmentSession, session_id, "session")
-        plan = get_or_404(s, TreatmentPlan, row.plan_id, "plan")
-        by = None if row.rems_submitted_by is None else s.get(User, row.rems_submitted_by)
-        now = utcnow()
-        cps = {o.checkpoint for o in row.observations}
-        if row.dose_start_at is None:
-            suggested = "" if "pre-dose" in cps else "pre-dose"
-        elif "40-min" not in cps:
-            suggested = "40-min"
-        else:
-            suggested = "" if "pre-discharge" in cps else "pre-discharge"
-        return {
-            "planned_mg": _planned_mg(plan, row.number),
-            "vitals_chart": vitals_chart(row, plan, (st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg)),
-            "clock_now": now.strftime("%H:%M"),
-            "suggested_checkpoint": suggested,
-            "rems_submitted_by_name": None if by is None else by.full_name,
-            "is_iv": plan.route == "iv",
-            "prefill": _prefill(s, row),
-        }
+def session_extras(
+    s: Session, row: TreatmentSession, plan: TreatmentPlan, bp_alert: tuple[float, float]
+) -> dict[str, object]:
+    """Extra template context of the session page, from the session ``row`` and its ``plan``
+    already loaded in the read session ``s`` (the page loads each object once)."""
+    by = None if row.rems_submitted_by is None else s.get(User, row.rems_submitted_by)
+    now = utcnow()
+    cps = {o.checkpoint for o in row.observations}
+    if row.dose_start_at is None:
+        suggested = "" if "pre-dose" in cps else "pre-dose"
+    elif "40-min" not in cps:
+        suggested = "40-min"
+    else:
+        suggested = "" if "pre-discharge" in cps else "pre-discharge"
+    return {
+        "planned_mg": _planned_mg(plan, row.number),
+        "vitals_chart": vitals_chart(row, plan, bp_alert),
+        "clock_now": now.strftime("%H:%M"),
+        "suggested_checkpoint": suggested,
+        "rems_submitted_by_name": None if by is None else by.full_name,
+        "is_iv": plan.route == "iv",
+        "prefill": _prefill(s, row),
+    }
 
 
 def _yn(value: bool | None) -> str:

@@ -4,11 +4,13 @@ time of the clinic's zone."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from ketasim.clinic.api.deps import Id, actor
+from ketasim.clinic.api.deps import FormIn, Id, actor
 from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession
 from ketasim.clinic.services import patients as pa
@@ -16,7 +18,6 @@ from ketasim.clinic.services import sessions as se
 from ketasim.clinic.services import timezones as tz
 from ketasim.clinic.services.base import Invalid, ServiceError, get_or_404
 from ketasim.clinic.services.lifecycle import AMENDABLE
-from ketasim.clinic.web.charts import line_chart_svg
 from ketasim.clinic.web.pages import (
     DB,
     Anyone,
@@ -31,8 +32,9 @@ from ketasim.clinic.web.pages import (
     _time,
     render,
 )
+from ketasim.clinic.web.session_extras import session_extras
 
-__all__ = ["router"]
+__all__ = ["router", "vitals_from_form"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,16 +47,6 @@ def _session_context(database: Database, session_id: Id, zone: str) -> dict[str,
         patient = pa.get_patient(s, row.patient_id)
         form = se.rems_form(s, row, zone)
         missing = se.missing_fields(s, row)
-        vit = [
-            (o.minutes_after_dose, o.sbp_mmhg) for o in row.observations if o.sbp_mmhg is not None
-        ]
-        chart = (
-            line_chart_svg(
-                vit, x_label="minutes after dosing", y_label="systolic BP (mmHg)", y_max=220.0
-            )
-            if vit
-            else ""
-        )
         now = tz.local(_now(), zone)
         assert now is not None
         ctx: dict[str, object] = {
@@ -63,15 +55,13 @@ def _session_context(database: Database, session_id: Id, zone: str) -> dict[str,
             "patient": patient,
             "rems": form,
             "missing": missing,
-            "bp_chart": chart,
             "tz": zone,
             "amendable": sorted(AMENDABLE),
             "needs_override": [f for f in row.predose_findings if f.get("override") == "required"],
             "now": now.replace(tzinfo=None).isoformat(timespec="minutes"),
         }
-    from ketasim.clinic.web.session_extras import session_extras
-
-    ctx.update(session_extras(database, session_id))
+        st = database.settings
+        ctx.update(session_extras(s, row, plan, (st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg)))
     return ctx
 
 
@@ -82,6 +72,21 @@ def session_page(request: Request, session_id: Id, user: Anyone, database: DB) -
         "session.html",
         _session_context(database, session_id, request.app.state.settings.clinic_tz),
     )
+
+
+def vitals_from_form(form: FormData) -> dict[str, Any]:
+    """The vital signs and scores of a vitals form (the session page's and the quick entry's):
+    checkpoint, BP (mmHg), heart rate, SpO2, CADSS and MOAA/S; blank fields are None."""
+    moaas = _num(form, "moaas")
+    return {
+        "checkpoint": _text(form, "checkpoint"),
+        "sbp_mmhg": _num(form, "sbp_mmhg"),
+        "dbp_mmhg": _num(form, "dbp_mmhg"),
+        "heart_rate_bpm": _num(form, "heart_rate_bpm"),
+        "spo2_percent": _num(form, "spo2_percent"),
+        "cadss": _num(form, "cadss"),
+        "moaas": None if moaas is None else int(moaas),
+    }
 
 
 def _amend_value(form: FormData, field: str) -> object:
@@ -97,10 +102,9 @@ def _amend_value(form: FormData, field: str) -> object:
 
 
 @router.post("/sessions/{session_id}/{step}", response_class=HTMLResponse)
-async def session_step(
-    request: Request, session_id: Id, step: str, user: Clinician, database: DB
+def session_step(
+    request: Request, session_id: Id, step: str, user: Clinician, database: DB, form: FormIn
 ) -> Response:
-    form = await request.form()
     st = request.app.state.settings
     zone = st.clinic_tz
     who = actor(user)
@@ -163,20 +167,13 @@ async def session_step(
                     reason=_text(form, "reason"),
                 )
             elif step == "vitals":
-                moaas = _num(form, "moaas")
                 se.add_observation(
                     s,
                     who,
                     session_id,
                     minutes_after_dose=_req(form, "minutes_after_dose"),
-                    checkpoint=_text(form, "checkpoint"),
-                    sbp_mmhg=_num(form, "sbp_mmhg"),
-                    dbp_mmhg=_num(form, "dbp_mmhg"),
-                    heart_rate_bpm=_num(form, "heart_rate_bpm"),
-                    spo2_percent=_num(form, "spo2_percent"),
-                    cadss=_num(form, "cadss"),
-                    moaas=None if moaas is None else int(moaas),
                     bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
+                    **vitals_from_form(form),
                 )
             elif step == "adverse-event":
                 se.add_adverse_event(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ketasim.catalogue import available_models
-from ketasim.clinic.api.deps import ALL_ROLES, require
+from ketasim.clinic.api.deps import ALL_ROLES, FormIn, require
 from ketasim.clinic.auth import CurrentUser
 from ketasim.clinic.jobs import JobLimit
 from ketasim.clinic.web import tool_limits as lim
@@ -307,13 +308,12 @@ def trial_page(request: Request, user: Anyone) -> HTMLResponse:
 
 
 @router.post("/tools/trial", response_class=HTMLResponse)
-async def trial_run(request: Request, user: Anyone) -> Response:
+def trial_run(request: Request, user: Anyone, form: FormIn) -> Response:
     """Queue a virtual trial (as ``ketasim trial SPEC``, bounded) and go to its progress page."""
     import tomllib
 
     from ketasim.population.spec import parse_trial_spec
 
-    form = await request.form()
     raw = form.get("spec")
     text = raw if isinstance(raw, str) else ""
     ctx: dict[str, object] = {"spec": text[: lim.MAX_SPEC_CHARS]}
@@ -404,59 +404,27 @@ def _compare_overlay(
 # --- manual schemes and printable TCI reports (issue 14) -------------------------------------
 
 
-def _manual_scheme(
-    model: str,
-    target: str,
-    duration: str,
-    site: str,
-    weight_kg: float,
-    age_years: float | None,
-    height_cm: float | None,
-    sex: str,
-    syringe: str,
-    rate_step: str,
-    max_changes: int,
-    loading_bolus: bool,
-    boluses: bool,
-) -> object:
-    """As ``ketasim tci --manual`` (or ``--boluses``); the pump maximum is the CLI default."""
-    from ketasim.tci import parse_pump, parse_targets, plan_manual
-    from ketasim.tci.manual_lp import parse_manual_settings
-    from ketasim.units import parse_duration_min
+@dataclass(frozen=True)
+class ManualQuery:
+    """The query of the manual-scheme page and of its PDF (the options of ``ketasim tci
+    --manual``)."""
 
-    minutes = parse_duration_min(duration, field="duration")
-    if not 0 < minutes <= 1440:
-        raise KetasimError("duration: accepted up to 24 h")
-    settings = parse_manual_settings(
-        boluses=boluses,
-        max_changes=max_changes,
-        rate_step=rate_step,
-        time_step="5min",
-        loading_bolus=loading_bolus and not boluses,
-        bolus_step="1 mg",
-        settle="10min",
-        max_overshoot=None,
-    )
-    targets = parse_targets(target, field="target")
-    if len(targets.steps) > lim.MAX_TARGETS:
-        raise lim.ToolInputError(
-            "target", f"{len(targets.steps)} steps; accepted at most {lim.MAX_TARGETS}"
-        )
-    return plan_manual(
-        lim.catalogue_model(model),
-        _patient(weight_kg, age_years, height_cm, sex),
-        targets,
-        duration_min=minutes,
-        site="plasma" if site == "plasma" else "effect",
-        pump=parse_pump(syringe, "1200 mL/h", "10s"),
-        settings=settings,
-    )
+    model: str
+    target: str
+    duration: str
+    site: str
+    weight_kg: float
+    age_years: float | None
+    height_cm: float | None
+    sex: str
+    syringe: str
+    rate_step: str
+    max_changes: int
+    loading_bolus: bool
+    boluses: bool
 
 
-@router.get("/tools/tci/manual", response_class=HTMLResponse)
-def tci_manual_page(
-    request: Request,
-    user: Anyone,
+def manual_query(
     model: Short = "domino-1982",
     target: Text = "",
     duration: Short = "60min",
@@ -470,7 +438,65 @@ def tci_manual_page(
     max_changes: Changes = 7,
     loading_bolus: bool = False,
     boluses: bool = False,
-) -> HTMLResponse:
+) -> ManualQuery:
+    """The query of the manual-scheme page and its PDF, bounded (a dependency)."""
+    return ManualQuery(
+        model,
+        target,
+        duration,
+        site,
+        weight_kg,
+        age_years,
+        height_cm,
+        sex,
+        syringe,
+        rate_step,
+        max_changes,
+        loading_bolus,
+        boluses,
+    )
+
+
+Manual = Annotated[ManualQuery, Depends(manual_query)]
+
+
+def _manual_scheme(q: ManualQuery) -> object:
+    """As ``ketasim tci --manual`` (or ``--boluses``); the pump maximum is the CLI default."""
+    from ketasim.tci import parse_pump, parse_targets, plan_manual
+    from ketasim.tci.manual_lp import parse_manual_settings
+    from ketasim.units import parse_duration_min
+
+    minutes = parse_duration_min(q.duration, field="duration")
+    if not 0 < minutes <= 1440:
+        raise KetasimError("duration: accepted up to 24 h")
+    settings = parse_manual_settings(
+        boluses=q.boluses,
+        max_changes=q.max_changes,
+        rate_step=q.rate_step,
+        time_step="5min",
+        loading_bolus=q.loading_bolus and not q.boluses,
+        bolus_step="1 mg",
+        settle="10min",
+        max_overshoot=None,
+    )
+    targets = parse_targets(q.target, field="target")
+    if len(targets.steps) > lim.MAX_TARGETS:
+        raise lim.ToolInputError(
+            "target", f"{len(targets.steps)} steps; accepted at most {lim.MAX_TARGETS}"
+        )
+    return plan_manual(
+        lim.catalogue_model(q.model),
+        _patient(q.weight_kg, q.age_years, q.height_cm, q.sex),
+        targets,
+        duration_min=minutes,
+        site="plasma" if q.site == "plasma" else "effect",
+        pump=parse_pump(q.syringe, "1200 mL/h", "10s"),
+        settings=settings,
+    )
+
+
+@router.get("/tools/tci/manual", response_class=HTMLResponse)
+def tci_manual_page(request: Request, user: Anyone, q: Manual) -> HTMLResponse:
     """Manual scheme for an ordinary pump: as ``ketasim tci --manual`` (``--boluses``)."""
     from urllib.parse import urlencode
 
@@ -480,31 +506,17 @@ def tci_manual_page(
     ctx: dict[str, object] = {
         "models": _models(),
         "q": dict(request.query_params),
-        "model": model,
-        "site": site,
+        "model": q.model,
+        "site": q.site,
         "manual": True,
     }
-    if target:
+    if q.target:
         try:
-            scheme = _manual_scheme(
-                model,
-                target,
-                duration,
-                site,
-                weight_kg,
-                age_years,
-                height_cm,
-                sex,
-                syringe,
-                rate_step,
-                max_changes,
-                loading_bolus,
-                boluses,
-            )
+            scheme = _manual_scheme(q)
             assert isinstance(scheme, ManualScheme)
             ctx["figure"] = _png(
                 lambda p: plot_manual(
-                    scheme, p, title=f"{scheme.model_id}: {site}-site target {target}"
+                    scheme, p, title=f"{scheme.model_id}: {q.site}-site target {q.target}"
                 )
             )
             ctx["findings"] = list(scheme.findings)
@@ -517,63 +529,35 @@ def tci_manual_page(
 
 
 @router.get("/tools/tci/report.pdf", response_model=None)
-def tci_report_pdf(
-    request: Request,
-    user: Anyone,
-    model: Short = "domino-1982",
-    target: Text = "1 ug/mL",
-    duration: Short = "60min",
-    site: Short = "effect",
-    weight_kg: Weight = 70.0,
-    age_years: Age = 40.0,
-    height_cm: Height = None,
-    sex: Short = "",
-    syringe: Short = "10 mg/mL",
-    rate_step: Short = "0.5 mL/h",
-    max_changes: Changes = 7,
-    loading_bolus: bool = False,
-    boluses: bool = False,
-    manual: bool = True,
-) -> Response:
-    """The printable PDF of the page's scheme (manual) or TCI plan, as ``--report file.pdf``."""
+def tci_report_pdf(request: Request, user: Anyone, q: Manual, manual: bool = True) -> Response:
+    """The printable PDF of the page's scheme (manual) or TCI plan, as ``--report file.pdf``;
+    without a ``target`` in the query, 1 ug/mL."""
     from ketasim.report.tci_pdf import write_manual_pdf, write_tci_pdf
     from ketasim.tci import ManualScheme, parse_pump, parse_targets, plan_tci
     from ketasim.units import parse_duration_min
 
+    if "target" not in request.query_params:
+        q = replace(q, target="1 ug/mL")
     try:
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / "report.pdf"
-            if manual or boluses:
-                scheme = _manual_scheme(
-                    model,
-                    target,
-                    duration,
-                    site,
-                    weight_kg,
-                    age_years,
-                    height_cm,
-                    sex,
-                    syringe,
-                    rate_step,
-                    max_changes,
-                    loading_bolus,
-                    boluses,
-                )
+            if manual or q.boluses:
+                scheme = _manual_scheme(q)
                 assert isinstance(scheme, ManualScheme)
                 write_manual_pdf(scheme, path)
             else:
-                minutes = parse_duration_min(duration, field="duration")
+                minutes = parse_duration_min(q.duration, field="duration")
                 if not 0 < minutes <= 1440:
                     raise KetasimError("duration: accepted up to 24 h")
                 plan = plan_tci(
-                    lim.catalogue_model(model),
-                    _patient(weight_kg, age_years, height_cm, sex),
-                    parse_targets(target, field="target"),
+                    lim.catalogue_model(q.model),
+                    _patient(q.weight_kg, q.age_years, q.height_cm, q.sex),
+                    parse_targets(q.target, field="target"),
                     duration_min=minutes,
-                    site="plasma" if site == "plasma" else "effect",
-                    pump=parse_pump(syringe, "1200 mL/h", "10s"),
+                    site="plasma" if q.site == "plasma" else "effect",
+                    pump=parse_pump(q.syringe, "1200 mL/h", "10s"),
                 )
-                write_tci_pdf(plan, path, title=f"{plan.model_id}: {site}-site TCI, {target}")
+                write_tci_pdf(plan, path, title=f"{plan.model_id}: {q.site}-site TCI, {q.target}")
             data = path.read_bytes()
     except KetasimError as exc:
         return render(
@@ -581,8 +565,8 @@ def tci_report_pdf(
             "tool_tci.html",
             {
                 "models": _models(),
-                "model": model,
-                "site": site,
+                "model": q.model,
+                "site": q.site,
                 "q": dict(request.query_params),
                 "error": str(exc),
             },
