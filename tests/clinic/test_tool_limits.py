@@ -109,9 +109,10 @@ def test_trial_job_owner_limit_and_time_limit(app: Any, as_role: dict[str, Any])
         from ketasim.clinic.db.models import User
 
         uid = s.query(User).filter_by(username="nurse").one().id
-    # past the page's caps (submitted directly): well over 4 s even on an idle machine (2000
-    # patients took ~4 s there, and the test failed now and then)
-    big = tomllib.loads(DEFAULT_TRIAL.replace("n = 300", "n = 6000"))
+    # far past the page's caps (submitted directly), so the limit is what ends it: 2 arms x
+    # 10^6 patients x 673 output times is minutes of one core; 2000 and then 6000 patients
+    # finished inside 4 s once the trial kernel got faster
+    big = tomllib.loads(DEFAULT_TRIAL.replace("n = 300", "n = 1000000"))
     pending = [jobs.submit(uid, "big", run_trial_job, big) for _ in range(2)]
     small = DEFAULT_TRIAL.replace("n = 300", "n = 20")
     r = c.post("/tools/trial", data={"spec": small}, follow_redirects=False)
