@@ -241,7 +241,7 @@ def _blocked(a: FloatArray, block: int) -> FloatArray:
     return out
 
 
-def _kernel_compiled(
+def run_compiled(
     phi: FloatArray,
     drive: FloatArray,
     bolus: FloatArray,
@@ -251,54 +251,44 @@ def _kernel_compiled(
     step_h: NDArray[np.int64],
     step_drive: NDArray[np.int64],
     grid: FloatArray,
-    shift: int,
-    offset: int,
-    n_cells: int,
-    ep_out: NDArray[np.int64],
-    ep_kind: NDArray[np.int64],
-    ep_start: NDArray[np.int64],
-    ep_stop: NDArray[np.int64],
-    ep_thr: FloatArray,
+    bins: LogBins,
+    endpoints: EndpointPlan,
     hist: NDArray[np.integer[Any]],
     acc: FloatArray,
     prof: FloatArray,
-    n_prof: int,
-    block: int,
-    c_nz: NDArray[np.int64],
-    c_count: NDArray[np.int64],
-    tile: int,
 ) -> None:
     """The compiled kernel on patient-last arrays (phi (H, n, n, P), drive/bolus (., n, P),
     C (n_out, n, P), acc (n_e, P)): cuts them into contiguous blocks of ``block`` patients,
     runs :func:`_kernel_loops` and writes the endpoint accumulators back into ``acc``."""
     P = phi.shape[3]
-    acc_b = _blocked(acc, block)
+    acc_b = _blocked(acc, _BLOCK)
+    c_nz, c_count = output_states(C)
     _kernel_blocked(
-        _blocked(phi, block),
-        _blocked(drive, block),
-        _blocked(bolus, block),
-        _blocked(C, block),
+        _blocked(phi, _BLOCK),
+        _blocked(drive, _BLOCK),
+        _blocked(bolus, _BLOCK),
+        _blocked(C, _BLOCK),
         bolus_index,
         record,
         step_h,
         step_drive,
-        grid,
-        shift,
-        offset,
-        n_cells,
-        ep_out,
-        ep_kind,
-        ep_start,
-        ep_stop,
-        ep_thr,
+        np.asarray(grid, dtype=np.float64),
+        _SHIFT,
+        bins.offset,
+        bins.n_bins,
+        endpoints.output,
+        endpoints.kind,
+        endpoints.start,
+        endpoints.stop,
+        endpoints.threshold,
         hist,
         acc_b,
         prof,
-        n_prof,
+        min(prof.shape[0], P),
         P,
         c_nz,
         c_count,
-        tile,
+        _TILE,
     )
     if acc.size:
         acc[:] = np.moveaxis(acc_b, 0, -2).reshape(acc.shape[0], -1)[:, :P]
@@ -431,10 +421,8 @@ def run_group(
         drive[di] = np.einsum("pik,pk->ip", gammas[hi], program.rates[r])
     bolus = np.ascontiguousarray(np.transpose(program.bolus, (0, 2, 1)))
     C = np.ascontiguousarray(np.transpose(system.C[program.patients], (1, 2, 0)))
-    n_prof = min(prof.shape[0], n_pat)
-    c_nz, c_count = output_states(C)
     if use_numba:
-        _kernel_compiled(
+        run_compiled(
             phi,
             drive,
             bolus,
@@ -443,23 +431,12 @@ def run_group(
             program.record,
             program.step_h,
             step_drive,
-            np.asarray(grid, dtype=np.float64),
-            _SHIFT,
-            bins.offset,
-            bins.n_bins,
-            endpoints.output,
-            endpoints.kind,
-            endpoints.start,
-            endpoints.stop,
-            endpoints.threshold,
+            grid,
+            bins,
+            endpoints,
             hist,
             acc,
             prof,
-            n_prof,
-            _BLOCK,
-            c_nz,
-            c_count,
-            _TILE,
         )
         return
     prog = Program(
@@ -473,4 +450,17 @@ def run_group(
         program.rates,
         step_drive,
     )
-    _kernel_numpy(phi, drive, bolus, C, prog, grid, bins, endpoints, hist, acc, prof, n_prof)
+    _kernel_numpy(
+        phi,
+        drive,
+        bolus,
+        C,
+        prog,
+        grid,
+        bins,
+        endpoints,
+        hist,
+        acc,
+        prof,
+        min(prof.shape[0], n_pat),
+    )

@@ -33,7 +33,7 @@ from ketasim.population.batch import BatchInputs, BatchSystem, batch_inputs, bat
 from ketasim.population.kernel import EndpointPlan, Program
 from ketasim.population.pd_endpoints import add_pd_sites
 from ketasim.population.propagators import compiled_propagators, propagators
-from ketasim.population.summaries import _SHIFT, LogBins
+from ketasim.population.summaries import LogBins
 from ketasim.types import FloatArray
 
 __all__ = ["OccasionBatch", "occasion_batch", "run_group_occasions"]
@@ -139,8 +139,7 @@ def run_group_occasions(
     C = np.ascontiguousarray(np.transpose(batch.systems[0].C[program.patients], (1, 2, 0)))
     n_prof = min(prof.shape[0], n_pat)
     if use_numba:
-        c_nz, c_count = kernel.output_states(C)
-        kernel._kernel_compiled(
+        kernel.run_compiled(
             phi,
             drive,
             bolus,
@@ -149,23 +148,12 @@ def run_group_occasions(
             program.record,
             step_h,
             step_drive,
-            np.asarray(grid, dtype=np.float64),
-            _SHIFT,
-            bins.offset,
-            bins.n_bins,
-            endpoints.output,
-            endpoints.kind,
-            endpoints.start,
-            endpoints.stop,
-            endpoints.threshold,
+            grid,
+            bins,
+            endpoints,
             hist,
             acc,
             prof,
-            n_prof,
-            kernel._BLOCK,
-            c_nz,
-            c_count,
-            kernel._TILE,
         )
         return
     prog = Program(
