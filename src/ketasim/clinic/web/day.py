@@ -224,14 +224,26 @@ def quick_vitals(
                     t = dt.time.fromisoformat(clock)
                 except ValueError:
                     raise Invalid("clock", f"{clock!r} is not a clock time (HH:MM)") from None
-                # clock time of the clinic's zone on the (local) day of the dose
+                # clock time of the clinic's zone on the (local) day of the dose, or on the
+                # next day when the session has run past midnight (that time is before the
+                # dose there, and the next day's is not in the future)
                 day = tz.local(row.dose_start_at or taken, st.clinic_tz)
                 assert day is not None
-                typed = tz.from_clinic_clock(
-                    dt.datetime.combine(day.date(), t), st.clinic_tz, "clock"
+                on_day = [
+                    tz.from_clinic_clock(
+                        dt.datetime.combine(day.date() + dt.timedelta(days=k), t),
+                        st.clinic_tz,
+                        "clock",
+                    )
+                    for k in (0, 1)
+                ]
+                assert on_day[0] is not None and on_day[1] is not None
+                past_midnight = (
+                    row.dose_start_at is not None
+                    and on_day[0] < row.dose_start_at
+                    and on_day[1] <= taken
                 )
-                assert typed is not None
-                taken = typed
+                taken = on_day[1] if past_midnight else on_day[0]
             ref = row.dose_start_at or taken
             se.add_observation(
                 s,
