@@ -19,15 +19,16 @@ dose before the dose itself is given; SS = 2 adds the steady state to the curren
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from ketasim.errors import InputError
-from ketasim.pk.events import Bolus, Infusion, Reset, SystemInputs
+from ketasim.pk.events import Bolus, Infusion, InputEvent, Reset, SystemInputs
 from ketasim.pk.solve import ExactSolver
 from ketasim.types import FloatArray
 
-__all__ = ["steady_state_inputs", "steady_state_state"]
+__all__ = ["steady_state_batch", "steady_state_inputs", "steady_state_state"]
 
 
 def _shift(inputs: SystemInputs, by_min: float) -> SystemInputs:
@@ -113,3 +114,102 @@ def steady_state_inputs(
         ]
     resets = (Reset(time_min),) if mode == 1 else ()
     return SystemInputs(tuple(boluses), tuple(infusions), resets)
+
+
+def _augmented(K: FloatArray, h: FloatArray, state: int | None) -> FloatArray:
+    """``expm([[K h, e_state h], [0, 0]])`` per patient (``h`` (P,) >= 0): ``Phi(h)`` in the
+    top-left block and ``Gamma(h) e_state`` in the last column (no column when ``state`` is
+    None)."""
+    from scipy.linalg import expm
+
+    P, n, _ = K.shape
+    m = n if state is None else n + 1
+    A = np.zeros((P, m, m))
+    A[:, :n, :n] = K * h[:, None, None]
+    if state is not None:
+        A[:, state, n] = h
+    return np.asarray(expm(A), dtype=np.float64)
+
+
+def steady_state_batch(
+    K: FloatArray,
+    events: Sequence[InputEvent],
+    *,
+    time_min: float,
+    ii_min: float,
+    field: str = "ss",
+) -> tuple[FloatArray, list[InputEvent]]:
+    """:func:`steady_state_inputs` (mode 1, into an empty system) for P patients at once.
+
+    ``K``: (P, n, n) rate matrices; ``events``: the input events (arrays over patients) of the
+    dose unit given at ``time_min`` and repeated every ``ii_min`` since ever. Returns the state
+    (P, n) just before ``time_min`` at steady state, and the input events of earlier units still
+    to come after ``time_min`` (the rest of an infusion longer than II, a lag past II; zero
+    amounts for patients without one). Sums of the single unit's response at ``k II`` over all
+    k >= 1, in closed form with ``(I - Phi(II))^-1`` as in :func:`steady_state_state`; per
+    patient step lengths (individual lags and durations) by the matrix exponential of an
+    augmented matrix.
+    """
+    if not math.isfinite(ii_min) or ii_min <= 0:
+        raise InputError(field, f"{ii_min!r} min: a steady-state dose needs an interval > 0")
+    P, n, _ = K.shape
+    phi_ii = _augmented(K, np.full(P, ii_min), None)
+    eye = np.eye(n)
+    lhs = eye - phi_ii
+    if P and float(np.max(np.linalg.cond(lhs))) > 1e12:
+        raise InputError(
+            field,
+            "the model has a compartment without elimination, so a dose "
+            "repeated for ever has no steady state",
+        )
+    x_ss = np.zeros((P, n))
+    tails: list[InputEvent] = []
+    for ev in events:
+        s = np.asarray(ev.start_min, dtype=np.float64) - time_min
+        f = np.asarray(ev.end_min, dtype=np.float64) - time_min
+        a = np.asarray(ev.amount_mg, dtype=np.float64)
+        if np.any(s < 0):
+            raise InputError(field, "a steady-state dose cannot start before its time")
+        span = f - s
+        infusion = span > 0
+        rate = np.zeros(P)
+        if ev.pump_rate_mg_per_min is not None:
+            rate[infusion] = np.asarray(ev.pump_rate_mg_per_min)[infusion]
+        else:
+            rate[infusion] = a[infusion] / span[infusion]
+        # the unit's input once complete: a (bolus) or Gamma(f - s) r (infusion), at time f
+        gam = _augmented(K, span, ev.state)[:, :n, n]
+        v = np.where(infusion[:, None], gam * rate[:, None], 0.0)
+        v[~infusion, ev.state] = a[~infusion]
+        k1 = np.maximum(1.0, np.ceil(f / ii_min - 1e-12))
+        carried = np.einsum("pij,pj->pi", _augmented(K, k1 * ii_min - f, None), v)
+        x_ss += np.linalg.solve(lhs, carried[:, :, None])[:, :, 0]
+        # infusions still running at k II (s < k II < f): their part so far
+        k_max = int(np.max(k1)) if P else 0
+        for k in range(1, k_max):
+            running = infusion & (s < k * ii_min) & (k * ii_min < f)
+            if np.any(running):
+                part = _augmented(K, np.where(running, k * ii_min - s, 0.0), ev.state)[:, :n, n]
+                x_ss += np.where(running[:, None], part * rate[:, None], 0.0)
+        # earlier units' inputs after time_min
+        for k in range(1, k_max + 1):
+            back = k * ii_min
+            if infusion.any():
+                lo = np.maximum(s - back, 0.0)
+                hi = np.maximum(f - back, 0.0)
+                live = infusion & (hi > lo)
+                if np.any(live):
+                    tails.append(
+                        InputEvent(
+                            ev.state,
+                            time_min + np.where(live, lo, 0.0),
+                            time_min + np.where(live, hi, 0.0),
+                            np.where(live, rate * (hi - lo), 0.0),
+                            np.where(live, rate, 0.0),
+                        )
+                    )
+            late = ~infusion & (s - back > 0)
+            if np.any(late):
+                at = time_min + np.where(late, s - back, 0.0)
+                tails.append(InputEvent(ev.state, at, at.copy(), np.where(late, a, 0.0)))
+    return x_ss, tails

@@ -30,7 +30,8 @@ from ketasim.population.programs import (
     ENDPOINT_TIME_ABOVE,
     EndpointPlan,
 )
-from ketasim.population.spec import TrialSpec
+from ketasim.population.segments import ArmChanges, CovariateStep
+from ketasim.population.spec import Arm, TrialSpec
 from ketasim.population.variability import Omega, omega_matrix, with_assumed_iiv
 from ketasim.regimens import parse_regimen
 from ketasim.types import FloatArray
@@ -74,6 +75,13 @@ class ResolvedArm:
     pd_plans: Mapping[int, PDPlan] = field(default_factory=dict)
     response_plans: Mapping[int, ResponsePlan] = field(default_factory=dict)
     pd_sites: tuple[tuple[str, float, str], ...] = ()
+    changes: ArmChanges = field(default_factory=ArmChanges)
+
+    @property
+    def segmented(self) -> bool:
+        """Whether the arm's systems change with time or start at steady state (IOV,
+        covariate changes, steady state: :mod:`ketasim.population.segments`)."""
+        return bool(self.model.iov) or self.changes.any
 
     @property
     def variability(self) -> str:
@@ -94,6 +102,32 @@ def _output_names(model: ModelSpec) -> tuple[str, ...]:
     names = [f"{a.name}_plasma" for a in model.analytes]
     names += [f"{e.analyte}_effect" for e in model.effect_sites]
     return tuple(names)
+
+
+def arm_changes(arm: Arm, model: ModelSpec, where: str) -> ArmChanges:
+    """The arm's covariate changes and steady state, checked; errors name the field."""
+    known = {"WT", "AGE", "HT", "FEMALE", *model.covariate_defaults}
+    steps: list[CovariateStep] = []
+    for j, change in enumerate(arm.covariate_changes):
+        here = f"{where}.covariate_changes[{j}]"
+        at = parse_duration_min(change.at, field=f"{here}.at")
+        if steps and at <= steps[-1].at_min:
+            raise InputError(
+                f"{here}.at",
+                f"{change.at!r} ({at:g} min) must come after the change before it "
+                f"({steps[-1].at_min:g} min)",
+            )
+        for key, values in (("set", change.set), ("scale", change.scale)):
+            for name in values:
+                if name not in known:
+                    raise InputError(
+                        f"{here}.{key}.{name}",
+                        f"model {model.id} has no covariate {name!r}; it has "
+                        f"{', '.join(sorted(known))}",
+                    )
+        steps.append(CovariateStep(at, dict(change.set), dict(change.scale)))
+    interval = arm.interval_h * 60.0 if arm.steady_state and arm.interval_h else None
+    return ArmChanges(tuple(steps), interval, where)
 
 
 def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
@@ -161,6 +195,13 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
                     f"{', '.join(names)}",
                 )
         names = (*names, *sites)
+        changes = arm_changes(arm, model, where)
+        if changes.any and response_plans:
+            raise InputError(
+                f"{where}.steady_state" if arm.steady_state else f"{where}.covariate_changes",
+                "antidepressant endpoints (response_rate, remission_rate, relapse_rate) do "
+                "not follow steady state or covariate changes; use them in another arm",
+            )
         arms.append(
             ResolvedArm(
                 i,
@@ -172,6 +213,7 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
                 pd_plans,
                 response_plans,
                 tuple(sites.values()),
+                changes,
             )
         )
     produced = {n for a in arms for n in a.output_names}

@@ -30,13 +30,14 @@ from ketasim.population.arms import (
 from ketasim.population.batch import BatchInputs, BatchSystem, batch_inputs, batch_system
 from ketasim.population.covariates import sample_covariates
 from ketasim.population.kernel import build_programs, run_group
-from ketasim.population.occasions import occasion_batch, run_group_occasions
+from ketasim.population.occasions import run_group_occasions
 from ketasim.population.pd_endpoints import (
     add_pd_sites,
     antidepressant_outcomes,
     pd_values,
     sample_pd_parameters,
 )
+from ketasim.population.segments import segment_batch
 from ketasim.population.spec import TrialSpec
 from ketasim.population.summaries import ChunkSummary, LogBins, sparse_counts
 from ketasim.population.variability import residual_observations, sample_etas
@@ -110,9 +111,15 @@ def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None) 
     )
     etas = sample_etas(arm.omega, n, stream(spec.seed, 1, task.chunk_index))
     occ = None
-    if arm.model.iov:  # inter-occasion variability: an occasion per dosing day (occasions.py)
-        occ = occasion_batch(
-            arm.model, arm.regimen, cov, etas, stream(spec.seed, 6, task.chunk_index), arm.pd_sites
+    if arm.segmented:  # IOV (an occasion per dosing day), covariate changes, steady state
+        occ = segment_batch(
+            arm.model,
+            arm.regimen,
+            cov,
+            etas,
+            stream(spec.seed, 6, task.chunk_index),
+            arm.pd_sites,
+            arm.changes,
         )
         system, inputs = occ.systems[0], occ.inputs
     else:

@@ -26,9 +26,15 @@
     name = "0.5 mg/kg over 40 min"
     model = "domino"
     regimen = "0.5 mg/kg over 40 min"    # ketasim.regimens grammar; route/over/repeat optional
+    steady_state = true                  # optional (NONMEM SS = 1): the doses of the regimen's
+    interval_h = 24                      # first interval_h hours have been given every
+                                         # interval_h since ever; the regimen then goes on
     [arms.assumed_iiv.k10]               # required when the model publishes no variability
     cv_percent = 30
     source = "ASSUMED: ..."
+    [[arms.covariate_changes]]           # optional, time-varying covariates (NONMEM convention:
+    at = "7d"                            # from this time on); model-file names WT kg, AGE y,
+    scale = { WT = 0.9 }                 # HT cm, FEMALE 0/1, flags; set = { FEMALE = 1 } sets
 
     [[endpoints]]
     name = "cmax_plasma"
@@ -85,13 +91,47 @@ from ketasim.population.covariates import (
 )
 from ketasim.units import parse_duration_min
 
-__all__ = ["Arm", "Endpoint", "Outputs", "TrialSpec", "load_trial_spec", "parse_trial_spec"]
+__all__ = [
+    "Arm",
+    "CovariateChange",
+    "Endpoint",
+    "Outputs",
+    "TrialSpec",
+    "load_trial_spec",
+    "parse_trial_spec",
+]
 
 _MAX_TIMES = 200_000
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class CovariateChange(_Strict):
+    """From ``at`` (after time 0) on, covariates change (NONMEM's convention: the new value
+    holds from that time on). ``set``: covariate -> new value; ``scale``: covariate -> factor on
+    the value in force before. Names as in model files: ``WT`` (kg), ``AGE`` (years), ``HT``
+    (cm), ``FEMALE`` (0/1) and a model's own flags."""
+
+    at: str = Field(min_length=1)
+    set: dict[str, float] = Field(default_factory=dict)
+    scale: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _some(self) -> CovariateChange:
+        if not self.set and not self.scale:
+            raise ValueError("give set (covariate -> value) or scale (covariate -> factor)")
+        both = sorted(set(self.set) & set(self.scale))
+        if both:
+            raise ValueError(f"{both[0]} is both set and scaled; give one")
+        for name, factor in self.scale.items():
+            if not (np.isfinite(factor) and factor > 0):
+                raise ValueError(f"scale of {name} is {factor!r}; must be a number > 0")
+        for name, value in self.set.items():
+            if not np.isfinite(value):
+                raise ValueError(f"set {name} = {value!r} is not a finite number")
+        return self
 
 
 class Arm(_Strict):
@@ -105,6 +145,17 @@ class Arm(_Strict):
     repeat: str | None = None
     assumed_iiv: dict[str, IIV] = Field(default_factory=dict)
     placebo: bool = False  # the same sessions without drug (no exposure; antidepressant arms)
+    steady_state: bool = False  # NONMEM SS = 1 on the regimen's first dosing interval
+    interval_h: float | None = Field(default=None, gt=0, le=24 * 365)  # II of the steady state
+    covariate_changes: list[CovariateChange] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _steady(self) -> Arm:
+        if self.steady_state and self.interval_h is None:
+            raise ValueError("steady_state = true needs interval_h (the dosing interval, h)")
+        if self.interval_h is not None and not self.steady_state:
+            raise ValueError("interval_h is the steady state's interval; set steady_state = true")
+        return self
 
 
 class Outputs(_Strict):

@@ -1,0 +1,184 @@
+"""Trial arms whose patients' systems change at known times, and arms at steady state.
+
+A patient's system changes at
+
+- the start of each occasion of a model with ``[iov]`` entries (one occasion per dosing day,
+  :func:`ketasim.pk.occasions.dose_day_starts`; a new kappa per occasion and IOV parameter);
+- each of the arm's ``covariate_changes`` (NONMEM's convention: a value holds from its time on;
+  ``set`` gives a covariate a value, ``scale`` multiplies the value in force before).
+
+Between two such times (a *segment*) the system is linear with constant rate matrix; the state
+(amounts, effect-site concentrations) is carried across a boundary exactly, and each dose takes
+the bioavailability, lag, duration and (mg/kg) weight of the segment in which it is given, as
+:func:`ketasim.pk.piecewise.solve_piecewise` does for one patient.
+
+The kernel reads every output through one output matrix ``C``. When a segment's volumes differ
+(a weight change, IOV on a volume), its output rows are ``C_j = C_0 S_j`` with ``S_j`` a diagonal
+scaling per patient (an output reads its own compartment), and the kernel runs on ``z = S_j x``:
+rate matrix ``S_j K_j S_j^-1``, inputs ``S_j u``, and at a boundary the jump ``S_(j+1) / S_j``
+(applied at the end of the step that reaches it; :func:`ketasim.population.occasions.
+run_group_occasions`).
+
+Steady state (``arms[].steady_state`` with ``interval_h``, NONMEM SS = 1): the doses of the
+regimen given in its first interval (from its first dose ``t0`` to ``t0 + II``) have been given
+every II since ever; at ``t0`` the state is that steady state (with the system of the segment in
+force at ``t0``), and the inputs of earlier intervals still running after ``t0`` continue
+(:func:`ketasim.pk.steady_state.steady_state_batch`). The regimen then goes on as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ketasim.catalogue.schema import ModelSpec
+from ketasim.errors import InputError
+from ketasim.pk import Regimen
+from ketasim.pk.events import Dose, InputEvent
+from ketasim.pk.occasions import dose_day_starts, occasion_index
+from ketasim.pk.steady_state import steady_state_batch
+from ketasim.pk.variability import sample_occasion_etas
+from ketasim.population.batch import BatchInputs, BatchSystem, batch_inputs, batch_system
+from ketasim.population.occasions import OccasionBatch
+from ketasim.population.pd_endpoints import add_pd_sites
+from ketasim.types import FloatArray
+
+__all__ = ["ArmChanges", "CovariateStep", "segment_batch"]
+
+
+@dataclass(frozen=True)
+class CovariateStep:
+    """From ``at_min`` on: covariates ``set`` to values and ``scale``d by factors."""
+
+    at_min: float
+    set: Mapping[str, float]
+    scale: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class ArmChanges:
+    """What makes an arm's systems change with time: covariate steps (ascending) and the
+    steady state's interval (min; None without steady state). ``field`` names the arm."""
+
+    steps: tuple[CovariateStep, ...] = ()
+    interval_min: float | None = None
+    field: str = "arms"
+
+    @property
+    def any(self) -> bool:
+        """Whether there is anything to do beyond a plain arm."""
+        return bool(self.steps) or self.interval_min is not None
+
+
+def _covariates_at(
+    base: Mapping[str, FloatArray], changes: ArmChanges, t: float
+) -> dict[str, FloatArray]:
+    field = changes.field
+    cov = {k: np.asarray(v, dtype=np.float64) for k, v in base.items()}
+    n = next(iter(cov.values())).shape[0]
+    for step in changes.steps:
+        if step.at_min > t:
+            break
+        for name, value in step.set.items():
+            cov[name] = np.full(n, float(value))
+        for name, factor in step.scale.items():
+            if name not in cov:
+                raise InputError(
+                    f"{field}.covariate_changes",
+                    f"scale of {name}: the population gives no {name} to scale; use set",
+                )
+            cov[name] = cov[name] * float(factor)
+    return cov
+
+
+def _scaling(C0: FloatArray, C: FloatArray, model_id: str, field: str) -> FloatArray:
+    """``S`` (P, n) with ``C = C0 S`` (columns scaled), or an error naming ``field``."""
+    P, _, n = C0.shape
+    S = np.ones((P, n))
+    read = C0 != 0.0
+    for k in range(n):
+        rows = np.flatnonzero(np.any(read[:, :, k], axis=0))
+        if rows.size:
+            S[:, k] = C[:, rows[0], k] / C0[:, rows[0], k]
+    if not np.allclose(C, C0 * S[:, None, :], rtol=1e-12, atol=0.0) or not np.all(S > 0):
+        raise InputError(
+            field,
+            f"model {model_id}: an output reads compartments whose volumes change in different "
+            "ways at a covariate change or occasion; not supported in trials",
+        )
+    return S
+
+
+def segment_batch(
+    model: ModelSpec,
+    regimen: Regimen,
+    covariates: Mapping[str, FloatArray],
+    etas: Mapping[str, FloatArray],
+    rng: np.random.Generator,
+    pd_sites: tuple[tuple[str, float, str], ...] = (),
+    changes: ArmChanges | None = None,
+) -> OccasionBatch:
+    """Systems, scalings and inputs of P patients on each segment (see the module notes)."""
+    changes = changes or ArmChanges()
+    doses = list(regimen)
+    n = int(np.asarray(covariates["WT"]).shape[0])
+    occ_starts = dose_day_starts(d.time_min for d in doses) if model.iov else []
+    kappas = sample_occasion_etas(model, n, len(occ_starts), rng)
+    # segment 0 holds from the beginning (before the first occasion, as in occasion_index)
+    starts = [-np.inf, *sorted({*occ_starts[1:], *(s.at_min for s in changes.steps)})]
+    systems: list[BatchSystem] = []
+    occ_of = occasion_index(occ_starts, np.asarray(starts)) if occ_starts else None
+    for j, start in enumerate(starts):
+        k = int(occ_of[j]) if occ_of is not None else 0
+        cov = _covariates_at(covariates, changes, start)
+        kap = {name: v[:, k] for name, v in kappas.items()}
+        system = batch_system(model, cov, etas, kap)
+        systems.append(add_pd_sites(system, pd_sites))
+    scales = [_scaling(systems[0].C, s.C, model.id, changes.field) for s in systems]
+    if all(np.all(S == 1.0) for S in scales):
+        scales = []
+    which = occasion_index(starts, np.array([d.time_min for d in doses]))
+    events: list[InputEvent] = []
+    for j, start in enumerate(starts):
+        mine = tuple(d for d, w in zip(doses, which, strict=True) if w == j)
+        weight = _covariates_at(covariates, changes, start)["WT"]
+        events += batch_inputs(model, systems[j], Regimen(mine), weight).events
+        if j:  # a breakpoint at the segment's start, whatever the doses' lag times
+            at = np.full(n, start)
+            events.append(InputEvent(0, at, at.copy(), np.zeros(n)))
+    if changes.interval_min is not None and doses:
+        events += _steady_state_events(model, doses, covariates, systems, starts, changes)
+    return OccasionBatch(
+        tuple(systems), tuple(starts), BatchInputs(tuple(events)), kappas, tuple(scales)
+    )
+
+
+def _steady_state_events(
+    model: ModelSpec,
+    doses: Sequence[Dose],
+    covariates: Mapping[str, FloatArray],
+    systems: Sequence[BatchSystem],
+    starts: Sequence[float],
+    changes: ArmChanges,
+) -> list[InputEvent]:
+    """The steady state at the first dose as one amount per state, and the inputs of earlier
+    intervals still running after it."""
+    ii = float(changes.interval_min or 0.0)
+    t0 = min(d.time_min for d in doses)
+    unit = Regimen(tuple(d for d in doses if d.time_min < t0 + ii))
+    j = int(occasion_index(starts, np.array([t0]))[0])
+    weight = _covariates_at(covariates, changes, starts[j])["WT"]
+    unit_events = batch_inputs(model, systems[j], unit, weight).events
+    x_ss, tails = steady_state_batch(
+        systems[j].K, unit_events, time_min=t0, ii_min=ii, field=f"{changes.field}.interval_h"
+    )
+    n = x_ss.shape[0]
+    at = np.full(n, t0)
+    amounts = [
+        InputEvent(i, at.copy(), at.copy(), x_ss[:, i])
+        for i in range(x_ss.shape[1])
+        if np.any(x_ss[:, i] != 0.0)
+    ]
+    return [*amounts, *tails]

@@ -1,0 +1,142 @@
+"""Covariates that change during a trial arm (``arms[].covariate_changes``).
+
+Reference: a two-segment solution built by hand for each kept patient: the patient's rate matrix
+before and after the change (their etas, 70 kg then 56 kg), the state propagated by the matrix
+exponential of the augmented system over each piece of constant input, carried across the
+change; concentrations read with each segment's own volumes. A mg/kg dose after the change uses
+the new weight.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy.linalg import expm
+
+from ketasim.catalogue import resolve_model
+from ketasim.errors import InputError
+from ketasim.patient import Patient
+from ketasim.pk import build_system
+from ketasim.population import kernel, parse_trial_spec, run_trial
+
+CHANGE_MIN = 360.0  # 6 h, during the 8-h infusion
+INFUSION_MIN = 480.0
+BOLUS_MIN = 720.0
+COLUMNS = ("ketamine_plasma", "norketamine_plasma")
+
+
+def _spec(change: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": "weight change",
+        "n": 10,
+        "seed": 11,
+        "chunk_size": 10,
+        "population": {"kind": "fixed", "weight_kg": 70, "age_years": 40},
+        "outputs": {"until": "24h", "every": "30min"},
+        "arms": [
+            {
+                "name": "changing",
+                "model": "otto-2021",
+                "regimen": "0.5 mg/kg over 8h; 1 mg/kg at 12h",
+                "covariate_changes": [{"at": "6h", **change}],
+            }
+        ],
+    }
+
+
+def _step(K: np.ndarray, x: np.ndarray, u: np.ndarray, h: float) -> np.ndarray:
+    n = K.shape[0]
+    A = np.zeros((n + 1, n + 1))
+    A[:n, :n] = K
+    A[:n, n] = u
+    return (expm(A * h) @ np.append(x, 1.0))[:n]
+
+
+def _reference(etas: dict[str, float], times: np.ndarray) -> np.ndarray:
+    model = resolve_model("otto-2021")
+    before = build_system(model, Patient(70.0, 40.0), etas=etas)
+    after = build_system(model, Patient(56.0, 40.0), etas=etas)
+    central = before.state_index("central")
+    rate = 0.5 * 70.0 / INFUSION_MIN  # mg/min, dosed with the weight at the dose (70 kg)
+    # pieces of constant system and input: (start, end, system, input mg/min)
+    pieces = [
+        (0.0, CHANGE_MIN, before, rate),
+        (CHANGE_MIN, INFUSION_MIN, after, rate),
+        (INFUSION_MIN, BOLUS_MIN, after, 0.0),
+        (BOLUS_MIN, np.inf, after, 0.0),
+    ]
+    out = np.zeros((times.size, len(COLUMNS)))
+    x = np.zeros(before.K.shape[0])
+    for start, end, system, r in pieces:
+        if start == BOLUS_MIN:
+            x[central] += 1.0 * 56.0  # 1 mg/kg with the weight after the change
+        u = np.zeros_like(x)
+        u[central] = r
+        C = system.output_matrix() * 1000.0
+        names = [o.name for o in system.outputs]
+        for i, t in enumerate(times):
+            if start <= t < end:
+                y = C @ _step(system.K, x, u, t - start)
+                out[i] = [y[names.index(c)] for c in COLUMNS]
+        if np.isfinite(end):
+            x = _step(system.K, x, u, end - start)
+    return out
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("change", [{"scale": {"WT": 0.8}}, {"set": {"WT": 56}}])
+def test_weight_change_matches_a_hand_built_two_segment_solution(
+    change: dict[str, Any], compiled: bool
+) -> None:
+    if compiled and not kernel.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    result = run_trial(parse_trial_spec(_spec(change)), individuals=3, compiled=compiled)
+    prof, params = result.individuals, result.individual_parameters
+    assert prof is not None and params is not None
+    model = resolve_model("otto-2021")
+    for pid in range(3):
+        row = params[params["id"] == pid].iloc[0]
+        etas = {n: float(row[f"eta_{n}"]) for n in model.iiv}
+        mine = prof[prof["id"] == pid]
+        times = mine["time_min"].to_numpy()
+        want = _reference(etas, times)
+        got = np.column_stack([mine[f"{c}_ng_per_ml"].to_numpy() for c in COLUMNS])
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.max(want))
+        # the change matters: at the change the concentration jumps by the volume ratio
+        at = int(np.flatnonzero(times == CHANGE_MIN)[0])
+        assert got[at, 0] / got[at - 1, 0] > 1.1
+
+
+def test_no_change_before_it_happens() -> None:
+    plain = _spec({"scale": {"WT": 0.8}})
+    plain["arms"][0].pop("covariate_changes")
+    a = run_trial(parse_trial_spec(_spec({"scale": {"WT": 0.8}})), individuals=2, compiled=False)
+    b = run_trial(parse_trial_spec(plain), individuals=2, compiled=False)
+    assert a.individuals is not None and b.individuals is not None
+    early = a.individuals["time_min"] < CHANGE_MIN
+    col = "ketamine_plasma_ng_per_ml"
+    np.testing.assert_allclose(
+        a.individuals[col][early], b.individuals[col][early], rtol=1e-12, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ([{"at": "6h", "set": {"XYZ": 1}}], "arms[0].covariate_changes[0].set.XYZ"),
+        (
+            [{"at": "6h", "scale": {"WT": 0.9}}, {"at": "2h", "scale": {"WT": 0.9}}],
+            "arms[0].covariate_changes[1].at",
+        ),
+        ([{"at": "6h"}], "arms[0].covariate_changes[0]"),
+        ([{"at": "6h", "scale": {"WT": -1}}], "arms[0].covariate_changes[0]"),
+    ],
+)
+def test_bad_covariate_changes_are_named(changes: list[dict[str, Any]], field: str) -> None:
+    spec = _spec({"scale": {"WT": 0.8}})
+    spec["arms"][0]["covariate_changes"] = changes
+    with pytest.raises(InputError) as info:
+        run_trial(parse_trial_spec(spec), compiled=False)
+    assert info.value.field == field
