@@ -14,6 +14,7 @@ from ketasim.patient import Patient
 from ketasim.pk import SimulationResult, SystemInputs, build_system, simulate
 from ketasim.pk.piecewise import Segment, solve_piecewise
 from ketasim.pk.simulate import check_validity, refuse_extrapolation
+from ketasim.pk.time_varying import TimeSegment, solve_time_varying
 from ketasim.types import FloatArray
 
 __all__ = ["simulate_individual"]
@@ -31,8 +32,9 @@ def simulate_individual(
 
     ``patient_of`` makes the patient from an individual's covariates. With covariates that
     change during the table (``Individual.covariate_changes``), each part is solved with its
-    own system, the state carried across (:func:`ketasim.pk.piecewise.solve_piecewise`); the
-    result's patient is the first part's.
+    own system, the state carried across (:func:`ketasim.pk.piecewise.solve_piecewise`; a model
+    with time-varying parameters on the checked ODE path of :mod:`ketasim.pk.time_varying`,
+    segment by segment); the result's patient is the first part's.
     """
     compartments = [c.name for c in model.compartments]
     if not individual.covariate_changes:
@@ -46,9 +48,11 @@ def simulate_individual(
             times_min=times_min,
             extra_inputs=inputs,
             allow_extrapolation=allow_extrapolation,
-            system=system,
+            # a time-varying model is solved on its ODE path, which builds its own systems
+            system=None if model.time_varying else system,
         )
     segments: list[Segment] = []
+    timed: list[TimeSegment] = []
     inputs = SystemInputs()
     findings: list[Finding] = []
     first: Patient | None = None
@@ -61,11 +65,16 @@ def simulate_individual(
         system = build_system(model, patient)
         inputs = inputs + individual_inputs(system, part, compartments=compartments)
         segments.append(Segment(start, system.K, system.output_matrix() * 1000.0))
+        timed.append(TimeSegment(start, patient))
         if first is None:
             first, names = patient, tuple(o.name for o in system.outputs)
     assert first is not None
     times = np.asarray(times_min, dtype=np.float64)
-    conc = np.asfortranarray(solve_piecewise(segments, inputs, times))
+    if model.time_varying:  # K changes with time after the first dose too: the ODE path
+        mg_per_l = solve_time_varying(model, first, inputs, times, segments=timed)
+        conc = np.asfortranarray(mg_per_l * 1000.0)
+    else:
+        conc = np.asfortranarray(solve_piecewise(segments, inputs, times))
     typical = simulate(
         model, first, None, times_min=times[:1], extra_inputs=inputs, allow_extrapolation=True
     )

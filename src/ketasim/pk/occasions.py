@@ -35,6 +35,7 @@ __all__ = [
     "Occasion",
     "dose_day_starts",
     "occasion_index",
+    "occasion_inputs",
     "occasion_systems",
     "solve_occasions",
 ]
@@ -113,18 +114,45 @@ def solve_occasions(
     """
     occ = _checked(occasions)
     systems = occasion_systems(model, patient, occ, etas=etas)
-    starts = [o.start_min for o in occ]
-    inputs = SystemInputs() if extra_inputs is None else extra_inputs
-    which = occasion_index(starts, np.array([d.time_min for d in doses]))
-    for k, sys_ in enumerate(systems):
-        mine = [d for d, w in zip(doses, which, strict=True) if w == k]
-        if mine:
-            inputs = inputs + resolve_inputs(sys_, mine, patient.weight_kg)
-    if not inputs.boluses and not inputs.infusions:
-        raise InputError("regimen", "no dose reaches the model (all doses have zero amount)")
+    inputs = _resolved(patient, doses, occ, systems, extra_inputs)
     segments = [
         Segment(-np.inf if k == 0 else o.start_min, s.K, s.output_matrix() * 1000.0)
         for k, (o, s) in enumerate(zip(occ, systems, strict=True))
     ]
     times = np.asarray(times_min, dtype=np.float64)
     return solve_piecewise(segments, inputs, times), systems[0]
+
+
+def _resolved(
+    patient: Patient,
+    doses: Sequence[Dose],
+    occ: Sequence[Occasion],
+    systems: Sequence[LinearSystem],
+    extra_inputs: SystemInputs | None,
+) -> SystemInputs:
+    """Each dose resolved with the system of the occasion in which it is given."""
+    inputs = SystemInputs() if extra_inputs is None else extra_inputs
+    which = occasion_index([o.start_min for o in occ], np.array([d.time_min for d in doses]))
+    for k, sys_ in enumerate(systems):
+        mine = [d for d, w in zip(doses, which, strict=True) if w == k]
+        if mine:
+            inputs = inputs + resolve_inputs(sys_, mine, patient.weight_kg)
+    if not inputs.boluses and not inputs.infusions:
+        raise InputError("regimen", "no dose reaches the model (all doses have zero amount)")
+    return inputs
+
+
+def occasion_inputs(
+    model: ModelSpec,
+    patient: Patient,
+    doses: Sequence[Dose],
+    occasions: Sequence[Occasion],
+    *,
+    etas: Mapping[str, float] | None = None,
+    extra_inputs: SystemInputs | None = None,
+) -> tuple[SystemInputs, LinearSystem]:
+    """The inputs of ``doses``, each resolved on its occasion (bioavailability, lag, duration),
+    plus ``extra_inputs``; and the first occasion's system."""
+    occ = _checked(occasions)
+    systems = occasion_systems(model, patient, occ, etas=etas)
+    return _resolved(patient, doses, occ, systems, extra_inputs), systems[0]

@@ -284,13 +284,33 @@ def _simulate_occasions(
         )
     if return_states:
         raise InputError("return_states", "states are not returned with occasions")
-    if model.time_varying:
-        raise InputError(
-            "occasions",
-            f"model {model.id} has time-varying parameters; occasions are not supported with them",
-        )
     times = np.asarray(times_min, dtype=float)
     doses = list(regimen) if regimen is not None else []
+    if model.time_varying:
+        from ketasim.pk.occasions import occasion_inputs
+        from ketasim.pk.time_varying import TimeSegment, solve_time_varying
+
+        inputs, first_system = occasion_inputs(
+            model, patient, doses, occasions, etas=etas, extra_inputs=extra_inputs
+        )
+        segments = [
+            TimeSegment(-np.inf if k == 0 else o.start_min, patient, o.kappas)
+            for k, o in enumerate(occasions)
+        ]
+        mg_per_l = solve_time_varying(model, patient, inputs, times, etas=etas, segments=segments)
+        return _outputs_result(
+            model,
+            patient,
+            regimen,
+            times,
+            mg_per_l * 1000.0,
+            first_system,
+            findings,
+            time_varying="scipy Radau ODE path, relative tolerance 1e-10",
+            occasions=f"{len(occasions)} occasion(s) at "
+            + ", ".join(f"{o.start_min:g}" for o in occasions)
+            + " min",
+        )
     conc, first = solve_occasions(
         model, patient, doses, occasions, times, etas=etas, extra_inputs=extra_inputs
     )

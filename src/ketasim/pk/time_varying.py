@@ -8,11 +8,19 @@ affine in time, as for a clearance linear in time, it is evaluated as ``K0 + t K
 third point). Boluses and resets apply at their time and concentrations at a bolus time include
 it, as in the exact engine. Agreement with an independently written ODE is tested to 1e-6
 (``tests/pk/test_time_varying.py``).
+
+Combined with changes at known times (:class:`TimeSegment`): inter-occasion variability (each
+occasion's kappas, :mod:`ketasim.pk.occasions`) and covariates that change in an event table.
+Each segment has its own ``K(t)`` and output rows; a segment's start is a breakpoint of the
+integration and the state (amounts) is carried across it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import bisect
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,20 +33,25 @@ from ketasim.pk.events import SystemInputs
 from ketasim.pk.system import assemble_rate_matrices, individual_parameters
 from ketasim.types import FloatArray
 
-__all__ = ["RTOL", "rate_matrix_of_time", "solve_time_varying"]
+__all__ = ["RTOL", "TimeSegment", "rate_matrix_of_time", "solve_time_varying"]
 
 RTOL = 1e-10
 
 
 def rate_matrix_of_time(
-    model: ModelSpec, patient: Patient, *, etas: Mapping[str, float] | None = None
+    model: ModelSpec,
+    patient: Patient,
+    *,
+    etas: Mapping[str, float] | None = None,
+    kappas: Mapping[str, float] | None = None,
 ) -> tuple[Callable[[float], FloatArray], FloatArray]:
-    """``K(tafd_min)`` and the (constant) output rows (mg/L) of one patient."""
+    """``K(tafd_min)`` and the (constant) output rows (mg/L) of one patient (on an occasion
+    with inter-occasion effects ``kappas``)."""
 
     def mats(tafd: float) -> tuple[FloatArray, FloatArray]:
         cov: dict[str, Any] = dict(patient.covariates())
         cov["TAFD_MIN"] = float(tafd)
-        got = assemble_rate_matrices(model, individual_parameters(model, cov, etas), 1)
+        got = assemble_rate_matrices(model, individual_parameters(model, cov, etas, kappas), 1)
         return got.K[0], got.rows[0]
 
     K0, C0 = mats(0.0)
@@ -51,6 +64,16 @@ def rate_matrix_of_time(
     return (lambda t: mats(max(t, 0.0))[0]), C0
 
 
+@dataclass(frozen=True)
+class TimeSegment:
+    """From ``start_min`` on (until the next segment): the patient's covariates and the
+    occasion's inter-occasion effects (``kappas``)."""
+
+    start_min: float
+    patient: Patient
+    kappas: Mapping[str, float] = field(default_factory=dict)
+
+
 def solve_time_varying(
     model: ModelSpec,
     patient: Patient,
@@ -58,22 +81,34 @@ def solve_time_varying(
     times_min: FloatArray,
     *,
     etas: Mapping[str, float] | None = None,
+    segments: Sequence[TimeSegment] = (),
 ) -> FloatArray:
-    """Concentrations (mg/L) of every output at ``times_min`` (ascending)."""
+    """Concentrations (mg/L) of every output at ``times_min`` (ascending).
+
+    ``segments`` (ascending starts; the first holds from the beginning): covariates or
+    occasions that change at known times (an event table's covariate changes, IOV occasions).
+    ``K`` then depends on the segment and on the time after the first dose; the state is
+    carried across a segment's start and concentrations are read with the segment's volumes.
+    """
     times = np.asarray(times_min, dtype=np.float64)
     starts = [b.time_min for b in inputs.boluses] + [i.start_min for i in inputs.infusions]
     if not starts:
         raise InputError("regimen", "no dose reaches the model")
     first = min(starts)
-    K_of, C = rate_matrix_of_time(model, patient, etas=etas)
-    n = C.shape[1]
-    out = np.empty((times.size, C.shape[0]))
+    parts = list(segments) or [TimeSegment(-np.inf, patient)]
+    seg_starts = [p.start_min for p in parts]
+    if any(b <= a for a, b in itertools.pairwise(seg_starts)):
+        raise InputError("segments", f"segment starts must increase strictly (min): {seg_starts}")
+    mats = [rate_matrix_of_time(model, p.patient, etas=etas, kappas=p.kappas) for p in parts]
+    n = mats[0][1].shape[1]
+    out = np.empty((times.size, mats[0][1].shape[0]))
     events = inputs.event_times()
     t0 = min([float(times[0]), *events])
-    breaks = sorted({t0, *events})
+    breaks = sorted({t0, *events, *(s for s in seg_starts[1:] if s > t0)})
     x = np.zeros(n)
     for k, a in enumerate(breaks):
         b = breaks[k + 1] if k + 1 < len(breaks) else max(float(times[-1]), a)
+        K_of, C = mats[max(0, bisect.bisect_right(seg_starts, a) - 1)]
         if any(r.time_min == a for r in inputs.resets):
             x[:] = 0.0
         for bolus in inputs.boluses:
@@ -89,10 +124,15 @@ def solve_time_varying(
             out[sel] = x @ C.T
             continue
 
-        def rhs(t: float, y: FloatArray, u: FloatArray = u) -> FloatArray:
+        def rhs(
+            t: float,
+            y: FloatArray,
+            u: FloatArray = u,
+            K_of: Callable[[float], FloatArray] = K_of,
+        ) -> FloatArray:
             return np.asarray(K_of(t - first) @ y + u, dtype=np.float64)
 
-        def jac(t: float, y: FloatArray) -> FloatArray:
+        def jac(t: float, y: FloatArray, K_of: Callable[[float], FloatArray] = K_of) -> FloatArray:
             return K_of(t - first)
 
         sol = solve_ivp(
