@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ketasim.errors import InputError
@@ -48,6 +49,19 @@ def _spec(regimen: str, **arm: Any) -> dict[str, Any]:
     }
 
 
+def _assert_ss_is_last_interval(prof: pd.DataFrame, patients: int, per_interval: int) -> None:
+    """Each patient's first interval in the SS arm equals the interval after the 40th dose of
+    the repeated arm, to 1e-9."""
+    for pid in range(patients):
+        ss = prof[(prof["arm"] == "ss") & (prof["id"] == pid)]
+        rep = prof[(prof["arm"] == "repeated") & (prof["id"] == pid)]
+        for col in COLUMNS:
+            got = ss[col].to_numpy()[: per_interval + 1]
+            want = rep[col].to_numpy()[(N_REPEAT - 1) * per_interval : N_REPEAT * per_interval + 1]
+            assert np.max(want) > 1.0
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.max(want))
+
+
 @pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize(
     "regimen",
@@ -63,15 +77,7 @@ def test_ss_arm_equals_the_dose_repeated_40_times(regimen: str, compiled: bool) 
     result = run_trial(parse_trial_spec(_spec(regimen)), individuals=4, compiled=compiled)
     prof = result.individuals
     assert prof is not None
-    per_interval = II_H * 60 // EVERY_MIN
-    for pid in range(4):
-        ss = prof[(prof["arm"] == "ss") & (prof["id"] == pid)]
-        rep = prof[(prof["arm"] == "repeated") & (prof["id"] == pid)]
-        for col in COLUMNS:
-            got = ss[col].to_numpy()[: per_interval + 1]
-            want = rep[col].to_numpy()[(N_REPEAT - 1) * per_interval : N_REPEAT * per_interval + 1]
-            assert np.max(want) > 1.0
-            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.max(want))
+    _assert_ss_is_last_interval(prof, 4, II_H * 60 // EVERY_MIN)
     # patients differ (etas): the comparison is per patient, not of one typical profile
     first = prof[(prof["arm"] == "ss") & (prof["id"] == 0)][COLUMNS[0]].to_numpy()
     second = prof[(prof["arm"] == "ss") & (prof["id"] == 1)][COLUMNS[0]].to_numpy()
@@ -88,14 +94,7 @@ def test_ss_unit_is_every_dose_of_the_first_interval() -> None:
     spec["outputs"]["until"] = f"{24 * N_REPEAT}h"
     prof = run_trial(parse_trial_spec(spec), individuals=2, compiled=False).individuals
     assert prof is not None
-    per_day = 24 * 60 // EVERY_MIN
-    for pid in range(2):
-        ss = prof[(prof["arm"] == "ss") & (prof["id"] == pid)]
-        rep = prof[(prof["arm"] == "repeated") & (prof["id"] == pid)]
-        for col in COLUMNS:
-            got = ss[col].to_numpy()[: per_day + 1]
-            want = rep[col].to_numpy()[(N_REPEAT - 1) * per_day : N_REPEAT * per_day + 1]
-            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.max(want))
+    _assert_ss_is_last_interval(prof, 2, 24 * 60 // EVERY_MIN)
 
 
 @pytest.mark.parametrize(

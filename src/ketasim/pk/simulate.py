@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SimulationResult", "check_validity", "refuse_extrapolation", "simulate"]
 
+TIME_VARYING_PATH = "scipy Radau ODE path, relative tolerance 1e-10"
+
 _COVARIATE_FIELDS = {
     "weight_kg": ("weight", "kg"),
     "age_years": ("age", "years"),
@@ -227,7 +229,7 @@ def simulate(
             mg_per_l * 1000.0,
             sys_,
             findings,
-            time_varying="scipy Radau ODE path, relative tolerance 1e-10",
+            time_varying=TIME_VARYING_PATH,
         )
     if prepared is not None:
         solver, project = prepared.solver, prepared.project_ng_per_ml
@@ -286,46 +288,31 @@ def _simulate_occasions(
         raise InputError("return_states", "states are not returned with occasions")
     times = np.asarray(times_min, dtype=float)
     doses = list(regimen) if regimen is not None else []
-    if model.time_varying:
+    how = {
+        "occasions": f"{len(occasions)} occasion(s) at "
+        + ", ".join(f"{o.start_min:g}" for o in occasions)
+        + " min"
+    }
+    if model.time_varying:  # K(t) on each occasion: the checked ODE path, by segments
         from ketasim.pk.occasions import occasion_inputs
         from ketasim.pk.time_varying import TimeSegment, solve_time_varying
 
-        inputs, first_system = occasion_inputs(
+        inputs, first = occasion_inputs(
             model, patient, doses, occasions, etas=etas, extra_inputs=extra_inputs
         )
         segments = [
             TimeSegment(-np.inf if k == 0 else o.start_min, patient, o.kappas)
             for k, o in enumerate(occasions)
         ]
-        mg_per_l = solve_time_varying(model, patient, inputs, times, etas=etas, segments=segments)
-        return _outputs_result(
-            model,
-            patient,
-            regimen,
-            times,
-            mg_per_l * 1000.0,
-            first_system,
-            findings,
-            time_varying="scipy Radau ODE path, relative tolerance 1e-10",
-            occasions=f"{len(occasions)} occasion(s) at "
-            + ", ".join(f"{o.start_min:g}" for o in occasions)
-            + " min",
+        conc = 1000.0 * solve_time_varying(
+            model, patient, inputs, times, etas=etas, segments=segments
         )
-    conc, first = solve_occasions(
-        model, patient, doses, occasions, times, etas=etas, extra_inputs=extra_inputs
-    )
-    return _outputs_result(
-        model,
-        patient,
-        regimen,
-        times,
-        conc,
-        first,
-        findings,
-        occasions=f"{len(occasions)} occasion(s) at "
-        + ", ".join(f"{o.start_min:g}" for o in occasions)
-        + " min",
-    )
+        how["time_varying"] = TIME_VARYING_PATH
+    else:
+        conc, first = solve_occasions(
+            model, patient, doses, occasions, times, etas=etas, extra_inputs=extra_inputs
+        )
+    return _outputs_result(model, patient, regimen, times, conc, first, findings, **how)
 
 
 def _outputs_result(
