@@ -30,7 +30,7 @@ from ketasim.population.programs import (
     ENDPOINT_TIME_ABOVE,
     EndpointPlan,
 )
-from ketasim.population.segments import ArmChanges, CovariateStep
+from ketasim.population.segments import ArmChanges, CovariateStep, tafd_segment_min
 from ketasim.population.spec import Arm, TrialSpec
 from ketasim.population.variability import Omega, omega_matrix, with_assumed_iiv
 from ketasim.regimens import parse_regimen
@@ -104,7 +104,9 @@ def _output_names(model: ModelSpec) -> tuple[str, ...]:
     return tuple(names)
 
 
-def arm_changes(arm: Arm, model: ModelSpec, where: str) -> ArmChanges:
+def arm_changes(
+    arm: Arm, model: ModelSpec, where: str, regimen: Regimen, until_min: float
+) -> ArmChanges:
     """The arm's covariate changes and steady state, checked; errors name the field."""
     known = {"WT", "AGE", "HT", "FEMALE", *model.covariate_defaults}
     steps: list[CovariateStep] = []
@@ -127,7 +129,10 @@ def arm_changes(arm: Arm, model: ModelSpec, where: str) -> ArmChanges:
                     )
         steps.append(CovariateStep(at, dict(change.set), dict(change.scale)))
     interval = arm.interval_h * 60.0 if arm.steady_state and arm.interval_h else None
-    return ArmChanges(tuple(steps), interval, where)
+    segment = None
+    if model.time_varying:  # parameters change with the time after the first dose
+        segment = tafd_segment_min(until_min - min(d.time_min for d in regimen))
+    return ArmChanges(tuple(steps), interval, where, segment, until_min)
 
 
 def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
@@ -195,7 +200,7 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
                     f"{', '.join(names)}",
                 )
         names = (*names, *sites)
-        changes = arm_changes(arm, model, where)
+        changes = arm_changes(arm, model, where, regimen, float(spec.outputs.grid()[-1]))
         if changes.any and response_plans:
             raise InputError(
                 f"{where}.steady_state" if arm.steady_state else f"{where}.covariate_changes",
