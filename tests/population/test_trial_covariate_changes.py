@@ -9,6 +9,7 @@ the new weight.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,12 @@ from scipy.linalg import expm
 from ketasim.catalogue import resolve_model
 from ketasim.errors import InputError
 from ketasim.patient import Patient
-from ketasim.pk import build_system
+from ketasim.pk import build_system, simulate
+from ketasim.pk.occasions import Occasion
 from ketasim.population import kernel, parse_trial_spec, run_trial
+from ketasim.regimens import parse_regimen
 
+DATA = Path(__file__).resolve().parents[2] / "src" / "ketasim" / "catalogue" / "data"
 CHANGE_MIN = 360.0  # 6 h, during the 8-h infusion
 INFUSION_MIN = 480.0
 BOLUS_MIN = 720.0
@@ -140,3 +144,43 @@ def test_bad_covariate_changes_are_named(changes: list[dict[str, Any]], field: s
     with pytest.raises(InputError) as info:
         run_trial(parse_trial_spec(spec), compiled=False)
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_iov_on_the_observed_volume_matches_simulate_with_occasions(
+    tmp_path: Path, compiled: bool
+) -> None:
+    # refused in trials before (one output matrix); now run on the scaled state
+    if compiled and not kernel.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    text = (DATA / "otto-2021.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "otto-2021"', 'id = "otto-2021-iov-test"')
+    text += '\n[iov.V1_70]\nomega_sq = 0.2\nsource = "test only: not a published value"\n'
+    path = tmp_path / "otto-iov.toml"
+    path.write_text(text, encoding="utf-8")
+    spec = _spec({"scale": {"WT": 1.0}})
+    arm = spec["arms"][0]
+    arm.pop("covariate_changes")
+    arm.update(model=str(path), regimen="0.5 mg/kg over 40min", repeat="every 24h x 2")
+    spec["outputs"] = {"until": "36h", "every": "30min"}
+    result = run_trial(parse_trial_spec(spec), individuals=3, compiled=compiled)
+    prof, params = result.individuals, result.individual_parameters
+    assert prof is not None and params is not None
+    model = resolve_model(str(path))
+    regimen = parse_regimen("0.5 mg/kg over 40min", repeat="every 24h x 2")
+    for pid in range(3):
+        row = params[params["id"] == pid].iloc[0]
+        etas = {n: float(row[f"eta_{n}"]) for n in model.iiv}
+        occasions = [
+            Occasion(start, {"V1_70": float(row[f"kappa_V1_70_occ{k + 1}"])})
+            for k, start in enumerate((0.0, 1440.0))
+        ]
+        mine = prof[prof["id"] == pid]
+        times = mine["time_min"].to_numpy()
+        ref = simulate(
+            model, Patient(70.0, 40.0), regimen, times_min=times, etas=etas, occasions=occasions
+        )
+        for name in COLUMNS:
+            want = ref.concentrations_ng_per_ml[name]
+            got = mine[f"{name}_ng_per_ml"].to_numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.max(want))
