@@ -7,15 +7,19 @@ the interval after the 40th dose must equal the steady-state arm's first interva
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from ketasim.cli import app
 from ketasim.errors import InputError
 from ketasim.population import kernel, parse_trial_spec, run_trial
 
+ROOT = Path(__file__).resolve().parents[2]
 II_H = 12
 N_REPEAT = 40
 EVERY_MIN = 20
@@ -111,3 +115,19 @@ def test_bad_steady_state_fields_are_named(arm: dict[str, Any], field: str) -> N
     with pytest.raises(InputError) as info:
         parse_trial_spec(spec)
     assert info.value.field == field
+
+
+def test_cli_runs_the_example_with_steady_state_and_a_weight_change(tmp_path: Path) -> None:
+    example = ROOT / "examples" / "trials" / "weekly-maintenance-steady-state.toml"
+    text = example.read_text(encoding="utf-8").replace("n = 10000", "n = 200")
+    text = text.replace("chunk_size = 10000", "chunk_size = 100")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["trial", str(spec), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    ends = pd.read_csv(out / "endpoints.csv")
+    cmax = ends[ends["endpoint"] == "cmax_ketamine_week2"].set_index("arm")["mean"]
+    # same patients and etas, week 2 dosed and solved at 90% of their weight: a different Cmax
+    assert cmax["steady state"] > 10.0
+    assert abs(cmax["weight -10% from day 3"] / cmax["steady state"] - 1.0) > 1e-3
