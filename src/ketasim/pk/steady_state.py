@@ -19,7 +19,7 @@ dose before the dose itself is given; SS = 2 adds the steady state to the curren
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -116,19 +116,23 @@ def steady_state_inputs(
     return SystemInputs(tuple(boluses), tuple(infusions), resets)
 
 
-def _augmented(K: FloatArray, h: FloatArray, state: int | None) -> FloatArray:
-    """``expm([[K h, e_state h], [0, 0]])`` per patient (``h`` (P,) >= 0): ``Phi(h)`` in the
-    top-left block and ``Gamma(h) e_state`` in the last column (no column when ``state`` is
-    None)."""
-    from scipy.linalg import expm
+Propagators = Callable[[FloatArray, float], tuple[FloatArray, FloatArray]]
+"""``(K (P, n, n), h) -> (Phi, Gamma)``, each (P, n, n): ``exp(K h)`` and its integral over
+``[0, h]`` for a batch of patients (e.g. :func:`ketasim.population.propagators.propagators`)."""
 
-    P, n, _ = K.shape
-    m = n if state is None else n + 1
-    A = np.zeros((P, m, m))
-    A[:, :n, :n] = K * h[:, None, None]
-    if state is not None:
-        A[:, state, n] = h
-    return np.asarray(expm(A), dtype=np.float64)
+
+def _per_patient(
+    K: FloatArray, h: FloatArray, propagators: Propagators
+) -> tuple[FloatArray, FloatArray]:
+    """``Phi(h_p)`` and ``Gamma(h_p)`` of every patient p, one batched call per distinct
+    step length (usually one: patients share lags and durations)."""
+    phi = np.empty_like(K)
+    gamma = np.empty_like(K)
+    values, inverse = np.unique(h, return_inverse=True)
+    for i, value in enumerate(values.tolist()):
+        sel = np.flatnonzero(inverse.ravel() == i)
+        phi[sel], gamma[sel] = propagators(K[sel], float(value))
+    return phi, gamma
 
 
 def steady_state_batch(
@@ -137,6 +141,7 @@ def steady_state_batch(
     *,
     time_min: float,
     ii_min: float,
+    propagators: Propagators,
     field: str = "ss",
 ) -> tuple[FloatArray, list[InputEvent]]:
     """:func:`steady_state_inputs` (mode 1, into an empty system) for P patients at once.
@@ -147,21 +152,27 @@ def steady_state_batch(
     to come after ``time_min`` (the rest of an infusion longer than II, a lag past II; zero
     amounts for patients without one). Sums of the single unit's response at ``k II`` over all
     k >= 1, in closed form with ``(I - Phi(II))^-1`` as in :func:`steady_state_state`; per
-    patient step lengths (individual lags and durations) by the matrix exponential of an
-    augmented matrix.
+    patient step lengths (individual lags and durations) by ``propagators``, once per distinct
+    length.
     """
     if not math.isfinite(ii_min) or ii_min <= 0:
         raise InputError(field, f"{ii_min!r} min: a steady-state dose needs an interval > 0")
     P, n, _ = K.shape
-    phi_ii = _augmented(K, np.full(P, ii_min), None)
-    eye = np.eye(n)
-    lhs = eye - phi_ii
-    if P and float(np.max(np.linalg.cond(lhs))) > 1e12:
-        raise InputError(
-            field,
-            "the model has a compartment without elimination, so a dose "
-            "repeated for ever has no steady state",
-        )
+    phi_ii = _per_patient(K, np.full(P, ii_min), propagators)[0]
+    lhs = np.eye(n) - phi_ii
+    none = InputError(
+        field,
+        "the model has a compartment without elimination, so a dose repeated for ever has no "
+        "steady state",
+    )
+    try:
+        inv = np.linalg.inv(lhs)
+    except np.linalg.LinAlgError:
+        raise none from None
+    with np.errstate(invalid="ignore", over="ignore"):  # condition in the 1-norm, no SVD
+        cond = np.abs(lhs).sum(axis=1).max(axis=1) * np.abs(inv).sum(axis=1).max(axis=1)
+    if P and not float(np.max(cond)) <= 1e12:
+        raise none
     x_ss = np.zeros((P, n))
     tails: list[InputEvent] = []
     for ev in events:
@@ -178,18 +189,19 @@ def steady_state_batch(
         else:
             rate[infusion] = a[infusion] / span[infusion]
         # the unit's input once complete: a (bolus) or Gamma(f - s) r (infusion), at time f
-        gam = _augmented(K, span, ev.state)[:, :n, n]
+        gam = _per_patient(K, span, propagators)[1][:, :, ev.state]
         v = np.where(infusion[:, None], gam * rate[:, None], 0.0)
         v[~infusion, ev.state] = a[~infusion]
         k1 = np.maximum(1.0, np.ceil(f / ii_min - 1e-12))
-        carried = np.einsum("pij,pj->pi", _augmented(K, k1 * ii_min - f, None), v)
-        x_ss += np.linalg.solve(lhs, carried[:, :, None])[:, :, 0]
+        carried = np.einsum("pij,pj->pi", _per_patient(K, k1 * ii_min - f, propagators)[0], v)
+        x_ss += np.einsum("pij,pj->pi", inv, carried)
         # infusions still running at k II (s < k II < f): their part so far
         k_max = int(np.max(k1)) if P else 0
         for k in range(1, k_max):
             running = infusion & (s < k * ii_min) & (k * ii_min < f)
             if np.any(running):
-                part = _augmented(K, np.where(running, k * ii_min - s, 0.0), ev.state)[:, :n, n]
+                h = np.where(running, k * ii_min - s, 0.0)
+                part = _per_patient(K, h, propagators)[1][:, :, ev.state]
                 x_ss += np.where(running[:, None], part * rate[:, None], 0.0)
         # earlier units' inputs after time_min
         for k in range(1, k_max + 1):
