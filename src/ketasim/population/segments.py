@@ -135,6 +135,8 @@ def _scaling(C0: FloatArray, C: FloatArray, model_id: str, field: str) -> FloatA
     """``S`` (P, n) with ``C = C0 S`` (columns scaled), or an error naming ``field``."""
     P, _, n = C0.shape
     S = np.ones((P, n))
+    if C is C0 or np.array_equal(C, C0):
+        return S
     read = C0 != 0.0
     for k in range(n):
         rows = np.flatnonzero(np.any(read[:, :, k], axis=0))
