@@ -36,7 +36,7 @@ force at ``t0``), and the inputs of earlier intervals still running after ``t0``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -91,6 +91,7 @@ def tafd_segment_min(span_min: float) -> float:
 
 
 TAFD_SEGMENT_MIN = 15.0
+_FAR_MIN = 10_000.0  # a third TAFD (min) at which linearity in time is checked
 TAFD_MAX_SEGMENTS = 96
 
 
@@ -169,17 +170,7 @@ def segment_batch(
     # segment 0 holds from the beginning (before the first occasion, as in occasion_index)
     tafd = _tafd_starts(doses, changes)
     starts = [-np.inf, *sorted({*occ_starts[1:], *(s.at_min for s in changes.steps), *tafd})]
-    systems: list[BatchSystem] = []
-    occ_of = occasion_index(occ_starts, np.asarray(starts)) if occ_starts else None
-    for j, start in enumerate(starts):
-        k = int(occ_of[j]) if occ_of is not None else 0
-        cov = _covariates_at(covariates, changes, start)
-        if tafd:
-            mid = _tafd_at(starts, j, tafd[0], float(changes.tafd_segment_min or 0.0))
-            cov["TAFD_MIN"] = np.full(n, mid)
-        kap = {name: v[:, k] for name, v in kappas.items()}
-        system = batch_system(model, cov, etas, kap)
-        systems.append(add_pd_sites(system, pd_sites))
+    systems = _systems(model, covariates, etas, kappas, pd_sites, changes, starts, occ_starts, tafd)
     scales = [_scaling(systems[0].C, s.C, model.id, changes.field) for s in systems]
     if all(np.all(S == 1.0) for S in scales):
         scales = []
@@ -198,6 +189,53 @@ def segment_batch(
     return OccasionBatch(
         tuple(systems), tuple(starts), BatchInputs(tuple(events)), kappas, tuple(scales)
     )
+
+
+def _systems(
+    model: ModelSpec,
+    covariates: Mapping[str, FloatArray],
+    etas: Mapping[str, FloatArray],
+    kappas: Mapping[str, FloatArray],
+    pd_sites: tuple[tuple[str, float, str], ...],
+    changes: ArmChanges,
+    starts: Sequence[float],
+    occ_starts: Sequence[float],
+    tafd: Sequence[float],
+) -> list[BatchSystem]:
+    """Each segment's system: its occasion's kappas, its covariates and (a time-varying model)
+    the parameters at its midpoint, from ``K0 + t K1`` when K is linear in time."""
+    n = int(np.asarray(covariates["WT"]).shape[0])
+    systems: list[BatchSystem] = []
+    occ_of = occasion_index(occ_starts, np.asarray(starts)) if occ_starts else None
+    affine: dict[tuple[int, int], tuple[BatchSystem, FloatArray | None]] = {}
+    for j, start in enumerate(starts):
+        k = int(occ_of[j]) if occ_of is not None else 0
+        cov = _covariates_at(covariates, changes, start)
+        kap = {name: v[:, k] for name, v in kappas.items()}
+
+        def system_at(
+            tafd_min: float | None,
+            cov: dict[str, FloatArray] = cov,
+            kap: dict[str, FloatArray] = kap,
+        ) -> BatchSystem:
+            here = cov if tafd_min is None else {**cov, "TAFD_MIN": np.full(n, tafd_min)}
+            return add_pd_sites(batch_system(model, here, etas, kap), pd_sites)
+
+        if not tafd:
+            systems.append(system_at(None))
+            continue
+        mid = _tafd_at(starts, j, tafd[0], float(changes.tafd_segment_min or 0.0))
+        key = (k, sum(1 for step in changes.steps if step.at_min <= start))
+        if key not in affine:  # K linear in TAFD (checked at a third point): K0 + t K1
+            s0, s1, far = system_at(0.0), system_at(1.0), system_at(_FAR_MIN)
+            slope = s1.K - s0.K
+            linear = np.array_equal(far.C, s0.C) and np.allclose(
+                far.K, s0.K + _FAR_MIN * slope, rtol=1e-9, atol=1e-15
+            )
+            affine[key] = (s0, slope if linear else None)
+        s0, K1 = affine[key]
+        systems.append(replace(s0, K=s0.K + mid * K1) if K1 is not None else system_at(mid))
+    return systems
 
 
 def _batch_propagators(K: FloatArray, h: float) -> tuple[FloatArray, FloatArray]:
