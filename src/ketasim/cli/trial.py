@@ -174,6 +174,10 @@ def trial_command(
     written = write_results(result, out, spec)
     if not quiet:
         print(f"ketasim: wrote {len(written)} files to {out}", file=sys.stderr)
+    if preload is not None:  # local threads: every file is closed, nothing left to tear down
+        from ketasim.cli._exit import request_fast_exit
+
+        request_fast_exit()
 
 
 def _optimise(
