@@ -81,45 +81,21 @@ def test_a_request_does_not_outlive_its_command(exits: list[int]) -> None:
     assert exits == []
 
 
-SPEC = """
-title = "fast exit"
-n = 300
-seed = 5
-chunk_size = 100
-[population]
-kind = "fixed"
-weight_kg = 70
-[outputs]
-until = "2h"
-every = "5min"
-[[arms]]
-name = "a"
-model = "domino"
-regimen = "0.5 mg/kg over 40 min"
-[arms.assumed_iiv.k10]
-cv_percent = 30
-source = "ASSUMED for the test"
-[[endpoints]]
-name = "cmax"
-kind = "cmax"
-output = "ketamine_plasma"
-"""
+SPEC = ROOT / "examples" / "trials" / "domino-1e6.toml"  # run with --n 300
 
 
 def test_trial_through_the_console_entry_writes_the_same_complete_files(tmp_path: Path) -> None:
-    spec = tmp_path / "spec.toml"
-    spec.write_text(SPEC)
     script = tmp_path / "out-script"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     code = "import sys; from ketasim.cli import main; sys.argv[0] = 'ketasim'; main()"
-    args = ["trial", str(spec), "--out", str(script), "--scheduler", "local:2"]
+    args = ["trial", str(SPEC), "--out", str(script), "--n", "300", "--scheduler", "local:2"]
     done = subprocess.run(
         [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     assert "wrote 7 files" in done.stderr  # flushed before the process ended
     inproc = tmp_path / "out-inproc"
-    result = CliRunner().invoke(app, ["trial", str(spec), "--out", str(inproc), "-q"])
+    result = CliRunner().invoke(app, ["trial", str(SPEC), "--out", str(inproc), "--n", "300", "-q"])
     assert result.exit_code == 0, result.output
     for name in ("bands.csv", "endpoints.csv"):
         assert (script / name).read_bytes() == (inproc / name).read_bytes()
@@ -127,17 +103,15 @@ def test_trial_through_the_console_entry_writes_the_same_complete_files(tmp_path
         pd.testing.assert_frame_equal(
             pd.read_parquet(script / name), pd.read_parquet(inproc / name)
         )
-    assert json.loads((script / "run.json").read_text())["seed"] == 5
+    assert json.loads((script / "run.json").read_text())["seed"] == 20261124
     assert (script / "bands.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_a_failing_trial_still_reports_its_error_and_code(tmp_path: Path) -> None:
-    spec = tmp_path / "spec.toml"
-    spec.write_text(SPEC)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     code = "import sys; from ketasim.cli import main; sys.argv[0] = 'ketasim'; main()"
     done = subprocess.run(
-        [sys.executable, "-c", code, "trial", str(spec), "--out", str(tmp_path / "o"), "--n", "0"],
+        [sys.executable, "-c", code, "trial", str(SPEC), "--out", str(tmp_path / "o"), "--n", "0"],
         env=env,
         capture_output=True,
         text=True,
