@@ -15,6 +15,11 @@ shared and only ratios measured together are comparable:
   process (so that CPU time per phase adds up): imports, then each population function
   (covariates, etas, systems, programs, propagators, the kernel, quantiles, result tables)
   and writing (Parquet/CSV, the PNG), each as CPU seconds and share of the total.
+- ``timeline``: one ``ketasim trial SPEC --out DIR -q`` (default scheduler: every core) in a
+  fresh process, wall clock cut into its serial and parallel parts: interpreter start and
+  imports, set-up until the first chunk starts, the chunks (kernel phase, parallel), result
+  tables, writing (Parquet/CSV), the PNG, and the end of the process after the last file
+  (interpreter teardown unless skipped): what the end-to-end figure is made of.
 - ``dask``: the same trial with local threads (``local:W``), a Dask ``LocalCluster`` of W
   single-threaded worker processes (``local-cluster:W``, cluster start included) and a running
   ``tcp://`` scheduler with 1 .. W worker processes (``dask scheduler`` and ``dask worker
@@ -26,6 +31,7 @@ Run::
     python benchmarks/bench_scaling.py e2e [--n 1000000] [--repeat 2] [--baseline-src DIR]
     python benchmarks/bench_scaling.py threads [--n 200000] [--repeat 2] [--baseline-src DIR]
     python benchmarks/bench_scaling.py phases [--n 1000000] [--cases domino] [--baseline-src DIR]
+    python benchmarks/bench_scaling.py timeline [--n 1000000] [--repeat 2] [--baseline-src DIR]
     python benchmarks/bench_scaling.py dask [--n 200000] [--workers 2] [--baseline-src DIR]
 
 Every row records the 1-min load average when it started.
@@ -239,6 +245,92 @@ def phases(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+_TIMELINE = """
+import os, sys, time
+def mark(label):
+    print(f"@ {time.time():.4f} {label}", flush=True)
+mark("python started")
+import ketasim.cli.trial as ct
+mark("imports done")
+from ketasim.population import trial as tm
+import ketasim.report.trial_plots as tp
+def wrap(mod, name, label, every=False):
+    f = getattr(mod, name)
+    seen = []
+    def timed(*a, **k):
+        if every or not seen:
+            mark(label + " start")
+        seen.append(1)
+        try:
+            return f(*a, **k)
+        finally:
+            mark(label + " end")
+    setattr(mod, name, timed)
+wrap(tm, "run_chunk", "chunk")
+wrap(tm, "assemble_result", "tables", every=True)
+wrap(ct, "write_results", "writing", every=True)
+wrap(tp, "plot_bands", "PNG", every=True)
+from ketasim.cli import main
+sys.argv = ["ketasim", "trial", sys.argv[1], "--out", sys.argv[2], "-q", "--n", sys.argv[3]]
+try:
+    main()
+except SystemExit as stop:
+    if stop.code not in (None, 0):
+        raise
+"""
+
+_SEGMENTS = (
+    ("interpreter start + imports", "launch", "imports done"),
+    ("set-up until the first chunk", "imports done", "chunk start"),
+    ("chunks (kernel, parallel)", "chunk start", "chunk end"),
+    ("gathering until result tables", "chunk end", "tables start"),
+    ("result tables (quantiles, frames)", "tables start", "tables end"),
+    ("until writing starts", "tables end", "writing start"),
+    ("Parquet/CSV/JSON", "writing start", "PNG start"),
+    ("PNG", "PNG start", "PNG end"),
+    ("rest of writing", "PNG end", "writing end"),
+    ("process end after the last file", "writing end", "exit"),
+)
+
+
+def timeline(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Wall-clock timeline of ``ketasim trial`` end to end (fresh process, default scheduler)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in args.cases.split(","):
+            for _label, src in _trees(args):  # warm-up: numba's on-disk cache
+                warm = [sys.executable, "-c", _TIMELINE, str(SPECS[case]), f"{tmp}/w", "2000"]
+                subprocess.run(warm, env=_env(src), check=True, capture_output=True)
+            for _ in range(args.repeat):
+                for label, src in _trees(args):
+                    cmd = [
+                        sys.executable,
+                        "-c",
+                        _TIMELINE,
+                        str(SPECS[case]),
+                        f"{tmp}/o",
+                        str(args.n),
+                    ]
+                    row = _timed(cmd, _env(src))
+                    launch = time.time() - row["wall_s"]  # the child's clock is the same
+                    marks: dict[str, float] = {"launch": 0.0, "exit": row["wall_s"]}
+                    for line in str(row.pop("stdout")).splitlines():
+                        if line.startswith("@ "):
+                            _, at, name = line.split(" ", 2)
+                            marks[name] = float(at) - launch  # "chunk end": the last chunk's
+                    segs = {name: marks[b] - marks[a] for name, a, b in _SEGMENTS}
+                    rows.append({"case": case, "tree": label, "n": args.n, **row, "segments": segs})
+                    print(
+                        f"timeline {case} {label} N={args.n:,}: wall {row['wall_s']:.2f} s, "
+                        f"CPU {row['cpu_s']:.2f} s, RSS {row['peak_rss_mb']:.0f} MB "
+                        f"(load {row['load']:.1f})",
+                        flush=True,
+                    )
+                    for name, value in segs.items():
+                        print(f"  {name:<36} {value:7.2f} s", flush=True)
+    return rows
+
+
 def _start_cluster(workers: int, src: str | None) -> tuple[str, list[subprocess.Popen[bytes]]]:
     dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or "dask"
     tmp = tempfile.mkdtemp()
@@ -339,7 +431,7 @@ def dask(args: argparse.Namespace) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one measurement."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["e2e", "threads", "phases", "dask"])
+    parser.add_argument("what", choices=["e2e", "threads", "phases", "timeline", "dask"])
     parser.add_argument("--n", type=int)
     parser.add_argument("--cases", default="domino,otto")
     parser.add_argument("--repeat", type=int, default=1)
@@ -348,8 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.n is None:
-        args.n = 1_000_000 if args.what in ("e2e", "phases") else 200_000
-    rows = {"e2e": e2e, "threads": threads, "phases": phases, "dask": dask}[args.what](args)
+        args.n = 1_000_000 if args.what in ("e2e", "phases", "timeline") else 200_000
+    run = {"e2e": e2e, "threads": threads, "phases": phases, "timeline": timeline, "dask": dask}
+    rows = run[args.what](args)
     if args.json:
         args.json.write_text(
             json.dumps({"what": args.what, "cpus": os.cpu_count(), "rows": rows}, indent=2) + "\n"

@@ -34,5 +34,6 @@ def main() -> None:
     if run_fast(sys.argv[1:]):
         return
     from ketasim.cli._app import app
+    from ketasim.cli._exit import run_app
 
-    app()
+    run_app(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import sys
@@ -13,7 +14,25 @@ import typer
 
 from ketasim.cli.common import handle_errors, print_findings
 from ketasim.errors import InputError
-from ketasim.population import TrialResult, TrialSpec, load_trial_spec, run_trial
+
+# The population stack (numba, llvmlite, scipy, the pydantic schemas: some 200,000 objects, all
+# alive until the process ends) is imported with the cyclic garbage collector paused, then
+# frozen (gc.freeze: later collections skip them). Without this, CPython runs several full
+# collections during these imports and every later one walks them again: about a second of
+# a loaded 10^5-patient run, a few tenths idle (benchmarks/README.md, "where the time goes").
+_gc_was_on = gc.isenabled()
+gc.disable()
+try:
+    from ketasim.population import (
+        TrialResult,
+        TrialSpec,
+        load_trial_spec,
+        run_trial,
+    )
+finally:
+    if _gc_was_on:
+        gc.freeze()
+        gc.enable()
 
 __all__ = ["register", "trial_command", "write_results"]
 
@@ -27,6 +46,8 @@ def _preload_writers() -> threading.Thread:
     """
 
     def work() -> None:
+        gc_on = gc.isenabled()
+        gc.disable()  # as for the population stack above: no full collections over them
         try:
             import matplotlib
 
@@ -36,6 +57,10 @@ def _preload_writers() -> threading.Thread:
             import pyarrow.parquet  # noqa: F401
         except Exception:  # retried (and reported) by the writer
             pass
+        finally:
+            if gc_on:
+                gc.freeze()
+                gc.enable()
 
     thread = threading.Thread(target=work, name="ketasim-preload-writers", daemon=True)
     thread.start()
@@ -174,6 +199,10 @@ def trial_command(
     written = write_results(result, out, spec)
     if not quiet:
         print(f"ketasim: wrote {len(written)} files to {out}", file=sys.stderr)
+    if preload is not None:  # local threads: every file is closed, nothing left to tear down
+        from ketasim.cli._exit import request_fast_exit
+
+        request_fast_exit()
 
 
 def _optimise(
