@@ -128,6 +128,8 @@ class Database:
             make_engine(settings, immediate=False) if settings.is_sqlite else self.engine
         )
         self.read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False, info=info)
+        # once for every read session (a listener per session cost a registration per request)
+        event.listen(self.read_sessionmaker, "before_flush", _refuse_flush)
 
     def anchor(self) -> None:
         """Start the checkpoint file of a (migrated) database that has none."""
@@ -157,7 +159,6 @@ class Database:
         """A read-only session (on SQLite a deferred transaction that does not queue behind
         writers); a write in it raises."""
         with self.read_sessionmaker() as s:  # closing returns the connection rolled back
-            event.listen(s, "before_flush", _refuse_flush)
             yield s
 
     def dispose(self) -> None:
