@@ -38,7 +38,7 @@ def pair(settings: Settings) -> Iterator[tuple[Any, Any]]:
     b = create_app(Settings(**{**settings.__dict__, "migrate": False}))
     yield a, b
     for app in (a, b):
-        app.state.jobs.shutdown()
+        app.state.jobs.shutdown(wait=True)  # the runner's last write before the pool closes
         app.state.db.dispose()
 
 

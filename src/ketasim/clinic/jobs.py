@@ -255,6 +255,8 @@ class JobRunner:
             parent.close()
             self._set(job_id, finished_unix_s=time.time(), **final)
 
-    def shutdown(self) -> None:
-        """Stop taking jobs (running ones are left to finish or time out)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def shutdown(self, *, wait: bool = False) -> None:
+        """Stop taking jobs; queued ones are dropped (failed once their heartbeat is stale),
+        the running one is left to finish or time out (``wait``: until it has, and its last
+        state is stored)."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)
