@@ -11,35 +11,22 @@ from typing import Any
 
 import pyotp
 import pytest
-from clinic_support import PASSWORD, ROLES, TestClient, ok, sleepy_job
+from clinic_support import PASSWORD, TestClient, ok, sleepy_job
 
 from ketasim.clinic.app import create_app
 from ketasim.clinic.db.shared_state import JobRow
 from ketasim.clinic.jobs import DEAD_RUNNER, STALE_S, JobLimit
-from ketasim.clinic.services.base import Actor
-from ketasim.clinic.services.users import create_user
 from ketasim.clinic.settings import Settings
 
 
 @pytest.fixture
-def pair(settings: Settings) -> Iterator[tuple[Any, Any]]:
+def pair(app: Any, settings: Settings) -> Iterator[tuple[Any, Any]]:
     """Two apps on one database (the second does not migrate, as a worker process)."""
-    a = create_app(settings)
-    with a.state.db.session() as s:
-        for role in ROLES:
-            create_user(
-                s,
-                Actor(None, "test"),
-                username=role,
-                full_name=f"{role.title()} User",
-                role=role,
-                password=PASSWORD,
-            )
-    b = create_app(Settings(**{**settings.__dict__, "migrate": False}))
-    yield a, b
-    for app in (a, b):
-        app.state.jobs.shutdown(wait=True)  # the runner's last write before the pool closes
-        app.state.db.dispose()
+    other = create_app(Settings(**{**settings.__dict__, "migrate": False}))
+    yield app, other
+    for each in (app, other):
+        each.state.jobs.shutdown(wait=True)  # the runner's last write before the pool closes
+    other.state.db.dispose()
 
 
 def _login(c: TestClient, name: str, password: str, **extra: str) -> Any:
