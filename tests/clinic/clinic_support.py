@@ -127,3 +127,14 @@ def drop_audit_triggers(conn: Any) -> None:
         conn.execute(text("DROP TRIGGER audit_log_no_delete"))
     else:
         conn.execute(text("DROP TRIGGER audit_log_append_only ON audit_log"))
+
+
+def sleepy_job(payload: dict[str, Any], progress: Any) -> dict[str, Any]:
+    """A background job that reports progress, sleeps ``payload['sleep_s']`` and returns
+    ``payload['tag']`` (module-level here: the job's child process imports it by name)."""
+    import time
+
+    progress(1, 2)
+    time.sleep(float(payload["sleep_s"]))
+    progress(2, 2)
+    return {"echo": payload["tag"]}

@@ -101,3 +101,46 @@ def test_a_failed_first_writer_leaves_no_open_transaction(tmp_path: Path) -> Non
         assert list(s.execute(select(Patient.mrn)).scalars()) == ["X2"]
         assert verify_chain(s)[1] == []
     database.dispose()
+
+
+def test_a_read_session_refuses_writes(tmp_path: Path) -> None:
+    import pytest
+
+    database = _database(tmp_path)
+    with database.read() as s, pytest.raises(RuntimeError, match="read-only session"):
+        s.add(Patient(mrn="R-1", **_PERSON))
+        s.flush()
+    with database.read() as s:
+        assert s.execute(select(func.count()).select_from(Patient)).scalar_one() == 0
+    database.dispose()
+
+
+def test_two_databases_on_one_file_take_turns_on_the_writer_lock(tmp_path: Path) -> None:
+    # two server processes: each Database has its own lock-file handle (flock is per handle)
+    first, second = _database(tmp_path), Database(Settings(data_dir=tmp_path / "data"))
+    errors: list[BaseException] = []
+
+    def write(database: Database, k: int) -> None:
+        try:
+            for j in range(10):
+                with database.session() as s:
+                    create_patient(s, Actor(None, "test"), mrn=f"T{k}-{j}", **_PERSON)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(db, k))
+        for k, db in enumerate([first, second, first, second])
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with first.read() as s:
+        assert s.execute(select(func.count()).select_from(Patient)).scalar_one() == 40
+        n, problems = verify_chain(s)
+    assert n == 40 and problems == [], problems
+    assert (tmp_path / "data" / "clinic.sqlite3-writelock").stat().st_mode & 0o777 == 0o600
+    first.dispose()
+    second.dispose()

@@ -23,8 +23,20 @@ def serve_command(
     demo: Annotated[
         bool, typer.Option("--demo", help="load the demo clinic into an empty database first")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="server processes (they share the login limit, the second-factor replay "
+            "guard and the jobs through the database)",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
     """Start the clinic web app and REST API (OpenAPI at /api/v1/openapi.json)."""
+    import os
+
     import uvicorn
 
     from ketasim.clinic.app import create_app
@@ -44,8 +56,26 @@ def serve_command(
                 file=sys.stderr,
             )
     where = settings.url if not settings.is_sqlite else settings.data_dir
-    print(f"ketasim: clinic on http://{host}:{port}/ (records: {where})", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    print(
+        f"ketasim: clinic on http://{host}:{port}/ (records: {where}; "
+        f"{workers} server process{'es' if workers > 1 else ''})",
+        file=sys.stderr,
+    )
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        return
+    # this process migrated the database and made its keys; each worker builds its own app
+    app.state.db.dispose()
+    os.environ["KETASIM_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run(
+        "ketasim.clinic.asgi:app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def register(root: typer.Typer) -> None:

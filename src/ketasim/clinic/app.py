@@ -21,10 +21,11 @@ from ketasim.clinic.api.deps import (
     PasswordChangeRequired,
     require,
 )
-from ketasim.clinic.auth import CurrentUser, LoginCache, LoginRateLimiter
+from ketasim.clinic.auth import CurrentUser, LoginCache
 from ketasim.clinic.db import Database, migrate
 from ketasim.clinic.jobs import JobRunner
 from ketasim.clinic.security.access import AccessLogger
+from ketasim.clinic.security.login_limits import StoredLoginLimiter
 from ketasim.clinic.security.totp import TotpReplay
 from ketasim.clinic.services.base import ServiceError
 from ketasim.clinic.settings import Settings
@@ -120,10 +121,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     database = Database(settings)
     if settings.migrate:
-        migrate(database.engine)
+        migrate(database.engine, audit_key=database.audit_key)
     database.anchor()
 
-    jobs = JobRunner(settings.trial_timeout_s)
+    jobs = JobRunner(database, settings.trial_timeout_s)
     access = AccessLogger(database)
 
     @asynccontextmanager
@@ -151,8 +152,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.db = database
     app.state.jobs = jobs
     app.state.access = access
-    app.state.limiter = LoginRateLimiter(
-        settings.login_max_failures, settings.login_window_s, settings.login_client_max_failures
+    # the login limit, the replay guard and the jobs live in the database: shared by every
+    # server process on it (`ketasim serve --workers N`)
+    app.state.limiter = StoredLoginLimiter(
+        database,
+        settings.login_max_failures,
+        settings.login_window_s,
+        settings.login_client_max_failures,
     )
     app.state.totp = TotpReplay()
 

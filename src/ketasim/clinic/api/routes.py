@@ -74,7 +74,7 @@ def do_login(
                         "totp_code: the code of your authenticator app is required",
                         field="totp_code",
                     )
-                if not request.app.state.totp.verify(user.id, user.totp_secret, totp_code):
+                if not request.app.state.totp.verify(user.id, user.totp_secret, totp_code, s):
                     raise ServiceError("totp_code: wrong or already used code", field="totp_code")
             token, csrf = create_login(s, user, request.app.state.settings.session_ttl_s)
             ok = True

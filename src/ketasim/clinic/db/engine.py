@@ -61,8 +61,9 @@ def make_engine(settings: Settings, *, immediate: bool = True) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Create or upgrade the schema to the newest Alembic revision."""
+def migrate(engine: Engine, *, audit_key: bytes | None = None) -> None:
+    """Create or upgrade the schema to the newest Alembic revision (``audit_key``: for the
+    migrations that encrypt stored secrets and audit it; needed only when there are any)."""
     from alembic import command
     from alembic.config import Config
 
@@ -70,7 +71,16 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
+        cfg.attributes["audit_key"] = audit_key
         command.upgrade(cfg, "head")
+
+
+def _writer_lock_path(settings: Settings) -> Path | None:
+    """The lock file the processes writing one SQLite file take turns on (None in memory)."""
+    database = make_url(settings.url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database + "-writelock")
 
 
 def _refuse_flush(*_args: Any) -> None:
@@ -84,19 +94,32 @@ class Database:
         from ketasim.clinic.audit import INFO_KEY, INFO_PENDING
         from ketasim.clinic.security import integrity
         from ketasim.clinic.security.keys import load_key
+        from ketasim.clinic.security.secret_box import INFO_BOX, SecretBox
 
         self.settings = settings
         self.engine = make_engine(settings)
         # the audit key and the checkpoint file live outside the database (see security/)
         key = load_key(settings.data_dir)
+        self.audit_key = key
         self.checkpoints = integrity.Checkpoints(settings.checkpoint_path, key)
-        info = {INFO_KEY: key, integrity.INFO_CHECKPOINTS: self.checkpoints}
+        # secrets at rest (TOTP) are sealed with a key derived from the audit key
+        info = {
+            INFO_KEY: key,
+            integrity.INFO_CHECKPOINTS: self.checkpoints,
+            INFO_BOX: SecretBox(key),
+        }
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, info=info)
         event.listen(self.sessionmaker, "after_commit", integrity.after_commit)
         event.listen(self.sessionmaker, "after_rollback", integrity.after_rollback)
         # SQLite: the process's writers share durable commits (see group_commit)
         self._group: GroupCommit | None = (
-            GroupCommit(self.engine, info, INFO_PENDING, self.checkpoints.head)
+            GroupCommit(
+                self.engine,
+                info,
+                INFO_PENDING,
+                self.checkpoints.head,
+                lock_path=_writer_lock_path(settings),
+            )
             if settings.is_sqlite
             else None
         )
@@ -105,6 +128,8 @@ class Database:
             make_engine(settings, immediate=False) if settings.is_sqlite else self.engine
         )
         self.read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False, info=info)
+        # once for every read session (a listener per session cost a registration per request)
+        event.listen(self.read_sessionmaker, "before_flush", _refuse_flush)
 
     def anchor(self) -> None:
         """Start the checkpoint file of a (migrated) database that has none."""
@@ -134,11 +159,12 @@ class Database:
         """A read-only session (on SQLite a deferred transaction that does not queue behind
         writers); a write in it raises."""
         with self.read_sessionmaker() as s:  # closing returns the connection rolled back
-            event.listen(s, "before_flush", _refuse_flush)
             yield s
 
     def dispose(self) -> None:
         """Close every pooled connection."""
+        if self._group is not None:
+            self._group.close()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()

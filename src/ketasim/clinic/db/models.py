@@ -70,7 +70,8 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: encrypted (``enc1:`` + Fernet token, see ``ketasim.clinic.security.secret_box``)
+    totp_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

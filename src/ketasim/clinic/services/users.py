@@ -18,6 +18,7 @@ from ketasim.clinic.auth import (
 )
 from ketasim.clinic.db.models import ROLES, User, utcnow
 from ketasim.clinic.security.passwords import MIN_LENGTH, password_problem
+from ketasim.clinic.security.secret_box import box_of
 from ketasim.clinic.security.totp import TOTP_ROLES, TotpReplay, new_secret
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, get_or_404, log
 
@@ -179,9 +180,10 @@ def totp_begin(session: Session, actor: Actor, user_id: int) -> str:
     if user.totp_enabled:
         raise Conflict("a second factor is enrolled already (an admin's password reset clears it)")
     before = audit.snapshot(user)
-    user.totp_secret = new_secret()
+    secret = new_secret()
+    user.totp_secret = box_of(session).seal(secret)  # encrypted at rest
     log(session, actor, "totp-begin", user, before)
-    return user.totp_secret
+    return secret
 
 
 def totp_confirm(
@@ -191,7 +193,7 @@ def totp_confirm(
     user = get_or_404(session, User, user_id, "user")
     if user.totp_enabled or not user.totp_secret:
         raise Conflict("no second factor enrolment in progress")
-    if not replay.verify(user.id, user.totp_secret, code):
+    if not replay.verify(user.id, user.totp_secret, code, session):
         raise Invalid("code", "not the current code of the authenticator")
     before = audit.snapshot(user)
     user.totp_enabled = True
