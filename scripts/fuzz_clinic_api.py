@@ -86,6 +86,25 @@ def main() -> int:
             return {"Authorization": f"Bearer {r.json()['token']}"}
 
         tokens = {role: headers(role) for role in ROLES}
+        relogins: Counter[str] = Counter()
+
+        def logged_in(role: str) -> dict[str, str]:
+            """The role's login, renewed when a case ended it (an admin's case may deactivate
+            the fuzzing users: they are reactivated through the audited service)."""
+            if TestClient(app).get("/api/v1/auth/me", headers=tokens[role]).status_code == 401:
+                from sqlalchemy import select
+
+                from ketasim.clinic.db.models import User
+                from ketasim.clinic.services.users import set_active
+
+                with app.state.db.session() as s:
+                    user = s.execute(select(User).where(User.username == role)).scalar_one()
+                    if not user.active:
+                        set_active(s, Actor(None, "fuzz"), user.id, True)
+                tokens[role] = headers(role)
+                relogins[role] += 1
+            return tokens[role]
+
         schema = schemathesis.openapi.from_asgi(
             "/api/v1/openapi.json", app, headers=tokens["admin"]
         )
@@ -128,7 +147,7 @@ def main() -> int:
             )
             @given(case=op.as_strategy())
             def run(case: Any) -> None:
-                response = case.call(headers=fresh(role) if own else tokens[role])
+                response = case.call(headers=fresh(role) if own else logged_in(role))
                 statuses[response.status_code] += 1
                 per_role[role] += 1
                 if response.status_code >= 500:
@@ -158,6 +177,7 @@ def main() -> int:
         "cases": sum(statuses.values()),
         "cases_5xx": len(failures),
         "statuses": dict(sorted(statuses.items())),
+        "relogins": dict(relogins),
         "audit_entries": n_entries,
         "audit_problems": [p.message for p in problems][:10],
         "seconds": round(time.perf_counter() - t0, 1),

@@ -5,6 +5,7 @@ forms; the printable TCI report has the same target cap as the TCI pages."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -111,3 +112,49 @@ def test_tci_report_pdf_caps_target_steps(app: Any, as_role: dict[str, Any]) -> 
         )
         assert r.status_code == 422, (manual, r.status_code)
         assert f"target: 40 steps; accepted at most {lim.MAX_TARGETS}" in r.text
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_a_refused_new_session_shows_the_plan_and_the_open_session(
+    app: Any, as_role: dict[str, Any]
+) -> None:
+    """A nurse pressing "Open next session" while the last one is still open got a bare text
+    telling her to POST to the API; now the plan page comes back with the refusal and a link to
+    the open session (where it is completed or cancelled), the refusal escaped."""
+    from guard_support import web_login
+
+    _, plan_id = patient_with_plan(as_role)
+    page, csrf = web_login(app, "nurse")
+    r = page.post(f"/plans/{plan_id}/session", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    sid = int(r.headers["location"].rsplit("/", 1)[1])
+    r = page.post(f"/plans/{plan_id}/session", data={"csrf_token": csrf})
+    assert r.status_code == 409
+    assert 'id="error"' in r.text and "still open" in r.text
+    assert f'<a href="/sessions/{sid}">' in r.text and 'id="blocking-session"' in r.text
+    assert 'id="plan-status"' in r.text  # the plan page itself, with its forms
+    # the API answers the same refusal with the id of the open session
+    r = as_role["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id})
+    assert r.status_code == 409 and r.json()["open_session_id"] == sid
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_a_refused_dose_form_keeps_what_the_nurse_typed(app: Any, as_role: dict[str, Any]) -> None:
+    """A dose refused (here 84 mg on a 56 mg plan: a prescriber's override is needed) came back
+    with the planned 56 mg, an empty lot and the start time reset to now: pressing the button
+    again recorded the wrong dose time (the 40-min BP and the 2-hour discharge count from it)."""
+    from guard_support import NORMAL_BP, web_login
+
+    _, plan_id = patient_with_plan(as_role)
+    sid = ok(as_role["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
+    ok(as_role["nurse"].post(f"/api/v1/sessions/{sid}/predose", json=NORMAL_BP))
+    page, csrf = web_login(app, "nurse")
+    typed = {"dose_mg": "84", "lot_number": "LOT-9931", "start_at": "2026-01-05T09:40"}
+    r = page.post(f"/sessions/{sid}/dose", data={"csrf_token": csrf, **typed})
+    assert r.status_code == 409 and "plan.dose-above-signed" in r.text
+    for name, value in typed.items():
+        assert re.search(rf'<input id="{name}" name="{name}"[^>]*value="{value}"', r.text), name
+    # a refused cancellation keeps its reason; the other forms are not filled from it
+    r = page.post(f"/sessions/{sid}/cancel", data={"csrf_token": csrf, "reason": "too short"})
+    assert r.status_code == 422 and 'name="reason" value="too short"' in r.text
+    assert 'name="lot_number" value=""' in r.text

@@ -108,7 +108,8 @@ def open_session(
     if busy:
         raise Conflict(
             f"session {busy[0]} of this patient is still open: complete it, or cancel it if no "
-            f"dose was given (POST /api/v1/sessions/{busy[0]}/cancel)"
+            f"dose was given (POST /api/v1/sessions/{busy[0]}/cancel)",
+            extra={"open_session_id": busy[0]},
         )
     number = (
         int(

@@ -207,12 +207,15 @@ def session_step(
             else:
                 raise Invalid("step", f"unknown step {step!r}")
     except ServiceError as exc:
+        # the form comes back as typed (a refused dose keeps its start time, lot and reason)
         return render(
             request,
             "session.html",
             _session_context(database, session_id, zone),
             status_code=exc.status,
             error=str(exc),
+            form_values={k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"},
+            form_error={"form": step, "field": exc.field or "", "message": str(exc)},
         )
     anchor = {"vitals": "#vitals", "adverse-event": "#vitals", "discharge": "#rems"}.get(step, "")
     return see_other(f"/sessions/{session_id}{anchor}")

@@ -7,6 +7,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from ketasim.clinic.api.deps import DB, Anyone, Clinician, FormIn, Id, Prescriber, actor
+from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import TreatmentPlan
 from ketasim.clinic.services import patients as pa
 from ketasim.clinic.services import plans as pl
@@ -19,8 +20,9 @@ from ketasim.clinic.web.render import render, see_other
 __all__ = ["plan_page", "plan_sign", "session_open"]
 
 
-@router.get("/plans/{plan_id}", response_class=HTMLResponse)
-def plan_page(request: Request, plan_id: Id, user: Anyone, database: DB) -> HTMLResponse:
+def _plan_page(
+    request: Request, database: Database, plan_id: int, *, status_code: int = 200, **context: object
+) -> HTMLResponse:
     from ketasim.clinic.services.predictions import ensure
 
     n = request.app.state.settings.plan_samples
@@ -31,11 +33,31 @@ def plan_page(request: Request, plan_id: Id, user: Anyone, database: DB) -> HTML
     return render(
         request,
         "plan.html",
+        status_code=status_code,
         plan=row,
         patient=patient,
         figures=pred["figures"],
         note=pred["note"],
         effects_note=pred["effects_note"],
+        **context,
+    )
+
+
+@router.get("/plans/{plan_id}", response_class=HTMLResponse)
+def plan_page(request: Request, plan_id: Id, user: Anyone, database: DB) -> HTMLResponse:
+    return _plan_page(request, database, plan_id)
+
+
+def _refused(request: Request, database: Database, plan_id: int, exc: ServiceError) -> Response:
+    """The plan page again with what was refused (and a link to the session that blocks a new
+    one), not a bare error text."""
+    return _plan_page(
+        request,
+        database,
+        plan_id,
+        status_code=exc.status,
+        error=str(exc),
+        open_session_id=exc.extra.get("open_session_id"),
     )
 
 
@@ -45,10 +67,7 @@ def plan_sign(request: Request, plan_id: Id, user: Prescriber, database: DB) -> 
         with database.session() as s:
             pl.sign_plan(s, actor(user), plan_id)
     except ServiceError as exc:
-        return HTMLResponse(
-            f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
-            status_code=exc.status,
-        )
+        return _refused(request, database, plan_id, exc)
     return see_other(f"/plans/{plan_id}")
 
 
@@ -67,8 +86,5 @@ def session_open(
             )
             sid = x.id
     except ServiceError as exc:
-        return HTMLResponse(
-            f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
-            status_code=exc.status,
-        )
+        return _refused(request, database, plan_id, exc)
     return see_other(f"/sessions/{sid}")
