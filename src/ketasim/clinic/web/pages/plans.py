@@ -30,17 +30,14 @@ def _plan_page(
         row = get_or_404(s, TreatmentPlan, plan_id, "plan")
         patient = pa.get_patient(s, row.patient_id)
     pred = ensure(database, plan_id, n)  # stored when the plan was made, not simulated per view
-    return render(
-        request,
-        "plan.html",
-        status_code=status_code,
-        plan=row,
-        patient=patient,
-        figures=pred["figures"],
-        note=pred["note"],
-        effects_note=pred["effects_note"],
-        **context,
-    )
+    page = {
+        "plan": row,
+        "patient": patient,
+        "figures": pred["figures"],
+        "note": pred["note"],
+        "effects_note": pred["effects_note"],
+    }
+    return render(request, "plan.html", {**page, **context}, status_code=status_code)
 
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
