@@ -6,15 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from ketasim.clinic import audit
 from ketasim.clinic.api import schemas as sc
-from ketasim.clinic.api.deps import Id, Reporter, db, require
-from ketasim.clinic.auth import CurrentUser
-from ketasim.clinic.db import Database
+from ketasim.clinic.api.deps import DB, Id, Oversight, Reporter
 from ketasim.clinic.db.models import AccessLog, AuditEntry
 from ketasim.clinic.services import patients as pa
 from ketasim.clinic.services import reports as rp
@@ -22,8 +20,6 @@ from ketasim.clinic.services import reports as rp
 __all__ = ["AccessPublic", "router"]
 
 router = APIRouter(prefix="/api/v1")
-DB = Annotated[Database, Depends(db)]
-Oversight = Annotated[CurrentUser, Depends(require("admin", "auditor"))]
 
 
 class AccessPublic(BaseModel):

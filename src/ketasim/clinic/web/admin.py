@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from ketasim.clinic import audit
-from ketasim.clinic.api.deps import FormIn, Id, actor, db, require
-from ketasim.clinic.auth import CurrentUser
+from ketasim.clinic.api.deps import DB, Admin, FormIn, Id, Oversight, Reporter, actor
 from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import AuditEntry
 from ketasim.clinic.services import consent as co
@@ -24,10 +23,6 @@ from ketasim.clinic.web.render import render
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Database, Depends(db)]
-Admin = Annotated[CurrentUser, Depends(require("admin"))]
-Oversight = Annotated[CurrentUser, Depends(require("admin", "auditor"))]
-Reporter = Annotated[CurrentUser, Depends(require("admin", "auditor", "prescriber"))]
 
 
 def _admin_page(

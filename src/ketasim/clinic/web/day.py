@@ -7,11 +7,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ketasim.clinic.api.deps import ALL_ROLES, CLINICIANS, FormIn, Id, actor, db, require
-from ketasim.clinic.auth import COOKIE_NAME, CurrentUser, revoke_login
+from ketasim.clinic.api.deps import (
+    DB,
+    Anyone,
+    Clinician,
+    FormIn,
+    Id,
+    actor,
+)
+from ketasim.clinic.auth import COOKIE_NAME, revoke_login
 from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import TreatmentSession, utcnow
 from ketasim.clinic.services import appointments as ap
@@ -29,9 +36,6 @@ from ketasim.clinic.web.sessions import vitals_from_form
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Database, Depends(db)]
-Anyone = Annotated[CurrentUser, Depends(require(*ALL_ROLES))]
-Clinician = Annotated[CurrentUser, Depends(require(*CLINICIANS))]
 Token = Annotated[str, Path(max_length=100)]
 
 

@@ -23,11 +23,13 @@ __all__ = [
 
 
 def form_text(form: FormData, name: str, default: str = "") -> str:
+    """The field's text, stripped (``default`` when absent)."""
     v = form.get(name)
     return v.strip() if isinstance(v, str) else default
 
 
 def form_number(form: FormData, name: str, *, required: bool = False) -> float | None:
+    """The field as a number; blank: ``None`` (or :class:`Invalid` when ``required``)."""
     raw = form_text(form, name)
     if not raw:
         if required:
@@ -40,17 +42,20 @@ def form_number(form: FormData, name: str, *, required: bool = False) -> float |
 
 
 def form_required(form: FormData, name: str) -> float:
+    """The field as a number that must be given."""
     v = form_number(form, name, required=True)
     assert v is not None
     return v
 
 
 def form_bool(form: FormData, name: str) -> bool | None:
+    """``yes``/``on``: True, ``no``: False, anything else: ``None`` (not answered)."""
     raw = form_text(form, name)
     return {"yes": True, "no": False, "on": True}.get(raw)
 
 
 def form_date(form: FormData, name: str) -> dt.date:
+    """The field as a date (YYYY-MM-DD)."""
     raw = form_text(form, name)
     try:
         return dt.date.fromisoformat(raw)
@@ -59,6 +64,7 @@ def form_date(form: FormData, name: str) -> dt.date:
 
 
 def utc_now() -> dt.datetime:
+    """Now as naive UTC to the second (how times are stored)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
@@ -74,4 +80,5 @@ def form_time(form: FormData, name: str, zone: str = "UTC") -> dt.datetime | Non
 
 
 def form_list(form: FormData, name: str) -> list[str]:
+    """The field's comma- or line-separated items."""
     return [x.strip() for x in form_text(form, name).replace("\n", ",").split(",") if x.strip()]
