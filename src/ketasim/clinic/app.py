@@ -110,7 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     from ketasim.clinic.api.account import router as account_api_router
     from ketasim.clinic.api.oversight import router as oversight_router
-    from ketasim.clinic.api.routes import router as api_router
+    from ketasim.clinic.api.routes import api_router
     from ketasim.clinic.api.routes_day import router as day_api_router
     from ketasim.clinic.web.account import router as account_router
     from ketasim.clinic.web.admin import router as admin_router
@@ -145,6 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        max_body_size=settings.max_body_bytes,
         description="Records and workflow of ketamine and esketamine treatment "
         "courses; plans and predictions from ketasim's safety checker and models.",
     )

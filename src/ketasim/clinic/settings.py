@@ -49,6 +49,10 @@ class Settings:
     login_client_max_failures: int = 20
     #: the virtual-trial page's run-time limit per job (s)
     trial_timeout_s: float = 120.0
+    #: the largest request body (bytes) read, before any login: larger ones are answered 413
+    #: unread (an engineering limit with room for a FHIR bundle of a long course, not a
+    #: figure from a source)
+    max_body_bytes: int = 8 * 1024 * 1024
 
     def __post_init__(self) -> None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -25,13 +25,21 @@ from ketasim.clinic.settings import Settings
 __all__ = [
     "ALL_ROLES",
     "CLINICIANS",
+    "DB",
     "MAX_ID",
+    "Admin",
+    "Anyone",
+    "Clinician",
     "Forbidden",
     "FormIn",
     "Id",
     "LoginRequired",
+    "Oversight",
     "PasswordChangeRequired",
+    "Prescriber",
     "QId",
+    "Recorder",
+    "Reporter",
     "actor",
     "app_database",
     "app_settings",
@@ -191,3 +199,15 @@ def require(*roles: str) -> Callable[[Request], Awaitable[CurrentUser]]:
 def actor(user: CurrentUser) -> Actor:
     """The audit actor of a user."""
     return Actor(user.id, user.username)
+
+
+#: the app's database, and the logged-in user of the roles a route admits (dependencies shared by
+#: the API and the pages)
+DB = Annotated[Database, Depends(db)]
+Anyone = Annotated[CurrentUser, Depends(require(*ALL_ROLES))]
+Admin = Annotated[CurrentUser, Depends(require("admin"))]
+Clinician = Annotated[CurrentUser, Depends(require(*CLINICIANS))]
+Prescriber = Annotated[CurrentUser, Depends(require("prescriber"))]
+Recorder = Annotated[CurrentUser, Depends(require("admin", "prescriber", "nurse"))]
+Oversight = Annotated[CurrentUser, Depends(require("admin", "auditor"))]
+Reporter = Annotated[CurrentUser, Depends(require("admin", "auditor", "prescriber"))]

@@ -7,13 +7,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ketasim.clinic.api.deps import ALL_ROLES, CLINICIANS, Id, actor, db, require
+from ketasim.clinic.api.deps import (
+    DB,
+    Anyone,
+    Clinician,
+    Id,
+    Recorder,
+    actor,
+)
 from ketasim.clinic.api.schemas import SessionPublic
-from ketasim.clinic.auth import CurrentUser
-from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import utcnow
 from ketasim.clinic.services import appointments as ap
 from ketasim.clinic.services import board as bd
@@ -25,10 +30,6 @@ from ketasim.clinic.services import timezones as tz
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
-DB = Annotated[Database, Depends(db)]
-Anyone = Annotated[CurrentUser, Depends(require(*ALL_ROLES))]
-Clinician = Annotated[CurrentUser, Depends(require(*CLINICIANS))]
-Recorder = Annotated[CurrentUser, Depends(require("admin", "prescriber", "nurse"))]
 
 
 class _In(BaseModel):

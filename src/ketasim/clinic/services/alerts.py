@@ -6,10 +6,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketasim.clinic import audit
-from ketasim.clinic.db.models import Alert, utcnow
+from ketasim.clinic.db.models import Alert, TreatmentSession, utcnow
 from ketasim.clinic.services.base import Actor, Conflict, get_or_404, log
 
-__all__ = ["ALERT_KINDS", "acknowledge", "list_alerts", "raise_alert"]
+__all__ = [
+    "ALERT_KINDS",
+    "MISUSE_SOURCE",
+    "acknowledge",
+    "list_alerts",
+    "raise_alert",
+    "session_alert",
+]
 
 ALERT_KINDS = (
     "dose-escalation",
@@ -56,6 +63,30 @@ def raise_alert(
     session.add(alert)
     log(session, actor, "create", alert, None)
     return alert
+
+
+def session_alert(
+    session: Session,
+    actor: Actor,
+    s: TreatmentSession,
+    *,
+    kind: str,
+    message: str,
+    severity: str = "warn",
+    source: str = MISUSE_SOURCE,
+) -> Alert:
+    """Queue an alert about treatment session ``s`` (its patient's); a warning of a misuse signal
+    unless ``severity`` and ``source`` say otherwise."""
+    return raise_alert(
+        session,
+        actor,
+        patient_id=s.patient_id,
+        session_id=s.id,
+        kind=kind,
+        severity=severity,
+        message=message,
+        source=source,
+    )
 
 
 def list_alerts(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ketasim.clinic import audit
 from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession, utcnow
-from ketasim.clinic.services.alerts import MISUSE_SOURCE, raise_alert
+from ketasim.clinic.services.alerts import session_alert
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, get_or_404, log
 from ketasim.clinic.services.guardrails import (
     chair_findings,
@@ -52,13 +52,11 @@ def raise_bp_alert(
     bp_alert: tuple[float, float],
 ) -> None:
     if sbp >= bp_alert[0] or dbp >= bp_alert[1]:
-        raise_alert(
+        session_alert(
             session,
             actor,
-            patient_id=s.patient_id,
-            session_id=s.id,
+            s,
             kind="bp-above-threshold",
-            severity="warn",
             source=BP_ALERT_SOURCE,
             message=f"BP {sbp:g}/{dbp:g} mmHg {when} is at or above "
             f"{bp_alert[0]:g}/{bp_alert[1]:g} mmHg",
@@ -108,11 +106,10 @@ def predose_check(
             (k for prefix, k in _ALERT_OF_RULE.items() if f["rule_id"].startswith(prefix)), None
         )
         if kind and f["severity"] in ("stop", "warn"):
-            raise_alert(
+            session_alert(
                 session,
                 actor,
-                patient_id=s.patient_id,
-                session_id=s.id,
+                s,
                 kind=kind,
                 severity=f["severity"],
                 message=f["message"],
@@ -180,27 +177,22 @@ def give_dose(
         s.dose_override_findings = overridden
     log(session, actor, "dose", s, before)
     if overridden:
-        raise_alert(
+        session_alert(
             session,
             actor,
-            patient_id=s.patient_id,
-            session_id=s.id,
+            s,
             kind="prescriber-override",
-            severity="warn",
             source="; ".join(sorted({f["source"] for f in overridden})),
             message=f"{actor.username} overrode "
             + "; ".join(f"{f['rule_id']} ({f['message']})" for f in overridden)
             + f" for {dose_mg:g} mg: {reason}",
         )
     if previous is not None and dose_mg > previous * 1.001:
-        raise_alert(
+        session_alert(
             session,
             actor,
-            patient_id=s.patient_id,
-            session_id=s.id,
+            s,
             kind="dose-escalation",
-            severity="warn",
-            source=MISUSE_SOURCE,
             message=f"dose escalated from {previous:g} mg to {dose_mg:g} mg",
         )
     planned_total = sum(planned_dose(plan, k + 1).amount_mg for k in range(len(plan.doses)))
@@ -211,14 +203,11 @@ def give_dose(
         or 0.0
     )
     if given_total > planned_total * 1.001:
-        raise_alert(
+        session_alert(
             session,
             actor,
-            patient_id=s.patient_id,
-            session_id=s.id,
+            s,
             kind="cumulative-exposure",
-            severity="warn",
-            source=MISUSE_SOURCE,
             message=f"cumulative {given_total:g} mg exceeds the {planned_total:g} mg of "
             "the signed plan",
         )

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from ketasim.clinic import audit
 from ketasim.clinic.db.models import SessionAmendment, TreatmentPlan, TreatmentSession, utcnow
-from ketasim.clinic.services.alerts import raise_alert
+from ketasim.clinic.services.alerts import session_alert
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, NotFound, get_or_404, log
 from ketasim.clinic.services.guardrails import substantive_reason
 from ketasim.clinic.services.rems import bp_checkpoints, missing_answers, missing_fields
@@ -157,13 +157,11 @@ def discharge(
     if limit is not None and minutes < limit:
         gaps.append(f"monitoring {minutes:.0f} min < {limit:g} min")
     if gaps:
-        raise_alert(
+        session_alert(
             session,
             actor,
-            patient_id=s.patient_id,
-            session_id=s.id,
+            s,
             kind="missed-monitoring",
-            severity="warn",
             source="SPRAVATO US PI 5.6 and REMS (BP before, at ~40 min, before discharge;"
             " >= 2 h observation); Sanacora 2017 APA consensus",
             message="missed monitoring: " + ", ".join(gaps),

@@ -23,7 +23,7 @@ from ketasim.clinic.db.models import (
     TreatmentSession,
     utcnow,
 )
-from ketasim.clinic.services.alerts import MISUSE_SOURCE, raise_alert
+from ketasim.clinic.services.alerts import session_alert
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, assign, get_or_404, log
 from ketasim.clinic.services.consent import current_consent
 from ketasim.clinic.services.dosing import (
@@ -48,6 +48,7 @@ from ketasim.clinic.services.rems import (
     missing_fields,
     rems_form,
 )
+from ketasim.clinic.services.timezones import recorded_time
 
 __all__ = [
     "BP_ALERT_SOURCE",
@@ -107,7 +108,8 @@ def open_session(
     if busy:
         raise Conflict(
             f"session {busy[0]} of this patient is still open: complete it, or cancel it if no "
-            f"dose was given (POST /api/v1/sessions/{busy[0]}/cancel)"
+            f"dose was given (POST /api/v1/sessions/{busy[0]}/cancel)",
+            extra={"open_session_id": busy[0]},
         )
     number = (
         int(
@@ -132,26 +134,20 @@ def open_session(
     s.predose_findings = chair_findings(session, s, at=utcnow(), zone=zone)
     log(session, actor, "create", s, None)
     if number > len(plan.doses):
-        raise_alert(
+        session_alert(
             session,
             actor,
-            patient_id=plan.patient_id,
-            session_id=s.id,
+            s,
             kind="extra-session",
-            severity="warn",
-            source=MISUSE_SOURCE,
             message=f"session {number} requested beyond the {len(plan.doses)} sessions "
             "of the signed plan",
         )
     if early_request:
-        raise_alert(
+        session_alert(
             session,
             actor,
-            patient_id=plan.patient_id,
-            session_id=s.id,
+            s,
             kind="early-session",
-            severity="warn",
-            source=MISUSE_SOURCE,
             message=f"session {number} requested earlier than scheduled",
         )
     return s
@@ -197,6 +193,8 @@ def add_observation(
         raise Invalid("dbp_mmhg", "must be below sbp_mmhg")
     if checkpoint not in ("", "pre-dose", "40-min", "pre-discharge"):
         raise Invalid("checkpoint", f"{checkpoint!r}; accepted pre-dose, 40-min, pre-discharge")
+    if taken_at is not None:
+        taken_at = recorded_time(taken_at, "taken_at")
     obs = Observation(
         session_id=s.id,
         minutes_after_dose=minutes_after_dose,
@@ -283,6 +281,13 @@ def update_session(
             field="status",
         )
     ensure_writable(s, allowed=("open", "dosed"))
+    values = {
+        k: recorded_time(v, k) if isinstance(v, dt.datetime) else v for k, v in values.items()
+    }
+    start = values.get("infusion_start_at", s.infusion_start_at)
+    stop = values.get("infusion_stop_at", s.infusion_stop_at)
+    if isinstance(start, dt.datetime) and isinstance(stop, dt.datetime) and stop < start:
+        raise Invalid("infusion_stop_at", "before infusion_start_at")
     before = audit.snapshot(s)
     assign(s, values)
     log(session, actor, "update", s, before)

@@ -26,6 +26,7 @@ __all__ = [
     "clinic_zone",
     "from_clinic_clock",
     "local",
+    "recorded_time",
     "utc_naive",
 ]
 
@@ -61,6 +62,20 @@ def utc_naive(value: dt.datetime, field: str = "time") -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         return value.replace(tzinfo=None)
     return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def recorded_time(value: dt.datetime, field: str, now: dt.datetime | None = None) -> dt.datetime:
+    """The time something happened (a reading, an infusion start) as naive UTC, by
+    :func:`utc_naive`; refused when it is in the future beyond :data:`CLOCK_TOLERANCE`."""
+    t = utc_naive(value, field)
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if t > now + CLOCK_TOLERANCE:
+        raise Invalid(
+            field,
+            f"{t.isoformat(timespec='minutes')} UTC is in the future (now "
+            f"{now.isoformat(timespec='minutes')} UTC); record it once it has happened",
+        )
+    return t
 
 
 def from_clinic_clock(

@@ -17,7 +17,8 @@ from ketasim.clinic.db.models import User
 from ketasim.clinic.security.totp import TOTP_ROLES, provisioning_uri
 from ketasim.clinic.services import users as us
 from ketasim.clinic.services.base import ServiceError
-from ketasim.clinic.web.pages import _text, render
+from ketasim.clinic.web.forms import form_text
+from ketasim.clinic.web.render import render
 
 __all__ = ["router"]
 
@@ -40,8 +41,8 @@ def password_submit(request: Request, user: Anyone, database: DB, form: FormIn) 
                 s,
                 actor(user),
                 user.id,
-                current_password=_text(form, "current_password"),
-                new_password=_text(form, "new_password"),
+                current_password=form_text(form, "current_password"),
+                new_password=form_text(form, "new_password"),
                 keep_token=current_token(request),
             )
     except ServiceError as exc:
@@ -84,7 +85,9 @@ def totp_begin(request: Request, user: TotpUser, database: DB) -> Response:
 def totp_confirm(request: Request, user: TotpUser, database: DB, form: FormIn) -> Response:
     try:
         with database.session() as s:
-            us.totp_confirm(s, actor(user), user.id, _text(form, "code"), request.app.state.totp)
+            us.totp_confirm(
+                s, actor(user), user.id, form_text(form, "code"), request.app.state.totp
+            )
     except ServiceError as exc:
         return render(
             request,

@@ -5,28 +5,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from ketasim.clinic import audit
-from ketasim.clinic.api.deps import FormIn, Id, actor, db, require
-from ketasim.clinic.auth import CurrentUser
+from ketasim.clinic.api.deps import DB, Admin, FormIn, Id, Oversight, Reporter, actor
 from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import AuditEntry
 from ketasim.clinic.services import consent as co
 from ketasim.clinic.services import reports as rp
 from ketasim.clinic.services import users as us
 from ketasim.clinic.services.base import ServiceError
-from ketasim.clinic.web.pages import _text, render
+from ketasim.clinic.web.forms import form_text
+from ketasim.clinic.web.render import render
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Database, Depends(db)]
-Admin = Annotated[CurrentUser, Depends(require("admin"))]
-Oversight = Annotated[CurrentUser, Depends(require("admin", "auditor"))]
-Reporter = Annotated[CurrentUser, Depends(require("admin", "auditor", "prescriber"))]
 
 
 def _admin_page(
@@ -56,10 +52,10 @@ def admin_user_create(request: Request, user: Admin, database: DB, form: FormIn)
             us.create_user(
                 s,
                 actor(user),
-                username=_text(form, "username"),
-                full_name=_text(form, "full_name"),
-                role=_text(form, "role"),
-                password=_text(form, "password"),
+                username=form_text(form, "username"),
+                full_name=form_text(form, "full_name"),
+                role=form_text(form, "role"),
+                password=form_text(form, "password"),
             )
     except ServiceError as exc:
         return _admin_page(request, database, exc.status, str(exc))
@@ -72,7 +68,7 @@ def admin_user_active(
 ) -> Response:
     try:
         with database.session() as s:
-            us.set_active(s, actor(user), user_id, _text(form, "active") == "yes")
+            us.set_active(s, actor(user), user_id, form_text(form, "active") == "yes")
     except ServiceError as exc:
         return _admin_page(request, database, exc.status, str(exc))
     return RedirectResponse("/admin", status_code=303)
@@ -84,7 +80,7 @@ def admin_user_password(
 ) -> Response:
     try:
         with database.session() as s:
-            us.reset_password(s, actor(user), user_id, new_password=_text(form, "new_password"))
+            us.reset_password(s, actor(user), user_id, new_password=form_text(form, "new_password"))
     except ServiceError as exc:
         return _admin_page(request, database, exc.status, str(exc))
     return RedirectResponse("/admin", status_code=303)
@@ -97,9 +93,9 @@ def admin_document_create(request: Request, user: Admin, database: DB, form: For
             co.create_document(
                 s,
                 actor(user),
-                code=_text(form, "code"),
-                title=_text(form, "title"),
-                body=_text(form, "body"),
+                code=form_text(form, "code"),
+                title=form_text(form, "title"),
+                body=form_text(form, "body"),
             )
     except ServiceError as exc:
         return _admin_page(request, database, exc.status, str(exc))

@@ -7,11 +7,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
 
-from ketasim.clinic.api.deps import ALL_ROLES, CLINICIANS, FormIn, Id, actor, db, require
-from ketasim.clinic.auth import COOKIE_NAME, CurrentUser, revoke_login
+from ketasim.clinic.api.deps import (
+    DB,
+    Anyone,
+    Clinician,
+    FormIn,
+    Id,
+    actor,
+)
+from ketasim.clinic.auth import COOKIE_NAME, revoke_login
 from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import TreatmentSession, utcnow
 from ketasim.clinic.services import appointments as ap
@@ -22,20 +29,14 @@ from ketasim.clinic.services import sessions as se
 from ketasim.clinic.services import timezones as tz
 from ketasim.clinic.services.base import Invalid, ServiceError, get_or_404
 from ketasim.clinic.services.instruments import INSTRUMENTS
-from ketasim.clinic.web.pages import _now, _num, _text, _time, render
+from ketasim.clinic.web.forms import form_number, form_text, form_time, utc_now
+from ketasim.clinic.web.render import render, see_other
 from ketasim.clinic.web.sessions import vitals_from_form
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Database, Depends(db)]
-Anyone = Annotated[CurrentUser, Depends(require(*ALL_ROLES))]
-Clinician = Annotated[CurrentUser, Depends(require(*CLINICIANS))]
 Token = Annotated[str, Path(max_length=100)]
-
-
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 # --- board ---------------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def board_check_in(request: Request, appointment_id: Id, user: Clinician, databa
             sid = ap.check_in(s, actor(user), appointment_id).id
     except ServiceError as exc:
         return board_page(request, user, database, error=str(exc))
-    return _redirect(f"/sessions/{sid}")
+    return see_other(f"/sessions/{sid}")
 
 
 @router.post("/plans/{plan_id}/appointments", response_class=HTMLResponse)
@@ -76,7 +77,7 @@ def plan_schedule(
     request: Request, plan_id: Id, user: Clinician, database: DB, form: FormIn
 ) -> Response:
     try:
-        raw_day, raw_time = _text(form, "first_day"), _text(form, "time_utc") or "09:00"
+        raw_day, raw_time = form_text(form, "first_day"), form_text(form, "time_utc") or "09:00"
         try:
             first_day = dt.date.fromisoformat(raw_day)
         except ValueError:
@@ -92,14 +93,14 @@ def plan_schedule(
                 plan_id,
                 first_day=first_day,
                 time_utc=at,
-                chair=_text(form, "chair"),
+                chair=form_text(form, "chair"),
             )
     except ServiceError as exc:
         return HTMLResponse(
             f"<p class=error>{exc}</p><p><a href='/plans/{plan_id}'>back</a>",
             status_code=exc.status,
         )
-    return _redirect("/board")
+    return see_other("/board")
 
 
 # --- patient questionnaires ---------------------------------------------------------------------
@@ -109,10 +110,12 @@ def questionnaire_start(
 ) -> Response:
     """``mode=link``: a one-time link to give the patient; ``mode=kiosk``: hand this tablet over
     locked (the staff login ends here; leaving the kiosk needs a staff login)."""
-    kiosk = _text(form, "mode") == "kiosk"
+    kiosk = form_text(form, "mode") == "kiosk"
     try:
         with database.session() as s:
-            new = qn.create_link(s, actor(user), patient_id, _text(form, "instrument"), kiosk=kiosk)
+            new = qn.create_link(
+                s, actor(user), patient_id, form_text(form, "instrument"), kiosk=kiosk
+            )
     except ServiceError as exc:
         return HTMLResponse(
             f"<p class=error>{exc}</p><p><a href='/patients/{patient_id}'>back</a>",
@@ -128,7 +131,7 @@ def questionnaire_start(
         )
     with database.session() as s:
         revoke_login(s, request.cookies.get(COOKIE_NAME, ""))
-    response = _redirect(new.url)
+    response = see_other(new.url)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
 
@@ -217,8 +220,8 @@ def quick_vitals(
     try:
         with database.session() as s:
             row = get_or_404(s, TreatmentSession, session_id, "session")
-            clock = _text(form, "clock")
-            taken = _now()
+            clock = form_text(form, "clock")
+            taken = utc_now()
             if clock:
                 try:
                     t = dt.time.fromisoformat(clock)
@@ -256,7 +259,7 @@ def quick_vitals(
             )
     except ServiceError as exc:
         return _session_with_error(request, database, session_id, exc, values, "quick")
-    return _redirect(f"/sessions/{session_id}#quick-vitals")
+    return see_other(f"/sessions/{session_id}#quick-vitals")
 
 
 @router.post("/sessions/{session_id}/infusion", response_class=HTMLResponse)
@@ -266,7 +269,10 @@ def infusion(
     """IV infusion rate (mL/h), volume (mL), start and stop (clock time of the clinic's zone)."""
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
-        rate, volume = _num(form, "infusion_rate_ml_per_h"), _num(form, "infusion_volume_ml")
+        rate, volume = (
+            form_number(form, "infusion_rate_ml_per_h"),
+            form_number(form, "infusion_volume_ml"),
+        )
         for name, v, top in (
             ("infusion_rate_ml_per_h", rate, 2000),
             ("infusion_volume_ml", volume, 5000),
@@ -274,10 +280,8 @@ def infusion(
             if v is not None and not 0 < v <= top:
                 raise Invalid(name, f"{v:g} is out of range; accepted > 0 to {top}")
         zone = request.app.state.settings.clinic_tz
-        start = _time(form, "infusion_start_at", zone)
-        stop = _time(form, "infusion_stop_at", zone)
-        if start is not None and stop is not None and stop < start:
-            raise Invalid("infusion_stop_at", "before infusion_start_at")
+        start = form_time(form, "infusion_start_at", zone)
+        stop = form_time(form, "infusion_stop_at", zone)
         with database.session() as s:
             se.update_session(
                 s,
@@ -292,7 +296,7 @@ def infusion(
             )
     except ServiceError as exc:
         return _session_with_error(request, database, session_id, exc, values, "infusion")
-    return _redirect(f"/sessions/{session_id}#infusion")
+    return see_other(f"/sessions/{session_id}#infusion")
 
 
 @router.post("/sessions/{session_id}/rems-submitted", response_class=HTMLResponse)
@@ -302,7 +306,7 @@ def rems_submitted(request: Request, session_id: Id, user: Clinician, database: 
             rems_pdf.mark_submitted(s, actor(user), session_id)
     except ServiceError as exc:
         return _session_with_error(request, database, session_id, exc, {}, "rems")
-    return _redirect(f"/sessions/{session_id}#rems")
+    return see_other(f"/sessions/{session_id}#rems")
 
 
 def _session_with_error(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from ketasim.clinic.api.deps import FormIn, Id, actor
+from ketasim.clinic.api.deps import DB, Anyone, Clinician, FormIn, Id, actor
 from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession
 from ketasim.clinic.services import patients as pa
@@ -18,20 +18,16 @@ from ketasim.clinic.services import sessions as se
 from ketasim.clinic.services import timezones as tz
 from ketasim.clinic.services.base import Invalid, ServiceError, get_or_404
 from ketasim.clinic.services.lifecycle import AMENDABLE
-from ketasim.clinic.web.pages import (
-    DB,
-    Anyone,
-    Clinician,
-    _bool,
-    _list,
-    _now,
-    _num,
-    _redirect,
-    _req,
-    _text,
-    _time,
-    render,
+from ketasim.clinic.web.forms import (
+    form_bool,
+    form_list,
+    form_number,
+    form_required,
+    form_text,
+    form_time,
+    utc_now,
 )
+from ketasim.clinic.web.render import render, see_other
 from ketasim.clinic.web.session_extras import session_extras
 
 __all__ = ["router", "vitals_from_form"]
@@ -47,7 +43,7 @@ def _session_context(database: Database, session_id: Id, zone: str) -> dict[str,
         patient = pa.get_patient(s, row.patient_id)
         form = se.rems_form(s, row, zone)
         missing = se.missing_fields(s, row)
-        now = tz.local(_now(), zone)
+        now = tz.local(utc_now(), zone)
         assert now is not None
         ctx: dict[str, object] = {
             "s": row,
@@ -77,27 +73,27 @@ def session_page(request: Request, session_id: Id, user: Anyone, database: DB) -
 def vitals_from_form(form: FormData) -> dict[str, Any]:
     """The vital signs and scores of a vitals form (the session page's and the quick entry's):
     checkpoint, BP (mmHg), heart rate, SpO2, CADSS and MOAA/S; blank fields are None."""
-    moaas = _num(form, "moaas")
+    moaas = form_number(form, "moaas")
     return {
-        "checkpoint": _text(form, "checkpoint"),
-        "sbp_mmhg": _num(form, "sbp_mmhg"),
-        "dbp_mmhg": _num(form, "dbp_mmhg"),
-        "heart_rate_bpm": _num(form, "heart_rate_bpm"),
-        "spo2_percent": _num(form, "spo2_percent"),
-        "cadss": _num(form, "cadss"),
+        "checkpoint": form_text(form, "checkpoint"),
+        "sbp_mmhg": form_number(form, "sbp_mmhg"),
+        "dbp_mmhg": form_number(form, "dbp_mmhg"),
+        "heart_rate_bpm": form_number(form, "heart_rate_bpm"),
+        "spo2_percent": form_number(form, "spo2_percent"),
+        "cadss": form_number(form, "cadss"),
         "moaas": None if moaas is None else int(moaas),
     }
 
 
 def _amend_value(form: FormData, field: str) -> object:
-    raw = _text(form, "value")
+    raw = form_text(form, "value")
     kind = AMENDABLE.get(field)
     if kind == "bool":
         if raw not in ("yes", "no"):
             raise Invalid("value", f"{field} takes yes or no")
         return raw == "yes"
     if kind == "minutes":
-        return _req(form, "value")
+        return form_required(form, "value")
     return raw
 
 
@@ -115,14 +111,14 @@ def session_step(
                     s,
                     who,
                     session_id,
-                    sbp_mmhg=_req(form, "sbp_mmhg"),
-                    dbp_mmhg=_req(form, "dbp_mmhg"),
-                    heart_rate_bpm=_req(form, "heart_rate_bpm"),
-                    spo2_percent=_req(form, "spo2_percent"),
-                    medications=_list(form, "medications"),
-                    fasting_confirmed=_bool(form, "fasting_confirmed"),
-                    transport_arranged=_bool(form, "transport_arranged"),
-                    new_conditions=_list(form, "new_conditions"),
+                    sbp_mmhg=form_required(form, "sbp_mmhg"),
+                    dbp_mmhg=form_required(form, "dbp_mmhg"),
+                    heart_rate_bpm=form_required(form, "heart_rate_bpm"),
+                    spo2_percent=form_required(form, "spo2_percent"),
+                    medications=form_list(form, "medications"),
+                    fasting_confirmed=form_bool(form, "fasting_confirmed"),
+                    transport_arranged=form_bool(form, "transport_arranged"),
+                    new_conditions=form_list(form, "new_conditions"),
                     bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
                     zone=zone,
                 )
@@ -134,11 +130,11 @@ def session_step(
                     session_id,
                     minutes_after_dose=0.0,
                     checkpoint="pre-dose",
-                    sbp_mmhg=_req(form, "sbp_mmhg"),
-                    dbp_mmhg=_req(form, "dbp_mmhg"),
-                    heart_rate_bpm=_req(form, "heart_rate_bpm"),
-                    spo2_percent=_req(form, "spo2_percent"),
-                    taken_at=_now(),
+                    sbp_mmhg=form_required(form, "sbp_mmhg"),
+                    dbp_mmhg=form_required(form, "dbp_mmhg"),
+                    heart_rate_bpm=form_required(form, "heart_rate_bpm"),
+                    spo2_percent=form_required(form, "spo2_percent"),
+                    taken_at=utc_now(),
                     bp_alert=None,
                 )
             elif step == "dose":
@@ -146,32 +142,32 @@ def session_step(
                     s,
                     who,
                     session_id,
-                    dose_mg=_req(form, "dose_mg"),
-                    lot_number=_text(form, "lot_number"),
-                    start_at=_time(form, "start_at", zone) or _now(),
-                    end_at=_time(form, "end_at", zone),
-                    rationale=_text(form, "rationale") or None,
-                    override_reason=_text(form, "override_reason") or None,
+                    dose_mg=form_required(form, "dose_mg"),
+                    lot_number=form_text(form, "lot_number"),
+                    start_at=form_time(form, "start_at", zone) or utc_now(),
+                    end_at=form_time(form, "end_at", zone),
+                    rationale=form_text(form, "rationale") or None,
+                    override_reason=form_text(form, "override_reason") or None,
                     zone=zone,
                 )
             elif step == "cancel":
-                se.cancel_session(s, who, session_id, _text(form, "reason"))
+                se.cancel_session(s, who, session_id, form_text(form, "reason"))
             elif step == "amend":
-                field = _text(form, "field")
+                field = form_text(form, "field")
                 se.amend_session(
                     s,
                     who,
                     session_id,
                     field=field,
                     value=_amend_value(form, field),
-                    reason=_text(form, "reason"),
+                    reason=form_text(form, "reason"),
                 )
             elif step == "vitals":
                 se.add_observation(
                     s,
                     who,
                     session_id,
-                    minutes_after_dose=_req(form, "minutes_after_dose"),
+                    minutes_after_dose=form_required(form, "minutes_after_dose"),
                     bp_alert=(st.bp_alert_sbp_mmhg, st.bp_alert_dbp_mmhg),
                     **vitals_from_form(form),
                 )
@@ -180,41 +176,46 @@ def session_step(
                     s,
                     who,
                     session_id,
-                    category=_text(form, "category"),
-                    severity=_text(form, "severity"),
-                    description=_text(form, "description"),
-                    serious=_bool(form, "serious") or False,
+                    category=form_text(form, "category"),
+                    severity=form_text(form, "severity"),
+                    description=form_text(form, "description"),
+                    serious=form_bool(form, "serious") or False,
                 )
             elif step == "discharge":
                 se.discharge(
                     s,
                     who,
                     session_id,
-                    discharged_at=_time(form, "discharged_at", zone) or _now(),
-                    criteria_met=bool(_bool(form, "criteria_met")),
-                    ready_to_leave_min=_num(form, "ready_to_leave_min"),
-                    vitals_acceptable_end=_bool(form, "vitals_acceptable_end"),
-                    transport_arranged=_bool(form, "transport_arranged"),
-                    first_treatment=_bool(form, "first_treatment"),
-                    monitoring_provider=_text(form, "monitoring_provider") or None,
-                    setting=_text(form, "setting") or None,
-                    vitals_acceptable_before=_bool(form, "vitals_acceptable_before"),
-                    sedation_observed=_bool(form, "sedation_observed"),
-                    dissociation_observed=_bool(form, "dissociation_observed"),
-                    respiratory_depression_observed=_bool(form, "respiratory_depression_observed"),
-                    serious_adverse_event=_bool(form, "serious_adverse_event"),
+                    discharged_at=form_time(form, "discharged_at", zone) or utc_now(),
+                    criteria_met=bool(form_bool(form, "criteria_met")),
+                    ready_to_leave_min=form_number(form, "ready_to_leave_min"),
+                    vitals_acceptable_end=form_bool(form, "vitals_acceptable_end"),
+                    transport_arranged=form_bool(form, "transport_arranged"),
+                    first_treatment=form_bool(form, "first_treatment"),
+                    monitoring_provider=form_text(form, "monitoring_provider") or None,
+                    setting=form_text(form, "setting") or None,
+                    vitals_acceptable_before=form_bool(form, "vitals_acceptable_before"),
+                    sedation_observed=form_bool(form, "sedation_observed"),
+                    dissociation_observed=form_bool(form, "dissociation_observed"),
+                    respiratory_depression_observed=form_bool(
+                        form, "respiratory_depression_observed"
+                    ),
+                    serious_adverse_event=form_bool(form, "serious_adverse_event"),
                 )
             elif step == "sign":
                 se.sign_session(s, who, session_id)
             else:
                 raise Invalid("step", f"unknown step {step!r}")
     except ServiceError as exc:
+        # the form comes back as typed (a refused dose keeps its start time, lot and reason)
         return render(
             request,
             "session.html",
             _session_context(database, session_id, zone),
             status_code=exc.status,
             error=str(exc),
+            form_values={k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"},
+            form_error={"form": step, "field": exc.field or "", "message": str(exc)},
         )
     anchor = {"vitals": "#vitals", "adverse-event": "#vitals", "discharge": "#rems"}.get(step, "")
-    return _redirect(f"/sessions/{session_id}{anchor}")
+    return see_other(f"/sessions/{session_id}{anchor}")

@@ -10,6 +10,8 @@ from typing import Any
 from ketasim.catalogue import available_models
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.errors import KetasimError
+from ketasim.tci.schedule import TargetSchedule, parse_targets
+from ketasim.units import parse_duration_min
 
 __all__ = [
     "MAX_ARMS",
@@ -26,6 +28,7 @@ __all__ = [
     "check_doses",
     "check_time_points",
     "check_trial_data",
+    "tci_inputs",
 ]
 
 #: output times of one simulation (the simulator samples every minute: 7 days)
@@ -140,3 +143,17 @@ def check_trial_size(n: int, arms: int, times: int) -> None:
             f"values; accepted at most {MAX_TRIAL_WORK} on this page (fewer "
             "patients or a coarser outputs.every)",
         )
+
+
+def tci_inputs(duration: str, target: str) -> tuple[float, TargetSchedule]:
+    """A TCI page's duration (min; up to 24 h) and target schedule (up to :data:`MAX_TARGETS`
+    steps): the TCI page, the manual-scheme page and the printable report alike."""
+    minutes = parse_duration_min(duration, field="duration")
+    if not 0 < minutes <= 1440:
+        raise KetasimError("duration: accepted up to 24 h")
+    targets = parse_targets(target, field="target")
+    if len(targets.steps) > MAX_TARGETS:
+        raise ToolInputError(
+            "target", f"{len(targets.steps)} steps; accepted at most {MAX_TARGETS}"
+        )
+    return minutes, targets
