@@ -143,8 +143,8 @@ def trial_job_page(
             "tool_trial.html",
             {"spec": DEFAULT_TRIAL},
             status_code=404,
-            error=f"job {job_id[:40]!r} not found (jobs are kept in memory until the "
-            "server restarts)",
+            error=f"job {job_id[:40]!r} not found (the clinic keeps the most recent finished "
+            "jobs; older ones are removed)",
         )
     ctx: dict[str, object] = {"job": job, "timeout_s": request.app.state.jobs.timeout_s}
     if job.result is not None:
