@@ -19,6 +19,7 @@ from ketasim.pd.antidepressant import (
     AntidepressantParams,
     antidepressant_course,
     default_antidepressant_params,
+    drug_part,
     exposure_memory,
     outcome_probabilities,
     simulate_antidepressant_course,
@@ -239,3 +240,17 @@ def test_stored_fit_is_current_and_reports_loso() -> None:
         < by_key[("Murrough 2013 AJP", "midazolam", 24.0, "madrs_change")]
     )
     assert result.rmse_madrs_points < 4.0
+
+
+def test_drug_random_effect_on_potency_or_on_emax() -> None:
+    # emax_share_of_drug_eta 0: x = Ce e^eta in the Hill term; 1: Emax e^eta, Ce unchanged
+    ce = np.array([0.0, 0.5, 2.0, 9.0])
+    eta = np.array([0.7, -0.4])
+    x = ce[None, :] * np.exp(eta)[:, None]
+    on_potency = P.emax * x / (P.ec50_ng_per_ml + x)  # Hill 1 in P
+    on_emax = P.emax * np.exp(eta)[:, None] * ce / (P.ec50_ng_per_ml + ce)
+    np.testing.assert_allclose(drug_part(ce, P, eta), on_potency, rtol=1e-12)
+    share = replace(P, emax_share_of_drug_eta=1.0)
+    np.testing.assert_allclose(drug_part(ce, share, eta), on_emax, rtol=1e-12)
+    with pytest.raises(InputError, match="emax_share_of_drug_eta"):
+        replace(P, emax_share_of_drug_eta=1.5)
