@@ -23,6 +23,7 @@ from ketasim.patient import Patient
 from ketasim.pd.antidepressant import AntidepressantParams, simulate_antidepressant_course
 from ketasim.pd.calibration.antidepressant_fit import (
     FITTED,
+    OMEGA_DRUG_FREE,
     START,
     FitResult,
     calibration_points,
@@ -48,12 +49,10 @@ class Alternative:
 
 
 ALTERNATIVES: tuple[Alternative, ...] = (
-    Alternative("stored: Hill 6, omega_drug estimated", {}, {}),
-    Alternative(
-        "omega_drug fixed at 1.5 (as stored before)", {"omega_drug": 1.5}, {}, ("omega_drug",)
-    ),
-    Alternative("omega_drug fixed at 1.0", {"omega_drug": 1.0}, {}, ("omega_drug",)),
-    Alternative("omega_drug and Hill estimated", {}, {"hill": (0.3, 20.0)}),
+    Alternative("stored: Hill 6, omega_drug fixed at 1.5", {"omega_drug": 1.5}, {}),
+    Alternative("omega_drug estimated (not adopted: flat dose-response)", {}, OMEGA_DRUG_FREE),
+    Alternative("omega_drug fixed at 1.0", {"omega_drug": 1.0}, {}),
+    Alternative("omega_drug and Hill estimated", {}, {**OMEGA_DRUG_FREE, "hill": (0.3, 20.0)}),
     Alternative(
         "eta_D on Emax, Hill 6, omega_drug estimated",
         {"emax_share_of_drug_eta": 1.0, "omega_drug": 0.5},
@@ -64,7 +63,11 @@ ALTERNATIVES: tuple[Alternative, ...] = (
         {"emax_share_of_drug_eta": 1.0, "omega_drug": 0.5},
         {"omega_drug": (0.05, 3.0), "hill": (0.3, 20.0)},
     ),
-    Alternative("overlap_q estimated (less than additive)", {}, {"overlap_q": (1.0, 20.0)}),
+    Alternative(
+        "overlap_q estimated (less than additive)",
+        {"omega_drug": 1.5},
+        {"overlap_q": (1.0, 20.0)},
+    ),
 )
 
 

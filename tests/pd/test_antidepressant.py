@@ -158,25 +158,12 @@ def test_esketamine_dose_response_at_day_7_vs_placebo() -> None:
     assert d[28] > d[56] > d[84] < 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 must-show NOT met since omega_drug is estimated (3.64; fourth session): "
-    "the spread is 1.4 points, the calibration data as a whole prefer a flatter mean "
-    "dose-response than Daly 2018 alone (docs/antidepressant-model.md)",
-)
 def test_esketamine_spread_is_of_the_size_daly_2018_reports() -> None:
     # 5.5 points between 28 and 84 mg (SE of that difference sqrt(2.72^2 + 2.56^2) = 3.7)
     d = _daly_week_1()
     assert 5.5 - 3.7 <= d[28] - d[84] <= 5.5 + 3.7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 must-show NOT met in MADRS points since omega_drug is estimated: 84 h "
-    "after the course the larger non-specific part leaves less MADRS for the drug to act on "
-    "(log-additive parts); on the log scale and in response it still builds "
-    "(test_a_course_builds_on_itself_on_the_log_scale_and_in_response)",
-)
 def test_a_course_builds_on_itself() -> None:
     # 84 h after the last session of 4 weeks twice weekly vs 84 h after one session
     single = _drug_part("domino", "0.5 mg/kg", 84.0, over="40min")
