@@ -19,6 +19,7 @@ from ketasim.pd.antidepressant import (
     AntidepressantParams,
     antidepressant_course,
     default_antidepressant_params,
+    drug_part,
     exposure_memory,
     outcome_probabilities,
     simulate_antidepressant_course,
@@ -142,15 +143,24 @@ def test_ketamine_dose_response_at_24h_is_not_saturated() -> None:
     assert d[0.1] - d[0.5] >= 2.0
 
 
-def test_esketamine_dose_response_at_day_7_vs_placebo() -> None:
-    # Daly 2018 (JAMA Psychiatry, PMC5838571, Table 1): twice weekly (days 1 and 4), end of
-    # week 1 vs placebo -5.0 / -7.6 / -10.5 at 28 / 56 / 84 mg: 5.5 points between 28 and 84 mg
-    # (SE of that difference sqrt(2.72^2 + 2.56^2) = 3.7). In-sample: Daly 2018 is calibration.
-    d = {
+def _daly_week_1() -> dict[int, float]:
+    return {
         mg: _drug_part("perez-ruixo", f"{mg} mg", 168.0, route="intranasal", repeat="every 72h x 2")
         for mg in (28, 56, 84)
     }
+
+
+def test_esketamine_dose_response_at_day_7_vs_placebo() -> None:
+    # Daly 2018 (JAMA Psychiatry, PMC5838571, Table 1): twice weekly (days 1 and 4), end of
+    # week 1 vs placebo -5.0 / -7.6 / -10.5 at 28 / 56 / 84 mg. In-sample: Daly 2018 is
+    # calibration.
+    d = _daly_week_1()
     assert d[28] > d[56] > d[84] < 0
+
+
+def test_esketamine_spread_is_of_the_size_daly_2018_reports() -> None:
+    # 5.5 points between 28 and 84 mg (SE of that difference sqrt(2.72^2 + 2.56^2) = 3.7)
+    d = _daly_week_1()
     assert 5.5 - 3.7 <= d[28] - d[84] <= 5.5 + 3.7
 
 
@@ -161,6 +171,21 @@ def test_a_course_builds_on_itself() -> None:
         "domino", "0.5 mg/kg", 7 * 84.0 + 84.0, over="40min", repeat="every 84h x 8"
     )
     assert course < single < 0
+
+
+def test_a_course_builds_on_itself_on_the_log_scale_and_in_response() -> None:
+    # the typical patient's drug part (log scale) and the drug-attributable response
+    # probability, 84 h after the last of 8 sessions vs 84 h after one session
+    m, pat = resolve_model("domino"), Patient(weight_kg=70.0, age_years=45.0)
+    one = simulate_antidepressant_course(
+        m, pat, parse_regimen("0.5 mg/kg", over="40min"), [0.0, 84.0]
+    )
+    eight = simulate_antidepressant_course(
+        m, pat, parse_regimen("0.5 mg/kg", over="40min", repeat="every 84h x 8"), [0.0, 672.0]
+    )
+    assert eight.drug_part[1] > one.drug_part[1] > 0
+    gain = [c.response_probability[1] - c.placebo_response_probability[1] for c in (one, eight)]
+    assert gain[1] > gain[0] > 0
 
 
 def test_relapse_after_a_course_rises_and_is_zero_before_its_end() -> None:
@@ -202,3 +227,17 @@ def test_stored_fit_is_current_and_reports_loso() -> None:
         < by_key[("Murrough 2013 AJP", "midazolam", 24.0, "madrs_change")]
     )
     assert result.rmse_madrs_points < 4.0
+
+
+def test_drug_random_effect_on_potency_or_on_emax() -> None:
+    # emax_share_of_drug_eta 0: x = Ce e^eta in the Hill term; 1: Emax e^eta, Ce unchanged
+    ce = np.array([0.0, 0.5, 2.0, 9.0])
+    eta = np.array([0.7, -0.4])
+    x = ce[None, :] * np.exp(eta)[:, None]
+    on_potency = P.emax * x / (P.ec50_ng_per_ml + x)  # Hill 1 in P
+    on_emax = P.emax * np.exp(eta)[:, None] * ce / (P.ec50_ng_per_ml + ce)
+    np.testing.assert_allclose(drug_part(ce, P, eta), on_potency, rtol=1e-12)
+    share = replace(P, emax_share_of_drug_eta=1.0)
+    np.testing.assert_allclose(drug_part(ce, share, eta), on_emax, rtol=1e-12)
+    with pytest.raises(InputError, match="emax_share_of_drug_eta"):
+        replace(P, emax_share_of_drug_eta=1.5)

@@ -44,6 +44,7 @@ class AntidepressantParams:
     overlap_q: float = 1.0  # 1: independent (log-additive) parts; see madrs_scores
     esketamine_potency: float = 1.0  # per ng/mL, relative to racemic ketamine; see potency_factor
     omega_trial_placebo: float = 0.0  # between-trial SD of the log non-specific part
+    emax_share_of_drug_eta: float = 0.0  # 0: eta_D on potency, 1: on Emax; see drug_part
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -62,6 +63,8 @@ class AntidepressantParams:
         ):
             if getattr(self, name) <= 0:
                 raise InputError(name, f"{getattr(self, name)!r} must be > 0")
+        if self.emax_share_of_drug_eta > 1:
+            raise InputError("emax_share_of_drug_eta", "must lie in [0, 1]")
         if self.overlap_q < 1:
             raise InputError("overlap_q", f"{self.overlap_q!r} must be >= 1")
         if self.typical_baseline_madrs > 60:

@@ -68,16 +68,21 @@ def exposure_memory(
 def drug_part(
     ce_ng_per_ml: FloatArray, params: AntidepressantParams, eta_drug: FloatArray | float = 0.0
 ) -> FloatArray:
-    """Drug part on the log scale of the remaining MADRS: ``Emax x^g / (EC50^g + x^g)`` with
-    ``x = Ce exp(eta_D)`` (eta_D: the patient's drug sensitivity, a potency factor; g: Hill).
+    """Drug part on the log scale of the remaining MADRS: ``Emax_i x^g / (EC50^g + x^g)`` with
+    ``x = Ce exp((1 - s) eta_D)`` and ``Emax_i = Emax exp(s eta_D)`` (eta_D: the patient's drug
+    sensitivity; s = ``emax_share_of_drug_eta``: 0 puts it all on potency, 1 all on Emax;
+    g: Hill).
 
     ``ce_ng_per_ml``: (T,) or (n, T); ``eta_drug``: scalar or (n,) (patients on the first axis).
     """
     ce = np.maximum(np.asarray(ce_ng_per_ml, dtype=np.float64), 0.0)
     eta = np.asarray(eta_drug, dtype=np.float64)
-    x = ce * np.exp(eta)[..., None] if eta.ndim else ce * math.exp(float(eta))
+    s = params.emax_share_of_drug_eta
+    eta_x = eta[..., None] if eta.ndim else eta
+    x = ce * np.exp((1.0 - s) * eta_x)
     r = (x / params.ec50_ng_per_ml) ** params.hill
-    return np.asarray(params.emax * r / (1.0 + r), dtype=np.float64)
+    emax = params.emax * np.exp(s * eta_x)
+    return np.asarray(emax * r / (1.0 + r), dtype=np.float64)
 
 
 def placebo_parts(

@@ -23,11 +23,7 @@ from ketasim.pd.calibration.antidepressant_fit import (
 )
 from ketasim.pd.calibration.antidepressant_interval import new_trial_intervals
 from ketasim.pd.calibration.antidepressant_points import RATES, RESPONSE_SE_FLOOR, exposures
-from ketasim.pd.calibration.antidepressant_sustain import (
-    PLACEBO_MEDIAN_DAYS_REMITTERS,
-    PUBLISHED,
-    simulate_sustain,
-)
+from ketasim.pd.calibration.antidepressant_sustain import sustain_lines
 from ketasim.pd.calibration.antidepressant_trial_effects import estimate_trial_sd, trial_effects
 
 __all__ = [
@@ -71,7 +67,16 @@ SEARCHED = (
     "added as calibration points; relapse on continued vs withdrawn oral antidepressant: "
     "Geddes 2003 Lancet (31 trials, 4410 patients: 41% on placebo vs 18% on continued drug, "
     "mostly 12-month trials) read but not usable without a within-patient fluctuation model "
-    "(not built); published week-to-week within-patient MADRS variability: not found."
+    "(not built); published week-to-week within-patient MADRS variability: not found. "
+    "Fourth session (2026-12-05): SUSTAIN-1's relapse and stable-remission definitions found "
+    "in the ClinicalTrials.gov results of NCT02493868 (via meddatax.com) and implemented; "
+    "week-to-week within-patient variability searched again (MADRS test-retest over days to "
+    "weeks, longitudinal HAM-D/MADRS models with autocorrelated residuals, placebo-response "
+    "models, EMA and autocorrelation studies of remitted patients): Trajkovic G et al. "
+    "Psychiatry Res 2011;189:1 (HAM-D reliability meta-analysis, abstract) reports test-retest "
+    "0.65-0.98, falling with the interval (Spearman r -0.74), no interval function usable; "
+    "no size or correlation time of the fluctuation was found, so it is shown as a "
+    "sensitivity range only."
 )
 
 
@@ -174,43 +179,6 @@ def _interval_lines(params: AntidepressantParams, test: FitResult) -> list[str]:
     return lines
 
 
-def _sustain_lines(params: AntidepressantParams) -> list[str]:
-    rem, resp = PUBLISHED["remitters"], PUBLISHED["responders"]
-    lines = [
-        f"  published: stable remitters relapsed {100 * rem['esketamine']:.1f}% on esketamine "
-        f"vs {100 * rem['placebo']:.1f}% on placebo (HR {rem['hazard_ratio']}); stable "
-        f"responders {100 * resp['esketamine']:.1f}% vs {100 * resp['placebo']:.1f}%; KM median "
-        f"on placebo (remitters) {PLACEBO_MEDIAN_DAYS_REMITTERS:.0f} days; variable follow-up",
-    ]
-    for every in (2, 1):
-        r = simulate_sustain(params, maintenance_every_weeks=every, n=2000)
-        lines.append(
-            f"  model, maintenance every {every} week(s): stable remitters "
-            f"{100 * r.fraction_stable_remitters:.0f}% of those treated, stable responders "
-            f"{100 * r.fraction_stable_responders:.0f}%"
-        )
-        for name, arm in (("remitters", r.remitters), ("responders", r.responders)):
-            if not arm.n_randomised:
-                lines.append(f"    {name}: none in the simulation")
-                continue
-            w = [3, 11, 23, 47]
-            esk = ", ".join(f"{100 * arm.relapse_esketamine[i]:.0f}%" for i in w)
-            pbo = ", ".join(f"{100 * arm.relapse_placebo[i]:.0f}%" for i in w)
-            med = arm.median_days_placebo()
-            lines.append(
-                f"    {name} relapsed by weeks 4 / 12 / 24 / 48: esketamine {esk}; placebo "
-                f"{pbo}; placebo median {'not reached' if med is None else f'{med:.0f} days'}"
-            )
-    lines.append(
-        "  Relapse = true MADRS >= 22 at a weekly visit (the trial's definition was not read); "
-        "the model's trajectories are deterministic, so relapse after withdrawal happens within "
-        "the weeks the exposure memory takes to fade and never later, and a patient on "
-        "esketamine relapses only if the dosing interval lets that memory fade: the slow relapse "
-        "over months, and most relapses on esketamine, are outside the model."
-    )
-    return lines
-
-
 def fit_report(
     result: FitResult,
     *,
@@ -298,7 +266,7 @@ def fit_report(
         lines += _transform_summary(test)
         lines += _interval_lines(result.params, test)
         lines += ["", "TEST: SUSTAIN-1 randomised withdrawal (never used in the fit):"]
-        lines += _sustain_lines(result.params)
+        lines += sustain_lines(result.params)
     lines += [
         "",
         "Known limits: the Japanese phase 2b null result (every dose = placebo at day 28) "
@@ -307,8 +275,9 @@ def fit_report(
         "part; end-of-course assessments are taken as 24 h after the last infusion; "
         "esketamine and racemic ketamine share one EC50 on the racemic-equivalent "
         "concentration (esketamine_potency x esketamine ng/mL); a patient's trajectory is "
-        "deterministic (no within-patient fluctuation or relapse hazard while treated: no "
-        "published week-to-week MADRS variability was found to calibrate one).",
+        "deterministic unless the within-patient fluctuation is switched on for a "
+        "sensitivity analysis (no published week-to-week MADRS variability was found to set "
+        "its size or time scale).",
     ]
     return "\n".join(lines)
 
@@ -321,7 +290,7 @@ def params_toml(
         "# EMPIRICAL antidepressant model parameters (ketasim's own model, not a published one).",
         "# Written by: python -m ketasim.pd.calibration.fit_antidepressant --write",
         "# Data: antidepressant_data.csv and antidepressant_design.toml beside this file.",
-        "schema_version = 3",
+        "schema_version = 4",
         'model = "ketasim empirical antidepressant response (slow exposure memory, Emax)"',
         "",
         "[parameters]",
