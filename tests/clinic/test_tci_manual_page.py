@@ -67,3 +67,38 @@ def test_bad_input_is_a_clear_error_not_a_500(
     assert r.status_code == 422 and any(n in r.text for n in named)
     r = c.get("/tools/tci/report.pdf", params={**PARAMS, field: value})
     assert r.status_code == 422 and any(n in r.text for n in named)
+
+
+#: the slow case the last pass found: 20 target steps x 30 rate changes over 6 h took 66 s
+SLOW = {
+    **PARAMS,
+    "duration": "6h",
+    "max_changes": "30",
+    "target": "; ".join(f"{0.5 + (i % 4) * 0.5:g} ug/mL at {i * 18}min" for i in range(20)),
+}
+
+
+def test_manual_search_time_limit_names_the_field() -> None:
+    from ketasim.errors import InputError
+
+    args = (resolve_model("domino-1982"), Patient(weight_kg=70.0, age_years=40.0))
+    with pytest.raises(InputError) as err:
+        plan_manual(*args, parse_targets("1 ug/mL"), duration_min=60.0, time_limit_s=0.0)
+    assert err.value.field == "max_changes" and "0 s allowed" in str(err.value)
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("path", ["/tools/tci/manual", "/tools/tci/report.pdf"])
+def test_slow_manual_scheme_is_answered_within_seconds(as_role: dict[str, Any], path: str) -> None:
+    import time
+
+    from ketasim.clinic.web.tool_limits import MAX_MANUAL_SECONDS
+
+    t = time.monotonic()
+    r = as_role["nurse"].get(path, params=SLOW)
+    elapsed = time.monotonic() - t
+    # the reference plan, the figure and the page come on top of the search's limit
+    assert elapsed < MAX_MANUAL_SECONDS + 6.0, elapsed
+    assert r.status_code in (200, 422), r.text
+    if r.status_code == 422:
+        assert "max_changes" in r.text and "ran past" in r.text

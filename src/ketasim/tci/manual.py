@@ -36,6 +36,7 @@ manual; set ``--rate-step`` to it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,7 @@ from ketasim.tci.manual_lp import (
     MAX_GRID,
     SELECT_GRID,
     ManualSettings,
+    SearchTimeError,
     build_problem,
     candidate_times,
     choose_times,
@@ -271,14 +273,19 @@ def plan_manual(
     analyte: str | None = None,
     etas: Mapping[str, float] | None = None,
     allow_extrapolation: bool = False,
+    time_limit_s: float | None = None,
 ) -> ManualScheme:
     """A manual scheme for a plasma or effect-site target (see the module notes).
 
     Arguments as for :func:`ketasim.tci.plan_tci`; ``settings`` says how the scheme may look
     (:class:`ManualSettings`). The pump's syringe concentration converts mg to mL and its
     maximum rate caps the rates; its update interval only affects the reference TCI plan.
+    ``time_limit_s``: the search for the change times and rounded rates stops after that many
+    seconds with an :class:`~ketasim.errors.InputError` naming ``max_changes`` (a request
+    bound for the clinic's pages; None: no limit).
     """
     settings = settings or ManualSettings()
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     reference = plan_tci(
         model,
         patient,
@@ -306,28 +313,38 @@ def plan_manual(
         )
     loading = settings.mode == "infusion" and settings.loading_bolus
     # choose the times on a coarse grid, then round the rates on a fine one
-    coarse = build_problem(reference, duration_min, settings, SELECT_GRID)
-    by_index: dict[int, float] = {}
-    for t in [*changes, *candidate_times(settings, duration_min, changes)]:
-        by_index.setdefault(round(t / coarse.dt), t)
-    mandatory = [round(t / coarse.dt) for t in changes]
-    picked = choose_times(
-        coarse,
-        mandatory,
-        sorted(set(by_index) - set(mandatory)),
-        settings.max_changes,
-        settings.mode,
-        loading,
-    )
-    times = [by_index[k] for k in picked]
-    p = build_problem(reference, duration_min, settings, MAX_GRID)
-    idx = [round(t / p.dt) for t in times]
-    conc = pump.syringe_mg_per_ml
-    rate_step_mg_per_min = settings.rate_step_ml_per_h * conc / 60.0
-    steps = ([settings.bolus_step_mg] if loading else []) + [
-        rate_step_mg_per_min if settings.mode == "infusion" else settings.bolus_step_mg for _ in idx
-    ]
-    values = round_values(p, idx, settings.mode, loading, steps)
+    try:
+        coarse = build_problem(reference, duration_min, settings, SELECT_GRID, deadline)
+        by_index: dict[int, float] = {}
+        for t in [*changes, *candidate_times(settings, duration_min, changes)]:
+            by_index.setdefault(round(t / coarse.dt), t)
+        mandatory = [round(t / coarse.dt) for t in changes]
+        picked = choose_times(
+            coarse,
+            mandatory,
+            sorted(set(by_index) - set(mandatory)),
+            settings.max_changes,
+            settings.mode,
+            loading,
+        )
+        times = [by_index[k] for k in picked]
+        p = build_problem(reference, duration_min, settings, MAX_GRID, deadline)
+        idx = [round(t / p.dt) for t in times]
+        conc = pump.syringe_mg_per_ml
+        rate_step_mg_per_min = settings.rate_step_ml_per_h * conc / 60.0
+        steps = ([settings.bolus_step_mg] if loading else []) + [
+            rate_step_mg_per_min if settings.mode == "infusion" else settings.bolus_step_mg
+            for _ in idx
+        ]
+        values = round_values(p, idx, settings.mode, loading, steps)
+    except SearchTimeError:
+        raise InputError(
+            "max_changes",
+            f"the search for this scheme ({len(reference.targets.steps)} target steps, "
+            f"{settings.max_changes} changes over {duration_min:g} min) ran past the "
+            f"{time_limit_s:g} s allowed; ask for fewer changes or target steps or a shorter "
+            "duration (the command line `ketasim tci --manual` has no limit)",
+        ) from None
     scheme_steps = _steps(times, values, settings, loading, conc)
     draft = ManualScheme(reference, settings, scheme_steps, 0.0, 0.0, 0.0, 0.0, duration_min, ())
     return _judged(draft)

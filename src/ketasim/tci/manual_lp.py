@@ -8,6 +8,7 @@ rates are a linear programme (scipy's HiGHS).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -30,6 +31,7 @@ __all__ = [
     "ManualSettings",
     "Mode",
     "Problem",
+    "SearchTimeError",
     "build_problem",
     "candidate_times",
     "choose_times",
@@ -101,6 +103,10 @@ class ManualSettings:
                 )
 
 
+class SearchTimeError(Exception):
+    """The scheme search passed its deadline (:attr:`Problem.deadline`)."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """The targeted site's unit responses on the evaluation grid and what is judged where."""
@@ -116,6 +122,8 @@ class Problem:
     rmax: float  # mg/min
     overshoot: float
     mode: Mode
+    #: ``time.monotonic()`` after which no further linear programme is started (None: none)
+    deadline: float | None = None
 
 
 def _grid_step(duration_min: float, points: int) -> float:
@@ -171,7 +179,13 @@ def windows(
     return target, assessed, capped, settling
 
 
-def build_problem(plan: TciPlan, duration: float, settings: ManualSettings, points: int) -> Problem:
+def build_problem(
+    plan: TciPlan,
+    duration: float,
+    settings: ManualSettings,
+    points: int,
+    deadline: float | None = None,
+) -> Problem:
     system = plan.system
     dt = _grid_step(duration, points)
     n = round(duration / dt) + 1
@@ -200,6 +214,7 @@ def build_problem(plan: TciPlan, duration: float, settings: ManualSettings, poin
         # half a percentage point of margin: peaks between grid points stay under the limit
         max(0.0, settings.max_overshoot - _OVERSHOOT_MARGIN),
         settings.mode,
+        deadline,
     )
 
 
@@ -239,6 +254,8 @@ def _solve(
     (a = 1) and the approach while settling (b = 0.2, averaged over the settling points);
     boluses, whose troughs make the worst deviation large whatever the doses, weigh the mean
     deviation (a = 0.1, b = 1, averaged over settling and assessed points)."""
+    if p.deadline is not None and time.monotonic() > p.deadline:
+        raise SearchTimeError
     nv = A.shape[1]
     pos = p.target > 0
     scaled = np.zeros_like(A)

@@ -107,13 +107,22 @@ def sessions_cancel(
 
 @router.post("/sessions/{session_id}/amendments", tags=["sessions"], status_code=201)
 def sessions_amend(
-    session_id: Id, body: sc.AmendmentIn, user: Clinician, database: DB
+    request: Request, session_id: Id, body: sc.AmendmentIn, user: Clinician, database: DB
 ) -> sc.AmendmentPublic:
-    """Correct a field of a discharged or signed session: the original value is kept."""
+    """Correct a field of a discharged or signed session: the original value is kept. An
+    amended ``dose_mg`` passes the dose rules again: a hard stop is refused (409), a warning
+    needs a prescriber's ``override_reason``."""
     with database.session() as s:
         return sc.AmendmentPublic.model_validate(
             se.amend_session(
-                s, actor(user), session_id, field=body.field, value=body.value, reason=body.reason
+                s,
+                actor(user),
+                session_id,
+                field=body.field,
+                value=body.value,
+                reason=body.reason,
+                override_reason=body.override_reason,
+                zone=request.app.state.settings.clinic_tz,
             )
         )
 

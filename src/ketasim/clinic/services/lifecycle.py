@@ -17,7 +17,7 @@ from ketasim.clinic import audit
 from ketasim.clinic.db.models import SessionAmendment, TreatmentPlan, TreatmentSession, utcnow
 from ketasim.clinic.services.alerts import session_alert
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, NotFound, get_or_404, log
-from ketasim.clinic.services.guardrails import substantive_reason
+from ketasim.clinic.services.guardrails import chair_findings, enforce, substantive_reason
 from ketasim.clinic.services.rems import bp_checkpoints, missing_answers, missing_fields
 from ketasim.clinic.services.timezones import CLOCK_TOLERANCE, utc_naive
 
@@ -58,7 +58,11 @@ AMENDABLE: dict[str, str] = {
     "notes": "text",
     "setting": "setting",
     "ready_to_leave_min": "minutes",
+    "dose_mg": "dose",
 }
+#: rules not applied again when a dose is amended: the consent was checked when the dose was
+#: recorded, and a later withdrawal must not keep a mistyped amount in the record
+_NOT_RECHECKED = ("consent.not-current",)
 
 
 def get_session(session: Session, session_id: int, *, collections: bool = True) -> TreatmentSession:
@@ -220,6 +224,10 @@ def _amended_value(field: str, value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1440:
             raise Invalid("value", f"{field} takes minutes from 0 to 1440")
         return float(value)
+    if kind == "dose":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1000:
+            raise Invalid("value", f"{field} takes mg, accepted > 0 to 1000 mg")
+        return float(value)
     if not isinstance(value, str) or not value.strip() or len(value) > 2000:
         raise Invalid("value", f"{field} takes text of 1 to 2000 characters")
     if kind == "setting" and value not in ("outpatient", "inpatient"):
@@ -227,11 +235,55 @@ def _amended_value(field: str, value: object) -> object:
     return value.strip()
 
 
+def _recheck_dose(
+    session: Session,
+    actor: Actor,
+    s: TreatmentSession,
+    dose_mg: float,
+    override_reason: str | None,
+    zone: str,
+) -> None:
+    """The amended ``dose_mg`` through the dose entry's rules at the dose's start time
+    (:func:`.guardrails.chair_findings`, :func:`.guardrails.enforce`): a hard stop (label
+    maximum, ...) refuses the amendment, a warning the signed plan did not contain needs a
+    prescriber's ``override_reason`` (audited on the session and alerted, as at entry)."""
+    assert s.dose_start_at is not None
+    findings = [
+        f
+        for f in chair_findings(session, s, at=s.dose_start_at, dose_mg=dose_mg, zone=zone)
+        if f["rule_id"] not in _NOT_RECHECKED
+    ]
+    overridden, reason = enforce(session, actor, findings, override_reason)
+    if overridden:
+        s.dose_override_by, s.dose_override_reason = actor.id, reason
+        s.dose_override_findings = overridden
+        session_alert(
+            session,
+            actor,
+            s,
+            kind="prescriber-override",
+            source="; ".join(sorted({f["source"] for f in overridden})),
+            message=f"{actor.username} overrode "
+            + "; ".join(f"{f['rule_id']} ({f['message']})" for f in overridden)
+            + f" for the dose amended to {dose_mg:g} mg: {reason}",
+        )
+
+
 def amend_session(
-    session: Session, actor: Actor, session_id: int, *, field: str, value: object, reason: str
+    session: Session,
+    actor: Actor,
+    session_id: int,
+    *,
+    field: str,
+    value: object,
+    reason: str,
+    override_reason: str | None = None,
+    zone: str = "UTC",
 ) -> SessionAmendment:
     """Correct one field of a discharged or signed session: the original value is kept in the
-    amendment, both are audited; the signature stays on the original record."""
+    amendment, both are audited; the signature stays on the original record. An amended
+    ``dose_mg`` is checked again by the dose entry's rules (:func:`_recheck_dose`): an
+    amendment is no way round a hard stop or an override."""
     s = get_session(session, session_id)
     if s.status not in ("discharged", "signed"):
         raise Conflict(
@@ -245,6 +297,9 @@ def amend_session(
     if old == new:
         raise Invalid("value", f"{field} is {old!r} already")
     before = audit.snapshot(s)
+    if field == "dose_mg":
+        assert isinstance(new, float)
+        _recheck_dose(session, actor, s, new, override_reason, zone)
     amendment = SessionAmendment(
         session_id=s.id,
         field=field,

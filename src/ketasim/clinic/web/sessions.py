@@ -92,7 +92,7 @@ def _amend_value(form: FormData, field: str) -> object:
         if raw not in ("yes", "no"):
             raise Invalid("value", f"{field} takes yes or no")
         return raw == "yes"
-    if kind == "minutes":
+    if kind in ("minutes", "dose"):
         return form_required(form, "value")
     return raw
 
@@ -161,6 +161,8 @@ def session_step(
                     field=field,
                     value=_amend_value(form, field),
                     reason=form_text(form, "reason"),
+                    override_reason=form_text(form, "override_reason") or None,
+                    zone=zone,
                 )
             elif step == "vitals":
                 se.add_observation(

@@ -17,6 +17,7 @@ __all__ = [
     "MAX_ARMS",
     "MAX_DOSES",
     "MAX_ENDPOINTS",
+    "MAX_MANUAL_SECONDS",
     "MAX_SPEC_CHARS",
     "MAX_TARGETS",
     "MAX_TIME_POINTS",
@@ -37,6 +38,9 @@ MAX_TIME_POINTS = 7 * 1440 + 1
 MAX_DOSES = 100
 #: steps of a TCI target schedule
 MAX_TARGETS = 20
+#: seconds of search for a manual TCI scheme (a typical scheme, 60 min with 7 changes, takes
+#: under 1 s; 20 target steps x 30 changes over 6 h took 66 s): past it the page answers 422
+MAX_MANUAL_SECONDS = 5.0
 #: virtual trial: patients per arm, arms, endpoints, output times, patients x arms x times
 MAX_TRIAL_N = 2000
 MAX_ARMS = 4

@@ -80,6 +80,12 @@ class AmendmentIn(RequestModel):
         max_length=2000,
         description="why (at least 20 characters and 3 different words)",
     )
+    override_reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="an amended dose_mg: a prescriber's reason for overriding the warnings "
+        "the amended dose raised (as at dose entry)",
+    )
 
 
 class AmendmentPublic(RecordModel):

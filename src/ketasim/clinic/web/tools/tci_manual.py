@@ -100,6 +100,7 @@ def _manual_scheme(q: ManualQuery) -> object:
         site="plasma" if q.site == "plasma" else "effect",
         pump=parse_pump(q.syringe, "1200 mL/h", "10s"),
         settings=settings,
+        time_limit_s=lim.MAX_MANUAL_SECONDS,
     )
 
 
