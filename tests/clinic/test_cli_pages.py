@@ -129,7 +129,12 @@ def test_plan_page_shows_the_predicted_curve(app: Any, as_role: dict[str, Any]) 
     _, plan_id = patient_with_plan(as_role, protocol="depression-iv-course")
     r = as_role["prescriber"].get(f"/plans/{plan_id}")
     assert r.status_code == 200
-    assert "data:image/png;base64," in r.text and "Predicted concentrations" in r.text
+    assert "Predicted concentrations" in r.text
+    # the figures are separate resources (issue 12: not inlined and decoded on every view)
+    src = re.search(r'<img class="figure" alt="[^"]*" src="([^"]+)"', r.text)
+    assert src is not None
+    png = as_role["prescriber"].get(src.group(1))
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
 
 
 def test_concurrent_writers_lose_nothing(app: Any, as_role: dict[str, Any]) -> None:

@@ -93,6 +93,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/patients/{patient_id}/plan"): PRESC,
     ("POST", "/patients/{patient_id}/rating"): CLIN,
     ("GET", "/plans/{plan_id}"): ANY,
+    ("GET", "/plans/{plan_id}/figures/{index}.png"): ANY,
     ("POST", "/plans/{plan_id}/sign"): PRESC,
     ("POST", "/plans/{plan_id}/session"): CLIN,
     ("GET", "/sessions/{session_id}"): ANY,

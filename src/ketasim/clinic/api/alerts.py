@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from ketasim.clinic.api import schemas as sc
 from ketasim.clinic.api.deps import DB, Anyone, Id, Prescriber, QId, actor
+from ketasim.clinic.api.json_out import json_list
 from ketasim.clinic.services import alerts as al
 
 __all__ = ["router"]
@@ -13,15 +15,18 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1")
 
 
-@router.get("/alerts", tags=["alerts"])
+@router.get("/alerts", tags=["alerts"], response_model=list[sc.AlertPublic])
 def alerts_list(
     user: Anyone, database: DB, open_only: bool = False, patient_id: QId = None
-) -> list[sc.AlertPublic]:
+) -> Response:
     with database.read() as s:
-        return [
-            sc.AlertPublic.model_validate(a)
-            for a in al.list_alerts(s, open_only=open_only, patient_id=patient_id)
-        ]
+        return json_list(
+            sc.AlertPublic,
+            [
+                sc.AlertPublic.model_validate(a)
+                for a in al.list_alerts(s, open_only=open_only, patient_id=patient_id)
+            ],
+        )
 
 
 @router.post("/alerts/{alert_id}/acknowledge", tags=["alerts"])

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from ketasim.clinic.api import schemas as sc
 from ketasim.clinic.api.deps import DB, Anyone, Id, Recorder, actor
+from ketasim.clinic.api.json_out import json_model
 from ketasim.clinic.services import patients as pa
 
 __all__ = ["router"]
@@ -38,10 +40,10 @@ def patients_create(body: sc.PatientCreate, user: Recorder, database: DB) -> sc.
         )
 
 
-@router.get("/patients/{patient_id}", tags=["patients"])
-def patients_get(patient_id: Id, user: Anyone, database: DB) -> sc.PatientPublic:
+@router.get("/patients/{patient_id}", tags=["patients"], response_model=sc.PatientPublic)
+def patients_get(patient_id: Id, user: Anyone, database: DB) -> Response:
     with database.read() as s:
-        return sc.PatientPublic.model_validate(pa.get_patient(s, patient_id))
+        return json_model(sc.PatientPublic.model_validate(pa.get_patient(s, patient_id)))
 
 
 @router.patch("/patients/{patient_id}", tags=["patients"])

@@ -4,9 +4,11 @@ signature, cancellation, amendments and the REMS form."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from ketasim.clinic.api import schemas as sc
 from ketasim.clinic.api.deps import DB, Anyone, Clinician, Id, QId, actor
+from ketasim.clinic.api.json_out import json_model
 from ketasim.clinic.db.models import TreatmentSession
 from ketasim.clinic.services import sessions as se
 from ketasim.clinic.services import timezones as tz
@@ -45,10 +47,10 @@ def sessions_create(
         )
 
 
-@router.get("/sessions/{session_id}", tags=["sessions"])
-def sessions_get(session_id: Id, user: Anyone, database: DB) -> sc.SessionPublic:
+@router.get("/sessions/{session_id}", tags=["sessions"], response_model=sc.SessionPublic)
+def sessions_get(session_id: Id, user: Anyone, database: DB) -> Response:
     with database.read() as s:
-        return _session_out(get_or_404(s, TreatmentSession, session_id, "session"))
+        return json_model(_session_out(get_or_404(s, TreatmentSession, session_id, "session")))
 
 
 @router.patch("/sessions/{session_id}", tags=["sessions"])
@@ -127,14 +129,19 @@ def sessions_amend(
         )
 
 
-@router.post("/sessions/{session_id}/observations", tags=["sessions"], status_code=201)
+@router.post(
+    "/sessions/{session_id}/observations",
+    tags=["sessions"],
+    status_code=201,
+    response_model=sc.ObservationPublic,
+)
 def sessions_observe(
     request: Request, session_id: Id, body: sc.ObservationIn, user: Clinician, database: DB
-) -> sc.ObservationPublic:
+) -> Response:
     """Timed vitals (BP, HR, SpO2) and dissociation/sedation scores."""
     st = request.app.state.settings
     with database.session() as s:
-        return sc.ObservationPublic.model_validate(
+        out = sc.ObservationPublic.model_validate(
             se.add_observation(
                 s,
                 actor(user),
@@ -143,6 +150,7 @@ def sessions_observe(
                 **body.model_dump(),
             )
         )
+    return json_model(out, status_code=201)
 
 
 @router.post("/sessions/{session_id}/adverse-events", tags=["sessions"], status_code=201)

@@ -30,7 +30,7 @@ _SUBJECTS = [
     (re.compile(r"^/api/v1/sessions/(\d+)(?:/rems-form)?$"), "treatment_sessions"),
     (re.compile(r"^/sessions/(\d+)$"), "treatment_sessions"),
     (re.compile(r"^/api/v1/plans/(\d+)$"), "treatment_plans"),
-    (re.compile(r"^/plans/(\d+)$"), "treatment_plans"),
+    (re.compile(r"^/plans/(\d+)(?:/figures/\d+\.png)?$"), "treatment_plans"),
 ]
 _LISTS = {
     "/api/v1/patients": "patients",
