@@ -150,6 +150,40 @@ def _setup(url: str, n_patients: int) -> tuple[dict[str, str], list[tuple[int, i
     return nurse, pairs
 
 
+def start_server(
+    data_dir: str, src: Path | None, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """``ketasim serve`` on a free port over a fresh data directory with one admin
+    (``PASSWORD``), from ``src`` when given; returns the process, its URL (once /health
+    answers) and the environment for further ``ketasim`` commands on the same data."""
+    env = {**os.environ, "KETASIM_DATA_DIR": data_dir, "KETASIM_PASSWORD": PASSWORD}
+    env.pop("DATABASE_URL", None)
+    if src is not None:
+        env["PYTHONPATH"] = str(src.resolve())
+    subprocess.run(
+        [sys.executable, "-c", CODE, "clinic", "create-user", "--role", "admin"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CODE, "serve", "--port", str(port)]
+        + (["--workers", str(workers)] if workers > 1 else []),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(f"{url}/health", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    return proc, url, env
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clients", type=int, default=4)
@@ -177,32 +211,8 @@ def main() -> None:
     )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "KETASIM_DATA_DIR": tmp, "KETASIM_PASSWORD": PASSWORD}
-        env.pop("DATABASE_URL", None)
-        if args.src is not None:
-            env["PYTHONPATH"] = str(args.src.resolve())
-        subprocess.run(
-            [sys.executable, "-c", CODE, "clinic", "create-user", "--role", "admin"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        port = _free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-c", CODE, "serve", "--port", str(port)]
-            + (["--workers", str(args.workers)] if args.workers > 1 else []),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
+        proc, url, env = start_server(tmp, args.src, args.workers)
         try:
-            for _ in range(300):
-                try:
-                    httpx.get(f"{url}/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.05)
             headers, pairs = _setup(url, args.patients)
             lat: dict[str, list[float]] = {"read": [], "write": [], "page": []}
             errors: list[str] = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,32 +30,8 @@ def main() -> None:
     ap.add_argument("--src", type=Path, default=None, help="run the server from this tree")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "KETASIM_DATA_DIR": tmp, "KETASIM_PASSWORD": b.PASSWORD}
-        env.pop("DATABASE_URL", None)
-        if args.src is not None:
-            env["PYTHONPATH"] = str(args.src.resolve())
-        cmd = [sys.executable, "-c", b.CODE]
-        subprocess.run(
-            [*cmd, "clinic", "create-user", "--role", "admin"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        port = b._free_port()
-        proc = subprocess.Popen(
-            [*cmd, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
+        proc, url, _env = b.start_server(tmp, args.src)
         try:
-            for _ in range(300):
-                try:
-                    httpx.get(f"{url}/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.05)
             headers, pairs = b._setup(url, 2)
             pid, sid, plan = pairs[0]
             api = httpx.Client(base_url=url, headers=headers, timeout=30)

@@ -19,7 +19,7 @@ from ketasim.clinic.services.guardrails import (
     enforce,
     planned_dose,
 )
-from ketasim.clinic.services.lifecycle import ensure_writable, get_session
+from ketasim.clinic.services.lifecycle import alert_override, ensure_writable, get_session
 from ketasim.clinic.services.timezones import utc_naive
 
 __all__ = ["BP_ALERT_SOURCE", "give_dose", "predose_check", "raise_bp_alert"]
@@ -177,16 +177,7 @@ def give_dose(
         s.dose_override_findings = overridden
     log(session, actor, "dose", s, before)
     if overridden:
-        session_alert(
-            session,
-            actor,
-            s,
-            kind="prescriber-override",
-            source="; ".join(sorted({f["source"] for f in overridden})),
-            message=f"{actor.username} overrode "
-            + "; ".join(f"{f['rule_id']} ({f['message']})" for f in overridden)
-            + f" for {dose_mg:g} mg: {reason}",
-        )
+        alert_override(session, actor, s, overridden, reason, f"{dose_mg:g} mg")
     if previous is not None and dose_mg > previous * 1.001:
         session_alert(
             session,

@@ -235,6 +235,27 @@ def _amended_value(field: str, value: object) -> object:
     return value.strip()
 
 
+def alert_override(
+    session: Session,
+    actor: Actor,
+    s: TreatmentSession,
+    overridden: list[dict[str, str]],
+    reason: str | None,
+    what: str,
+) -> None:
+    """The ``prescriber-override`` alert for the warnings ``actor`` overrode for ``what``."""
+    session_alert(
+        session,
+        actor,
+        s,
+        kind="prescriber-override",
+        source="; ".join(sorted({f["source"] for f in overridden})),
+        message=f"{actor.username} overrode "
+        + "; ".join(f"{f['rule_id']} ({f['message']})" for f in overridden)
+        + f" for {what}: {reason}",
+    )
+
+
 def _recheck_dose(
     session: Session,
     actor: Actor,
@@ -257,16 +278,7 @@ def _recheck_dose(
     if overridden:
         s.dose_override_by, s.dose_override_reason = actor.id, reason
         s.dose_override_findings = overridden
-        session_alert(
-            session,
-            actor,
-            s,
-            kind="prescriber-override",
-            source="; ".join(sorted({f["source"] for f in overridden})),
-            message=f"{actor.username} overrode "
-            + "; ".join(f"{f['rule_id']} ({f['message']})" for f in overridden)
-            + f" for the dose amended to {dose_mg:g} mg: {reason}",
-        )
+        alert_override(session, actor, s, overridden, reason, f"the dose amended to {dose_mg:g} mg")
 
 
 def amend_session(
