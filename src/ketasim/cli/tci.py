@@ -29,7 +29,7 @@ from ketasim.tci import (
     plan_manual,
     plan_tci,
 )
-from ketasim.tci.manual_lp import parse_manual_settings
+from ketasim.tci.manual_settings import parse_manual_settings
 from ketasim.tci.performance import tci_performance
 from ketasim.units import parse_duration_min, parse_quantity
 

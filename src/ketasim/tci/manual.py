@@ -52,7 +52,6 @@ from ketasim.pk import Bolus, ExactSolver, Infusion, SystemInputs
 from ketasim.tci.manual_lp import (
     MAX_GRID,
     SELECT_GRID,
-    ManualSettings,
     SearchTimeError,
     build_problem,
     candidate_times,
@@ -61,6 +60,7 @@ from ketasim.tci.manual_lp import (
     settle_times,
     windows,
 )
+from ketasim.tci.manual_settings import ManualSettings
 from ketasim.tci.plan import Site, TciPlan, plan_tci
 from ketasim.tci.pump import Pump
 from ketasim.tci.schedule import TargetSchedule

@@ -79,7 +79,7 @@ Manual = Annotated[ManualQuery, Depends(manual_query)]
 def _manual_scheme(q: ManualQuery) -> object:
     """As ``ketasim tci --manual`` (or ``--boluses``); the pump maximum is the CLI default."""
     from ketasim.tci import parse_pump, plan_manual
-    from ketasim.tci.manual_lp import parse_manual_settings
+    from ketasim.tci.manual_settings import parse_manual_settings
 
     minutes, targets = lim.tci_inputs(q.duration, q.target)
     settings = parse_manual_settings(
