@@ -93,7 +93,14 @@ def _predict(
 ) -> FloatArray:
     """theta rows (baseline, eta_P, eta_D) -> scores (n, T)."""
     th = np.atleast_2d(theta)
-    return madrs_scores(th[:, 0], hp, drug_part(ce, params, th[:, 2]), th[:, 1], params.overlap_q)
+    return madrs_scores(
+        th[:, 0],
+        hp,
+        drug_part(ce, params, th[:, 2]),
+        th[:, 1],
+        params.overlap_q,
+        normal_placebo=params.placebo_eta_normal > 0,
+    )
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ def individual_ratings(
         drug_part(ce_ng_per_ml, params, individuals.eta_drug),
         individuals.eta_placebo,
         params.overlap_q,
+        normal_placebo=params.placebo_eta_normal > 0,
     )
     noise = rng.normal(0.0, params.residual_sd_madrs, true.shape)
     return np.asarray(np.clip(true + noise, 0.0, 60.0), dtype=np.float64)

@@ -103,7 +103,9 @@ def _bands(
     """5th, 50th, 95th percentile of the patient's MADRS over the between-patient
     distribution (quadrature nodes as weighted samples)."""
     ep, ed, w = quadrature_nodes(p)
-    scores = madrs_scores(bl, hp, drug_part(ce, p, ed), ep, p.overlap_q)
+    scores = madrs_scores(
+        bl, hp, drug_part(ce, p, ed), ep, p.overlap_q, normal_placebo=p.placebo_eta_normal > 0
+    )
     out = []
     for j in range(scores.shape[1]):
         order = np.argsort(scores[:, j])

@@ -98,7 +98,12 @@ def outcome_probabilities(
     remission (returned as NaN)."""
     hp_e, hd_e, hw = _hermite_nodes(params)
     smooth = madrs_scores(
-        baseline_madrs, placebo_h, drug_part(ce_ng_per_ml, params, hd_e), hp_e, params.overlap_q
+        baseline_madrs,
+        placebo_h,
+        drug_part(ce_ng_per_ml, params, hd_e),
+        hp_e,
+        params.overlap_q,
+        normal_placebo=params.placebo_eta_normal > 0,
     )
     mean = hw @ (smooth - baseline_madrs)
     if not probabilities:
@@ -106,7 +111,12 @@ def outcome_probabilities(
         return OutcomeProbabilities(np.asarray(mean), nan, nan)
     ep, ed, w = quadrature_nodes(params, nodes)
     scores = madrs_scores(
-        baseline_madrs, placebo_h, drug_part(ce_ng_per_ml, params, ed), ep, params.overlap_q
+        baseline_madrs,
+        placebo_h,
+        drug_part(ce_ng_per_ml, params, ed),
+        ep,
+        params.overlap_q,
+        normal_placebo=params.placebo_eta_normal > 0,
     )
     sd = params.residual_sd_madrs
     if sd > 0:
@@ -129,7 +139,12 @@ def relapse_probability(
     trajectories without rating error; 0 at and before the end-of-course time."""
     ep, ed, w = quadrature_nodes(params)
     scores = madrs_scores(
-        baseline_madrs, placebo_h, drug_part(ce_ng_per_ml, params, ed), ep, params.overlap_q
+        baseline_madrs,
+        placebo_h,
+        drug_part(ce_ng_per_ml, params, ed),
+        ep,
+        params.overlap_q,
+        normal_placebo=params.placebo_eta_normal > 0,
     )
     resp = scores <= 0.5 * baseline_madrs
     at_end = resp[:, end_index]

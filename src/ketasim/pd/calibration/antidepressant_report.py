@@ -290,7 +290,7 @@ def params_toml(
         "# EMPIRICAL antidepressant model parameters (ketasim's own model, not a published one).",
         "# Written by: python -m ketasim.pd.calibration.fit_antidepressant --write",
         "# Data: antidepressant_data.csv and antidepressant_design.toml beside this file.",
-        "schema_version = 4",
+        "schema_version = 5",
         'model = "ketasim empirical antidepressant response (slow exposure memory, Emax)"',
         "",
         "[parameters]",

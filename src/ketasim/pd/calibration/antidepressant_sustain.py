@@ -191,7 +191,14 @@ def simulate_sustain(
 
     def ratings(ce: FloatArray) -> FloatArray:
         hd = drug_part(np.broadcast_to(ce[idx], (n, idx.size)), params, ind.eta_drug)
-        true = madrs_scores(ind.baseline_madrs, hp, hd, ind.eta_placebo, params.overlap_q)
+        true = madrs_scores(
+            ind.baseline_madrs,
+            hp,
+            hd,
+            ind.eta_placebo,
+            params.overlap_q,
+            normal_placebo=params.placebo_eta_normal > 0,
+        )
         return np.asarray(np.clip(true * fluct + error, 0.0, 60.0), dtype=np.float64)
 
     on, off = ratings(ce_cont), ratings(ce_stop)
