@@ -24,6 +24,7 @@ __all__ = [
     "drug_part",
     "exposure_memory",
     "exposure_memory_coefficients",
+    "individual_scores",
     "madrs_scores",
     "placebo_parts",
 ]
@@ -175,3 +176,23 @@ def madrs_scores(
     if normal_placebo:  # a worsening stops at the top of the scale
         scores = np.minimum(scores, 60.0)
     return np.asarray(scores, dtype=np.float64)
+
+
+def individual_scores(
+    baseline_madrs: FloatArray | float,
+    placebo_h: FloatArray,
+    ce_ng_per_ml: FloatArray,
+    params: AntidepressantParams,
+    eta_placebo: FloatArray | float,
+    eta_drug: FloatArray | float,
+) -> FloatArray:
+    """Individual MADRS scores (no rating error) of patients with random effects (eta_P, eta_D):
+    :func:`madrs_scores` of the drug part :func:`drug_part` with ``params``' structure."""
+    return madrs_scores(
+        baseline_madrs,
+        placebo_h,
+        drug_part(ce_ng_per_ml, params, eta_drug),
+        eta_placebo,
+        params.overlap_q,
+        normal_placebo=params.placebo_eta_normal > 0,
+    )
