@@ -142,7 +142,9 @@ def test_new_trial_interval_matches_monte_carlo() -> None:
 
 def test_relapse_points_use_the_course_relapse_definition() -> None:
     p = default_antidepressant_params()
-    pts = tuple(pt for pt in calibration_points() if pt.quantity == "relapse_rate")
+    rel = tuple(pt for pt in calibration_points() if pt.quantity == "relapse_rate")
+    # after a course; Khan 2008 (placebo responders at week 7): test_antidepressant_structure
+    pts = tuple(pt for pt in rel if pt.study != "Khan 2008")
     assert {pt.study for pt in pts} == {"Murrough 2013 Biol Psychiatry", "Shiroma 2014"}
     got = predict_points(p, pts)
     for pt, v in zip(pts, got, strict=True):
@@ -177,7 +179,7 @@ def test_stored_leave_one_study_out_reports_new_trial_interval_coverage() -> Non
 
     loso, _ = stored_calibration()
     for e in loso:
-        if e.study in ("Han 2016", "Cochrane 2021"):
+        if e.study in ("Han 2016", "Cochrane 2021", "Khan 2008"):
             assert e.inside_90 is None  # pooled estimates are not a new trial
         else:
             assert e.inside_90 is not None and 0 <= e.inside_90 <= e.n_points

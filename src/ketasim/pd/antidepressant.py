@@ -17,7 +17,9 @@ parent drug, ng/mL, from whatever PK model and route is simulated):
 
   - ``session``: the expectancy/session effect of each session (drug or placebo),
     ``A_s (exp(-k_d dt) - exp(-k_on dt))`` after each session;
-  - ``expectancy``: the slow non-specific improvement of a trial, ``A_e (1 - exp(-k_e t))``;
+  - ``expectancy``: the slow non-specific improvement of a trial, ``A_e (1 - exp(-k_e t))
+    exp(-k_f t)``: it fades over months (half-time 39 weeks, fifth session, from the relapse
+    of placebo responders continued on placebo, Khan 2008);
   - ``new_oral_ad``: an oral antidepressant started with the course (background
     ``new_oral_ad``), ``A_ad (1 - exp(-k_e t))``; 0 with a continuing background treatment;
 

@@ -29,13 +29,12 @@ from ketasim.pd.antidepressant import (
     AntidepressantParams,
     Background,
     default_antidepressant_params,
-    drug_part,
     exposure_memory,
-    madrs_scores,
     parent_concentration,
     placebo_parts,
     session_times_h,
 )
+from ketasim.pd.antidepressant_parts import individual_scores
 from ketasim.pk import Regimen
 
 __all__ = ["Exposure", "Forecast", "ScheduleForecast", "exposure_of", "forecast_from_ratings"]
@@ -93,7 +92,7 @@ def _predict(
 ) -> FloatArray:
     """theta rows (baseline, eta_P, eta_D) -> scores (n, T)."""
     th = np.atleast_2d(theta)
-    return madrs_scores(th[:, 0], hp, drug_part(ce, params, th[:, 2]), th[:, 1], params.overlap_q)
+    return individual_scores(th[:, 0], hp, ce, params, th[:, 1], th[:, 2])
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ketasim.pd.antidepressant import AntidepressantParams, drug_part, madrs_scores
+from ketasim.pd.antidepressant import AntidepressantParams
+from ketasim.pd.antidepressant_parts import individual_scores
 
 __all__ = ["Individuals", "draw_individuals", "individual_ratings"]
 
@@ -54,12 +55,13 @@ def individual_ratings(
 
     ``placebo_h``: typical placebo part at the times (T,); ``ce_ng_per_ml``: (n, T) exposure
     memory from each patient's own exposure. Returns (n, T)."""
-    true = madrs_scores(
+    true = individual_scores(
         individuals.baseline_madrs,
         placebo_h,
-        drug_part(ce_ng_per_ml, params, individuals.eta_drug),
+        ce_ng_per_ml,
+        params,
         individuals.eta_placebo,
-        params.overlap_q,
+        individuals.eta_drug,
     )
     noise = rng.normal(0.0, params.residual_sd_madrs, true.shape)
     return np.asarray(np.clip(true + noise, 0.0, 60.0), dtype=np.float64)

@@ -25,12 +25,11 @@ from ketasim.pd.antidepressant import (
     Background,
     antidepressant_course,
     default_antidepressant_params,
-    drug_part,
     exposure_memory,
-    madrs_scores,
     parent_concentration,
     placebo_parts,
 )
+from ketasim.pd.antidepressant_parts import individual_scores
 from ketasim.pd.antidepressant_population import quadrature_nodes
 from ketasim.pk import Dose, Regimen
 
@@ -103,7 +102,7 @@ def _bands(
     """5th, 50th, 95th percentile of the patient's MADRS over the between-patient
     distribution (quadrature nodes as weighted samples)."""
     ep, ed, w = quadrature_nodes(p)
-    scores = madrs_scores(bl, hp, drug_part(ce, p, ed), ep, p.overlap_q)
+    scores = individual_scores(bl, hp, ce, p, ep, ed)
     out = []
     for j in range(scores.shape[1]):
         order = np.argsort(scores[:, j])

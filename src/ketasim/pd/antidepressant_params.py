@@ -45,6 +45,9 @@ class AntidepressantParams:
     esketamine_potency: float = 1.0  # per ng/mL, relative to racemic ketamine; see potency_factor
     omega_trial_placebo: float = 0.0  # between-trial SD of the log non-specific part
     emax_share_of_drug_eta: float = 0.0  # 0: eta_D on potency, 1: on Emax; see drug_part
+    emax_ceiling_ratio: float = 0.0  # 0: off; > 1: logit-normal Emax up to ratio x emax
+    expectancy_fade_per_h: float = 0.0  # 0: the expectancy part never fades; see placebo_parts
+    placebo_eta_normal: float = 0.0  # 0: factor exp(eta_P); 1: factor 1 + eta_P; madrs_scores
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -63,8 +66,16 @@ class AntidepressantParams:
         ):
             if getattr(self, name) <= 0:
                 raise InputError(name, f"{getattr(self, name)!r} must be > 0")
+        if self.placebo_eta_normal not in (0.0, 1.0):
+            raise InputError("placebo_eta_normal", "must be 0 (log-normal) or 1 (normal)")
         if self.emax_share_of_drug_eta > 1:
             raise InputError("emax_share_of_drug_eta", "must lie in [0, 1]")
+        if self.emax_ceiling_ratio and not self.emax_ceiling_ratio > 1:
+            raise InputError("emax_ceiling_ratio", "must be 0 (off) or > 1")
+        if self.emax_ceiling_ratio and self.emax_share_of_drug_eta:
+            raise InputError(
+                "emax_ceiling_ratio", "a logit-normal Emax needs emax_share_of_drug_eta = 0"
+            )
         if self.overlap_q < 1:
             raise InputError("overlap_q", f"{self.overlap_q!r} must be >= 1")
         if self.typical_baseline_madrs > 60:

@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import expit
 
 from ketasim.errors import InputError
 from ketasim.pd.antidepressant_params import AntidepressantParams
@@ -23,6 +24,7 @@ __all__ = [
     "drug_part",
     "exposure_memory",
     "exposure_memory_coefficients",
+    "individual_scores",
     "madrs_scores",
     "placebo_parts",
 ]
@@ -68,17 +70,28 @@ def exposure_memory(
 def drug_part(
     ce_ng_per_ml: FloatArray, params: AntidepressantParams, eta_drug: FloatArray | float = 0.0
 ) -> FloatArray:
-    """Drug part on the log scale of the remaining MADRS: ``Emax_i x^g / (EC50^g + x^g)`` with
-    ``x = Ce exp((1 - s) eta_D)`` and ``Emax_i = Emax exp(s eta_D)`` (eta_D: the patient's drug
-    sensitivity; s = ``emax_share_of_drug_eta``: 0 puts it all on potency, 1 all on Emax;
-    g: Hill).
+    """Drug part on the log scale of the remaining MADRS, ``Emax_i x^g / (EC50^g + x^g)``
+    (g: Hill; eta_D: the patient's drug random effect).
+
+    - ``emax_ceiling_ratio`` 0 (default): ``x = Ce exp((1 - s) eta_D)`` and
+      ``Emax_i = Emax exp(s eta_D)`` (s = ``emax_share_of_drug_eta``: 0 puts eta_D all on
+      potency, 1 all on Emax);
+    - ``emax_ceiling_ratio`` r > 1: a logit-normal Emax with one potency for everyone,
+      ``x = Ce`` and ``Emax_i = r Emax expit(eta_D - log(r - 1))`` (``Emax`` is the typical
+      patient's, eta_D = 0; ``r Emax`` the ceiling no patient exceeds). Averaging over patients
+      then leaves the shape of the individual exposure-response unchanged.
 
     ``ce_ng_per_ml``: (T,) or (n, T); ``eta_drug``: scalar or (n,) (patients on the first axis).
     """
     ce = np.maximum(np.asarray(ce_ng_per_ml, dtype=np.float64), 0.0)
     eta = np.asarray(eta_drug, dtype=np.float64)
-    s = params.emax_share_of_drug_eta
     eta_x = eta[..., None] if eta.ndim else eta
+    ratio = params.emax_ceiling_ratio
+    if ratio:
+        r = (ce / params.ec50_ng_per_ml) ** params.hill
+        emax = ratio * params.emax * expit(eta_x - math.log(ratio - 1.0))
+        return np.asarray(emax * r / (1.0 + r), dtype=np.float64)
+    s = params.emax_share_of_drug_eta
     x = ce * np.exp((1.0 - s) * eta_x)
     r = (x / params.ec50_ng_per_ml) ** params.hill
     emax = params.emax * np.exp(s * eta_x)
@@ -94,7 +107,9 @@ def placebo_parts(
     """The named placebo parts (log scale of the remaining MADRS) at ``times_h``.
 
     ``session`` (expectancy of each session), ``expectancy`` (slow non-specific improvement from
-    the first session) and ``new_oral_ad`` (an oral antidepressant started with the course).
+    the first session, ``A_e (1 - exp(-k_e t)) exp(-k_f t)``: it fades at ``k_f =
+    expectancy_fade_per_h``, 0 by default, sessions or not) and ``new_oral_ad`` (an oral
+    antidepressant started with the course).
     Every part is 0 before the first session.
     """
     if background not in ("continuing", "new_oral_ad"):
@@ -112,9 +127,10 @@ def placebo_parts(
     since = np.maximum(t - min(sessions_h), 0.0)
     rise = -np.expm1(-p.expectancy_rate_per_h * since)
     new_ad = p.new_oral_ad_effect * rise if background == "new_oral_ad" else np.zeros_like(t)
+    fade = np.exp(-p.expectancy_fade_per_h * since)
     return {
         "session": np.maximum(session, 0.0),
-        "expectancy": p.expectancy_effect * rise,
+        "expectancy": p.expectancy_effect * rise * fade,
         "new_oral_ad": new_ad,
     }
 
@@ -125,6 +141,8 @@ def madrs_scores(
     drug_h: FloatArray,
     eta_placebo: FloatArray | float,
     overlap_q: float = 1.0,
+    *,
+    normal_placebo: bool = False,
 ) -> FloatArray:
     """Individual MADRS scores (no rating error): ``BL exp(-H)`` with the combined part
     ``H = ((e^etaP Hp)^q + Hd^q)^(1/q)``.
@@ -133,19 +151,48 @@ def madrs_scores(
     (independent actions); a larger q makes them overlap (the drug adds less for a patient who
     improves anyway; q -> infinity: the larger of the two). ``placebo_h``: the typical placebo
     part (T,); ``drug_h``: the individual drug part (n, T) or (T,); ``eta_placebo`` and
-    ``baseline_madrs``: scalars or (n,).
+    ``baseline_madrs``: scalars or (n,). The patient's factor on the non-specific part is
+    ``exp(eta_P)`` (log-normal), or ``1 + eta_P`` with ``normal_placebo`` (normal: thinner right
+    tail; a negative factor is a worsening along the non-specific time course, capped at the
+    scale's maximum 60).
     """
     if not overlap_q >= 1.0:
         raise InputError("overlap_q", f"{overlap_q!r} must be >= 1")
     bl = np.asarray(baseline_madrs, dtype=np.float64)
-    ep = np.exp(np.asarray(eta_placebo, dtype=np.float64))
+    eta_p = np.asarray(eta_placebo, dtype=np.float64)
+    ep = 1.0 + eta_p if normal_placebo else np.exp(eta_p)
     if ep.ndim:
         ep = ep[..., None]
     if bl.ndim:
         bl = bl[..., None]
     hp = ep * placebo_h
+    if overlap_q != 1.0 and normal_placebo:
+        raise InputError("overlap_q", "must be 1 with a normal non-specific factor")
     if overlap_q == 1.0:
         h = hp + drug_h
     else:
         h = (hp**overlap_q + np.asarray(drug_h) ** overlap_q) ** (1.0 / overlap_q)
-    return np.asarray(bl * np.exp(-h), dtype=np.float64)
+    scores = bl * np.exp(-h)
+    if normal_placebo:  # a worsening stops at the top of the scale
+        scores = np.minimum(scores, 60.0)
+    return np.asarray(scores, dtype=np.float64)
+
+
+def individual_scores(
+    baseline_madrs: FloatArray | float,
+    placebo_h: FloatArray,
+    ce_ng_per_ml: FloatArray,
+    params: AntidepressantParams,
+    eta_placebo: FloatArray | float,
+    eta_drug: FloatArray | float,
+) -> FloatArray:
+    """Individual MADRS scores (no rating error) of patients with random effects (eta_P, eta_D):
+    :func:`madrs_scores` of the drug part :func:`drug_part` with ``params``' structure."""
+    return madrs_scores(
+        baseline_madrs,
+        placebo_h,
+        drug_part(ce_ng_per_ml, params, eta_drug),
+        eta_placebo,
+        params.overlap_q,
+        normal_placebo=params.placebo_eta_normal > 0,
+    )

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from scipy.special import ndtr, ndtri
 
 from ketasim.pd.antidepressant_params import AntidepressantParams
-from ketasim.pd.antidepressant_parts import drug_part, madrs_scores
+from ketasim.pd.antidepressant_parts import individual_scores
 
 __all__ = [
     "OutcomeProbabilities",
@@ -97,17 +97,13 @@ def outcome_probabilities(
     :func:`quadrature_nodes` (``nodes`` per axis). ``probabilities=False`` skips response and
     remission (returned as NaN)."""
     hp_e, hd_e, hw = _hermite_nodes(params)
-    smooth = madrs_scores(
-        baseline_madrs, placebo_h, drug_part(ce_ng_per_ml, params, hd_e), hp_e, params.overlap_q
-    )
+    smooth = individual_scores(baseline_madrs, placebo_h, ce_ng_per_ml, params, hp_e, hd_e)
     mean = hw @ (smooth - baseline_madrs)
     if not probabilities:
         nan = np.full(mean.shape, np.nan)
         return OutcomeProbabilities(np.asarray(mean), nan, nan)
     ep, ed, w = quadrature_nodes(params, nodes)
-    scores = madrs_scores(
-        baseline_madrs, placebo_h, drug_part(ce_ng_per_ml, params, ed), ep, params.overlap_q
-    )
+    scores = individual_scores(baseline_madrs, placebo_h, ce_ng_per_ml, params, ep, ed)
     sd = params.residual_sd_madrs
     if sd > 0:
         resp = w @ ndtr((0.5 * baseline_madrs - scores) / sd)
@@ -128,9 +124,7 @@ def relapse_probability(
     """P(no longer a responder at t | responder at ``times[end_index]``), from the individual
     trajectories without rating error; 0 at and before the end-of-course time."""
     ep, ed, w = quadrature_nodes(params)
-    scores = madrs_scores(
-        baseline_madrs, placebo_h, drug_part(ce_ng_per_ml, params, ed), ep, params.overlap_q
-    )
+    scores = individual_scores(baseline_madrs, placebo_h, ce_ng_per_ml, params, ep, ed)
     resp = scores <= 0.5 * baseline_madrs
     at_end = resp[:, end_index]
     denom = float(w @ at_end)

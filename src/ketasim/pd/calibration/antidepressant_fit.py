@@ -34,7 +34,11 @@ from ketasim.pd.calibration.antidepressant_points import (
     parent_outputs,
     predict_points,
 )
-from ketasim.pd.calibration.antidepressant_sources import FIXED_SOURCES, SLOW_RATE_PER_H
+from ketasim.pd.calibration.antidepressant_sources import (
+    EXPECTANCY_FADE_PER_H,
+    FIXED_SOURCES,
+    SLOW_RATE_PER_H,
+)
 from ketasim.pd.calibration.antidepressant_trial_effects import estimate_trial_sd, trial_effects
 
 __all__ = [
@@ -89,6 +93,7 @@ START = AntidepressantParams(  # a starting guess (near an earlier fit), not dat
     overlap_q=1.0,
     esketamine_potency=1.0,
     omega_trial_placebo=0.0,
+    expectancy_fade_per_h=EXPECTANCY_FADE_PER_H,  # profile over half-times (sources)
 )
 
 

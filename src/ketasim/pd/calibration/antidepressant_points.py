@@ -54,7 +54,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 # Pooled estimates over several trials (meta-analyses): no single trial's effect applies.
-POOLED_STUDIES = frozenset({"Han 2016", "Cochrane 2021"})
+POOLED_STUDIES = frozenset({"Han 2016", "Cochrane 2021", "Khan 2008"})
 
 RESPONSE_SE_FLOOR = 0.05
 RATES = ("response_rate", "remission_rate", "relapse_rate")
@@ -70,7 +70,7 @@ class CalibrationPoint:
     """One published summary value (``quantity``: madrs_change, madrs_difference between two
     regimens ``a-b``, response_rate, remission_rate, or relapse_rate: the fraction of the
     responders at the end of the course, last session + 24 h, who are no longer responders at
-    ``time_h``)."""
+    ``time_h``; the design's ``relapse_from_h`` may set another reference time))."""
 
     study: str
     arm: str
@@ -184,6 +184,18 @@ def parent_outputs() -> dict[str, str | None]:
 
 
 @cache
+def responders_from_h() -> dict[str, float]:
+    """Per design regimen: the time (h) at which the responders of a ``relapse_rate`` point are
+    taken: the design's ``relapse_from_h`` (a trial whose acute phase ends later, e.g. an oral
+    placebo phase), else the end of the course (last session + 24 h)."""
+    out = {}
+    for name, spec in _design().items():
+        sessions = [float(s) for s in spec["sessions_h"]]  # type: ignore[attr-defined]
+        out[name] = float(spec.get("relapse_from_h", max(sessions) + 24.0))  # type: ignore[arg-type]
+    return out
+
+
+@cache
 def _grid() -> FloatArray:
     return np.arange(0.0, HORIZON_H + GRID_STEP_H / 2, GRID_STEP_H)
 
@@ -205,7 +217,7 @@ def _regimen_value(
         parent = parent_outputs()[regimen]
         scale = potency_factor(parent, params) if parent is not None else 0.0
         ce_cache[regimen] = exposure_memory(conc * scale, GRID_STEP_H, params.ke0_per_h)
-    end_h = max(sessions) + 24.0  # the end of a course, as antidepressant_course defines it
+    end_h = responders_from_h()[regimen]  # the end of a course unless the design says so
     relapse = pt.quantity == "relapse_rate"
     t = np.array([end_h, pt.time_h]) if relapse else np.array([pt.time_h])
     parts = placebo_parts(t, sessions, params, pt.background)

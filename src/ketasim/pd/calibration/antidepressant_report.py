@@ -76,7 +76,15 @@ SEARCHED = (
     "Psychiatry Res 2011;189:1 (HAM-D reliability meta-analysis, abstract) reports test-retest "
     "0.65-0.98, falling with the interval (Spearman r -0.74), no interval function usable; "
     "no size or correlation time of the fluctuation was found, so it is shown as a "
-    "sensitivity range only."
+    "sensitivity range only. Fifth session (2026-12-05): the persistence of the placebo "
+    "response: Khan A et al. J Psychiatr Res 2008;42:791, PMID 18036616 (abstract: 79% of "
+    "placebo responders stayed well over > 12 weeks of continued placebo, 93% of drug "
+    "responders on drug) added as a calibration value; Quitkin 1993 (nonpersistent drug "
+    "responders relapse more), McGrath 2006 Am J Psychiatry 163:1542 (pattern of response not "
+    "predictive, prospectively), Rutherford 2014 PMC4221413 (worsening after randomisation in "
+    "both arms) read as context; the spread of the individual placebo response: growth-mixture "
+    "analyses (Gueorguieva 2011 PMC3339151: one placebo trajectory; PMC8407446: three placebo "
+    "trajectories), no published SD found."
 )
 
 
@@ -290,7 +298,7 @@ def params_toml(
         "# EMPIRICAL antidepressant model parameters (ketasim's own model, not a published one).",
         "# Written by: python -m ketasim.pd.calibration.fit_antidepressant --write",
         "# Data: antidepressant_data.csv and antidepressant_design.toml beside this file.",
-        "schema_version = 4",
+        "schema_version = 5",
         'model = "ketasim empirical antidepressant response (slow exposure memory, Emax)"',
         "",
         "[parameters]",

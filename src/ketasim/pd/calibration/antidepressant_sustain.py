@@ -49,7 +49,7 @@ from ketasim.pd.antidepressant import (
 )
 from ketasim.pd.antidepressant_fluctuation import ou_paths
 from ketasim.pd.antidepressant_individuals import draw_individuals
-from ketasim.pd.antidepressant_parts import drug_part, madrs_scores
+from ketasim.pd.antidepressant_parts import individual_scores
 from ketasim.pk import Dose, Regimen, simulate
 
 __all__ = [
@@ -190,8 +190,10 @@ def simulate_sustain(
     error = rng.normal(0.0, params.residual_sd_madrs, (n, visits_h.size))
 
     def ratings(ce: FloatArray) -> FloatArray:
-        hd = drug_part(np.broadcast_to(ce[idx], (n, idx.size)), params, ind.eta_drug)
-        true = madrs_scores(ind.baseline_madrs, hp, hd, ind.eta_placebo, params.overlap_q)
+        ce_n = np.broadcast_to(ce[idx], (n, idx.size))
+        true = individual_scores(
+            ind.baseline_madrs, hp, ce_n, params, ind.eta_placebo, ind.eta_drug
+        )
         return np.asarray(np.clip(true * fluct + error, 0.0, 60.0), dtype=np.float64)
 
     on, off = ratings(ce_cont), ratings(ce_stop)
