@@ -10,9 +10,11 @@ each histogram row is touched by a whole block at once). At each output time the
 per-patient endpoint accumulators are updated; the N x T matrix is never formed.
 
 Two implementations with the same semantics: a compiled one (numba, used when numba is
-importable; it releases the GIL so threads use every core) and a numpy one (fallback). The
-compiled one steps up to :data:`ketasim.population.steps.MAX_STATES` states with the written-out
-updates of :mod:`ketasim.population.steps` (states held in registers), more with a generic loop.
+importable; it releases the GIL so threads use every core: this module, with its launch and
+the block-by-block store of patients) and a numpy one (the fallback,
+:mod:`ketasim.population.kernel_numpy`). The compiled one steps up to
+:data:`ketasim.population.steps.MAX_STATES` states with the written-out updates of
+:mod:`ketasim.population.steps` (states held in registers), more with a generic loop.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ketasim.population.batch import BatchSystem
+from ketasim.population.kernel_numpy import kernel_numpy
 from ketasim.population.programs import (
     ENDPOINT_AUC,
     ENDPOINT_MAX,
@@ -47,6 +50,7 @@ __all__ = [
     "EndpointPlan",
     "Program",
     "build_programs",
+    "kernel_numpy",
     "propagators",
     "run_group",
 ]
@@ -294,69 +298,6 @@ def run_compiled(
         acc[:] = np.moveaxis(acc_b, 0, -2).reshape(acc.shape[0], -1)[:, :P]
 
 
-def _kernel_numpy(
-    phi: FloatArray,
-    drive: FloatArray,
-    bolus: FloatArray,
-    C: FloatArray,
-    program: Program,
-    grid: FloatArray,
-    bins: LogBins,
-    ep: EndpointPlan,
-    hist: NDArray[np.integer[Any]],
-    acc: FloatArray,
-    prof: FloatArray,
-    n_prof: int,
-) -> None:
-    n = phi.shape[1]
-    P = phi.shape[3]
-    n_out = C.shape[0]
-    x = np.zeros((n, P))
-    yprev = np.zeros((n_out, P))
-    n_cells = bins.n_bins
-    cell_offsets = (np.arange(n_out) * n_cells)[:, None]
-    n_b = program.times.size
-    for b in range(n_b):
-        bi = int(program.bolus_index[b])
-        if bi >= 0:
-            x += bolus[bi]
-        j = int(program.record[b])
-        if j >= 0:
-            y = np.einsum("okp,kp->op", C, x)
-            cells = bins.cells(y) + cell_offsets
-            hist[j] += np.bincount(cells.ravel(), minlength=n_out * n_cells).reshape(n_out, n_cells)
-            if n_prof > 0:
-                prof[:n_prof, j, :] = y[:, :n_prof].T
-            for e in range(ep.size):
-                if j < ep.start[e] or j > ep.stop[e]:
-                    continue
-                o = int(ep.output[e])
-                kind = int(ep.kind[e])
-                if kind == ENDPOINT_MAX:
-                    np.maximum(acc[e], y[o], out=acc[e])
-                elif j > ep.start[e]:
-                    dt = float(grid[j] - grid[j - 1])
-                    if kind == ENDPOINT_AUC:
-                        acc[e] += 0.5 * (y[o] + yprev[o]) * dt
-                    else:
-                        a = yprev[o] - ep.threshold[e]
-                        c = y[o] - ep.threshold[e]
-                        both = (a > 0) & (c > 0)
-                        one = ((a > 0) | (c > 0)) & ~both
-                        part = np.where(
-                            one, dt * np.maximum(a, c) / np.where(one, np.abs(c - a), 1.0), 0.0
-                        )
-                        acc[e] += np.where(both, dt, part)
-            yprev = y
-        if b < n_b - 1:
-            h = int(program.step_h[b])
-            d = int(program.step_rate[b])
-            xn = np.einsum("ikp,kp->ip", phi[h], x)
-            if d >= 0:
-                xn += drive[d]
-            x = xn
-
-
 def output_states(C: FloatArray) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The states each output reads: ``(indices, counts)`` from ``C`` of shape (n_out, n, P)."""
     nonzero = np.any(C != 0.0, axis=2)  # (n_out, n)
@@ -450,7 +391,7 @@ def run_group(
         program.rates,
         step_drive,
     )
-    _kernel_numpy(
+    kernel_numpy(
         phi,
         drive,
         bolus,
