@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from ketasim.population.batch import BatchSystem
 from ketasim.population.kernel_numpy import kernel_numpy
+from ketasim.population.precision import bin_code
 from ketasim.population.programs import (
     ENDPOINT_AUC,
     ENDPOINT_MAX,
@@ -39,7 +40,7 @@ from ketasim.population.propagators import (
     compiled_propagators,
     propagators,
 )
-from ketasim.population.summaries import _SHIFT, LogBins
+from ketasim.population.summaries import LogBins
 from ketasim.types import FloatArray
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
 ]
 
 _BLOCK = 128  # patients per block (its propagators and accumulators stay in L1/L2)
+# float32: the same bytes hold more patients; 384, not 512: rows 4 KiB apart share L1 sets
+_BLOCK_SINGLE = 384
 _TILE = 128  # breakpoints per time tile (the tile's histogram rows stay in L2)
 
 
@@ -104,6 +107,9 @@ def _kernel_loops(
     c_nz: Any,
     c_count: Any,
     tile: int,
+    Y: Any,
+    Yi: Any,
+    cells: Any,
 ) -> None:  # pragma: no cover - compiled
     """Time-major propagation over blocks of patients stored block by block.
 
@@ -115,7 +121,9 @@ def _kernel_loops(
     kept between tiles). A block's data is contiguous (a view, no copy), and every inner loop
     runs over the block's patients with unit stride (and vectorises). ``c_nz[o, :c_count[o]]``
     are the states an output reads (output rows are sparse: a plasma concentration reads one
-    compartment).
+    compartment). ``Y`` (n_out, B): the outputs, of the propagation's precision; ``Yi`` the
+    same memory as integers of its width (their top bits are the bin code); ``cells`` (n_out, B)
+    int64 work space.
     """
     NB = phi.shape[0]
     n = phi.shape[2]
@@ -123,12 +131,10 @@ def _kernel_loops(
     n_out = C.shape[1]
     n_b = bolus_index.shape[0]
     n_e = ep_out.shape[0]
-    Xn = np.zeros((n, block))
-    Y = np.zeros((n_out, block))
-    Yi = Y.view(np.int64)
-    cells = np.zeros((n_out, block), dtype=np.int64)
-    xs = np.zeros((NB, n, block))  # states and last outputs of every block between time tiles
-    ys = np.zeros((NB, n_out, block))
+    Xn = np.zeros((n, block), dtype=phi.dtype)
+    # states and last outputs of every block between time tiles
+    xs = np.zeros((NB, n, block), dtype=phi.dtype)
+    ys = np.zeros((NB, n_out, block), dtype=phi.dtype)
     for b0 in range(0, n_b, tile):
         b1 = min(n_b, b0 + tile)
         for blk in range(NB):
@@ -260,25 +266,37 @@ def run_compiled(
     hist: NDArray[np.integer[Any]],
     acc: FloatArray,
     prof: FloatArray,
+    *,
+    single: bool = False,
 ) -> None:
     """The compiled kernel on patient-last arrays (phi (H, n, n, P), drive/bolus (., n, P),
     C (n_out, n, P), acc (n_e, P)): cuts them into contiguous blocks of ``block`` patients,
-    runs :func:`_kernel_loops` and writes the endpoint accumulators back into ``acc``."""
+    runs :func:`_kernel_loops` and writes the endpoint accumulators back into ``acc``.
+
+    ``single``: propagate and bin in float32 (propagators, inputs and output rows rounded to
+    float32; endpoint accumulators, profiles and histogram counts as before). Concentrations
+    then carry a relative error of at most ``FLOAT32_BOUND`` (:mod:`ketasim.population.precision`)
+    and a value that close to a bin edge can be counted in the neighbouring bin.
+    """
     P = phi.shape[3]
-    acc_b = _blocked(acc, _BLOCK)
+    block = _BLOCK_SINGLE if single else _BLOCK
+    dtype = np.float32 if single else np.float64
+    acc_b = _blocked(acc, block)
     c_nz, c_count = output_states(C)
+    Y = np.zeros((C.shape[0], block), dtype=dtype)
+    shift, offset = bin_code(bins, single)
     _kernel_blocked(
-        _blocked(phi, _BLOCK),
-        _blocked(drive, _BLOCK),
-        _blocked(bolus, _BLOCK),
-        _blocked(C, _BLOCK),
+        _blocked(phi.astype(dtype, copy=False), block),
+        _blocked(drive.astype(dtype, copy=False), block),
+        _blocked(bolus.astype(dtype, copy=False), block),
+        _blocked(C.astype(dtype, copy=False), block),
         bolus_index,
         record,
         step_h,
         step_drive,
         np.asarray(grid, dtype=np.float64),
-        _SHIFT,
-        bins.offset,
+        shift,
+        offset,
         bins.n_bins,
         endpoints.output,
         endpoints.kind,
@@ -293,6 +311,9 @@ def run_compiled(
         c_nz,
         c_count,
         _TILE,
+        Y,
+        Y.view(np.int32 if single else np.int64),
+        np.zeros(Y.shape, dtype=np.int64),
     )
     if acc.size:
         acc[:] = np.moveaxis(acc_b, 0, -2).reshape(acc.shape[0], -1)[:, :P]
@@ -320,6 +341,7 @@ def run_group(
     prof: FloatArray,
     *,
     compiled: bool | None = None,
+    single: bool = False,
 ) -> None:
     """Propagate one group of patients and add its results in place.
 
@@ -327,6 +349,7 @@ def run_group(
     endpoint accumulators (start at 0); ``prof``: (K, T, n_out) profiles (ng/mL) of the group's
     first K patients.
     ``compiled``: force (True) or forbid (False) the numba kernel; default: numba if available.
+    ``single``: the compiled kernel in float32 (:func:`run_compiled`; the numpy one ignores it).
     """
     use_numba = HAVE_NUMBA if compiled is None else compiled
     if use_numba and not HAVE_NUMBA:
@@ -378,6 +401,7 @@ def run_group(
             hist,
             acc,
             prof,
+            single=single,
         )
         return
     prog = Program(

@@ -63,6 +63,7 @@ def run_group_occasions(
     prof: FloatArray,
     *,
     compiled: bool | None = None,
+    single: bool = False,
 ) -> None:
     """:func:`ketasim.population.kernel.run_group` with each step on its occasion's system."""
     use_numba = kernel.HAVE_NUMBA if compiled is None else compiled
@@ -138,6 +139,7 @@ def run_group_occasions(
             hist,
             acc,
             prof,
+            single=single,
         )
         return
     prog = Program(
