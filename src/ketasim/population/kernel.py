@@ -40,6 +40,8 @@ from ketasim.population.propagators import (
     compiled_propagators,
     propagators,
 )
+from ketasim.population.steps import BLOCK, MAX_STATES
+from ketasim.population.steps_single import BLOCK as BLOCK_SINGLE
 from ketasim.population.summaries import LogBins
 from ketasim.types import FloatArray
 
@@ -56,9 +58,11 @@ __all__ = [
     "run_group",
 ]
 
-_BLOCK = 128  # patients per block (its propagators and accumulators stay in L1/L2)
-# float32: the same bytes hold more patients; 384, not 512: rows 4 KiB apart share L1 sets
-_BLOCK_SINGLE = 384
+# patients per block (its propagators and accumulators stay in L1/L2), as written into the
+# generated steps; float32: the same bytes hold more patients (384, not 512: rows 4 KiB apart
+# would share L1 sets)
+_BLOCK = BLOCK
+_BLOCK_SINGLE = BLOCK_SINGLE
 _TILE = 128  # breakpoints per time tile (the tile's histogram rows stay in L2)
 
 
@@ -204,26 +208,54 @@ def _kernel_loops(
                 if b < n_b - 1:
                     h = step_h[b]
                     d = step_drive[b]
-                    if n == 4:
-                        _step4(X, ph, h, dr, d, m)
-                    elif n == 5:
-                        _step5(X, ph, h, dr, d, m)
-                    elif n == 3:
-                        _step3(X, ph, h, dr, d, m)
-                    elif n == 6:
-                        _step6(X, ph, h, dr, d, m)
-                    elif n == 2:
-                        _step2(X, ph, h, dr, d, m)
-                    elif n == 1:
-                        _step1(X, ph, h, dr, d, m)
-                    else:
-                        _step_n(X, Xn, ph, h, dr, d, m)
+                    _step_any(X, Xn, ph, h, dr, d, m)
+
+
+def _step_dispatch(
+    X: Any, Xn: Any, ph: Any, h: int, dr: Any, d: int, m: int
+) -> None:  # pragma: no cover - compiled
+    """One step of a block: the written-out update for its state count and block size (flat
+    arrays, :mod:`ketasim.population.steps` and ``steps_single``), else the generic loop."""
+    n = X.shape[0]
+    block = X.shape[1]
+    if n <= MAX_STATES and block in (_BLOCK, _BLOCK_SINGLE):
+        x = X.reshape(-1)
+        f = ph[h].reshape(-1)
+        r = dr[d].reshape(-1) if d >= 0 else x  # (not read without an input)
+        if block == _BLOCK:
+            if n == 4:
+                _d4(x, f, r, d, m)
+            elif n == 5:
+                _d5(x, f, r, d, m)
+            elif n == 3:
+                _d3(x, f, r, d, m)
+            elif n == 6:
+                _d6(x, f, r, d, m)
+            elif n == 2:
+                _d2(x, f, r, d, m)
+            else:
+                _d1(x, f, r, d, m)
+        elif n == 4:
+            _s4(x, f, r, d, m)
+        elif n == 5:
+            _s5(x, f, r, d, m)
+        elif n == 3:
+            _s3(x, f, r, d, m)
+        elif n == 6:
+            _s6(x, f, r, d, m)
+        elif n == 2:
+            _s2(x, f, r, d, m)
+        else:
+            _s1(x, f, r, d, m)
+    else:
+        _step_n(X, Xn, ph, h, dr, d, m)
 
 
 if HAVE_NUMBA:  # pragma: no cover - depends on the environment
     import numba as _numba
 
     from ketasim.population import steps as _steps
+    from ketasim.population import steps_single as _single
 
     # fastmath without the no-NaN/no-inf assumptions (NaN concentrations must still be binned)
     _FAST = {"nsz", "arcp", "contract", "reassoc"}
@@ -231,9 +263,12 @@ if HAVE_NUMBA:  # pragma: no cover - depends on the environment
     def _jit(fn: Any) -> Any:
         return _numba.njit(cache=True, nogil=True, fastmath=_FAST)(fn)
 
-    _step1, _step2, _step3 = _jit(_steps.step_1), _jit(_steps.step_2), _jit(_steps.step_3)
-    _step4, _step5, _step6 = _jit(_steps.step_4), _jit(_steps.step_5), _jit(_steps.step_6)
+    _d1, _d2, _d3 = _jit(_steps.step_1), _jit(_steps.step_2), _jit(_steps.step_3)
+    _d4, _d5, _d6 = _jit(_steps.step_4), _jit(_steps.step_5), _jit(_steps.step_6)
+    _s1, _s2, _s3 = _jit(_single.step_1), _jit(_single.step_2), _jit(_single.step_3)
+    _s4, _s5, _s6 = _jit(_single.step_4), _jit(_single.step_5), _jit(_single.step_6)
     _step_n = _jit(_step_generic)
+    _step_any = _jit(_step_dispatch)
     _kernel_blocked = _jit(_kernel_loops)
 
 
