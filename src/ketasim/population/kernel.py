@@ -14,7 +14,8 @@ importable; it releases the GIL so threads use every core: this module, with its
 the block-by-block store of patients) and a numpy one (the fallback,
 :mod:`ketasim.population.kernel_numpy`). The compiled one steps up to
 :data:`ketasim.population.steps.MAX_STATES` states with the written-out updates of
-:mod:`ketasim.population.steps` (states held in registers), more with a generic loop.
+:mod:`ketasim.population.kernel_steps` (states held in registers), more with a generic loop.
+``run_compiled(..., single=True)`` runs it in float32 (:mod:`ketasim.population.precision`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from numpy.typing import NDArray
 
 from ketasim.population.batch import BatchSystem
 from ketasim.population.kernel_numpy import kernel_numpy
+from ketasim.population.kernel_steps import BLOCK, BLOCK_SINGLE, jit, step_block
 from ketasim.population.precision import bin_code
 from ketasim.population.programs import (
     ENDPOINT_AUC,
@@ -40,8 +42,6 @@ from ketasim.population.propagators import (
     compiled_propagators,
     propagators,
 )
-from ketasim.population.steps import BLOCK, MAX_STATES
-from ketasim.population.steps_single import BLOCK as BLOCK_SINGLE
 from ketasim.population.summaries import LogBins
 from ketasim.types import FloatArray
 
@@ -58,31 +58,9 @@ __all__ = [
     "run_group",
 ]
 
-# patients per block (its propagators and accumulators stay in L1/L2), as written into the
-# generated steps; float32: the same bytes hold more patients (384, not 512: rows 4 KiB apart
-# would share L1 sets)
-_BLOCK = BLOCK
+_BLOCK = BLOCK  # patients per block (kernel_steps)
 _BLOCK_SINGLE = BLOCK_SINGLE
 _TILE = 128  # breakpoints per time tile (the tile's histogram rows stay in L2)
-
-
-def _step_generic(
-    X: Any, Xn: Any, ph: Any, h: int, dr: Any, d: int, m: int
-) -> None:  # pragma: no cover - compiled
-    n = X.shape[0]
-    for i in range(n):
-        if d >= 0:
-            for p in range(m):
-                Xn[i, p] = dr[d, i, p]
-        else:
-            for p in range(m):
-                Xn[i, p] = 0.0
-        for k in range(n):
-            for p in range(m):
-                Xn[i, p] += ph[h, i, k, p] * X[k, p]
-    for i in range(n):
-        for p in range(m):
-            X[i, p] = Xn[i, p]
 
 
 def _kernel_loops(
@@ -208,68 +186,11 @@ def _kernel_loops(
                 if b < n_b - 1:
                     h = step_h[b]
                     d = step_drive[b]
-                    _step_any(X, Xn, ph, h, dr, d, m)
-
-
-def _step_dispatch(
-    X: Any, Xn: Any, ph: Any, h: int, dr: Any, d: int, m: int
-) -> None:  # pragma: no cover - compiled
-    """One step of a block: the written-out update for its state count and block size (flat
-    arrays, :mod:`ketasim.population.steps` and ``steps_single``), else the generic loop."""
-    n = X.shape[0]
-    block = X.shape[1]
-    if n <= MAX_STATES and block in (_BLOCK, _BLOCK_SINGLE):
-        x = X.reshape(-1)
-        f = ph[h].reshape(-1)
-        r = dr[d].reshape(-1) if d >= 0 else x  # (not read without an input)
-        if block == _BLOCK:
-            if n == 4:
-                _d4(x, f, r, d, m)
-            elif n == 5:
-                _d5(x, f, r, d, m)
-            elif n == 3:
-                _d3(x, f, r, d, m)
-            elif n == 6:
-                _d6(x, f, r, d, m)
-            elif n == 2:
-                _d2(x, f, r, d, m)
-            else:
-                _d1(x, f, r, d, m)
-        elif n == 4:
-            _s4(x, f, r, d, m)
-        elif n == 5:
-            _s5(x, f, r, d, m)
-        elif n == 3:
-            _s3(x, f, r, d, m)
-        elif n == 6:
-            _s6(x, f, r, d, m)
-        elif n == 2:
-            _s2(x, f, r, d, m)
-        else:
-            _s1(x, f, r, d, m)
-    else:
-        _step_n(X, Xn, ph, h, dr, d, m)
+                    step_block(X, Xn, ph, h, dr, d, m)
 
 
 if HAVE_NUMBA:  # pragma: no cover - depends on the environment
-    import numba as _numba
-
-    from ketasim.population import steps as _steps
-    from ketasim.population import steps_single as _single
-
-    # fastmath without the no-NaN/no-inf assumptions (NaN concentrations must still be binned)
-    _FAST = {"nsz", "arcp", "contract", "reassoc"}
-
-    def _jit(fn: Any) -> Any:
-        return _numba.njit(cache=True, nogil=True, fastmath=_FAST)(fn)
-
-    _d1, _d2, _d3 = _jit(_steps.step_1), _jit(_steps.step_2), _jit(_steps.step_3)
-    _d4, _d5, _d6 = _jit(_steps.step_4), _jit(_steps.step_5), _jit(_steps.step_6)
-    _s1, _s2, _s3 = _jit(_single.step_1), _jit(_single.step_2), _jit(_single.step_3)
-    _s4, _s5, _s6 = _jit(_single.step_4), _jit(_single.step_5), _jit(_single.step_6)
-    _step_n = _jit(_step_generic)
-    _step_any = _jit(_step_dispatch)
-    _kernel_blocked = _jit(_kernel_loops)
+    _kernel_blocked = jit(_kernel_loops)
 
 
 def _blocked(a: FloatArray, block: int) -> FloatArray:
