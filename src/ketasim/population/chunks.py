@@ -150,32 +150,11 @@ def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None) 
         group_prof = np.zeros((first.size, grid.size, n_out))
         if first.size and not np.array_equal(first, prog.patients[: first.size]):
             raise AssertionError("profile patients must lead their group")  # pragma: no cover
+        common = (prog, grid, bins, plan, hist, group_acc, group_prof)
         if occ is None:
-            run_group(
-                system,
-                prog,
-                grid,
-                bins,
-                plan,
-                hist,
-                group_acc,
-                group_prof,
-                compiled=task.compiled,
-                single=single,
-            )
+            run_group(system, *common, compiled=task.compiled, single=single)
         else:
-            run_group_occasions(
-                occ,
-                prog,
-                grid,
-                bins,
-                plan,
-                hist,
-                group_acc,
-                group_prof,
-                compiled=task.compiled,
-                single=single,
-            )
+            run_group_occasions(occ, *common, compiled=task.compiled, single=single)
         acc[:, prog.patients] = group_acc
         if first.size:
             profiles[first] = group_prof
