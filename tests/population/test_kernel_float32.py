@@ -182,3 +182,16 @@ def test_cli_precision_flag(tmp_path: Path) -> None:
     assert ok.exit_code == 0, ok.output
     record = (tmp_path / "s" / "run.json").read_text()
     assert '"precision": "float32"' in record
+
+
+def test_float32_on_the_segment_path_within_the_bound() -> None:
+    """An arm with a covariate change runs the occasion kernel (segments): float32 there too."""
+    data = _spec("otto-1e6.toml", every="10min")
+    data["arms"] = [{**data["arms"][0], "covariate_changes": [{"at": "12h", "scale": {"WT": 0.8}}]}]
+    exact = _run(data, 300, "float64", 300).individuals
+    single = _run(data, 300, "float32", 300).individuals
+    bound = relative_error_bound(5, 145 + 1)  # the grid and the change's breakpoint
+    for col in [c for c in exact.columns if c.endswith("_ng_per_ml")]:
+        want, got = exact[col].to_numpy(), single[col].to_numpy()
+        rel = np.abs(got - want)[want > 0] / want[want > 0]
+        assert 0 < rel.max() <= bound, (col, rel.max(), bound)
