@@ -29,6 +29,7 @@ shared and only ratios measured together are comparable:
 Run::
 
     python benchmarks/bench_scaling.py e2e [--n 1000000] [--repeat 2] [--baseline-src DIR]
+        [--precision float64,float32]   # also e2e/threads/timeline: this tree per precision
     python benchmarks/bench_scaling.py threads [--n 200000] [--repeat 2] [--baseline-src DIR]
     python benchmarks/bench_scaling.py phases [--n 1000000] [--cases domino] [--baseline-src DIR]
     python benchmarks/bench_scaling.py timeline [--n 1000000] [--repeat 2] [--baseline-src DIR]
@@ -92,6 +93,42 @@ def _trees(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     return trees
 
 
+def _variants(args: argparse.Namespace) -> list[tuple[str, str | None, list[str]]]:
+    """This tree once per ``--precision`` (``--precision X`` passed on), then the baseline
+    (which runs its own default: its specs know no precision)."""
+    rows: list[tuple[str, str | None, list[str]]] = []
+    for p in args.precision.split(","):
+        label = "this tree" if p == "float64" else f"this tree {p}"
+        rows.append((label, str(ROOT / "src"), [] if p == "float64" else ["--precision", p]))
+    if args.baseline_src:
+        rows.append(("baseline", args.baseline_src, []))
+    return rows
+
+
+def _band_differences(tmp: Path, case: str, labels: list[str]) -> None:
+    """Max relative difference of each band column of every variant's bands.csv against the
+    baseline's (same patients, same spec): where float32 moved a percentile."""
+    import pandas as pd
+
+    base = pd.read_csv(tmp / f"{case}-0-baseline" / "bands.csv")
+    cols = [c for c in base.columns if c.startswith("p") and c[1:].replace(".", "").isdigit()]
+    for label in labels:
+        other = pd.read_csv(tmp / f"{case}-0-{label.replace(' ', '_')}" / "bands.csv")
+        diffs = []
+        for c in cols:
+            a, b = base[c].to_numpy(), other[c].to_numpy()
+            rel = abs(a - b) / abs(a).clip(min=1e-300)
+            diffs.append(f"{c} {rel[a > 0].max():.1e}")
+        same = (tmp / f"{case}-0-baseline" / "bands.csv").read_bytes() == (
+            tmp / f"{case}-0-{label.replace(' ', '_')}" / "bands.csv"
+        ).read_bytes()
+        print(
+            f"bands.csv {case} {label} vs baseline: identical={same}; max rel diff: "
+            + ", ".join(diffs),
+            flush=True,
+        )
+
+
 def e2e(args: argparse.Namespace) -> list[dict[str, Any]]:
     """`ketasim trial` end to end in fresh processes."""
     rows = []
@@ -102,15 +139,16 @@ def e2e(args: argparse.Namespace) -> list[dict[str, Any]]:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases.split(","):
-            for _label, src in _trees(args):  # warm-up: numba's on-disk cache
+            for _label, src, extra in _variants(args):  # warm-up: numba's on-disk cache
+                warm = [*ketasim, "trial", str(SPECS[case]), "--out", f"{tmp}/w", "-q"]
                 subprocess.run(
-                    [*ketasim, "trial", str(SPECS[case]), "--out", f"{tmp}/w", "-q", "--n", "2000"],
+                    [*warm, "--n", "2000", *extra],
                     env=_env(src),
                     check=True,
                     capture_output=True,
                 )
             for r in range(args.repeat):
-                for label, src in _trees(args):
+                for label, src, extra in _variants(args):
                     out = Path(tmp) / f"{case}-{r}-{label.replace(' ', '_')}"
                     cmd = [
                         *ketasim,
@@ -121,6 +159,7 @@ def e2e(args: argparse.Namespace) -> list[dict[str, Any]]:
                         "-q",
                         "--n",
                         str(args.n),
+                        *extra,
                     ]
                     row = {"case": case, "tree": label, "n": args.n, **_timed(cmd, _env(src))}
                     row.pop("stdout")
@@ -131,6 +170,9 @@ def e2e(args: argparse.Namespace) -> list[dict[str, Any]]:
                         f"(load {row['load']:.1f})",
                         flush=True,
                     )
+            if args.baseline_src:
+                labels = [label for label, _, _ in _variants(args) if label != "baseline"]
+                _band_differences(Path(tmp), case, labels)
     return rows
 
 
@@ -138,6 +180,8 @@ _CHILD = """
 import json, sys, time
 from ketasim.population import load_trial_spec, parse_trial_spec, run_trial
 spec = load_trial_spec(sys.argv[1]).with_n(int(sys.argv[2]))
+if len(sys.argv) > 4:
+    spec = spec.with_precision(sys.argv[4])
 # warm-up: 16 small chunks, so that every worker (thread or process) loads the kernel
 data = spec.model_dump(mode="python", by_alias=True)
 run_trial(parse_trial_spec({**data, "n": 1600, "chunk_size": 100}), scheduler=sys.argv[3])
@@ -147,8 +191,13 @@ print(json.dumps({"wall_s": time.perf_counter() - start}))
 """
 
 
-def _child(spec: Path, n: int, scheduler: str, src: str | None) -> dict[str, Any]:
-    row = _timed([sys.executable, "-c", _CHILD, str(spec), str(n), scheduler], _env(src))
+def _child(
+    spec: Path, n: int, scheduler: str, src: str | None, extra: list[str] | None = None
+) -> dict[str, Any]:
+    cmd = [sys.executable, "-c", _CHILD, str(spec), str(n), scheduler]
+    if extra:
+        cmd.append(extra[-1])  # the precision
+    row = _timed(cmd, _env(src))
     row["run_s"] = json.loads(str(row.pop("stdout")).strip().splitlines()[-1])["wall_s"]
     return row
 
@@ -158,10 +207,10 @@ def threads(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for case in args.cases.split(","):
         for _ in range(args.repeat):
-            for label, src in _trees(args):
+            for label, src, extra in _variants(args):
                 pair = {}
                 for k in (1, 2):
-                    row = _child(SPECS[case], args.n, f"local:{k}", src)
+                    row = _child(SPECS[case], args.n, f"local:{k}", src, extra)
                     pair[k] = row["run_s"]
                     rows.append({"case": case, "tree": label, "threads": k, "n": args.n, **row})
                 print(
@@ -271,7 +320,8 @@ wrap(tm, "assemble_result", "tables", every=True)
 wrap(ct, "write_results", "writing", every=True)
 wrap(tp, "plot_bands", "PNG", every=True)
 from ketasim.cli import main
-sys.argv = ["ketasim", "trial", sys.argv[1], "--out", sys.argv[2], "-q", "--n", sys.argv[3]]
+sys.argv = ["ketasim", "trial", sys.argv[1], "--out", sys.argv[2], "-q", "--n", sys.argv[3],
+            *sys.argv[4:]]
 try:
     main()
 except SystemExit as stop:
@@ -298,11 +348,11 @@ def timeline(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases.split(","):
-            for _label, src in _trees(args):  # warm-up: numba's on-disk cache
+            for _label, src, extra in _variants(args):  # warm-up: numba's on-disk cache
                 warm = [sys.executable, "-c", _TIMELINE, str(SPECS[case]), f"{tmp}/w", "2000"]
-                subprocess.run(warm, env=_env(src), check=True, capture_output=True)
+                subprocess.run(warm + extra, env=_env(src), check=True, capture_output=True)
             for _ in range(args.repeat):
-                for label, src in _trees(args):
+                for label, src, extra in _variants(args):
                     cmd = [
                         sys.executable,
                         "-c",
@@ -310,6 +360,7 @@ def timeline(args: argparse.Namespace) -> list[dict[str, Any]]:
                         str(SPECS[case]),
                         f"{tmp}/o",
                         str(args.n),
+                        *extra,
                     ]
                     row = _timed(cmd, _env(src))
                     launch = time.time() - row["wall_s"]  # the child's clock is the same
@@ -437,6 +488,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--baseline-src")
+    parser.add_argument(
+        "--precision",
+        default="float64",
+        help="e2e, threads, timeline: this tree once per precision, e.g. float64,float32",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.n is None:

@@ -134,6 +134,14 @@ def trial_command(
         ),
     ] = "local",
     n: Annotated[int | None, typer.Option("--n", help="override the spec's N per arm")] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            "--precision",
+            help="override the spec's outputs.precision: float64 (exact) or float32 "
+            "(faster; concentrations within a stated relative bound, see README)",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     optimise: Annotated[
         bool,
@@ -154,6 +162,10 @@ def trial_command(
         if n < 1:
             raise InputError("--n", f"{n} must be >= 1")
         trial_spec = trial_spec.with_n(n)
+    if precision is not None:
+        if precision not in ("float64", "float32"):
+            raise InputError("--precision", f"{precision!r}; accepted: float64, float32")
+        trial_spec = trial_spec.with_precision("float32" if precision == "float32" else "float64")
     if optimise:
         _optimise(trial_spec, spec, out, scheduler, quiet)
         return

@@ -37,6 +37,7 @@ from ketasim.population.pd_endpoints import (
     pd_values,
     sample_pd_parameters,
 )
+from ketasim.population.precision import check_single
 from ketasim.population.segments import segment_batch
 from ketasim.population.spec import TrialSpec
 from ketasim.population.summaries import ChunkSummary, LogBins, sparse_counts
@@ -140,20 +141,20 @@ def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None) 
     acc = np.zeros((plan.size, n))
     keep = max(0, min(task.individuals - task.start, n))
     profiles = np.zeros((keep, grid.size, n_out))
+    single = spec.outputs.precision == "float32"
     for prog in programs:
+        if single:
+            check_single(bins, system.K.shape[1], prog.times.size)
         group_acc = np.zeros((plan.size, prog.patients.size))
         first = prog.patients[prog.patients < keep]
         group_prof = np.zeros((first.size, grid.size, n_out))
         if first.size and not np.array_equal(first, prog.patients[: first.size]):
             raise AssertionError("profile patients must lead their group")  # pragma: no cover
+        common = (prog, grid, bins, plan, hist, group_acc, group_prof)
         if occ is None:
-            run_group(
-                system, prog, grid, bins, plan, hist, group_acc, group_prof, compiled=task.compiled
-            )
+            run_group(system, *common, compiled=task.compiled, single=single)
         else:
-            run_group_occasions(
-                occ, prog, grid, bins, plan, hist, group_acc, group_prof, compiled=task.compiled
-            )
+            run_group_occasions(occ, *common, compiled=task.compiled, single=single)
         acc[:, prog.patients] = group_acc
         if first.size:
             profiles[first] = group_prof

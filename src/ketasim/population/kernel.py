@@ -10,9 +10,12 @@ each histogram row is touched by a whole block at once). At each output time the
 per-patient endpoint accumulators are updated; the N x T matrix is never formed.
 
 Two implementations with the same semantics: a compiled one (numba, used when numba is
-importable; it releases the GIL so threads use every core) and a numpy one (fallback). The
-compiled one steps up to :data:`ketasim.population.steps.MAX_STATES` states with the written-out
-updates of :mod:`ketasim.population.steps` (states held in registers), more with a generic loop.
+importable; it releases the GIL so threads use every core: this module, with its launch and
+the block-by-block store of patients) and a numpy one (the fallback,
+:mod:`ketasim.population.kernel_numpy`). The compiled one steps up to
+:data:`ketasim.population.steps.MAX_STATES` states with the written-out updates of
+:mod:`ketasim.population.kernel_steps` (states held in registers), more with a generic loop.
+``run_compiled(..., single=True)`` runs it in float32 (:mod:`ketasim.population.precision`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ketasim.population.batch import BatchSystem
+from ketasim.population.kernel_numpy import kernel_numpy
+from ketasim.population.kernel_steps import BLOCK, BLOCK_SINGLE, jit, step_block
+from ketasim.population.precision import bin_code
 from ketasim.population.programs import (
     ENDPOINT_AUC,
     ENDPOINT_MAX,
@@ -36,7 +42,7 @@ from ketasim.population.propagators import (
     compiled_propagators,
     propagators,
 )
-from ketasim.population.summaries import _SHIFT, LogBins
+from ketasim.population.summaries import LogBins
 from ketasim.types import FloatArray
 
 __all__ = [
@@ -47,31 +53,14 @@ __all__ = [
     "EndpointPlan",
     "Program",
     "build_programs",
+    "kernel_numpy",
     "propagators",
     "run_group",
 ]
 
-_BLOCK = 128  # patients per block (its propagators and accumulators stay in L1/L2)
+_BLOCK = BLOCK  # patients per block (kernel_steps)
+_BLOCK_SINGLE = BLOCK_SINGLE
 _TILE = 128  # breakpoints per time tile (the tile's histogram rows stay in L2)
-
-
-def _step_generic(
-    X: Any, Xn: Any, ph: Any, h: int, dr: Any, d: int, m: int
-) -> None:  # pragma: no cover - compiled
-    n = X.shape[0]
-    for i in range(n):
-        if d >= 0:
-            for p in range(m):
-                Xn[i, p] = dr[d, i, p]
-        else:
-            for p in range(m):
-                Xn[i, p] = 0.0
-        for k in range(n):
-            for p in range(m):
-                Xn[i, p] += ph[h, i, k, p] * X[k, p]
-    for i in range(n):
-        for p in range(m):
-            X[i, p] = Xn[i, p]
 
 
 def _kernel_loops(
@@ -100,6 +89,9 @@ def _kernel_loops(
     c_nz: Any,
     c_count: Any,
     tile: int,
+    Y: Any,
+    Yi: Any,
+    cells: Any,
 ) -> None:  # pragma: no cover - compiled
     """Time-major propagation over blocks of patients stored block by block.
 
@@ -111,7 +103,9 @@ def _kernel_loops(
     kept between tiles). A block's data is contiguous (a view, no copy), and every inner loop
     runs over the block's patients with unit stride (and vectorises). ``c_nz[o, :c_count[o]]``
     are the states an output reads (output rows are sparse: a plasma concentration reads one
-    compartment).
+    compartment). ``Y`` (n_out, B): the outputs, of the propagation's precision; ``Yi`` the
+    same memory as integers of its width (their top bits are the bin code); ``cells`` (n_out, B)
+    int64 work space.
     """
     NB = phi.shape[0]
     n = phi.shape[2]
@@ -119,12 +113,10 @@ def _kernel_loops(
     n_out = C.shape[1]
     n_b = bolus_index.shape[0]
     n_e = ep_out.shape[0]
-    Xn = np.zeros((n, block))
-    Y = np.zeros((n_out, block))
-    Yi = Y.view(np.int64)
-    cells = np.zeros((n_out, block), dtype=np.int64)
-    xs = np.zeros((NB, n, block))  # states and last outputs of every block between time tiles
-    ys = np.zeros((NB, n_out, block))
+    Xn = np.zeros((n, block), dtype=phi.dtype)
+    # states and last outputs of every block between time tiles
+    xs = np.zeros((NB, n, block), dtype=phi.dtype)
+    ys = np.zeros((NB, n_out, block), dtype=phi.dtype)
     for b0 in range(0, n_b, tile):
         b1 = min(n_b, b0 + tile)
         for blk in range(NB):
@@ -194,37 +186,11 @@ def _kernel_loops(
                 if b < n_b - 1:
                     h = step_h[b]
                     d = step_drive[b]
-                    if n == 4:
-                        _step4(X, ph, h, dr, d, m)
-                    elif n == 5:
-                        _step5(X, ph, h, dr, d, m)
-                    elif n == 3:
-                        _step3(X, ph, h, dr, d, m)
-                    elif n == 6:
-                        _step6(X, ph, h, dr, d, m)
-                    elif n == 2:
-                        _step2(X, ph, h, dr, d, m)
-                    elif n == 1:
-                        _step1(X, ph, h, dr, d, m)
-                    else:
-                        _step_n(X, Xn, ph, h, dr, d, m)
+                    step_block(X, Xn, ph, h, dr, d, m)
 
 
 if HAVE_NUMBA:  # pragma: no cover - depends on the environment
-    import numba as _numba
-
-    from ketasim.population import steps as _steps
-
-    # fastmath without the no-NaN/no-inf assumptions (NaN concentrations must still be binned)
-    _FAST = {"nsz", "arcp", "contract", "reassoc"}
-
-    def _jit(fn: Any) -> Any:
-        return _numba.njit(cache=True, nogil=True, fastmath=_FAST)(fn)
-
-    _step1, _step2, _step3 = _jit(_steps.step_1), _jit(_steps.step_2), _jit(_steps.step_3)
-    _step4, _step5, _step6 = _jit(_steps.step_4), _jit(_steps.step_5), _jit(_steps.step_6)
-    _step_n = _jit(_step_generic)
-    _kernel_blocked = _jit(_kernel_loops)
+    _kernel_blocked = jit(_kernel_loops)
 
 
 def _blocked(a: FloatArray, block: int) -> FloatArray:
@@ -256,25 +222,37 @@ def run_compiled(
     hist: NDArray[np.integer[Any]],
     acc: FloatArray,
     prof: FloatArray,
+    *,
+    single: bool = False,
 ) -> None:
     """The compiled kernel on patient-last arrays (phi (H, n, n, P), drive/bolus (., n, P),
     C (n_out, n, P), acc (n_e, P)): cuts them into contiguous blocks of ``block`` patients,
-    runs :func:`_kernel_loops` and writes the endpoint accumulators back into ``acc``."""
+    runs :func:`_kernel_loops` and writes the endpoint accumulators back into ``acc``.
+
+    ``single``: propagate and bin in float32 (propagators, inputs and output rows rounded to
+    float32; endpoint accumulators, profiles and histogram counts as before). Concentrations
+    then carry a relative error of at most ``FLOAT32_BOUND`` (:mod:`ketasim.population.precision`)
+    and a value that close to a bin edge can be counted in the neighbouring bin.
+    """
     P = phi.shape[3]
-    acc_b = _blocked(acc, _BLOCK)
+    block = _BLOCK_SINGLE if single else _BLOCK
+    dtype = np.float32 if single else np.float64
+    acc_b = _blocked(acc, block)
     c_nz, c_count = output_states(C)
+    Y = np.zeros((C.shape[0], block), dtype=dtype)
+    shift, offset = bin_code(bins, single)
     _kernel_blocked(
-        _blocked(phi, _BLOCK),
-        _blocked(drive, _BLOCK),
-        _blocked(bolus, _BLOCK),
-        _blocked(C, _BLOCK),
+        _blocked(phi.astype(dtype, copy=False), block),
+        _blocked(drive.astype(dtype, copy=False), block),
+        _blocked(bolus.astype(dtype, copy=False), block),
+        _blocked(C.astype(dtype, copy=False), block),
         bolus_index,
         record,
         step_h,
         step_drive,
         np.asarray(grid, dtype=np.float64),
-        _SHIFT,
-        bins.offset,
+        shift,
+        offset,
         bins.n_bins,
         endpoints.output,
         endpoints.kind,
@@ -289,72 +267,12 @@ def run_compiled(
         c_nz,
         c_count,
         _TILE,
+        Y,
+        Y.view(np.int32 if single else np.int64),
+        np.zeros(Y.shape, dtype=np.int64),
     )
     if acc.size:
         acc[:] = np.moveaxis(acc_b, 0, -2).reshape(acc.shape[0], -1)[:, :P]
-
-
-def _kernel_numpy(
-    phi: FloatArray,
-    drive: FloatArray,
-    bolus: FloatArray,
-    C: FloatArray,
-    program: Program,
-    grid: FloatArray,
-    bins: LogBins,
-    ep: EndpointPlan,
-    hist: NDArray[np.integer[Any]],
-    acc: FloatArray,
-    prof: FloatArray,
-    n_prof: int,
-) -> None:
-    n = phi.shape[1]
-    P = phi.shape[3]
-    n_out = C.shape[0]
-    x = np.zeros((n, P))
-    yprev = np.zeros((n_out, P))
-    n_cells = bins.n_bins
-    cell_offsets = (np.arange(n_out) * n_cells)[:, None]
-    n_b = program.times.size
-    for b in range(n_b):
-        bi = int(program.bolus_index[b])
-        if bi >= 0:
-            x += bolus[bi]
-        j = int(program.record[b])
-        if j >= 0:
-            y = np.einsum("okp,kp->op", C, x)
-            cells = bins.cells(y) + cell_offsets
-            hist[j] += np.bincount(cells.ravel(), minlength=n_out * n_cells).reshape(n_out, n_cells)
-            if n_prof > 0:
-                prof[:n_prof, j, :] = y[:, :n_prof].T
-            for e in range(ep.size):
-                if j < ep.start[e] or j > ep.stop[e]:
-                    continue
-                o = int(ep.output[e])
-                kind = int(ep.kind[e])
-                if kind == ENDPOINT_MAX:
-                    np.maximum(acc[e], y[o], out=acc[e])
-                elif j > ep.start[e]:
-                    dt = float(grid[j] - grid[j - 1])
-                    if kind == ENDPOINT_AUC:
-                        acc[e] += 0.5 * (y[o] + yprev[o]) * dt
-                    else:
-                        a = yprev[o] - ep.threshold[e]
-                        c = y[o] - ep.threshold[e]
-                        both = (a > 0) & (c > 0)
-                        one = ((a > 0) | (c > 0)) & ~both
-                        part = np.where(
-                            one, dt * np.maximum(a, c) / np.where(one, np.abs(c - a), 1.0), 0.0
-                        )
-                        acc[e] += np.where(both, dt, part)
-            yprev = y
-        if b < n_b - 1:
-            h = int(program.step_h[b])
-            d = int(program.step_rate[b])
-            xn = np.einsum("ikp,kp->ip", phi[h], x)
-            if d >= 0:
-                xn += drive[d]
-            x = xn
 
 
 def output_states(C: FloatArray) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -379,6 +297,7 @@ def run_group(
     prof: FloatArray,
     *,
     compiled: bool | None = None,
+    single: bool = False,
 ) -> None:
     """Propagate one group of patients and add its results in place.
 
@@ -386,6 +305,7 @@ def run_group(
     endpoint accumulators (start at 0); ``prof``: (K, T, n_out) profiles (ng/mL) of the group's
     first K patients.
     ``compiled``: force (True) or forbid (False) the numba kernel; default: numba if available.
+    ``single``: the compiled kernel in float32 (:func:`run_compiled`; the numpy one ignores it).
     """
     use_numba = HAVE_NUMBA if compiled is None else compiled
     if use_numba and not HAVE_NUMBA:
@@ -437,6 +357,7 @@ def run_group(
             hist,
             acc,
             prof,
+            single=single,
         )
         return
     prog = Program(
@@ -450,7 +371,7 @@ def run_group(
         program.rates,
         step_drive,
     )
-    _kernel_numpy(
+    kernel_numpy(
         phi,
         drive,
         bolus,

@@ -26,6 +26,7 @@ from ketasim.pk.occasions import occasion_index
 from ketasim.population import kernel
 from ketasim.population.batch import BatchInputs, BatchSystem
 from ketasim.population.kernel import EndpointPlan, Program
+from ketasim.population.kernel_numpy import kernel_numpy
 from ketasim.population.propagators import compiled_propagators, propagators
 from ketasim.population.summaries import LogBins
 from ketasim.types import FloatArray
@@ -62,6 +63,7 @@ def run_group_occasions(
     prof: FloatArray,
     *,
     compiled: bool | None = None,
+    single: bool = False,
 ) -> None:
     """:func:`ketasim.population.kernel.run_group` with each step on its occasion's system."""
     use_numba = kernel.HAVE_NUMBA if compiled is None else compiled
@@ -137,6 +139,7 @@ def run_group_occasions(
             hist,
             acc,
             prof,
+            single=single,
         )
         return
     prog = Program(
@@ -150,4 +153,4 @@ def run_group_occasions(
         program.rates,
         step_drive,
     )
-    kernel._kernel_numpy(phi, drive, bolus, C, prog, grid, bins, endpoints, hist, acc, prof, n_prof)
+    kernel_numpy(phi, drive, bolus, C, prog, grid, bins, endpoints, hist, acc, prof, n_prof)

@@ -17,6 +17,8 @@
     names = ["ketamine_plasma", "ketamine_effect"]   # default: every output of each model;
                                 # each arm summarises the names its model produces
     percentiles = [5, 25, 50, 75, 95]
+    precision = "float32"       # optional, default "float64": the kernel in float32, faster,
+                                # concentrations within a stated bound (population.precision)
 
     replicates = 20             # optional: K replicate trials with parameter uncertainty
                                 # (estimates drawn from their published RSEs) -> between-trial
@@ -169,6 +171,9 @@ class Outputs(_Strict):
         default_factory=lambda: [5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0]
     )
     floor_ng_per_ml: float = Field(default=1e-3, gt=0)
+    precision: Literal["float64", "float32"] = "float64"
+    """The compiled kernel's arithmetic: float32 is faster, within a stated relative error
+    bound (:mod:`ketasim.population.precision`); the numpy fallback always runs float64."""
 
     @model_validator(mode="after")
     def _grid(self) -> Outputs:
@@ -380,6 +385,11 @@ class TrialSpec(_Strict):
     def with_n(self, n: int) -> TrialSpec:
         """A copy with ``n`` patients per arm."""
         return self.model_copy(update={"n": n})
+
+    def with_precision(self, precision: Literal["float64", "float32"]) -> TrialSpec:
+        """A copy whose kernel runs in ``precision`` (``outputs.precision``)."""
+        outputs = self.outputs.model_copy(update={"precision": precision})
+        return self.model_copy(update={"outputs": outputs})
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
