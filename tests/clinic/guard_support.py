@@ -6,7 +6,17 @@ import datetime as dt
 import re
 from typing import Any
 
-from clinic_support import PASSWORD, REMS_ANSWERS, ROLES, TestClient, ok
+from clinic_support import (
+    OPENED_BEFORE,
+    PASSWORD,
+    REMS_ANSWERS,
+    ROLES,
+    TestClient,
+    as_utc_time,
+    clinic_zone_of,
+    clock_at,
+    ok,
+)
 
 NORMAL_BP = {"sbp_mmhg": 126, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98}
 DAY = dt.datetime(2026, 1, 5, 8, 0)  # a Monday, in the past: dose times are never in the future
@@ -17,8 +27,23 @@ def iso(t: dt.datetime) -> str:
     return t.isoformat() + "Z"
 
 
-def open_checked(c: dict[str, Any], plan_id: int, bp: dict[str, float] | None = None) -> int:
-    """An open session through the pre-dose check."""
+def open_checked(
+    c: dict[str, Any],
+    plan_id: int,
+    bp: dict[str, float] | None = None,
+    *,
+    at: dt.datetime | str | None = None,
+) -> int:
+    """An open session through the pre-dose check, done :data:`OPENED_BEFORE` the dose time
+    ``at`` on the clinic clock (None: now; naive text is the clinic's clock time, a naive
+    datetime UTC)."""
+    if at is None:
+        return _open_checked(c, plan_id, bp)
+    with clock_at(c, as_utc_time(at, clinic_zone_of(c)) - OPENED_BEFORE):
+        return _open_checked(c, plan_id, bp)
+
+
+def _open_checked(c: dict[str, Any], plan_id: int, bp: dict[str, float] | None) -> int:
     sid = ok(c["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
     ok(c["nurse"].post(f"/api/v1/sessions/{sid}/predose", json=bp or NORMAL_BP))
     return sid
@@ -29,7 +54,7 @@ def complete_session(
 ) -> int:
     """A session dosed at ``start`` (UTC), monitored with the three BP checkpoints and
     discharged after 130 min with the REMS answers; returns its id."""
-    sid = open_checked(c, plan_id)
+    sid = open_checked(c, plan_id, at=start)
     ok(
         c["nurse"].post(
             f"/api/v1/sessions/{sid}/dose",

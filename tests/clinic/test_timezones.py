@@ -12,6 +12,7 @@ from clinic_support import PASSWORD, REMS_ANSWERS, ROLES, login, ok, patient_wit
 from guard_support import DAY, open_checked, web_login
 
 from ketasim.clinic.app import create_app
+from ketasim.clinic.clock import ManualClock
 from ketasim.clinic.db.models import TreatmentSession
 from ketasim.clinic.services.base import Actor
 from ketasim.clinic.services.timezones import from_clinic_clock, local, utc_naive
@@ -23,7 +24,12 @@ from ketasim.clinic.settings import Settings
 def paris(tmp_path: Path) -> Iterator[Any]:
     """A clinic in Europe/Paris (UTC+1 in January) on SQLite."""
     application = create_app(
-        Settings(data_dir=tmp_path / "paris", plan_samples=0, clinic_tz="Europe/Paris")
+        Settings(
+            data_dir=tmp_path / "paris",
+            plan_samples=0,
+            clinic_tz="Europe/Paris",
+            clock=ManualClock(),
+        )
     )
     with application.state.db.session() as s:
         for role in ROLES:
@@ -50,7 +56,7 @@ def _stored_start(app: Any, sid: int) -> dt.datetime | None:
 def test_offsets_are_accepted_and_stored_utc(app: Any, as_role: dict[str, Any], start: str) -> None:
     _, plan_id = patient_with_plan(as_role)
     n = as_role["nurse"]
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY)
     s = ok(
         n.post(
             f"/api/v1/sessions/{sid}/dose",
@@ -82,7 +88,7 @@ def test_offsets_are_accepted_and_stored_utc(app: Any, as_role: dict[str, Any], 
 def test_naive_times_are_clinic_clock_time(paris: Any) -> None:
     c = {role: login(paris, role) for role in ROLES}
     _, plan_id = patient_with_plan(c)
-    sid = open_checked(c, plan_id)
+    sid = open_checked(c, plan_id, at="2026-01-05T10:00:00")  # clinic clock time
     s = ok(
         c["nurse"].post(
             f"/api/v1/sessions/{sid}/dose",
@@ -98,7 +104,7 @@ def test_naive_times_are_clinic_clock_time(paris: Any) -> None:
 def test_forms_take_local_clock_time(paris: Any) -> None:
     c = {role: login(paris, role) for role in ROLES}
     _, plan_id = patient_with_plan(c)
-    sid = open_checked(c, plan_id)
+    sid = open_checked(c, plan_id, at="2026-07-01T10:00")
     page, csrf = web_login(paris, "nurse")
     r = page.post(
         f"/sessions/{sid}/dose",
@@ -119,7 +125,12 @@ def test_same_day_is_the_clinic_day(tmp_path: Path) -> None:
 
     for zone, refused in (("Europe/Paris", True), ("Pacific/Auckland", False)):
         application = create_app(
-            Settings(data_dir=tmp_path / zone.replace("/", "-"), plan_samples=0, clinic_tz=zone)
+            Settings(
+                data_dir=tmp_path / zone.replace("/", "-"),
+                plan_samples=0,
+                clinic_tz=zone,
+                clock=ManualClock(),
+            )
         )
         with application.state.db.session() as s:
             for role in ROLES:
@@ -129,7 +140,7 @@ def test_same_day_is_the_clinic_day(tmp_path: Path) -> None:
         c = {role: login(application, role) for role in ROLES}
         _, plan_id = patient_with_plan(c)
         complete_session(c, plan_id, DAY)
-        sid = open_checked(c, plan_id)
+        sid = open_checked(c, plan_id, at=DAY + dt.timedelta(hours=7))
         r = c["nurse"].post(
             f"/api/v1/sessions/{sid}/dose",
             json={"dose_mg": 56, "lot_number": "L", "start_at": iso(DAY + dt.timedelta(hours=7))},
@@ -173,7 +184,12 @@ def test_the_day_board_is_the_clinic_day(tmp_path: Path) -> None:
     from clinic_support import dosed_session
 
     application = create_app(
-        Settings(data_dir=tmp_path / "auckland", plan_samples=0, clinic_tz="Pacific/Auckland")
+        Settings(
+            data_dir=tmp_path / "auckland",
+            plan_samples=0,
+            clinic_tz="Pacific/Auckland",
+            clock=ManualClock(),
+        )
     )
     with application.state.db.session() as s:
         for role in ROLES:

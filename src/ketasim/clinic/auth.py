@@ -29,7 +29,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from ketasim.clinic.db.models import ROLES, AuthSession, User, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import ROLES, AuthSession, User
 
 __all__ = [
     "COOKIE_NAME",
@@ -107,7 +108,7 @@ def create_login(session: Session, user: User, ttl_s: int) -> tuple[str, str]:
     stored."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    now = utcnow()
+    now = clinic_now(session)
     session.add(
         AuthSession(
             token_hash=_digest(token),
@@ -117,7 +118,7 @@ def create_login(session: Session, user: User, ttl_s: int) -> tuple[str, str]:
             last_seen_at=now,
         )
     )
-    session.execute(delete(AuthSession).where(AuthSession.expires_at < utcnow()))
+    session.execute(delete(AuthSession).where(AuthSession.expires_at < now))
     return token, csrf
 
 
@@ -129,7 +130,7 @@ def lookup_login(
     row = session.execute(
         select(AuthSession).where(AuthSession.token_hash == _digest(token))
     ).scalar_one_or_none()
-    now = utcnow()
+    now = clinic_now(session)
     if row is None or row.expires_at < now or not row.user.active:
         return None
     seen = row.last_seen_at or row.created_at
@@ -154,7 +155,9 @@ def lookup_login(
 def touch_login(session: Session, login_id: int) -> None:
     """Record that a login was used now (restarts its idle time)."""
     session.execute(
-        update(AuthSession).where(AuthSession.id == login_id).values(last_seen_at=utcnow())
+        update(AuthSession)
+        .where(AuthSession.id == login_id)
+        .values(last_seen_at=clinic_now(session))
     )
 
 

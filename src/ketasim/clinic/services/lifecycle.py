@@ -14,7 +14,8 @@ import datetime as dt
 from sqlalchemy.orm import Session, lazyload
 
 from ketasim.clinic import audit
-from ketasim.clinic.db.models import SessionAmendment, TreatmentPlan, TreatmentSession, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import SessionAmendment, TreatmentPlan, TreatmentSession
 from ketasim.clinic.services.alerts import session_alert
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, NotFound, get_or_404, log
 from ketasim.clinic.services.guardrails import chair_findings, enforce, substantive_reason
@@ -122,7 +123,7 @@ def discharge(
     monitoring_end_at = (
         utc_naive(monitoring_end_at, "monitoring_end_at") if monitoring_end_at else None
     )
-    now = utcnow()
+    now = clinic_now(session)
     for name, t in (("discharged_at", discharged_at), ("monitoring_end_at", monitoring_end_at)):
         if t is None:
             continue
@@ -182,7 +183,7 @@ def sign_session(session: Session, actor: Actor, session_id: int) -> TreatmentSe
     if missing:
         raise Conflict("cannot sign: missing " + ", ".join(missing), extra={"missing": missing})
     before = audit.snapshot(s)
-    s.status, s.signed_by, s.signed_at = "signed", actor.id, utcnow()
+    s.status, s.signed_by, s.signed_at = "signed", actor.id, clinic_now(session)
     log(session, actor, "sign", s, before)
     return s
 
@@ -202,7 +203,7 @@ def cancel_session(
     before = audit.snapshot(s)
     s.status, s.cancelled_at, s.cancelled_by, s.cancel_reason = (
         "cancelled",
-        utcnow(),
+        clinic_now(session),
         actor.id,
         text,
     )
