@@ -158,8 +158,8 @@ def _load(session: Session, seed: int, clock: ManualClock) -> None:
                 transport_arranged=True,
             )
             dose = float(plan.doses[min(k, len(plan.doses) - 1)]["amount_mg"])  # type: ignore[arg-type]
-            given = dt.timedelta(minutes=40 if i % 2 else 10)
-            recorded = when + given + dt.timedelta(minutes=1)  # recorded once given
+            lasted = dt.timedelta(minutes=40 if i % 2 else 10)
+            recorded = when + lasted + dt.timedelta(minutes=1)  # recorded once given
             clock.set(recorded)
             sessions.give_dose(
                 session,
@@ -168,7 +168,7 @@ def _load(session: Session, seed: int, clock: ManualClock) -> None:
                 dose_mg=round(dose, 1),
                 lot_number=f"LOT{2400 + i}{k}",
                 start_at=when,
-                end_at=when + given,
+                end_at=when + lasted,
             )
             for minute, cp in (
                 (0, "pre-dose"),
