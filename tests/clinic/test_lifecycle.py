@@ -150,7 +150,7 @@ def test_signed_session_is_locked_and_corrected_by_amendment(
     assert bad.status_code == 422 and bad.json()["field"] == "reason"
     bad = n.post(
         f"/api/v1/sessions/{sid}/amendments",
-        json={"field": "dose_start_at", "value": 28, "reason": REASON},
+        json={"field": "status", "value": "open", "reason": REASON},
     )
     assert bad.status_code == 422 and bad.json()["field"] == "field"
     why = "typed 90 in error; the chart says ready at 75 min"

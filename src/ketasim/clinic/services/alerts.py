@@ -28,6 +28,8 @@ ALERT_KINDS = (
     "missed-monitoring",
     "bp-above-threshold",
     "prescriber-override",
+    # a dose recorded after the consent in force at its start had ended (services/dosing.py)
+    "consent-ended-since-dose",
     # patient-reported outcomes (services/instruments.py)
     "suicide-risk",
     "pro-worsening",

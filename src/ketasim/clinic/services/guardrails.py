@@ -296,16 +296,17 @@ def check_dose_times(
     end_at: dt.datetime | None,
     now: dt.datetime,
     zone: str = "UTC",
+    start_field: str = "start_at",
 ) -> Consent:
-    """Refuse dose times (naive UTC) in the future (beyond :data:`CLOCK_TOLERANCE`), an end
-    before the start, a start outside the session (before it was opened, to the minute; after
-    it was discharged or cancelled; before the end of the patient's previous session) and a
-    start at which no consent of the patient was in force
-    (:func:`.consent.consent_in_force`: a 409 hard stop ``consent.not-current``; the others
-    are 422). Each refusal names ``start_at``/``end_at`` and the window allowed, in the clinic's
-    time zone ``zone``. Returns the consent in force at the
-    start (it may have been withdrawn since: consent at the moment of dosing is what counts).
-    """
+    """Refuse dose times (naive UTC) in the future of ``now`` (beyond :data:`CLOCK_TOLERANCE`),
+    an end before the start, a start at which no consent of the patient was in force
+    (:func:`.consent.consent_in_force`: a 409 hard stop ``consent.not-current``) and a start
+    outside the session: before the end of the patient's previous session, before this one
+    was opened (to the minute: forms take minutes), after it was discharged or cancelled
+    (422). Each refusal names the field (``start_field``: the start's name in the caller's
+    request, e.g. an amendment's ``value``; ``end_at``) and the window allowed, in the
+    clinic's time zone ``zone``. Returns the consent in force at the start: it may have been
+    withdrawn since, as consent at the moment of dosing is what counts."""
     clinic_zone(zone)
 
     def shown(t: dt.datetime) -> str:
@@ -313,7 +314,7 @@ def check_dose_times(
         assert lt is not None
         return lt.isoformat(timespec="minutes")
 
-    for name, t in (("start_at", start_at), ("end_at", end_at)):
+    for name, t in ((start_field, start_at), ("end_at", end_at)):
         if t is not None and t > now + CLOCK_TOLERANCE:
             raise Invalid(
                 name,
@@ -321,7 +322,19 @@ def check_dose_times(
                 "is given",
             )
     if end_at is not None and end_at < start_at:
-        raise Invalid("end_at", f"{shown(end_at)} is before start_at {shown(start_at)}")
+        raise Invalid("end_at", f"{shown(end_at)} is before the start {shown(start_at)}")
+    consent, windows = consent_in_force(session, s.patient_id, start_at)
+    if consent is None:
+        listed = "; ".join(
+            f"consent {c.id} in force {_window_text(lo, hi, shown)}" for c, lo, hi in windows
+        )
+        raise Conflict(
+            f"dose refused: hard stop consent.not-current: {start_field} {shown(start_at)}: no "
+            f"consent of the patient was in force at that time ({listed or 'none signed'}; "
+            f"{zone}); no dose without consent at the moment of dosing",
+            field=start_field,
+            extra={"stops": ["consent.not-current"]},
+        )
     before = [
         t
         for row in session.execute(
@@ -336,36 +349,24 @@ def check_dose_times(
     ]
     if before and start_at < max(before):
         raise Invalid(
-            "start_at",
+            start_field,
             f"{shown(start_at)} is outside this session: before the end "
             f"of the previous session ({shown(max(before))})",
         )
-    # the session's window: opened (to the minute: forms take minutes) to closed, or now
+    # the session's window: opened (to the minute) to closed, or now
     opened = s.created_at.replace(second=0, microsecond=0)
     closed = s.discharged_at or s.cancelled_at
     window = _window_text(opened, closed, shown)
     if start_at < opened:
         raise Invalid(
-            "start_at",
+            start_field,
             f"{shown(start_at)} is before session {s.number} was opened "
             f"({shown(s.created_at)}); accepted {window} ({zone})",
         )
     if closed is not None and start_at > closed:
         raise Invalid(
-            "start_at",
+            start_field,
             f"{shown(start_at)} is after session {s.number} was closed ({shown(closed)}); "
             f"accepted {window} ({zone})",
-        )
-    consent, windows = consent_in_force(session, s.patient_id, start_at)
-    if consent is None:
-        listed = "; ".join(
-            f"consent {c.id} in force {_window_text(lo, hi, shown)}" for c, lo, hi in windows
-        )
-        raise Conflict(
-            f"dose refused: hard stop consent.not-current: start_at {shown(start_at)}: no "
-            f"consent of the patient was in force at that time ({listed or 'none signed'}; "
-            f"{zone}); no dose without consent at the moment of dosing",
-            field="start_at",
-            extra={"stops": ["consent.not-current"]},
         )
     return consent

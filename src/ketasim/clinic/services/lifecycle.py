@@ -18,9 +18,14 @@ from ketasim.clinic.clock import clinic_now
 from ketasim.clinic.db.models import SessionAmendment, TreatmentPlan, TreatmentSession
 from ketasim.clinic.services.alerts import session_alert
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, NotFound, get_or_404, log
-from ketasim.clinic.services.guardrails import chair_findings, enforce, substantive_reason
+from ketasim.clinic.services.guardrails import (
+    chair_findings,
+    check_dose_times,
+    enforce,
+    substantive_reason,
+)
 from ketasim.clinic.services.rems import bp_checkpoints, missing_answers, missing_fields
-from ketasim.clinic.services.timezones import CLOCK_TOLERANCE, utc_naive
+from ketasim.clinic.services.timezones import CLOCK_TOLERANCE, from_clinic_clock, utc_naive
 
 __all__ = [
     "AMENDABLE",
@@ -60,6 +65,7 @@ AMENDABLE: dict[str, str] = {
     "setting": "setting",
     "ready_to_leave_min": "minutes",
     "dose_mg": "dose",
+    "dose_start_at": "time",
 }
 #: rules not applied again when a dose is amended: the consent was checked when the dose was
 #: recorded, and a later withdrawal must not keep a mistyped amount in the record
@@ -211,7 +217,7 @@ def cancel_session(
     return s
 
 
-def _amended_value(field: str, value: object) -> object:
+def _amended_value(field: str, value: object, zone: str = "UTC") -> object:
     kind = AMENDABLE.get(field)
     if kind is None:
         raise Invalid(
@@ -229,6 +235,16 @@ def _amended_value(field: str, value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1000:
             raise Invalid("value", f"{field} takes mg, accepted > 0 to 1000 mg")
         return float(value)
+    if kind == "time":
+        if not isinstance(value, str):
+            raise Invalid("value", f"{field} takes a date and time (YYYY-MM-DDTHH:MM[+offset])")
+        try:
+            typed = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise Invalid(
+                "value", f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM[+offset])"
+            ) from None
+        return from_clinic_clock(typed, zone, "value")
     if not isinstance(value, str) or not value.strip() or len(value) > 2000:
         raise Invalid("value", f"{field} takes text of 1 to 2000 characters")
     if kind == "setting" and value not in ("outpatient", "inpatient"):
@@ -282,6 +298,13 @@ def _recheck_dose(
         alert_override(session, actor, s, overridden, reason, f"the dose amended to {dose_mg:g} mg")
 
 
+def _stored(value: object) -> object:
+    """A value as the amendment's JSON keeps it (a time: ISO 8601 UTC with ``Z``)."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds") + "Z"
+    return value
+
+
 def amend_session(
     session: Session,
     actor: Actor,
@@ -296,7 +319,10 @@ def amend_session(
     """Correct one field of a discharged or signed session: the original value is kept in the
     amendment, both are audited; the signature stays on the original record. An amended
     ``dose_mg`` is checked again by the dose entry's rules (:func:`_recheck_dose`): an
-    amendment is no way round a hard stop or an override."""
+    amendment is no way round a hard stop or an override. An amended ``dose_start_at``
+    (clock time of the clinic's zone ``zone`` unless it has an offset) must pass the dose
+    entry's rules about time (:func:`.guardrails.check_dose_times`: within the session, opened
+    to discharged, under a consent in force then, not in the future)."""
     s = get_session(session, session_id)
     if s.status not in ("discharged", "signed"):
         raise Conflict(
@@ -304,7 +330,7 @@ def amend_session(
             "signed sessions (edit an open session directly)",
             field="status",
         )
-    new = _amended_value(field, value)
+    new = _amended_value(field, value, zone)
     text = substantive_reason("reason", reason)
     old = getattr(s, field)
     if old == new:
@@ -313,11 +339,14 @@ def amend_session(
     if field == "dose_mg":
         assert isinstance(new, float)
         _recheck_dose(session, actor, s, new, override_reason, zone)
+    if field == "dose_start_at":
+        assert isinstance(new, dt.datetime)
+        check_dose_times(session, s, new, s.dose_end_at, clinic_now(session), zone, "value")
     amendment = SessionAmendment(
         session_id=s.id,
         field=field,
-        original_value=old,
-        amended_value=new,
+        original_value=_stored(old),
+        amended_value=_stored(new),
         reason=text,
         created_by=actor.id or 0,
     )
