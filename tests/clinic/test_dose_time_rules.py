@@ -24,7 +24,13 @@ from clinic_support import (
 from guard_support import DAY, finish_session, iso, open_checked, web_login
 
 from ketasim.clinic.app import create_app
-from ketasim.clinic.clock import ManualClock, OffsetClock, SystemClock, parse_clock_start
+from ketasim.clinic.clock import (
+    FileClock,
+    ManualClock,
+    OffsetClock,
+    SystemClock,
+    parse_clock_start,
+)
 from ketasim.clinic.services.base import Actor
 from ketasim.clinic.services.users import create_user
 from ketasim.clinic.settings import Settings
@@ -302,8 +308,7 @@ def test_a_clinic_zone_shows_the_window_in_local_time(tmp_path: Path) -> None:
 
 
 def test_every_recorded_time_is_on_the_clinic_clock(app: Any, as_role: dict[str, Any]) -> None:
-    """Rows, their audit entries and the login's times follow the clinic clock, not the
-    machine's."""
+    """Rows and their audit entries follow the clinic clock, not the machine's."""
     pid, plan_id = patient_with_plan(as_role)
     consent = ok(as_role["nurse"].get(f"/api/v1/patients/{pid}/consents"))[0]
     assert consent["signed_at"] == "2025-12-01T08:00:00Z"
@@ -327,7 +332,7 @@ def test_every_recorded_time_is_on_the_clinic_clock(app: Any, as_role: dict[str,
     assert isinstance(clinic_clock(as_role), ManualClock)
 
 
-def test_clocks() -> None:
+def test_clocks(tmp_path: Path) -> None:
     t = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
     m = ManualClock(t)
     assert m.now() == t
@@ -343,3 +348,12 @@ def test_clocks() -> None:
     for bad in ("yesterday", "2026-01-05T08:00:00"):
         with pytest.raises(ValueError, match="KETASIM_CLINIC_CLOCK_START"):
             parse_clock_start(bad)
+    f = FileClock(tmp_path / "clock")
+    assert abs(f.now() - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=5)  # no file yet
+    (tmp_path / "clock").write_text(t.isoformat())
+    assert dt.timedelta(0) <= f.now() - t < dt.timedelta(seconds=5)
+    (tmp_path / "clock").write_text("2026-01-05T08:00:00")
+    with pytest.raises(ValueError, match="KETASIM_CLINIC_CLOCK_FILE"):
+        f.now()
+    env = Settings.from_env({"KETASIM_CLINIC_CLOCK_FILE": str(tmp_path / "clock")})
+    assert isinstance(env.clock, FileClock)

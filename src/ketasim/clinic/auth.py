@@ -29,8 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from ketasim.clinic.clock import clinic_now
-from ketasim.clinic.db.models import ROLES, AuthSession, User
+from ketasim.clinic.db.models import ROLES, AuthSession, User, utcnow
 
 __all__ = [
     "COOKIE_NAME",
@@ -108,9 +107,10 @@ def create_login(session: Session, user: User, ttl_s: int) -> tuple[str, str]:
     stored."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    now = clinic_now(session)
+    now = utcnow()  # the machine's clock: login lifetimes are security, not clinical, times
     session.add(
         AuthSession(
+            created_at=now,
             token_hash=_digest(token),
             csrf_token=csrf,
             user_id=user.id,
@@ -118,7 +118,7 @@ def create_login(session: Session, user: User, ttl_s: int) -> tuple[str, str]:
             last_seen_at=now,
         )
     )
-    session.execute(delete(AuthSession).where(AuthSession.expires_at < now))
+    session.execute(delete(AuthSession).where(AuthSession.expires_at < utcnow()))
     return token, csrf
 
 
@@ -130,7 +130,7 @@ def lookup_login(
     row = session.execute(
         select(AuthSession).where(AuthSession.token_hash == _digest(token))
     ).scalar_one_or_none()
-    now = clinic_now(session)
+    now = utcnow()
     if row is None or row.expires_at < now or not row.user.active:
         return None
     seen = row.last_seen_at or row.created_at
@@ -155,9 +155,7 @@ def lookup_login(
 def touch_login(session: Session, login_id: int) -> None:
     """Record that a login was used now (restarts its idle time)."""
     session.execute(
-        update(AuthSession)
-        .where(AuthSession.id == login_id)
-        .values(last_seen_at=clinic_now(session))
+        update(AuthSession).where(AuthSession.id == login_id).values(last_seen_at=utcnow())
     )
 
 

@@ -1,23 +1,28 @@
 """The clinic's clock: one source of "now" for every time the clinic records.
 
-Rows (created, signed, withdrawn, recorded, ...), audit entries, the access log and logins take
+Rows (created, signed, withdrawn, recorded, ...), audit entries and the access log take
 their time from the clock of the app (:attr:`Settings.clock`), which the database puts on each
 of its sessions (``session.info[INFO_CLOCK]``); services ask :func:`clinic_now`. Rules about
 time (a dose in the future, a dose before its session was opened or before the consent was
 signed) are judged on the same clock, so a test or a demo that moves the clock moves all of it.
 
-The machine's clock still times what must match the outside world: TOTP codes, login
-rate-limit windows, background-job heartbeats and the stamps of the signed checkpoint file.
+The machine's clock still times what must match the outside world or real elapsed time:
+logins' absolute and idle lifetimes, TOTP codes, login rate-limit windows, background-job
+heartbeats and the stamps of the signed checkpoint file.
 
 Clocks: :class:`SystemClock` (the default), :class:`OffsetClock` (runs from a chosen instant;
-``KETASIM_CLINIC_CLOCK_START``, for a demo or a browser test served in another process) and
-:class:`ManualClock` (stands still until set or advanced; for tests).
+``KETASIM_CLINIC_CLOCK_START``, for a demo), :class:`FileClock` (runs from the instant written
+in a file, re-read when the file changes; ``KETASIM_CLINIC_CLOCK_FILE``, for a browser test that
+moves the clock of a server in another process) and :class:`ManualClock` (stands still until
+set or advanced; for tests in the process). Only the system clock belongs on a clinic's server:
+whoever sets another clock sets the times of the clinic's records.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # the clock itself needs no database (settings import it)
@@ -26,6 +31,7 @@ if TYPE_CHECKING:  # the clock itself needs no database (settings import it)
 __all__ = [
     "INFO_CLOCK",
     "Clock",
+    "FileClock",
     "ManualClock",
     "OffsetClock",
     "SystemClock",
@@ -76,6 +82,42 @@ class OffsetClock:
 
     def __repr__(self) -> str:
         return f"OffsetClock({self.start.isoformat()})"
+
+
+class FileClock:
+    """The machine's clock shifted so that it read the instant written in ``path`` (ISO 8601
+    with offset) when the file was last written; re-read when the file changes. A missing or
+    empty file: the machine's clock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._seen: tuple[int, dt.timedelta] | None = None
+
+    def _offset(self) -> dt.timedelta:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return dt.timedelta(0)
+        with self._lock:
+            if self._seen is not None and self._seen[0] == stat.st_mtime_ns:
+                return self._seen[1]
+            text = self.path.read_text(encoding="utf-8").strip()
+            offset = dt.timedelta(0)
+            if text:
+                try:
+                    at = _aware_utc(dt.datetime.fromisoformat(text), "at")
+                except ValueError as e:
+                    raise ValueError(f"KETASIM_CLINIC_CLOCK_FILE {self.path}: {e}") from None
+                offset = at - dt.datetime.fromtimestamp(stat.st_mtime_ns / 1e9, dt.UTC)
+            self._seen = (stat.st_mtime_ns, offset)
+            return offset
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self._offset()
+
+    def __repr__(self) -> str:
+        return f"FileClock({str(self.path)!r})"
 
 
 class ManualClock:
