@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from typing import Any
 
 from clinic_support import (
@@ -15,6 +16,7 @@ from clinic_support import (
     as_utc_time,
     clinic_zone_of,
     clock_at,
+    login,
     ok,
 )
 
@@ -102,3 +104,28 @@ def web_login(app: Any, role: str) -> tuple[TestClient, str]:
     m = re.search(r'name="csrf_token" value="([^"]+)"', r.text)
     assert m, "no CSRF token on the page"
     return c, m.group(1)
+
+
+def zone_clinic(tmp_path: Path, zone: str) -> tuple[Any, dict[str, TestClient]]:
+    """A clinic app on SQLite in time zone ``zone`` with a settable clinic clock and one user
+    per role, and its logged-in API clients by role (dispose of ``app.state.db`` after)."""
+    from ketasim.clinic.app import create_app
+    from ketasim.clinic.clock import ManualClock
+    from ketasim.clinic.services.base import Actor
+    from ketasim.clinic.services.users import create_user
+    from ketasim.clinic.settings import Settings
+
+    app = create_app(
+        Settings(
+            data_dir=tmp_path / zone.replace("/", "-"),
+            plan_samples=0,
+            clinic_tz=zone,
+            clock=ManualClock(),
+        )
+    )
+    with app.state.db.session() as s:
+        for role in ROLES:
+            create_user(
+                s, Actor(None, "t"), username=role, full_name=role, role=role, password=PASSWORD
+            )
+    return app, {role: login(app, role) for role in ROLES}

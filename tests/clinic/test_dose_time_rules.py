@@ -13,17 +13,13 @@ import pytest
 from clinic_support import (
     CONSENT,
     CONSENT_AT,
-    PASSWORD,
-    ROLES,
     clinic_clock,
     clock_at,
-    login,
     ok,
     patient_with_plan,
 )
-from guard_support import DAY, finish_session, iso, open_checked, web_login
+from guard_support import DAY, finish_session, iso, open_checked, web_login, zone_clinic
 
-from ketasim.clinic.app import create_app
 from ketasim.clinic.clock import (
     FileClock,
     ManualClock,
@@ -31,8 +27,6 @@ from ketasim.clinic.clock import (
     SystemClock,
     parse_clock_start,
 )
-from ketasim.clinic.services.base import Actor
-from ketasim.clinic.services.users import create_user
 from ketasim.clinic.settings import Settings
 
 REASON = "nurse typed the time in UTC; the chart says 10:00 local"
@@ -59,6 +53,16 @@ def _form_dose(page: Any, csrf: str, sid: int, start_local: str) -> Any:
 
 def _consent_id(c: dict[str, Any], pid: int) -> int:
     return int(ok(c["nurse"].get(f"/api/v1/patients/{pid}/consents"))[0]["id"])
+
+
+def _sign(c: dict[str, Any], pid: int, document_id: int) -> None:
+    ok(
+        c["nurse"].post(
+            f"/api/v1/patients/{pid}/consents",
+            json={"document_id": document_id, "signed_by_name": "Test Patient-One"},
+        ),
+        201,
+    )
 
 
 def _not_dosed(c: dict[str, Any], sid: int) -> bool:
@@ -98,13 +102,7 @@ def test_dose_while_the_consent_was_withdrawn_is_refused(app: Any, as_role: dict
     with clock_at(as_role, DAY - dt.timedelta(minutes=10)):
         ok(as_role["nurse"].post(f"/api/v1/consents/{cid}/withdraw", json={"reason": "changed"}))
     with clock_at(as_role, DAY + dt.timedelta(minutes=30)):
-        ok(
-            as_role["nurse"].post(
-                f"/api/v1/patients/{pid}/consents",
-                json={"document_id": doc["id"], "signed_by_name": "Test Patient-One"},
-            ),
-            201,
-        )
+        _sign(as_role, pid, doc["id"])
     r = _dose(as_role["nurse"], sid, DAY)
     assert r.status_code == 409 and r.json()["field"] == "start_at", r.text
     assert r.json()["stops"] == ["consent.not-current"]
@@ -137,13 +135,7 @@ def test_dose_before_a_newer_consent_version_was_signed_is_refused(
     assert r.status_code == 409 and r.json()["stops"] == ["consent.not-current"], r.text
     assert "to 2026-01-05T07:55+00:00" in r.json()["detail"]
     with clock_at(as_role, DAY + dt.timedelta(minutes=10)):
-        ok(
-            as_role["nurse"].post(
-                f"/api/v1/patients/{pid}/consents",
-                json={"document_id": doc["id"], "signed_by_name": "Test Patient-One"},
-            ),
-            201,
-        )
+        _sign(as_role, pid, doc["id"])
     ok(_dose(as_role["nurse"], sid, DAY + dt.timedelta(minutes=15)))
 
 
@@ -283,20 +275,7 @@ def test_a_dose_documented_after_a_later_withdrawal_is_recorded_and_alerted(
 
 def test_a_clinic_zone_shows_the_window_in_local_time(tmp_path: Path) -> None:
     """In Europe/Paris (UTC+1 in January) the refusal's times are clock times of Paris."""
-    app = create_app(
-        Settings(
-            data_dir=tmp_path / "paris",
-            plan_samples=0,
-            clinic_tz="Europe/Paris",
-            clock=ManualClock(),
-        )
-    )
-    with app.state.db.session() as s:
-        for role in ROLES:
-            create_user(
-                s, Actor(None, "t"), username=role, full_name=role, role=role, password=PASSWORD
-            )
-    c = {role: login(app, role) for role in ROLES}
+    app, c = zone_clinic(tmp_path, "Europe/Paris")
     _, plan_id = patient_with_plan(c)
     sid = open_checked(c, plan_id, at="2026-01-05T10:00")  # opened 09:45 Paris
     page, csrf = web_login(app, "nurse")

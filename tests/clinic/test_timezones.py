@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from clinic_support import PASSWORD, REMS_ANSWERS, ROLES, login, ok, patient_with_plan
-from guard_support import DAY, open_checked, web_login
+from guard_support import DAY, open_checked, web_login, zone_clinic
 
 from ketasim.clinic.app import create_app
 from ketasim.clinic.clock import ManualClock
@@ -124,20 +124,7 @@ def test_same_day_is_the_clinic_day(tmp_path: Path) -> None:
     from guard_support import complete_session, iso
 
     for zone, refused in (("Europe/Paris", True), ("Pacific/Auckland", False)):
-        application = create_app(
-            Settings(
-                data_dir=tmp_path / zone.replace("/", "-"),
-                plan_samples=0,
-                clinic_tz=zone,
-                clock=ManualClock(),
-            )
-        )
-        with application.state.db.session() as s:
-            for role in ROLES:
-                create_user(
-                    s, Actor(None, "t"), username=role, full_name=role, role=role, password=PASSWORD
-                )
-        c = {role: login(application, role) for role in ROLES}
+        application, c = zone_clinic(tmp_path, zone)
         _, plan_id = patient_with_plan(c)
         complete_session(c, plan_id, DAY)
         sid = open_checked(c, plan_id, at=DAY + dt.timedelta(hours=7))
@@ -183,20 +170,7 @@ def test_the_day_board_is_the_clinic_day(tmp_path: Path) -> None:
     board of 5 January in Auckland shows it; a UTC clinic's board of that day would not."""
     from clinic_support import dosed_session
 
-    application = create_app(
-        Settings(
-            data_dir=tmp_path / "auckland",
-            plan_samples=0,
-            clinic_tz="Pacific/Auckland",
-            clock=ManualClock(),
-        )
-    )
-    with application.state.db.session() as s:
-        for role in ROLES:
-            create_user(
-                s, Actor(None, "t"), username=role, full_name=role, role=role, password=PASSWORD
-            )
-    c = {role: login(application, role) for role in ROLES}
+    application, c = zone_clinic(tmp_path, "Pacific/Auckland")
     _, plan_id = patient_with_plan(c)
     sid = dosed_session(c, plan_id)  # start_at "2026-01-05T10:00:00", clinic clock time
     with application.state.db.read() as s:
