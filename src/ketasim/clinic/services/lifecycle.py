@@ -280,22 +280,30 @@ def _recheck_dose(
     dose_mg: float,
     override_reason: str | None,
     zone: str,
+    at: dt.datetime | None = None,
 ) -> None:
-    """The amended ``dose_mg`` through the dose entry's rules at the dose's start time
-    (:func:`.guardrails.chair_findings`, :func:`.guardrails.enforce`): a hard stop (label
-    maximum, ...) refuses the amendment, a warning the signed plan did not contain needs a
-    prescriber's ``override_reason`` (audited on the session and alerted, as at entry)."""
-    assert s.dose_start_at is not None
+    """The amended ``dose_mg`` (or the dose at the amended start ``at``) through the dose
+    entry's rules at the dose's start time (:func:`.guardrails.chair_findings`,
+    :func:`.guardrails.enforce`): a hard stop (label maximum, ...) refuses the amendment, a
+    warning the signed plan did not contain needs a prescriber's ``override_reason`` (audited
+    on the session and alerted, as at entry)."""
+    at = at or s.dose_start_at
+    assert at is not None
     findings = [
         f
-        for f in chair_findings(session, s, at=s.dose_start_at, dose_mg=dose_mg, zone=zone)
+        for f in chair_findings(session, s, at=at, dose_mg=dose_mg, zone=zone)
         if f["rule_id"] not in _NOT_RECHECKED
     ]
     overridden, reason = enforce(session, actor, findings, override_reason)
     if overridden:
         s.dose_override_by, s.dose_override_reason = actor.id, reason
         s.dose_override_findings = overridden
-        alert_override(session, actor, s, overridden, reason, f"the dose amended to {dose_mg:g} mg")
+        what = (
+            f"the dose amended to {dose_mg:g} mg"
+            if at == s.dose_start_at
+            else f"the dose's start amended to {at.isoformat(timespec='minutes')} UTC"
+        )
+        alert_override(session, actor, s, overridden, reason, what)
 
 
 def _stored(value: object) -> object:
@@ -322,7 +330,8 @@ def amend_session(
     amendment is no way round a hard stop or an override. An amended ``dose_start_at``
     (clock time of the clinic's zone ``zone`` unless it has an offset) must pass the dose
     entry's rules about time (:func:`.guardrails.check_dose_times`: within the session, opened
-    to discharged, under a consent in force then, not in the future)."""
+    to discharged, under a consent in force then, not in the future) and its rules at the new
+    time (:func:`_recheck_dose`)."""
     s = get_session(session, session_id)
     if s.status not in ("discharged", "signed"):
         raise Conflict(
@@ -342,6 +351,8 @@ def amend_session(
     if field == "dose_start_at":
         assert isinstance(new, dt.datetime)
         check_dose_times(session, s, new, s.dose_end_at, clinic_now(session), zone, "value")
+        assert s.dose_mg is not None
+        _recheck_dose(session, actor, s, s.dose_mg, override_reason, zone, at=new)
     amendment = SessionAmendment(
         session_id=s.id,
         field=field,
