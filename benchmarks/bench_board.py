@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ketasim.clinic.app import create_app
+from ketasim.clinic.clock import INFO_CLOCK, ManualClock
 from ketasim.clinic.db.models import utcnow
 from ketasim.clinic.services import appointments, consent, patients, plans, ratings, screening
 from ketasim.clinic.services import sessions as se
@@ -50,7 +51,11 @@ def build(settings: Settings, n_patients: int, n_sessions: int) -> Any:
     app = create_app(settings)
     now = utcnow()
     today = now.date()
+    # the clinic's history on a clock moved through it: registered and consented hours before,
+    # each session checked in before its dose, the dose recorded now
+    clock = ManualClock(now.replace(tzinfo=dt.UTC) - dt.timedelta(hours=6))
     with app.state.db.session() as s:
+        s.info[INFO_CLOCK] = clock
         cli = Actor(None, "bench")
         nurse = create_user(
             s, cli, username="nurse", full_name="Bench Nurse", role="nurse", password=PASSWORD
@@ -131,6 +136,7 @@ def build(settings: Settings, n_patients: int, n_sessions: int) -> Any:
             phase = k % 5
             if phase == 0:
                 continue  # scheduled
+            clock.set(now - dt.timedelta(hours=4))
             sess = appointments.check_in(s, n, a.id)
             if phase == 1:
                 continue  # checked in
@@ -139,7 +145,9 @@ def build(settings: Settings, n_patients: int, n_sessions: int) -> Any:
             )
             if phase == 2:
                 continue  # pre-dose
-            start = now - dt.timedelta(minutes=30 + 40 * (phase - 3) + k)
+            # monitoring (30 min ago) or discharged (130 min ago: the REMS asks >= 120 min)
+            start = now - dt.timedelta(minutes=(30 if phase == 3 else 130) + k)
+            clock.set(now)
             se.give_dose(s, n, sess.id, dose_mg=56, lot_number=f"L{k}", start_at=start)
             for m, cp in ((0, "pre-dose"), (40, "40-min"), (125, "pre-discharge")):
                 if start + dt.timedelta(minutes=m) <= now:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from ketasim.clinic.clock import ManualClock
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -21,6 +26,53 @@ def login(app: Any, role: str) -> TestClient:
     c.headers["Authorization"] = f"Bearer {r.json()['token']}"
     c.cookies.clear()
     return c
+
+
+#: when the test patients sign their consent, are screened and planned: before every dose time
+#: of the tests (a dose needs a consent in force at its start)
+CONSENT_AT = dt.datetime(2025, 12, 1, 8, 0, tzinfo=dt.UTC)
+#: how long before a dose's start a test session is opened and checked
+OPENED_BEFORE = dt.timedelta(minutes=15)
+
+
+def clinic_clock(c: Any) -> ManualClock:
+    """The clinic clock of the app behind ``c`` (an app, a client or a dict of clients)."""
+    app = c if hasattr(c, "state") else (c["nurse"] if isinstance(c, dict) else c).app
+    clock = app.state.settings.clock
+    assert isinstance(clock, ManualClock), "the test app has no ManualClock (see conftest)"
+    return clock
+
+
+@contextmanager
+def clock_at(c: Any, at: dt.datetime | str) -> Iterator[ManualClock]:
+    """Stand the clinic clock of ``c``'s app at ``at`` (naive: UTC) for the block, then let it
+    follow the machine's clock again."""
+    clock = clinic_clock(c)
+    if isinstance(at, str):
+        at = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    clock.set(at)
+    try:
+        yield clock
+    finally:
+        clock.follow()
+
+
+def as_utc_time(t: dt.datetime | str, zone: str = "UTC") -> dt.datetime:
+    """``t`` as aware UTC: a naive datetime is UTC; naive ISO text is clock time of ``zone``
+    (as the API reads it); an offset wins."""
+    if isinstance(t, str):
+        t = dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
+        if t.tzinfo is None:
+            from zoneinfo import ZoneInfo
+
+            t = t.replace(tzinfo=ZoneInfo(zone))
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+def clinic_zone_of(c: Any) -> str:
+    """The clinic time zone of ``c``'s app."""
+    app = c if hasattr(c, "state") else (c["nurse"] if isinstance(c, dict) else c).app
+    return str(app.state.settings.clinic_tz)
 
 
 CONSENT = {
@@ -67,7 +119,15 @@ def patient_with_plan(
     conditions: list[str] | None = None,
     sign: bool = True,
 ) -> tuple[int, int]:
-    """(patient id, plan id): consent signed, screened, plan created (and signed)."""
+    """(patient id, plan id): consent signed, screened, plan created (and signed), all at
+    :data:`CONSENT_AT` on the clinic clock."""
+    with clock_at(c, CONSENT_AT):
+        return _patient_with_plan(c, protocol, mrn, conditions, sign)
+
+
+def _patient_with_plan(
+    c: dict[str, Any], protocol: str, mrn: str, conditions: list[str] | None, sign: bool
+) -> tuple[int, int]:
     docs = ok(c["admin"].get("/api/v1/consent-documents"))
     doc = docs[-1] if docs else ok(c["admin"].post("/api/v1/consent-documents", json=CONSENT), 201)
     pid = ok(c["nurse"].post("/api/v1/patients", json={**PATIENT, "mrn": mrn}), 201)["id"]
@@ -100,19 +160,23 @@ def patient_with_plan(
     return pid, plan["id"]
 
 
-def dosed_session(c: dict[str, Any], plan_id: int, dose_mg: float = 56.0) -> int:
-    """A session through the pre-dose check and the dose; returns its id."""
-    sid = ok(c["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
-    ok(
-        c["nurse"].post(
-            f"/api/v1/sessions/{sid}/predose",
-            json={"sbp_mmhg": 126, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98},
+def dosed_session(
+    c: dict[str, Any], plan_id: int, dose_mg: float = 56.0, start_at: str = "2026-01-05T10:00:00"
+) -> int:
+    """A session opened and checked :data:`OPENED_BEFORE` its dose's start ``start_at`` (on the
+    clinic clock), then dosed; returns its id."""
+    with clock_at(c, as_utc_time(start_at, clinic_zone_of(c)) - OPENED_BEFORE):
+        sid = ok(c["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
+        ok(
+            c["nurse"].post(
+                f"/api/v1/sessions/{sid}/predose",
+                json={"sbp_mmhg": 126, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98},
+            )
         )
-    )
     ok(
         c["nurse"].post(
             f"/api/v1/sessions/{sid}/dose",
-            json={"dose_mg": dose_mg, "lot_number": "LOT-42", "start_at": "2026-01-05T10:00:00"},
+            json={"dose_mg": dose_mg, "lot_number": "LOT-42", "start_at": start_at},
         )
     )
     return sid

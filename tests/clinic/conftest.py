@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from clinic_support import PASSWORD, ROLES, TestClient, login
 
 from ketasim.clinic.app import create_app
+from ketasim.clinic.clock import ManualClock
 from ketasim.clinic.services.base import Actor
 from ketasim.clinic.services.users import create_user
 from ketasim.clinic.settings import Settings
@@ -36,18 +37,21 @@ def _pg_settings(tmp_path: Path) -> Iterator[Settings]:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
-    yield Settings(data_dir=tmp_path, database_url=PG_URL, plan_samples=0)
+    yield Settings(data_dir=tmp_path, database_url=PG_URL, plan_samples=0, clock=ManualClock())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Settings for a fresh database (PostgreSQL skipped unless KETASIM_TEST_DATABASE_URL)."""
+    """Settings for a fresh database (PostgreSQL skipped unless KETASIM_TEST_DATABASE_URL),
+    with a clinic clock the tests can set (it follows the machine's until they do)."""
     if request.param == "postgresql":
         if not PG_URL:
             pytest.skip("KETASIM_TEST_DATABASE_URL is not set (see scripts/postgres.sh)")
         yield from _pg_settings(tmp_path)
     else:
-        yield Settings(data_dir=tmp_path / f"data-{uuid.uuid4().hex[:6]}", plan_samples=0)
+        yield Settings(
+            data_dir=tmp_path / f"data-{uuid.uuid4().hex[:6]}", plan_samples=0, clock=ManualClock()
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clinic_support import dosed_session, ok, patient_with_plan
+from clinic_support import clock_at, dosed_session, ok, patient_with_plan
 
 from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession
 from ketasim.clinic.services.board import session_phase
@@ -187,20 +187,22 @@ def test_appointments_check_in_and_phases_on_the_board(app: Any, as_role: dict[s
     row = board["chairs"]["Chair 2"][0]
     assert row["phase"] == "scheduled" and row["patient_id"] == pid
     assert row["planned_dose_mg"] == 56.0
-    s = ok(as_role["nurse"].post(f"/api/v1/appointments/{appts[0]['id']}/check-in"), 201)
-    assert s["chair"] == "Chair 2" and s["checked_in_at"] is not None
-    again = as_role["nurse"].post(f"/api/v1/appointments/{appts[0]['id']}/check-in")
-    assert again.status_code == 409
-    phase = ok(as_role["nurse"].get("/api/v1/board"))["chairs"]["Chair 2"][0]["phase"]
-    assert phase == "checked in"
-    ok(
-        as_role["nurse"].post(
-            f"/api/v1/sessions/{s['id']}/predose",
-            json={"sbp_mmhg": 126, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98},
+    # checked in and checked 40 min ago on the clinic clock: the dose started 30 min ago
+    with clock_at(as_role, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=40)):
+        s = ok(as_role["nurse"].post(f"/api/v1/appointments/{appts[0]['id']}/check-in"), 201)
+        assert s["chair"] == "Chair 2" and s["checked_in_at"] is not None
+        again = as_role["nurse"].post(f"/api/v1/appointments/{appts[0]['id']}/check-in")
+        assert again.status_code == 409
+        phase = ok(as_role["nurse"].get("/api/v1/board"))["chairs"]["Chair 2"][0]["phase"]
+        assert phase == "checked in"
+        ok(
+            as_role["nurse"].post(
+                f"/api/v1/sessions/{s['id']}/predose",
+                json={"sbp_mmhg": 126, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98},
+            )
         )
-    )
-    phase = ok(as_role["nurse"].get("/api/v1/board"))["chairs"]["Chair 2"][0]["phase"]
-    assert phase == "pre-dose"
+        phase = ok(as_role["nurse"].get("/api/v1/board"))["chairs"]["Chair 2"][0]["phase"]
+        assert phase == "pre-dose"
     start = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=30)
     ok(
         as_role["nurse"].post(

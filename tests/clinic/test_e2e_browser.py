@@ -42,7 +42,13 @@ def _ketasim(*args: str, env: dict[str, str]) -> None:
 def server(tmp_path: Path) -> Iterator[str]:
     """``ketasim serve`` on a free loopback port with a fresh data dir and two users."""
     data = tmp_path / "data"
-    env = {**os.environ, "KETASIM_PASSWORD": PASSWORD, "KETASIM_DATA_DIR": str(data)}
+    env = {
+        **os.environ,
+        "KETASIM_PASSWORD": PASSWORD,
+        "KETASIM_DATA_DIR": str(data),
+        # the clinic's clock: the test moves it (see _set_clock)
+        "KETASIM_CLINIC_CLOCK_FILE": str(tmp_path / "clinic-clock"),
+    }
     env.pop("DATABASE_URL", None)
     _ketasim("clinic", "create-user", "--role", "admin", "--username", "admin", env=env)
     _ketasim(
@@ -105,6 +111,12 @@ def server(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+def _set_clock(tmp_path: Path, at: dt.datetime | None) -> None:
+    """Stand the served clinic's clock at ``at`` (it runs on from there); None: the machine's
+    clock again."""
+    (tmp_path / "clinic-clock").write_text("" if at is None else at.isoformat())
+
+
 def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -153,6 +165,11 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
     def shot(name: str) -> None:
         driver.save_screenshot(str(shots / f"{name}.png"))
 
+    # the patient is registered, consented, planned and the session opened 2.5 h ago on the
+    # clinic's clock; the dose given 135 min ago is recorded now (issue 12: a dose needs a
+    # consent signed before it and a session opened before it)
+    now = dt.datetime.now(dt.UTC)
+    _set_clock(tmp_path, now - dt.timedelta(minutes=150))
     try:
         driver.get(f"{server}/patients")  # redirected to the login page
         assert "/login" in driver.current_url
@@ -197,6 +214,7 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
             fill(k, v)
         click("predose")
         assert "No hard stop" in driver.find_element(By.ID, "predose-result").text
+        _set_clock(tmp_path, None)
         start = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=135)).strftime("%Y-%m-%dT%H:%M")
         fill("dose_mg", "56")
         fill("lot_number", "LOT-E2E")
@@ -266,6 +284,19 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         assert "dose.above-label-max" in error and "84" in error
         assert driver.find_element(By.ID, "session-status").text == "open"
         shot("7-refused-overdose")
+        # a dose time before the consent was signed (2.5 h ago) is refused, naming the field
+        early = (now - dt.timedelta(minutes=200)).strftime("%Y-%m-%dT%H:%M")
+        fill("dose_mg", "56")
+        fill("lot_number", "LOT-E2E-2")
+        fill("rationale", "")
+        fill("override_reason", "")
+        driver.execute_script(f"document.getElementById('start_at').value = '{early}'")
+        click("give-dose")
+        error = driver.find_element(By.ID, "error").text
+        assert "consent.not-current" in error and "start_at" in error, error
+        assert "no consent of the patient was in force" in error
+        assert driver.find_element(By.ID, "session-status").text == "open"
+        shot("9-refused-before-consent")
         # consent withdrawn mid-session: the dose is refused
         driver.get(driver.find_element(By.ID, "patient-link").get_attribute("href"))
         reason = driver.find_element(
@@ -282,6 +313,9 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         driver.get(dose_url)
         fill("dose_mg", "56")
         fill("lot_number", "LOT-E2E-2")
+        # given two minutes after the withdrawal (the form's default, now, is to the minute)
+        later = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M")
+        driver.execute_script(f"document.getElementById('start_at').value = '{later}'")
         click("give-dose")
         assert "consent.not-current" in driver.find_element(By.ID, "error").text
         assert driver.find_element(By.ID, "session-status").text == "open"
@@ -313,5 +347,6 @@ def test_clinic_workflow_in_headless_chromium(server: str, tmp_path: Path) -> No
         "6-cancelled-session",
         "7-refused-overdose",
         "8-refused-after-consent-withdrawal",
+        "9-refused-before-consent",
     ):
         assert (shots / f"{name}.png").stat().st_size > 10_000

@@ -45,12 +45,24 @@ def _cli(*args: str, env: dict[str, str]) -> None:
     )
 
 
+def _set_clock(tmp_path: Path, at: dt.datetime | None) -> None:
+    """Stand the served clinic's clock at ``at`` (it runs on from there); None: the machine's
+    clock again."""
+    (tmp_path / "clinic-clock").write_text("" if at is None else at.isoformat())
+
+
 @pytest.fixture
 def clinic(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], list[dict[str, object]]]]:
     """A served clinic with three patients on signed esketamine plans and today's appointments
     (set up through the API); yields (url, bearer tokens by user, appointments)."""
     data = tmp_path / "data"
-    env = {**os.environ, "KETASIM_PASSWORD": PASSWORD, "KETASIM_DATA_DIR": str(data)}
+    env = {
+        **os.environ,
+        "KETASIM_PASSWORD": PASSWORD,
+        "KETASIM_DATA_DIR": str(data),
+        # the clinic's clock: the test moves it (see _set_clock)
+        "KETASIM_CLINIC_CLOCK_FILE": str(tmp_path / "clinic-clock"),
+    }
     env.pop("DATABASE_URL", None)
     for role, name, full in (
         ("admin", "admin", "Ada Admin"),
@@ -95,6 +107,9 @@ def clinic(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], list[dict[str,
                 time.sleep(0.1)
         else:
             raise RuntimeError("server did not start")
+        # the patients consented and were planned 2.5 h ago on the clinic's clock (a dose needs
+        # a consent signed before it, issue 12)
+        _set_clock(tmp_path, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=150))
         with httpx.Client(base_url=url, timeout=60) as c:
             tokens = {
                 u: c.post("/api/v1/auth/login", json={"username": u, "password": PASSWORD}).json()[
@@ -164,6 +179,7 @@ def clinic(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], list[dict[str,
                 )
                 assert isinstance(made, list)
                 appts.append({**made[0], "name": f"{family}, {given}"})
+        _set_clock(tmp_path, None)
         yield url, tokens, appts
     finally:
         proc.terminate()
@@ -246,6 +262,9 @@ def test_one_clinic_day_in_headless_chromium(
         sessions = []
         for i, appt in enumerate(appts):
             clicks[0] = 0
+            # checked in and checked 140 min ago on the clinic's clock, the dose (130 min ago)
+            # recorded now: the session was opened before the dose (issue 12)
+            _set_clock(tmp_path, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=140))
             click(f"check-in-{appt['id']}")
             assert text("session-status") == "open"
             assert "Planned dose for session 1: 56 mg" in text("planned-dose")
@@ -253,6 +272,7 @@ def test_one_clinic_day_in_headless_chromium(
                 fill(k, v)
             click("predose")
             assert "No hard stop" in text("predose-result")
+            _set_clock(tmp_path, None)
             start = dt.datetime.now(dt.UTC).replace(
                 tzinfo=None, second=0, microsecond=0
             ) - dt.timedelta(minutes=130)

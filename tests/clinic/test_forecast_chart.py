@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import numpy as np
-from clinic_support import REMS_ANSWERS, ok, patient_with_plan
+from clinic_support import REMS_ANSWERS, clock_at, ok, patient_with_plan
 
 from ketasim.catalogue import resolve_model
 from ketasim.clinic.services.forecast import forecast_for
@@ -24,13 +24,14 @@ TODAY = dt.datetime.now(dt.UTC).date()
 
 
 def _session(c: dict[str, Any], plan_id: int, day: dt.date, dose_mg: float) -> dict[str, Any]:
-    sid = ok(c["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
-    ok(
-        c["nurse"].post(
-            f"/api/v1/sessions/{sid}/predose",
-            json={"sbp_mmhg": 126, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98},
+    with clock_at(c, f"{day}T09:45:00Z"):  # opened and checked before the dose
+        sid = ok(c["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
+        ok(
+            c["nurse"].post(
+                f"/api/v1/sessions/{sid}/predose",
+                json={"sbp_mmhg": 126, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98},
+            )
         )
-    )
     ok(
         c["nurse"].post(
             f"/api/v1/sessions/{sid}/dose",

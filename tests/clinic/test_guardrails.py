@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from clinic_support import ok, patient_with_plan
+from clinic_support import clock_at, ok, patient_with_plan
 from guard_support import (
     DAY,
     NORMAL_BP,
@@ -41,7 +41,7 @@ def _dose(c: Any, sid: int, dose_mg: float, start: dt.datetime, **extra: object)
 def test_overdose_is_refused_for_everyone(as_role: dict[str, Any]) -> None:
     """900 mg esketamine on a 56 mg plan with the rationale "x" (label maximum 84 mg)."""
     _, plan_id = patient_with_plan(as_role)
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY)
     r = _dose(as_role["nurse"], sid, 900, DAY, rationale="x")
     assert r.status_code == 409
     assert {"dose.above-label-max", "dose.not-device-multiple"} <= set(r.json()["stops"])
@@ -57,7 +57,7 @@ def test_override_of_a_warning_needs_a_prescriber_and_a_reason(
     app: Any, as_role: dict[str, Any]
 ) -> None:
     pid, plan_id = patient_with_plan(as_role)
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY)
     r = _dose(as_role["nurse"], sid, 84, DAY, rationale="x")
     # the rules' warning (84 mg is above the label's 56 mg first dose) and the signed plan's
     assert r.status_code == 409
@@ -115,7 +115,9 @@ def test_high_predose_bp_is_the_rules_warning_not_a_green_light(
     app: Any, as_role: dict[str, Any], bp: tuple[int, int]
 ) -> None:
     pid, plan_id = patient_with_plan(as_role)
-    sid = open_checked(as_role, plan_id, {**NORMAL_BP, "sbp_mmhg": bp[0], "dbp_mmhg": bp[1]})
+    sid = open_checked(
+        as_role, plan_id, {**NORMAL_BP, "sbp_mmhg": bp[0], "dbp_mmhg": bp[1]}, at=DAY
+    )
     s = ok(as_role["nurse"].get(f"/api/v1/sessions/{sid}"))
     found = [
         (f["rule_id"], f["severity"], f["message"])
@@ -156,13 +158,13 @@ def test_normal_predose_bp_stays_green(app: Any, as_role: dict[str, Any]) -> Non
 def test_two_esketamine_sessions_on_one_day_and_three_in_a_week(as_role: dict[str, Any]) -> None:
     _, plan_id = patient_with_plan(as_role)
     complete_session(as_role, plan_id, DAY)
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY + dt.timedelta(hours=7))
     r = _dose(as_role["nurse"], sid, 56, DAY + dt.timedelta(hours=7))
     assert r.status_code == 409 and r.json()["needs_override"] == ["schedule.same-day"]
     # on the plan's schedule (day 3) it goes through; a third session in 7 days does not
     ok(_dose(as_role["nurse"], sid, 56, DAY + dt.timedelta(days=3)))
     finish_session(as_role, sid, DAY + dt.timedelta(days=3))
-    sid3 = open_checked(as_role, plan_id)
+    sid3 = open_checked(as_role, plan_id, at=DAY + dt.timedelta(days=5))
     r = _dose(as_role["nurse"], sid3, 56, DAY + dt.timedelta(days=5))
     assert r.status_code == 409 and r.json()["needs_override"] == ["frequency.sessions-per-week"]
 
@@ -170,7 +172,7 @@ def test_two_esketamine_sessions_on_one_day_and_three_in_a_week(as_role: dict[st
 def test_dose_times_in_the_future_or_outside_the_session(as_role: dict[str, Any]) -> None:
     _, plan_id = patient_with_plan(as_role)
     complete_session(as_role, plan_id, DAY)
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY + dt.timedelta(days=3))
     n = as_role["nurse"]
     r = _dose(n, sid, 56, dt.datetime(2031, 1, 1, 10))
     assert r.status_code == 422 and r.json()["field"] == "start_at"
@@ -184,13 +186,14 @@ def test_dose_times_in_the_future_or_outside_the_session(as_role: dict[str, Any]
 
 def test_consent_withdrawn_mid_session_refuses_the_dose(app: Any, as_role: dict[str, Any]) -> None:
     pid, plan_id = patient_with_plan(as_role)
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY)
     consent = ok(as_role["nurse"].get(f"/api/v1/patients/{pid}/consents"))[0]
-    ok(
-        as_role["nurse"].post(
-            f"/api/v1/consents/{consent['id']}/withdraw", json={"reason": "patient withdrew"}
+    with clock_at(as_role, DAY - dt.timedelta(minutes=5)):  # after the check, before the dose
+        ok(
+            as_role["nurse"].post(
+                f"/api/v1/consents/{consent['id']}/withdraw", json={"reason": "patient withdrew"}
+            )
         )
-    )
     r = _dose(as_role["nurse"], sid, 56, DAY)
     assert r.status_code == 409 and r.json()["stops"] == ["consent.not-current"]
     r = _dose(as_role["prescriber"], sid, 56, DAY, override_reason=GOOD_REASON)
@@ -215,7 +218,7 @@ def test_page_refuses_overdose_and_lets_a_prescriber_override_a_warning(
     app: Any, as_role: dict[str, Any]
 ) -> None:
     _, plan_id = patient_with_plan(as_role)
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY)
     nurse, csrf = web_login(app, "nurse")
     form = {
         "csrf_token": csrf,
@@ -261,7 +264,7 @@ def test_pages_refuse_same_day_future_times_and_writes_to_a_signed_session(
     _, plan_id = patient_with_plan(as_role)
     first = complete_session(as_role, plan_id, DAY)
     ok(as_role["nurse"].post(f"/api/v1/sessions/{first}/sign"))
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY + dt.timedelta(hours=7))
     page, csrf = web_login(app, "nurse")
     form = {"csrf_token": csrf, "dose_mg": "56", "lot_number": "L"}
     r = page.post(f"/sessions/{sid}/dose", data={**form, "start_at": "2031-01-01T10:00"})

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from clinic_support import PASSWORD, TestClient, dosed_session, ok, patient_with_plan
+from clinic_support import PASSWORD, TestClient, clock_at, dosed_session, ok, patient_with_plan
 
 NINE_MIB = 9 * 1024 * 1024  # above the default limit (Settings.max_body_bytes, 8 MiB)
 
@@ -146,8 +146,9 @@ def test_a_refused_dose_form_keeps_what_the_nurse_typed(app: Any, as_role: dict[
     from guard_support import NORMAL_BP, web_login
 
     _, plan_id = patient_with_plan(as_role)
-    sid = ok(as_role["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
-    ok(as_role["nurse"].post(f"/api/v1/sessions/{sid}/predose", json=NORMAL_BP))
+    with clock_at(as_role, "2026-01-05T09:30:00Z"):  # opened before the dose time typed
+        sid = ok(as_role["nurse"].post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
+        ok(as_role["nurse"].post(f"/api/v1/sessions/{sid}/predose", json=NORMAL_BP))
     page, csrf = web_login(app, "nurse")
     typed = {"dose_mg": "84", "lot_number": "LOT-9931", "start_at": "2026-01-05T09:40"}
     r = page.post(f"/sessions/{sid}/dose", data={"csrf_token": csrf, **typed})

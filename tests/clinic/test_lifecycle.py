@@ -37,7 +37,7 @@ def test_cancel_an_open_session_so_it_stops_blocking(as_role: dict[str, Any]) ->
 
 def test_a_dosed_session_cannot_be_cancelled(as_role: dict[str, Any]) -> None:
     _, plan_id = patient_with_plan(as_role)
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY)
     ok(
         as_role["nurse"].post(
             f"/api/v1/sessions/{sid}/dose",
@@ -51,7 +51,7 @@ def test_a_dosed_session_cannot_be_cancelled(as_role: dict[str, Any]) -> None:
 def test_discharge_asks_the_rems_answers_and_the_two_hours(as_role: dict[str, Any]) -> None:
     _, plan_id = patient_with_plan(as_role)
     n = as_role["nurse"]
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY)
     ok(
         n.post(
             f"/api/v1/sessions/{sid}/dose",
@@ -150,7 +150,7 @@ def test_signed_session_is_locked_and_corrected_by_amendment(
     assert bad.status_code == 422 and bad.json()["field"] == "reason"
     bad = n.post(
         f"/api/v1/sessions/{sid}/amendments",
-        json={"field": "dose_start_at", "value": 28, "reason": REASON},
+        json={"field": "status", "value": "open", "reason": REASON},
     )
     assert bad.status_code == 422 and bad.json()["field"] == "field"
     why = "typed 90 in error; the chart says ready at 75 min"
@@ -182,7 +182,7 @@ def test_pages_cancel_discharge_and_amend(app: Any, as_role: dict[str, Any]) -> 
     assert r.status_code == 422 and "reason" in r.text
     r = page.post(f"/sessions/{sid}/cancel", data={"csrf_token": csrf, "reason": REASON})
     assert r.status_code == 200 and 'id="cancelled"' in r.text and REASON in r.text
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY)
     ok(
         as_role["nurse"].post(
             f"/api/v1/sessions/{sid}/dose",

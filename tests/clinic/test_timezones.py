@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from clinic_support import PASSWORD, REMS_ANSWERS, ROLES, login, ok, patient_with_plan
-from guard_support import DAY, open_checked, web_login
+from guard_support import DAY, open_checked, web_login, zone_clinic
 
 from ketasim.clinic.app import create_app
+from ketasim.clinic.clock import ManualClock
 from ketasim.clinic.db.models import TreatmentSession
 from ketasim.clinic.services.base import Actor
 from ketasim.clinic.services.timezones import from_clinic_clock, local, utc_naive
@@ -23,7 +24,12 @@ from ketasim.clinic.settings import Settings
 def paris(tmp_path: Path) -> Iterator[Any]:
     """A clinic in Europe/Paris (UTC+1 in January) on SQLite."""
     application = create_app(
-        Settings(data_dir=tmp_path / "paris", plan_samples=0, clinic_tz="Europe/Paris")
+        Settings(
+            data_dir=tmp_path / "paris",
+            plan_samples=0,
+            clinic_tz="Europe/Paris",
+            clock=ManualClock(),
+        )
     )
     with application.state.db.session() as s:
         for role in ROLES:
@@ -50,7 +56,7 @@ def _stored_start(app: Any, sid: int) -> dt.datetime | None:
 def test_offsets_are_accepted_and_stored_utc(app: Any, as_role: dict[str, Any], start: str) -> None:
     _, plan_id = patient_with_plan(as_role)
     n = as_role["nurse"]
-    sid = open_checked(as_role, plan_id)
+    sid = open_checked(as_role, plan_id, at=DAY)
     s = ok(
         n.post(
             f"/api/v1/sessions/{sid}/dose",
@@ -82,7 +88,7 @@ def test_offsets_are_accepted_and_stored_utc(app: Any, as_role: dict[str, Any], 
 def test_naive_times_are_clinic_clock_time(paris: Any) -> None:
     c = {role: login(paris, role) for role in ROLES}
     _, plan_id = patient_with_plan(c)
-    sid = open_checked(c, plan_id)
+    sid = open_checked(c, plan_id, at="2026-01-05T10:00:00")  # clinic clock time
     s = ok(
         c["nurse"].post(
             f"/api/v1/sessions/{sid}/dose",
@@ -98,7 +104,7 @@ def test_naive_times_are_clinic_clock_time(paris: Any) -> None:
 def test_forms_take_local_clock_time(paris: Any) -> None:
     c = {role: login(paris, role) for role in ROLES}
     _, plan_id = patient_with_plan(c)
-    sid = open_checked(c, plan_id)
+    sid = open_checked(c, plan_id, at="2026-07-01T10:00")
     page, csrf = web_login(paris, "nurse")
     r = page.post(
         f"/sessions/{sid}/dose",
@@ -118,18 +124,10 @@ def test_same_day_is_the_clinic_day(tmp_path: Path) -> None:
     from guard_support import complete_session, iso
 
     for zone, refused in (("Europe/Paris", True), ("Pacific/Auckland", False)):
-        application = create_app(
-            Settings(data_dir=tmp_path / zone.replace("/", "-"), plan_samples=0, clinic_tz=zone)
-        )
-        with application.state.db.session() as s:
-            for role in ROLES:
-                create_user(
-                    s, Actor(None, "t"), username=role, full_name=role, role=role, password=PASSWORD
-                )
-        c = {role: login(application, role) for role in ROLES}
+        application, c = zone_clinic(tmp_path, zone)
         _, plan_id = patient_with_plan(c)
         complete_session(c, plan_id, DAY)
-        sid = open_checked(c, plan_id)
+        sid = open_checked(c, plan_id, at=DAY + dt.timedelta(hours=7))
         r = c["nurse"].post(
             f"/api/v1/sessions/{sid}/dose",
             json={"dose_mg": 56, "lot_number": "L", "start_at": iso(DAY + dt.timedelta(hours=7))},
@@ -172,15 +170,7 @@ def test_the_day_board_is_the_clinic_day(tmp_path: Path) -> None:
     board of 5 January in Auckland shows it; a UTC clinic's board of that day would not."""
     from clinic_support import dosed_session
 
-    application = create_app(
-        Settings(data_dir=tmp_path / "auckland", plan_samples=0, clinic_tz="Pacific/Auckland")
-    )
-    with application.state.db.session() as s:
-        for role in ROLES:
-            create_user(
-                s, Actor(None, "t"), username=role, full_name=role, role=role, password=PASSWORD
-            )
-    c = {role: login(application, role) for role in ROLES}
+    application, c = zone_clinic(tmp_path, "Pacific/Auckland")
     _, plan_id = patient_with_plan(c)
     sid = dosed_session(c, plan_id)  # start_at "2026-01-05T10:00:00", clinic clock time
     with application.state.db.read() as s:

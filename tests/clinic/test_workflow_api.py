@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from clinic_support import CONSENT, PATIENT, REMS_ANSWERS, dosed_session, ok, patient_with_plan
+from clinic_support import (
+    CONSENT,
+    PATIENT,
+    REMS_ANSWERS,
+    clock_at,
+    dosed_session,
+    ok,
+    patient_with_plan,
+)
 from sqlalchemy import func, select
 
 from ketasim.clinic.db.models import AuditEntry, Patient
@@ -178,13 +186,14 @@ def test_alerts_bp_escalation_and_missed_monitoring(as_role: dict[str, Any]) -> 
     assert {"bp-above-threshold", "missed-monitoring"} <= kinds
     # next session at 84 mg on a 56 mg plan: refused for the nurse, even with a rationale
     # (issue 12); a prescriber's override with a reason of substance: dose escalation alert
-    sid2 = ok(n.post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
-    ok(
-        n.post(
-            f"/api/v1/sessions/{sid2}/predose",
-            json={"sbp_mmhg": 120, "dbp_mmhg": 75, "heart_rate_bpm": 70, "spo2_percent": 98},
+    with clock_at(as_role, "2026-01-08T09:45:00Z"):  # opened and checked before the dose
+        sid2 = ok(n.post("/api/v1/sessions", json={"plan_id": plan_id}), 201)["id"]
+        ok(
+            n.post(
+                f"/api/v1/sessions/{sid2}/predose",
+                json={"sbp_mmhg": 120, "dbp_mmhg": 75, "heart_rate_bpm": 70, "spo2_percent": 98},
+            )
         )
-    )
     r = n.post(
         f"/api/v1/sessions/{sid2}/dose",
         json={"dose_mg": 84, "lot_number": "L2", "start_at": "2026-01-08T10:00:00"},

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from ketasim.clinic.db.models import AuditEntry, AuditHead, Base, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import AuditEntry, AuditHead, Base
+from ketasim.clinic.db.models import utcnow as utcnow  # the machine clock, for callers
 
 __all__ = [
     "GENESIS",
@@ -147,7 +149,7 @@ def record(
         .execution_options(populate_existing=True)
     ).scalar_one()
     seq = head.seq + 1
-    at = utcnow().isoformat(timespec="microseconds")
+    at = clinic_now(session).isoformat(timespec="microseconds")
     b, a = canonical(before), canonical(after)
     h = entry_hash(head.hash, seq, at, user_id, username, action, entity, str(entity_id), b, a, key)
     entry = AuditEntry(

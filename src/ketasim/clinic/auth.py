@@ -107,9 +107,10 @@ def create_login(session: Session, user: User, ttl_s: int) -> tuple[str, str]:
     stored."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    now = utcnow()
+    now = utcnow()  # the machine's clock: login lifetimes are security, not clinical, times
     session.add(
         AuthSession(
+            created_at=now,
             token_hash=_digest(token),
             csrf_token=csrf,
             user_id=user.id,

@@ -1,6 +1,10 @@
 """A realistic demo clinic for newcomers: staff of every role, a consent document, patients
 of varied demographics screened and planned on library protocols, sessions with vitals and
-REMS answers, and MADRS courses. Names are invented; numbers are plausible, not data."""
+REMS answers, and MADRS courses. Names are invented; numbers are plausible, not data.
+
+The history is written on a clinic clock moved through it (consent signed before the first
+session, each session opened before its dose, discharged and signed after it), so every record
+passes the same rules about time as one typed at the chair."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import datetime as dt
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ketasim.clinic.db.models import utcnow
+from ketasim.clinic.clock import INFO_CLOCK, ManualClock, clock_of
 from ketasim.clinic.services import consent, patients, plans, ratings, screening, sessions, users
 from ketasim.clinic.services.appointments import schedule_plan
 from ketasim.clinic.services.base import Actor
@@ -35,12 +39,33 @@ _PATIENTS = (
 )
 
 
+#: when (before today) the demo clinic opened with its staff and consent text, and when its
+#: patients were registered, consented and planned (before their first sessions)
+_CLINIC_OPENED_BEFORE = dt.timedelta(days=90)
+_REGISTERED_BEFORE = dt.timedelta(days=40)
+
+
 def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool:
     """Fill the database; False (nothing done) when ``if_empty`` and users exist."""
     if if_empty and users.count_users(session) > 0:
         return False
+    real = clock_of(session)
+    history = ManualClock(real.now())
+    session.info[INFO_CLOCK] = history
+    try:
+        _load(session, seed, history)
+    finally:
+        session.info[INFO_CLOCK] = real
+    return True
+
+
+def _load(session: Session, seed: int, clock: ManualClock) -> None:
+    """The demo's records, written at their own times on ``clock``."""
     rng = np.random.default_rng(seed)
     cli = Actor(None, "demo")
+    now = clock.now()
+    today = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    clock.set(today - _CLINIC_OPENED_BEFORE)
     staff = {}
     for username, name, role in _STAFF:
         u = users.create_user(
@@ -63,8 +88,9 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
         "until the next day. I can withdraw at any time.",
     )
     nurse, presc = staff["nurse"], staff["prescriber"]
-    today = utcnow().replace(hour=9, minute=0, second=0, microsecond=0)
     for i, (given, family, born, sex, weight, height, eth, lang) in enumerate(_PATIENTS):
+        # registered, consented, screened and planned weeks before the first session
+        clock.set(today - _REGISTERED_BEFORE)
         p = patients.create_patient(
             session,
             nurse,
@@ -104,7 +130,9 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
             for d in plan.doses[:n_sessions]
         ]
         start = today - offsets[-1] - dt.timedelta(days=1)
+        assert start > clock.now(), "the demo's sessions begin after registration"
         madrs = int(rng.integers(28, 38))
+        clock.set(start - dt.timedelta(days=1))  # the baseline rating, the day before
         ratings.add_rating(
             session,
             nurse,
@@ -115,6 +143,7 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
         )
         for k in range(n_sessions):
             when = start + offsets[k]
+            clock.set(when - dt.timedelta(minutes=20))  # opened and checked before the dose
             s = sessions.open_session(session, nurse, plan.id)
             pre = float(rng.integers(118, 136))
             sessions.predose_check(
@@ -129,6 +158,9 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
                 transport_arranged=True,
             )
             dose = float(plan.doses[min(k, len(plan.doses) - 1)]["amount_mg"])  # type: ignore[arg-type]
+            lasted = dt.timedelta(minutes=40 if i % 2 else 10)
+            recorded = when + lasted + dt.timedelta(minutes=1)  # recorded once given
+            clock.set(recorded)
             sessions.give_dose(
                 session,
                 nurse,
@@ -136,7 +168,7 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
                 dose_mg=round(dose, 1),
                 lot_number=f"LOT{2400 + i}{k}",
                 start_at=when,
-                end_at=when + dt.timedelta(minutes=40 if i % 2 else 10),
+                end_at=when + lasted,
             )
             for minute, cp in (
                 (0, "pre-dose"),
@@ -146,6 +178,7 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
                 (125, "pre-discharge"),
             ):
                 rise = 14.0 if minute == 40 else (6.0 if minute in (15, 90) else 0.0)
+                clock.set(max(recorded, when + dt.timedelta(minutes=minute + 1)))
                 sessions.add_observation(
                     session,
                     nurse,
@@ -159,6 +192,7 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
                     cadss=12.0 if minute == 40 else 2.0,
                     moaas=5 if minute != 40 else 4,
                 )
+            clock.set(when + dt.timedelta(minutes=131))
             sessions.discharge(
                 session,
                 nurse,
@@ -177,6 +211,7 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
                 respiratory_depression_observed=False,
                 serious_adverse_event=False,
             )
+            clock.set(when + dt.timedelta(minutes=140))
             sessions.sign_session(session, nurse, s.id)
             madrs = max(4, int(madrs * float(rng.uniform(0.65, 0.9))))
             ratings.add_rating(
@@ -188,6 +223,7 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
                 taken_on=(when + dt.timedelta(days=1)).date(),
             )
         # the next sessions, the first of them on today's board
+        clock.set(now)
         schedule_plan(
             session,
             nurse,
@@ -196,4 +232,3 @@ def load_demo(session: Session, *, if_empty: bool = True, seed: int = 7) -> bool
             time_utc=dt.time(8 + i, 30),
             chair=f"Chair {1 + i % 3}",
         )
-    return True

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ketasim.clinic.clock import Clock, FileClock, SystemClock, parse_clock_start
+
 __all__ = ["Settings"]
 
 
@@ -53,6 +55,11 @@ class Settings:
     #: unread (an engineering limit with room for a FHIR bundle of a long course, not a
     #: figure from a source)
     max_body_bytes: int = 8 * 1024 * 1024
+    #: the clinic's clock (:mod:`ketasim.clinic.clock`): every recorded time and every rule
+    #: about time (a dose in the future, before its session or its consent) reads it;
+    #: ``KETASIM_CLINIC_CLOCK_START`` (ISO 8601 with offset) starts a running clock there;
+    #: ``KETASIM_CLINIC_CLOCK_FILE`` runs it from the instant written in that file (tests)
+    clock: Clock = field(default_factory=SystemClock, compare=False)
 
     def __post_init__(self) -> None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -91,7 +98,9 @@ class Settings:
         **overrides: object,
     ) -> Settings:
         """Settings from the environment: ``DATABASE_URL``, ``KETASIM_DATA_DIR``,
-        ``KETASIM_COOKIE_SECURE`` (1/0), ``KETASIM_CLINIC_TZ`` (IANA name)."""
+        ``KETASIM_COOKIE_SECURE`` (1/0), ``KETASIM_CLINIC_TZ`` (IANA name),
+        ``KETASIM_CLINIC_CLOCK_START`` (ISO 8601 with offset: the clinic's clock starts there),
+        ``KETASIM_CLINIC_CLOCK_FILE`` (the clinic's clock runs from the instant in that file)."""
         env = os.environ if env is None else env
         kwargs: dict[str, object] = {}
         if data_dir is not None:
@@ -104,6 +113,10 @@ class Settings:
             kwargs["clinic_tz"] = env["KETASIM_CLINIC_TZ"]
         if env.get("KETASIM_AUDIT_CHECKPOINTS"):
             kwargs["audit_checkpoints"] = Path(env["KETASIM_AUDIT_CHECKPOINTS"])
+        if env.get("KETASIM_CLINIC_CLOCK_START"):
+            kwargs["clock"] = parse_clock_start(env["KETASIM_CLINIC_CLOCK_START"])
+        if env.get("KETASIM_CLINIC_CLOCK_FILE"):
+            kwargs["clock"] = FileClock(Path(env["KETASIM_CLINIC_CLOCK_FILE"]))
         if env.get("KETASIM_COOKIE_SECURE"):
             kwargs["cookie_secure"] = env["KETASIM_COOKIE_SECURE"] not in ("0", "false", "")
         kwargs.update(overrides)

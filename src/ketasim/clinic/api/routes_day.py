@@ -19,7 +19,7 @@ from ketasim.clinic.api.deps import (
     actor,
 )
 from ketasim.clinic.api.schemas import SessionPublic
-from ketasim.clinic.db.models import utcnow
+from ketasim.clinic.clock import clinic_now
 from ketasim.clinic.services import appointments as ap
 from ketasim.clinic.services import board as bd
 from ketasim.clinic.services import fhir, rems_pdf
@@ -179,8 +179,9 @@ def board(request: Request, user: Anyone, database: DB, day: QDAY = None) -> dic
     """The day board (the clinic's calendar day in ``KETASIM_CLINIC_TZ``): sessions by chair
     with phase and monitoring clocks, plans awaiting signature, ratings due, open alerts, REMS
     forms due."""
-    now, zone = utcnow(), request.app.state.settings.clinic_tz
+    zone = request.app.state.settings.clinic_tz
     with database.read() as s:
+        now = clinic_now(s)
         return bd.day_board(s, day or tz.clinic_today(now, zone), now, zone).as_dict()
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from ketasim.clinic.clock import INFO_CLOCK, stamp_new_rows
 from ketasim.clinic.db.group_commit import GroupCommit
 from ketasim.clinic.files import private_dir, private_file
 from ketasim.clinic.settings import Settings
@@ -103,7 +104,9 @@ class Database:
         self.audit_key = key
         self.checkpoints = integrity.Checkpoints(settings.checkpoint_path, key)
         # secrets at rest (TOTP) are sealed with a key derived from the audit key
+        stamp_new_rows()
         info = {
+            INFO_CLOCK: settings.clock,
             INFO_KEY: key,
             integrity.INFO_CHECKPOINTS: self.checkpoints,
             INFO_BOX: SecretBox(key),

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from ketasim.clinic import audit
 from ketasim.clinic.db import Database
-from ketasim.clinic.db.models import AccessLog, TreatmentPlan, TreatmentSession, utcnow
+from ketasim.clinic.db.models import AccessLog, TreatmentPlan, TreatmentSession
 from ketasim.clinic.security.integrity import access_digest
 
 __all__ = ["AccessLogger", "subject_of"]
@@ -68,6 +68,7 @@ class AccessLogger:
         self, database: Database, flush_every_s: float = 1.0, max_batch: int = 500
     ) -> None:
         self.database = database
+        self.clock = database.settings.clock
         self.flush_every_s = flush_every_s
         self.max_batch = max_batch
         self._pending: list[_Read] = []
@@ -83,7 +84,16 @@ class AccessLogger:
             return False
         shown = (path + ("?" + query if query else ""))[:200]
         with self._lock:
-            self._pending.append(_Read(utcnow(), user_id, username, subject[0], subject[1], shown))
+            self._pending.append(
+                _Read(
+                    self.clock.now().replace(tzinfo=None),
+                    user_id,
+                    username,
+                    subject[0],
+                    subject[1],
+                    shown,
+                )
+            )
             return (
                 len(self._pending) >= self.max_batch
                 or time.monotonic() - self._last >= self.flush_every_s

@@ -6,7 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketasim.clinic import audit
-from ketasim.clinic.db.models import Alert, TreatmentSession, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import Alert, TreatmentSession
 from ketasim.clinic.services.base import Actor, Conflict, get_or_404, log
 
 __all__ = [
@@ -27,6 +28,8 @@ ALERT_KINDS = (
     "missed-monitoring",
     "bp-above-threshold",
     "prescriber-override",
+    # a dose recorded after the consent in force at its start had ended (services/dosing.py)
+    "consent-ended-since-dose",
     # patient-reported outcomes (services/instruments.py)
     "suicide-risk",
     "pro-worsening",
@@ -107,6 +110,6 @@ def acknowledge(session: Session, actor: Actor, alert_id: int) -> Alert:
     if alert.acknowledged_at is not None:
         raise Conflict(f"alert {alert_id} was acknowledged already")
     before = audit.snapshot(alert)
-    alert.acknowledged_by, alert.acknowledged_at = actor.id, utcnow()
+    alert.acknowledged_by, alert.acknowledged_at = actor.id, clinic_now(session)
     log(session, actor, "acknowledge", alert, before)
     return alert

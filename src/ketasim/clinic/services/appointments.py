@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketasim.clinic import audit
-from ketasim.clinic.db.models import Appointment, TreatmentPlan, TreatmentSession, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import Appointment, TreatmentPlan, TreatmentSession
 from ketasim.clinic.services import sessions as se
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, get_or_404, log
 
@@ -100,7 +101,7 @@ def check_in(
     s = se.open_session(session, actor, a.plan_id)
     before = audit.snapshot(s)
     s.chair = (chair if chair is not None else a.chair) or None
-    s.checked_in_at = utcnow()
+    s.checked_in_at = clinic_now(session)
     log(session, actor, "check-in", s, before)
     before_a = audit.snapshot(a)
     a.session_id = s.id

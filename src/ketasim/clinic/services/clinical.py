@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ketasim.clinic.db.models import Patient, Screening, TreatmentSession, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import Patient, Screening, TreatmentSession
 from ketasim.clinic.services.base import Invalid
 from ketasim.clinic.services.patients import age_years
 from ketasim.errors import KetasimError
@@ -49,7 +50,7 @@ def prior_sessions(
     exclude_session_id: int | None = None,
 ) -> list[dict[str, float]]:
     """Doses already given to the patient as ``previous_sessions`` of a patient record."""
-    now = now or utcnow()
+    now = now or clinic_now(session)
     rows = session.execute(
         select(TreatmentSession).where(
             TreatmentSession.patient_id == patient_id,
@@ -76,11 +77,12 @@ def patient_record(
     medications: Sequence[str] | None = None,
     pregnant: bool | None = None,
     previous: list[dict[str, float]] | None = None,
+    on: dt.date | None = None,
 ) -> PatientRecord:
     """A :class:`~ketasim.safety.PatientRecord` from the stored patient (and screening), with
-    newer values where given; errors name the field."""
+    newer values where given (age on the day ``on``, default today); errors name the field."""
     data: dict[str, object] = {
-        "age_years": age_years(patient.birth_date),
+        "age_years": age_years(patient.birth_date, on),
         "weight_kg": patient.weight_kg,
         "height_cm": patient.height_cm,
         "sex": patient.sex,

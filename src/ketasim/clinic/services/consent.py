@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketasim.clinic import audit
-from ketasim.clinic.db.models import Consent, ConsentDocument, Patient, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import Consent, ConsentDocument, Patient
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, get_or_404, log
 
 __all__ = [
+    "consent_in_force",
     "create_document",
     "current_consent",
     "list_consents",
@@ -86,7 +90,7 @@ def withdraw_consent(session: Session, actor: Actor, consent_id: int, reason: st
     if consent.withdrawn_at is not None:
         raise Conflict(f"consent {consent_id} was withdrawn already")
     before = audit.snapshot(consent)
-    consent.withdrawn_at = utcnow()
+    consent.withdrawn_at = clinic_now(session)
     consent.withdrawn_reason = reason.strip() or "not stated"
     log(session, actor, "withdraw", consent, before)
     return consent
@@ -114,3 +118,34 @@ def current_consent(session: Session, patient_id: int) -> Consent | None:
         .order_by(Consent.id.desc())
         .limit(1)
     ).scalar_one_or_none()
+
+
+def _superseded_at(session: Session, doc: ConsentDocument) -> dt.datetime | None:
+    """When a newer version of ``doc``'s document was published (None: still current)."""
+    return session.execute(
+        select(func.min(ConsentDocument.created_at)).where(
+            ConsentDocument.code == doc.code, ConsentDocument.version > doc.version
+        )
+    ).scalar_one_or_none()
+
+
+def consent_window(session: Session, consent: Consent) -> tuple[dt.datetime, dt.datetime | None]:
+    """When ``consent`` was in force: from its signature to its withdrawal or to the
+    publication of a newer version of its document, whichever came first (None: still in
+    force). Consents do not expire otherwise."""
+    ends = [t for t in (consent.withdrawn_at, _superseded_at(session, consent.document)) if t]
+    return consent.signed_at, min(ends) if ends else None
+
+
+def consent_in_force(
+    session: Session, patient_id: int, at: dt.datetime
+) -> tuple[Consent | None, list[tuple[Consent, dt.datetime, dt.datetime | None]]]:
+    """The consent of the patient in force at ``at`` (naive UTC): signed at or before ``at``,
+    not withdrawn and its document version not superseded at or before ``at``; and every
+    consent of the patient with its window (:func:`consent_window`), oldest first, for a
+    refusal to show."""
+    windows = [
+        (c, *consent_window(session, c)) for c in reversed(list_consents(session, patient_id))
+    ]
+    in_force = [c for c, start, end in windows if start <= at and (end is None or at < end)]
+    return (in_force[-1] if in_force else None), windows

@@ -10,10 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketasim.clinic import audit
-from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import Consent, TreatmentPlan, TreatmentSession
 from ketasim.clinic.services.alerts import session_alert
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, get_or_404, log
+from ketasim.clinic.services.consent import consent_window
 from ketasim.clinic.services.guardrails import (
+    CONSENT_SOURCE,
     chair_findings,
     check_dose_times,
     enforce,
@@ -97,7 +100,7 @@ def predose_check(
     s.concomitant_medications = list(medications)
     s.predose_new_conditions = list(new_conditions)
     s.fasting_confirmed, s.transport_arranged = fasting_confirmed, transport_arranged
-    findings = chair_findings(session, s, at=utcnow(), zone=zone)
+    findings = chair_findings(session, s, at=clinic_now(session), zone=zone)
     s.predose_findings = findings
     s.predose_blocked = any(f["severity"] == "stop" for f in findings)
     log(session, actor, "predose-check", s, before)
@@ -119,6 +122,27 @@ def predose_check(
     return s
 
 
+def _alert_consent_ended_since(
+    session: Session, actor: Actor, s: TreatmentSession, consent: Consent, now: dt.datetime
+) -> None:
+    """Alert when the consent in force at the dose's start has ended before it was recorded."""
+    end = consent_window(session, consent)[1]
+    if end is not None and end <= now:
+        assert s.dose_start_at is not None
+        how = "withdrawn" if consent.withdrawn_at == end else "superseded by a newer document"
+        session_alert(
+            session,
+            actor,
+            s,
+            kind="consent-ended-since-dose",
+            source=CONSENT_SOURCE,
+            message=f"dose started {s.dose_start_at.isoformat(timespec='minutes')} UTC under "
+            f"consent {consent.id}, which was {how} at {end.isoformat(timespec='minutes')} UTC "
+            "before the dose was recorded (recorded: consent at the moment of dosing counts); "
+            "no further dose without a new consent",
+        )
+
+
 def give_dose(
     session: Session,
     actor: Actor,
@@ -134,9 +158,14 @@ def give_dose(
 ) -> TreatmentSession:
     """Record the dose given (mg), its lot number and times (aware, or naive UTC). Refused
     without a pre-dose check, with a stop (the check's, or the rules applied again to this
-    dose at this time: label maximum, consent withdrawn since, ...), with times in the future
-    or before the previous session, and with a warning the signed plan did not contain unless
-    a prescriber gives ``override_reason`` (a reason of substance; audited and alerted)."""
+    dose at its start time: label maximum, ...), with a start outside the session or at a time
+    no consent was in force, in the future or before the previous session
+    (:func:`.guardrails.check_dose_times`), and with a warning the signed plan did not contain
+    unless a prescriber gives ``override_reason`` (a reason of substance; audited and alerted).
+
+    A dose documented after the fact whose consent was withdrawn (or superseded) after the
+    dose's start is recorded, since consent at the moment of dosing is what counts and a dose
+    given must be on the record, and it raises a ``consent-ended-since-dose`` alert."""
     s = get_session(session, session_id)
     if s.status != "open":
         ensure_writable(s, allowed=("open",))
@@ -153,7 +182,8 @@ def give_dose(
         raise Invalid("lot_number", "required")
     start_at = utc_naive(start_at, "start_at")
     end_at = utc_naive(end_at, "end_at") if end_at is not None else None
-    check_dose_times(session, s, start_at, end_at, utcnow(), zone)
+    now = clinic_now(session)
+    consent = check_dose_times(session, s, start_at, end_at, now, zone)
     findings = chair_findings(session, s, at=start_at, dose_mg=dose_mg, zone=zone)
     overridden, reason = enforce(session, actor, findings, override_reason)
     plan = _plan(session, s)
@@ -178,6 +208,7 @@ def give_dose(
     log(session, actor, "dose", s, before)
     if overridden:
         alert_override(session, actor, s, overridden, reason, f"{dose_mg:g} mg")
+    _alert_consent_ended_since(session, actor, s, consent, now)
     if previous is not None and dose_mg > previous * 1.001:
         session_alert(
             session,

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ketasim.clinic.clock import clinic_now
 from ketasim.clinic.db.models import (
     Consent,
     Patient,
@@ -169,7 +170,7 @@ def export_patient(session: Session, patient_id: int) -> dict[str, Any]:
         "resourceType": "Bundle",
         "id": f"ketasim-patient-{p.id}",
         "type": "collection",
-        "timestamp": _ts(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
+        "timestamp": _ts(clinic_now(session)),
         "entry": entries,
     }
 
@@ -405,7 +406,7 @@ def import_resources(session: Session, actor: Actor, body: dict[str, Any]) -> di
         if q is None or q.value is None or not 0 <= q.value <= top or q.value != int(q.value):
             raise Invalid(f"{where}.valueQuantity", f"{scale} total must be an integer 0 to {top}")
         when = obs.effectiveDateTime.date if obs.effectiveDateTime is not None else None
-        day = when.date() if isinstance(when, dt.datetime) else when or dt.date.today()
+        day = when.date() if isinstance(when, dt.datetime) else when or clinic_now(session).date()
         r = Rating(
             patient_id=pid,
             scale=scale,

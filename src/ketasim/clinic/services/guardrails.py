@@ -7,7 +7,8 @@ clinic knows.
 Clinic findings (added to the rules' findings):
 
 ======================  ======  ==================================================================
-``consent.not-current``  stop   no current (signed, not withdrawn, current version) consent
+``consent.not-current``  stop   no consent in force at the time of dosing (signed before it, not
+                                withdrawn or superseded by then)
 ``dose.above-label-max`` stop   above the protocol's maximum when the protocol is the label
                                 (``evidence`` starts with "label"): never overridden
 ``plan.dose-above-signed`` warn above the signed plan's dose for this session
@@ -27,12 +28,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ketasim.clinic.db.models import Patient, Screening, TreatmentPlan, TreatmentSession, User
+from ketasim.clinic.db.models import (
+    Consent,
+    Patient,
+    Screening,
+    TreatmentPlan,
+    TreatmentSession,
+    User,
+)
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, ServiceError, get_or_404
 from ketasim.clinic.services.clinical import (
     finding_dicts,
@@ -40,12 +48,13 @@ from ketasim.clinic.services.clinical import (
     patient_record,
     prior_sessions,
 )
-from ketasim.clinic.services.consent import current_consent
+from ketasim.clinic.services.consent import consent_in_force
 from ketasim.clinic.services.timezones import CLOCK_TOLERANCE, clinic_zone, local
 from ketasim.regimens.protocols import PlannedDose
 from ketasim.safety import check, default_rules
 
 __all__ = [
+    "CONSENT_SOURCE",
     "MIN_REASON_CHARS",
     "MIN_REASON_WORDS",
     "OVERRIDE_ROLE",
@@ -163,6 +172,7 @@ def chair_findings(
         medications=s.concomitant_medications,
         previous=prior_sessions(session, s.patient_id, now=at, exclude_session_id=s.id),
         conditions=sorted(set(screening.conditions) | set(s.predose_new_conditions or ())),
+        on=at.date(),
     )
     protocol = library_protocol(plan.protocol_id)
     planned = planned_dose(plan, s.number)
@@ -193,13 +203,13 @@ def chair_findings(
                 SIGNED_PLAN_SOURCE,
             )
         )
-    if current_consent(session, s.patient_id) is None:
+    if consent_in_force(session, s.patient_id, at)[0] is None:
         findings.append(
             _finding(
                 "consent.not-current",
                 "stop",
-                "No current consent (withdrawn, superseded or never signed): no dose until the "
-                "patient signs the current consent document.",
+                "No consent in force at the time of dosing (withdrawn, superseded, signed later "
+                "or never signed): no dose until the patient signs the current consent document.",
                 CONSENT_SOURCE,
             )
         )
@@ -273,6 +283,12 @@ def enforce(
     return [{**f, "override": "given"} for f in required], reason
 
 
+def _window_text(
+    lo: dt.datetime, hi: dt.datetime | None, shown: Callable[[dt.datetime], str]
+) -> str:
+    return f"{shown(lo)} to {shown(hi) if hi is not None else 'now'}"
+
+
 def check_dose_times(
     session: Session,
     s: TreatmentSession,
@@ -280,10 +296,17 @@ def check_dose_times(
     end_at: dt.datetime | None,
     now: dt.datetime,
     zone: str = "UTC",
-) -> None:
-    """Refuse dose times in the future (beyond :data:`CLOCK_TOLERANCE`), an end before the
-    start, and a start before the end of the patient's previous session (outside this
-    session)."""
+    start_field: str = "start_at",
+) -> Consent:
+    """Refuse dose times (naive UTC) in the future of ``now`` (beyond :data:`CLOCK_TOLERANCE`),
+    an end before the start, a start at which no consent of the patient was in force
+    (:func:`.consent.consent_in_force`: a 409 hard stop ``consent.not-current``) and a start
+    outside the session: before the end of the patient's previous session, before this one
+    was opened (to the minute: forms take minutes), after it was discharged or cancelled
+    (422). Each refusal names the field (``start_field``: the start's name in the caller's
+    request, e.g. an amendment's ``value``; ``end_at``) and the window allowed, in the
+    clinic's time zone ``zone``. Returns the consent in force at the start: it may have been
+    withdrawn since, as consent at the moment of dosing is what counts."""
     clinic_zone(zone)
 
     def shown(t: dt.datetime) -> str:
@@ -291,14 +314,27 @@ def check_dose_times(
         assert lt is not None
         return lt.isoformat(timespec="minutes")
 
-    for name, t in (("start_at", start_at), ("end_at", end_at)):
+    for name, t in ((start_field, start_at), ("end_at", end_at)):
         if t is not None and t > now + CLOCK_TOLERANCE:
             raise Invalid(
                 name,
-                f"{shown(t)} is in the future (now {shown(now)}); record a dose once it is given",
+                f"{shown(t)} is in the future (now {shown(now)}, {zone}); record a dose once it "
+                "is given",
             )
     if end_at is not None and end_at < start_at:
-        raise Invalid("end_at", f"{shown(end_at)} is before start_at {shown(start_at)}")
+        raise Invalid("end_at", f"{shown(end_at)} is before the start {shown(start_at)}")
+    consent, windows = consent_in_force(session, s.patient_id, start_at)
+    if consent is None:
+        listed = "; ".join(
+            f"consent {c.id} in force {_window_text(lo, hi, shown)}" for c, lo, hi in windows
+        )
+        raise Conflict(
+            f"dose refused: hard stop consent.not-current: {start_field} {shown(start_at)}: no "
+            f"consent of the patient was in force at that time ({listed or 'none signed'}; "
+            f"{zone}); no dose without consent at the moment of dosing",
+            field=start_field,
+            extra={"stops": ["consent.not-current"]},
+        )
     before = [
         t
         for row in session.execute(
@@ -313,7 +349,24 @@ def check_dose_times(
     ]
     if before and start_at < max(before):
         raise Invalid(
-            "start_at",
+            start_field,
             f"{shown(start_at)} is outside this session: before the end "
             f"of the previous session ({shown(max(before))})",
         )
+    # the session's window: opened (to the minute) to closed, or now
+    opened = s.created_at.replace(second=0, microsecond=0)
+    closed = s.discharged_at or s.cancelled_at
+    window = _window_text(opened, closed, shown)
+    if start_at < opened:
+        raise Invalid(
+            start_field,
+            f"{shown(start_at)} is before session {s.number} was opened "
+            f"({shown(s.created_at)}); accepted {window} ({zone})",
+        )
+    if closed is not None and start_at > closed:
+        raise Invalid(
+            start_field,
+            f"{shown(start_at)} is after session {s.number} was closed ({shown(closed)}); "
+            f"accepted {window} ({zone})",
+        )
+    return consent

@@ -14,12 +14,18 @@ import datetime as dt
 from sqlalchemy.orm import Session, lazyload
 
 from ketasim.clinic import audit
-from ketasim.clinic.db.models import SessionAmendment, TreatmentPlan, TreatmentSession, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import SessionAmendment, TreatmentPlan, TreatmentSession
 from ketasim.clinic.services.alerts import session_alert
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, NotFound, get_or_404, log
-from ketasim.clinic.services.guardrails import chair_findings, enforce, substantive_reason
+from ketasim.clinic.services.guardrails import (
+    chair_findings,
+    check_dose_times,
+    enforce,
+    substantive_reason,
+)
 from ketasim.clinic.services.rems import bp_checkpoints, missing_answers, missing_fields
-from ketasim.clinic.services.timezones import CLOCK_TOLERANCE, utc_naive
+from ketasim.clinic.services.timezones import CLOCK_TOLERANCE, from_clinic_clock, utc_naive
 
 __all__ = [
     "AMENDABLE",
@@ -59,6 +65,7 @@ AMENDABLE: dict[str, str] = {
     "setting": "setting",
     "ready_to_leave_min": "minutes",
     "dose_mg": "dose",
+    "dose_start_at": "time",
 }
 #: rules not applied again when a dose is amended: the consent was checked when the dose was
 #: recorded, and a later withdrawal must not keep a mistyped amount in the record
@@ -122,7 +129,7 @@ def discharge(
     monitoring_end_at = (
         utc_naive(monitoring_end_at, "monitoring_end_at") if monitoring_end_at else None
     )
-    now = utcnow()
+    now = clinic_now(session)
     for name, t in (("discharged_at", discharged_at), ("monitoring_end_at", monitoring_end_at)):
         if t is None:
             continue
@@ -182,7 +189,7 @@ def sign_session(session: Session, actor: Actor, session_id: int) -> TreatmentSe
     if missing:
         raise Conflict("cannot sign: missing " + ", ".join(missing), extra={"missing": missing})
     before = audit.snapshot(s)
-    s.status, s.signed_by, s.signed_at = "signed", actor.id, utcnow()
+    s.status, s.signed_by, s.signed_at = "signed", actor.id, clinic_now(session)
     log(session, actor, "sign", s, before)
     return s
 
@@ -202,7 +209,7 @@ def cancel_session(
     before = audit.snapshot(s)
     s.status, s.cancelled_at, s.cancelled_by, s.cancel_reason = (
         "cancelled",
-        utcnow(),
+        clinic_now(session),
         actor.id,
         text,
     )
@@ -210,7 +217,7 @@ def cancel_session(
     return s
 
 
-def _amended_value(field: str, value: object) -> object:
+def _amended_value(field: str, value: object, zone: str = "UTC") -> object:
     kind = AMENDABLE.get(field)
     if kind is None:
         raise Invalid(
@@ -228,6 +235,16 @@ def _amended_value(field: str, value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1000:
             raise Invalid("value", f"{field} takes mg, accepted > 0 to 1000 mg")
         return float(value)
+    if kind == "time":
+        if not isinstance(value, str):
+            raise Invalid("value", f"{field} takes a date and time (YYYY-MM-DDTHH:MM[+offset])")
+        try:
+            typed = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise Invalid(
+                "value", f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM[+offset])"
+            ) from None
+        return from_clinic_clock(typed, zone, "value")
     if not isinstance(value, str) or not value.strip() or len(value) > 2000:
         raise Invalid("value", f"{field} takes text of 1 to 2000 characters")
     if kind == "setting" and value not in ("outpatient", "inpatient"):
@@ -263,22 +280,37 @@ def _recheck_dose(
     dose_mg: float,
     override_reason: str | None,
     zone: str,
+    at: dt.datetime | None = None,
 ) -> None:
-    """The amended ``dose_mg`` through the dose entry's rules at the dose's start time
-    (:func:`.guardrails.chair_findings`, :func:`.guardrails.enforce`): a hard stop (label
-    maximum, ...) refuses the amendment, a warning the signed plan did not contain needs a
-    prescriber's ``override_reason`` (audited on the session and alerted, as at entry)."""
-    assert s.dose_start_at is not None
+    """The amended ``dose_mg`` (or the dose at the amended start ``at``) through the dose
+    entry's rules at the dose's start time (:func:`.guardrails.chair_findings`,
+    :func:`.guardrails.enforce`): a hard stop (label maximum, ...) refuses the amendment, a
+    warning the signed plan did not contain needs a prescriber's ``override_reason`` (audited
+    on the session and alerted, as at entry)."""
+    at = at or s.dose_start_at
+    assert at is not None
     findings = [
         f
-        for f in chair_findings(session, s, at=s.dose_start_at, dose_mg=dose_mg, zone=zone)
+        for f in chair_findings(session, s, at=at, dose_mg=dose_mg, zone=zone)
         if f["rule_id"] not in _NOT_RECHECKED
     ]
     overridden, reason = enforce(session, actor, findings, override_reason)
     if overridden:
         s.dose_override_by, s.dose_override_reason = actor.id, reason
         s.dose_override_findings = overridden
-        alert_override(session, actor, s, overridden, reason, f"the dose amended to {dose_mg:g} mg")
+        what = (
+            f"the dose amended to {dose_mg:g} mg"
+            if at == s.dose_start_at
+            else f"the dose's start amended to {at.isoformat(timespec='minutes')} UTC"
+        )
+        alert_override(session, actor, s, overridden, reason, what)
+
+
+def _stored(value: object) -> object:
+    """A value as the amendment's JSON keeps it (a time: ISO 8601 UTC with ``Z``)."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds") + "Z"
+    return value
 
 
 def amend_session(
@@ -295,7 +327,11 @@ def amend_session(
     """Correct one field of a discharged or signed session: the original value is kept in the
     amendment, both are audited; the signature stays on the original record. An amended
     ``dose_mg`` is checked again by the dose entry's rules (:func:`_recheck_dose`): an
-    amendment is no way round a hard stop or an override."""
+    amendment is no way round a hard stop or an override. An amended ``dose_start_at``
+    (clock time of the clinic's zone ``zone`` unless it has an offset) must pass the dose
+    entry's rules about time (:func:`.guardrails.check_dose_times`: within the session, opened
+    to discharged, under a consent in force then, not in the future) and its rules at the new
+    time (:func:`_recheck_dose`)."""
     s = get_session(session, session_id)
     if s.status not in ("discharged", "signed"):
         raise Conflict(
@@ -303,7 +339,7 @@ def amend_session(
             "signed sessions (edit an open session directly)",
             field="status",
         )
-    new = _amended_value(field, value)
+    new = _amended_value(field, value, zone)
     text = substantive_reason("reason", reason)
     old = getattr(s, field)
     if old == new:
@@ -312,11 +348,16 @@ def amend_session(
     if field == "dose_mg":
         assert isinstance(new, float)
         _recheck_dose(session, actor, s, new, override_reason, zone)
+    if field == "dose_start_at":
+        assert isinstance(new, dt.datetime)
+        check_dose_times(session, s, new, s.dose_end_at, clinic_now(session), zone, "value")
+        assert s.dose_mg is not None
+        _recheck_dose(session, actor, s, s.dose_mg, override_reason, zone, at=new)
     amendment = SessionAmendment(
         session_id=s.id,
         field=field,
-        original_value=old,
-        amended_value=new,
+        original_value=_stored(old),
+        amended_value=_stored(new),
         reason=text,
         created_by=actor.id or 0,
     )

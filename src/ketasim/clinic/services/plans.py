@@ -7,7 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketasim.clinic import audit
-from ketasim.clinic.db.models import Patient, Screening, TreatmentPlan, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import Patient, Screening, TreatmentPlan
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, get_or_404, log
 from ketasim.clinic.services.clinical import finding_dicts, library_protocol, patient_record
 from ketasim.errors import KetasimError
@@ -114,7 +115,7 @@ def sign_plan(session: Session, actor: Actor, plan_id: int) -> TreatmentPlan:
             f"plan {plan_id} has hard-stop findings: {', '.join(stops)}", extra={"stops": stops}
         )
     before = audit.snapshot(row)
-    row.status, row.signed_by, row.signed_at = "signed", actor.id, utcnow()
+    row.status, row.signed_by, row.signed_at = "signed", actor.id, clinic_now(session)
     log(session, actor, "sign", row, before)
     return row
 

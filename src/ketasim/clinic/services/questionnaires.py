@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketasim.clinic import audit
-from ketasim.clinic.db.models import Patient, QuestionnaireLink, Rating, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import Patient, QuestionnaireLink, Rating
 from ketasim.clinic.services.alerts import raise_alert
 from ketasim.clinic.services.base import Actor, Invalid, NotFound, ServiceError, get_or_404, log
 from ketasim.clinic.services.instruments import BY_SCALE, INSTRUMENTS, Instrument, risk_signals
@@ -83,7 +84,7 @@ def create_link(
         instrument=instrument,
         kiosk=kiosk,
         created_by=actor.id or 0,
-        expires_at=utcnow() + dt.timedelta(hours=ttl),
+        expires_at=clinic_now(session) + dt.timedelta(hours=ttl),
     )
     session.add(link)
     log(session, actor, "create", link, None)
@@ -99,7 +100,7 @@ def _find(session: Session, token: str, *, lock: bool = False) -> QuestionnaireL
         raise NotFound("questionnaire link not found")
     if link.used_at is not None:
         raise Gone("this questionnaire link was used already")
-    if link.expires_at < utcnow():
+    if link.expires_at < clinic_now(session):
         raise Gone("this questionnaire link has expired")
     return link
 
@@ -146,7 +147,7 @@ def submit(session: Session, token: str, answers: Sequence[int]) -> Rating:
         patient_id=link.patient_id,
         scale=inst.scale,
         score=total,
-        taken_on=utcnow().date(),
+        taken_on=clinic_now(session).date(),
         recorded_by=link.created_by,
         items=list(answers),
         source="kiosk" if link.kiosk else "patient-link",
@@ -154,7 +155,7 @@ def submit(session: Session, token: str, answers: Sequence[int]) -> Rating:
     session.add(rating)
     log(session, who, "create", rating, None)
     before = audit.snapshot(link)
-    link.used_at, link.rating_id = utcnow(), rating.id
+    link.used_at, link.rating_id = clinic_now(session), rating.id
     log(session, who, "use", link, before)
     _alerts(session, who, rating, inst, answers)
     return rating
@@ -179,7 +180,7 @@ def record_items(
     total = total_of(inst, items)
     if score is not None and score != total:
         raise Invalid("score", f"{score} differs from the items' total {total}")
-    if taken_on > dt.date.today() + dt.timedelta(days=1):
+    if taken_on > clinic_now(session).date() + dt.timedelta(days=1):
         raise Invalid("taken_on", f"{taken_on} is in the future")
     rating = Rating(
         patient_id=patient_id,

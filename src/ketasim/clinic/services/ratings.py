@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ketasim.clinic.clock import clinic_now
 from ketasim.clinic.db.models import Patient, Rating
 from ketasim.clinic.services.base import Actor, Invalid, get_or_404, log
 
@@ -38,7 +39,7 @@ def add_rating(
     top = SCALES[scale][0]
     if not 0 <= score <= top:
         raise Invalid("score", f"{score} is out of range; {scale} accepts 0 to {top}")
-    if taken_on > dt.date.today() + dt.timedelta(days=1):
+    if taken_on > clinic_now(session).date() + dt.timedelta(days=1):
         raise Invalid("taken_on", f"{taken_on} is in the future")
     rating = Rating(
         patient_id=patient_id,

@@ -18,7 +18,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from ketasim.clinic import audit
-from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession, User, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession, User
 from ketasim.clinic.services import sessions as se
 from ketasim.clinic.services.base import Actor, Conflict, get_or_404, log
 
@@ -92,7 +93,7 @@ def rems_pdf(session: Session, session_id: int) -> bytes:
         0,
         5,
         f"Session {s.number} (id {s.id}); filled from the clinic record on "
-        f"{utcnow().isoformat(timespec='minutes')} UTC. Due by {form['due_by']}. "
+        f"{clinic_now(session).isoformat(timespec='minutes')} UTC. Due by {form['due_by']}. "
         "Clinic copy: submit in the REMS portal.",
         new_x="LMARGIN",
         new_y="NEXT",
@@ -167,6 +168,6 @@ def mark_submitted(session: Session, actor: Actor, session_id: int) -> Treatment
             "the form is incomplete: missing " + ", ".join(missing), extra={"missing": missing}
         )
     before = audit.snapshot(s)
-    s.rems_submitted_at, s.rems_submitted_by = utcnow(), actor.id
+    s.rems_submitted_at, s.rems_submitted_by = clinic_now(session), actor.id
     log(session, actor, "rems-submitted", s, before)
     return s

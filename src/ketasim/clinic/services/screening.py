@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ketasim.clinic.clock import clinic_now
 from ketasim.clinic.db.models import Patient, Screening
 from ketasim.clinic.services.base import Actor, Invalid, get_or_404, log
 from ketasim.clinic.services.clinical import (
@@ -53,6 +54,7 @@ def create_screening(
         medications=medications,
         pregnant=pregnant,
         previous=prior_sessions(session, patient_id),
+        on=clinic_now(session).date(),
     )
     plan = make_plan(protocol, record, rules=rules, simulate_concentrations=False)
     findings = finding_dicts(plan.findings)
@@ -60,7 +62,7 @@ def create_screening(
         patient_id=patient.id,
         recorded_by=actor.id or 0,
         protocol_id=protocol.id,
-        age_years=age_years(patient.birth_date),
+        age_years=age_years(patient.birth_date, clinic_now(session).date()),
         weight_kg=patient.weight_kg,
         sbp_mmhg=sbp_mmhg,
         dbp_mmhg=dbp_mmhg,

@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, raiseload
 
 from ketasim.clinic import audit
+from ketasim.clinic.clock import clinic_now
 from ketasim.clinic.db.models import (
     AdverseEvent,
     Observation,
     TreatmentPlan,
     TreatmentSession,
-    utcnow,
 )
 from ketasim.clinic.services.alerts import session_alert
 from ketasim.clinic.services.base import Actor, Conflict, Invalid, assign, get_or_404, log
@@ -131,7 +131,7 @@ def open_session(
     )
     session.add(s)
     session.flush()
-    s.predose_findings = chair_findings(session, s, at=utcnow(), zone=zone)
+    s.predose_findings = chair_findings(session, s, at=clinic_now(session), zone=zone)
     log(session, actor, "create", s, None)
     if number > len(plan.doses):
         session_alert(
@@ -194,7 +194,7 @@ def add_observation(
     if checkpoint not in ("", "pre-dose", "40-min", "pre-discharge"):
         raise Invalid("checkpoint", f"{checkpoint!r}; accepted pre-dose, 40-min, pre-discharge")
     if taken_at is not None:
-        taken_at = recorded_time(taken_at, "taken_at")
+        taken_at = recorded_time(taken_at, "taken_at", clinic_now(session))
     obs = Observation(
         session_id=s.id,
         minutes_after_dose=minutes_after_dose,
@@ -282,7 +282,8 @@ def update_session(
         )
     ensure_writable(s, allowed=("open", "dosed"))
     values = {
-        k: recorded_time(v, k) if isinstance(v, dt.datetime) else v for k, v in values.items()
+        k: recorded_time(v, k, clinic_now(session)) if isinstance(v, dt.datetime) else v
+        for k, v in values.items()
     }
     start = values.get("infusion_start_at", s.infusion_start_at)
     stop = values.get("infusion_stop_at", s.infusion_stop_at)

@@ -64,11 +64,11 @@ def utc_naive(value: dt.datetime, field: str = "time") -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def recorded_time(value: dt.datetime, field: str, now: dt.datetime | None = None) -> dt.datetime:
+def recorded_time(value: dt.datetime, field: str, now: dt.datetime) -> dt.datetime:
     """The time something happened (a reading, an infusion start) as naive UTC, by
-    :func:`utc_naive`; refused when it is in the future beyond :data:`CLOCK_TOLERANCE`."""
+    :func:`utc_naive`; refused when it is in the future of ``now`` (naive UTC, the clinic's
+    clock) beyond :data:`CLOCK_TOLERANCE`."""
     t = utc_naive(value, field)
-    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     if t > now + CLOCK_TOLERANCE:
         raise Invalid(
             field,

@@ -16,7 +16,8 @@ from ketasim.clinic.auth import (
     normalise_username,
     revoke_user_logins,
 )
-from ketasim.clinic.db.models import ROLES, User, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import ROLES, User
 from ketasim.clinic.security.passwords import MIN_LENGTH, password_problem
 from ketasim.clinic.security.secret_box import box_of
 from ketasim.clinic.security.totp import TOTP_ROLES, TotpReplay, new_secret
@@ -151,7 +152,7 @@ def change_password(
     before = audit.snapshot(user)
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
-    user.password_changed_at = utcnow()
+    user.password_changed_at = clinic_now(session)
     revoke_user_logins(session, user.id, keep_token=keep_token)
     log(session, actor, "password-change", user, before)
     return user
@@ -165,7 +166,7 @@ def reset_password(session: Session, actor: Actor, user_id: int, *, new_password
     before = audit.snapshot(user)
     user.password_hash = hash_password(new_password)
     user.must_change_password = True
-    user.password_changed_at = utcnow()
+    user.password_changed_at = clinic_now(session)
     user.totp_secret, user.totp_enabled = None, False
     revoke_user_logins(session, user.id)
     log(session, actor, "password-reset", user, before)

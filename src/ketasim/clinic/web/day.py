@@ -20,7 +20,7 @@ from ketasim.clinic.api.deps import (
 )
 from ketasim.clinic.auth import COOKIE_NAME, revoke_login
 from ketasim.clinic.db import Database
-from ketasim.clinic.db.models import TreatmentSession, utcnow
+from ketasim.clinic.db.models import TreatmentSession
 from ketasim.clinic.services import appointments as ap
 from ketasim.clinic.services import board as bd
 from ketasim.clinic.services import questionnaires as qn
@@ -50,8 +50,9 @@ def board_page(
     error: str = "",
 ) -> HTMLResponse:
     """The day board: the landing page after login."""
-    now, zone = utcnow(), request.app.state.settings.clinic_tz
+    zone = request.app.state.settings.clinic_tz
     with database.read() as s:
+        now = utc_now(s)
         board = bd.day_board(s, day or tz.clinic_today(now, zone), now, zone)
     return render(
         request,
@@ -221,7 +222,7 @@ def quick_vitals(
         with database.session() as s:
             row = get_or_404(s, TreatmentSession, session_id, "session")
             clock = form_text(form, "clock")
-            taken = utc_now()
+            taken = utc_now(s)
             if clock:
                 try:
                     t = dt.time.fromisoformat(clock)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from ketasim.clinic.clock import clinic_now
 from ketasim.clinic.services import timezones as tz
 from ketasim.clinic.services.base import Invalid
 
@@ -63,9 +65,10 @@ def form_date(form: FormData, name: str) -> dt.date:
         raise Invalid(name, f"{raw!r} is not a date (YYYY-MM-DD)") from None
 
 
-def utc_now() -> dt.datetime:
-    """Now as naive UTC to the second (how times are stored)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+def utc_now(session: Session) -> dt.datetime:
+    """Now on the clinic's clock (of ``session``) as naive UTC to the second (how times are
+    stored)."""
+    return clinic_now(session).replace(microsecond=0)
 
 
 def form_time(form: FormData, name: str, zone: str = "UTC") -> dt.datetime | None:

@@ -8,7 +8,8 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession, User, utcnow
+from ketasim.clinic.clock import clinic_now
+from ketasim.clinic.db.models import TreatmentPlan, TreatmentSession, User
 from ketasim.clinic.services.board import BP_CHECK_MIN
 from ketasim.clinic.web.timecharts import Marker, Series, time_chart_svg
 
@@ -87,7 +88,7 @@ def session_extras(
     """Extra template context of the session page, from the session ``row`` and its ``plan``
     already loaded in the read session ``s`` (the page loads each object once)."""
     by = None if row.rems_submitted_by is None else s.get(User, row.rems_submitted_by)
-    now = utcnow()
+    now = clinic_now(s)
     cps = {o.checkpoint for o in row.observations}
     if row.dose_start_at is None:
         suggested = "" if "pre-dose" in cps else "pre-dose"

@@ -43,7 +43,7 @@ def _session_context(database: Database, session_id: Id, zone: str) -> dict[str,
         patient = pa.get_patient(s, row.patient_id)
         form = se.rems_form(s, row, zone)
         missing = se.missing_fields(s, row)
-        now = tz.local(utc_now(), zone)
+        now = tz.local(utc_now(s), zone)
         assert now is not None
         ctx: dict[str, object] = {
             "s": row,
@@ -134,7 +134,7 @@ def session_step(
                     dbp_mmhg=form_required(form, "dbp_mmhg"),
                     heart_rate_bpm=form_required(form, "heart_rate_bpm"),
                     spo2_percent=form_required(form, "spo2_percent"),
-                    taken_at=utc_now(),
+                    taken_at=utc_now(s),
                     bp_alert=None,
                 )
             elif step == "dose":
@@ -144,7 +144,7 @@ def session_step(
                     session_id,
                     dose_mg=form_required(form, "dose_mg"),
                     lot_number=form_text(form, "lot_number"),
-                    start_at=form_time(form, "start_at", zone) or utc_now(),
+                    start_at=form_time(form, "start_at", zone) or utc_now(s),
                     end_at=form_time(form, "end_at", zone),
                     rationale=form_text(form, "rationale") or None,
                     override_reason=form_text(form, "override_reason") or None,
@@ -188,7 +188,7 @@ def session_step(
                     s,
                     who,
                     session_id,
-                    discharged_at=form_time(form, "discharged_at", zone) or utc_now(),
+                    discharged_at=form_time(form, "discharged_at", zone) or utc_now(s),
                     criteria_met=bool(form_bool(form, "criteria_met")),
                     ready_to_leave_min=form_number(form, "ready_to_leave_min"),
                     vitals_acceptable_end=form_bool(form, "vitals_acceptable_end"),

@@ -4,7 +4,6 @@ screening, a plan made (its prediction computed once, here) and ratings."""
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,6 +18,7 @@ from ketasim.clinic.services import plans as pl
 from ketasim.clinic.services import ratings as ra
 from ketasim.clinic.services import screening as scr
 from ketasim.clinic.services import sessions as se
+from ketasim.clinic.services import timezones as tz
 from ketasim.clinic.services.base import ServiceError
 from ketasim.clinic.web.forms import (
     form_date,
@@ -90,7 +90,7 @@ def _patient_context(
         from ketasim.clinic.services.forecast import NOT_FORECAST, forecast_for
         from ketasim.clinic.web.score_charts import score_charts
 
-        fc = forecast_for(s, patient_id, utc_now()) if forecast and courses["MADRS"] else None
+        fc = forecast_for(s, patient_id, utc_now(s)) if forecast and courses["MADRS"] else None
         charts = score_charts(s, patient_id, courses, fc)
         return {
             "patient": patient,
@@ -108,7 +108,7 @@ def _patient_context(
             "alerts": al.list_alerts(s, patient_id=patient_id),
             "protocols": available_protocols(),
             "conditions": default_rules().conditions,
-            "today": dt.date.today().isoformat(),
+            "today": tz.clinic_today(utc_now(s), database.settings.clinic_tz).isoformat(),
         }
 
 
