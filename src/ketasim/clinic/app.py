@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from ketasim.clinic.api.deps import (
     require,
 )
 from ketasim.clinic.auth import CurrentUser, LoginCache
+from ketasim.clinic.clock import is_test_clock
 from ketasim.clinic.db import Database, migrate
 from ketasim.clinic.jobs import JobRunner
 from ketasim.clinic.security.access import AccessLogger
@@ -119,6 +121,12 @@ def create_app(settings: Settings) -> FastAPI:
     from ketasim.clinic.web.sessions import router as session_pages_router
     from ketasim.clinic.web.tools import router as tools_router
 
+    if is_test_clock(settings.clock):
+        logging.getLogger("ketasim.clinic").warning(
+            "the clinic clock is %r, not the machine's clock: every time this server records "
+            "follows it (a demo or test server, not for patient care)",
+            settings.clock,
+        )
     database = Database(settings)
     if settings.migrate:
         migrate(database.engine, audit_key=database.audit_key)

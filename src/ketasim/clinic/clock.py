@@ -37,6 +37,7 @@ __all__ = [
     "SystemClock",
     "clinic_now",
     "clock_of",
+    "is_test_clock",
     "parse_clock_start",
     "stamp_new_rows",
 ]
@@ -67,6 +68,12 @@ class SystemClock:
 
     def __repr__(self) -> str:
         return "SystemClock()"
+
+
+def is_test_clock(clock: Clock) -> bool:
+    """Whether ``clock`` is anything but the machine's clock: every page then says so, and
+    /health reports it, so that a server left on a demo or test clock is seen at once."""
+    return not isinstance(clock, SystemClock)
 
 
 class OffsetClock:

@@ -11,6 +11,7 @@ from ketasim.clinic.api import alerts, consent, patients, plans, ratings, sessio
 from ketasim.clinic.api import schemas as sc
 from ketasim.clinic.api.deps import DB, Anyone
 from ketasim.clinic.auth import COOKIE_NAME, create_login, revoke_login
+from ketasim.clinic.clock import is_test_clock
 from ketasim.clinic.db import Database
 from ketasim.clinic.db.models import User
 from ketasim.clinic.services import users as us
@@ -28,10 +29,11 @@ class RateLimited(ServiceError):  # noqa: N818
 # --- health and login --------------------------------------------------------------------------
 @router.get("/health", tags=["system"])
 def health(database: DB) -> dict[str, str]:
-    """Liveness and database reachability (no login needed)."""
+    """Liveness and database reachability (no login needed); ``clock`` is ``"system"``, or
+    ``"test"`` when the clinic's clock is not the machine's (a demo or test server)."""
     with database.read() as s:
         s.execute(select(1))
-    return {"status": "ok"}
+    return {"status": "ok", "clock": "test" if is_test_clock(database.settings.clock) else "system"}
 
 
 def do_login(

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from ketasim.clinic.api.deps import optional_user
+from ketasim.clinic.clock import is_test_clock
 from ketasim.clinic.services import timezones as tz
 
 __all__ = ["render", "see_other", "templates"]
@@ -45,9 +46,12 @@ def render(
 ) -> HTMLResponse:
     """Render a page with the current user and CSRF token."""
     user = getattr(request.state, "user", None) or optional_user(request)
-    zone = request.app.state.settings.clinic_tz
+    settings = request.app.state.settings
+    base = {"user": user, "tz": settings.clinic_tz}
+    if is_test_clock(settings.clock):
+        base["test_clock_now"] = settings.clock.now()
     return templates().TemplateResponse(
-        request, name, {"user": user, "tz": zone, **(ctx or {}), **context}, status_code=status_code
+        request, name, {**base, **(ctx or {}), **context}, status_code=status_code
     )
 
 

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from ketasim.clinic.api.deps import DB, Anyone, FormIn
 from ketasim.clinic.api.routes import do_login, set_login_cookie
 from ketasim.clinic.auth import COOKIE_NAME, revoke_login
+from ketasim.clinic.clock import is_test_clock
 from ketasim.clinic.services.base import ServiceError
 from ketasim.clinic.web.forms import form_text
 from ketasim.clinic.web.pages.common import router
@@ -17,8 +18,10 @@ __all__ = ["health", "login_page", "login_submit", "logout"]
 
 
 @router.get("/health")
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+def health(request: Request) -> dict[str, str]:
+    """Liveness; ``clock`` as in the API's health (``"test"``: not the machine's clock)."""
+    test = is_test_clock(request.app.state.settings.clock)
+    return {"status": "ok", "clock": "test" if test else "system"}
 
 
 @router.get("/login", response_class=HTMLResponse)
