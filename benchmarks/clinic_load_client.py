@@ -66,8 +66,8 @@ def intended_times(k: int, n_clients: int, rate: float, t0: float, until: float)
     from ``t0`` up to ``until`` (the clients' schedules interleave evenly)."""
     step = n_clients / rate
     first = t0 + k / rate
-    count = max(0, int((until - first) / step) + 1) if first < until else 0
-    return [first + i * step for i in range(count)]
+    count = max(0, int((until - first) / step) + 2)
+    return [t for t in (first + i * step for i in range(count)) if t < until]
 
 
 @dataclass
