@@ -19,6 +19,13 @@ Run::
 
     python benchmarks/bench_clinic_load.py [--clients 4] [--seconds 15] [--mix api|pages]
         [--workers N] [--src DIR] [--json FILE]
+        [--rate R | --sweep R1,R2,...] [--client threads|asyncio] [--warmup-s S]
+
+Without ``--rate``/``--sweep`` the clients run closed loop (each sends when answered: the
+latency is then mostly queueing at saturation). ``--rate R`` offers R requests/s over the
+clients and counts each latency from the request's intended send time (wrk2's model, no
+coordinated omission; ``clinic_load_client.py``); ``--sweep`` runs one fresh server per rate and
+prints a table.
 """
 
 from __future__ import annotations
