@@ -19,11 +19,19 @@ Run::
 
     python benchmarks/bench_clinic_load.py [--clients 4] [--seconds 15] [--mix api|pages]
         [--workers N] [--src DIR] [--json FILE]
+        [--rate R | --sweep R1,R2,...] [--client threads|asyncio] [--warmup-s S]
+
+Without ``--rate``/``--sweep`` the clients run closed loop (each sends when answered: the
+latency is then mostly queueing at saturation). ``--rate R`` offers R requests/s over the
+clients and counts each latency from the request's intended send time (wrk2's model, no
+coordinated omission; ``clinic_load_client.py``); ``--sweep`` runs one fresh server per rate and
+prints a table.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import random
@@ -33,10 +41,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import clinic_load_client as lc
 
 PASSWORD = "bench-password-1"
 CODE = "from ketasim.cli import main; main()"
@@ -140,11 +152,13 @@ def _setup(url: str, n_patients: int) -> tuple[dict[str, str], list[tuple[int, i
             headers=nurse,
             json={"sbp_mmhg": 125, "dbp_mmhg": 80, "heart_rate_bpm": 70, "spo2_percent": 98},
         )
+        # dosed now: a dose must start within its session (opened just above) and not in the future
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         c.post(
             f"/api/v1/sessions/{sid}/dose",
             headers=nurse,
-            json={"dose_mg": 56, "lot_number": "L", "start_at": "2026-01-01T10:00:00"},
-        )
+            json={"dose_mg": 56, "lot_number": "L", "start_at": now},
+        ).raise_for_status()
         pairs.append((pid, sid, plan))
     c.close()
     return nurse, pairs
@@ -184,6 +198,212 @@ def start_server(
     return proc, url, env
 
 
+def _web_logins(url: str, n: int) -> list[httpx.Client]:
+    """``n`` cookie logins of the nurse, one after another (the server counts parallel attempts
+    of one user name against its login limit), with the pages rendered once."""
+    clients = []
+    for _ in range(n):
+        web = httpx.Client(base_url=url, timeout=60)
+        r = web.post("/login", data={"username": "nurse", "password": PASSWORD, "next": "/"})
+        if r.status_code != 303 or COOKIE not in web.cookies:
+            raise SystemExit(f"login {r.status_code}")
+        clients.append(web)
+    return clients
+
+
+def _thread_clients(
+    args: argparse.Namespace,
+    url: str,
+    headers: dict[str, str],
+    webs: list[httpx.Client],
+    pairs: list[tuple[int, int, int]],
+    on_start: Callable[[], None],
+) -> lc.Result:
+    """Closed loop with one thread and one httpx keep-alive connection (two for the pages mix)
+    per client (the original client of this benchmark)."""
+    out = lc.Result()
+    lock = threading.Lock()
+    stop = [0.0]
+
+    def _go() -> None:  # runs once, when every client is ready
+        stop[0] = time.perf_counter() + args.seconds
+        on_start()
+
+    ready = threading.Barrier(args.clients, action=_go)
+
+    def client(k: int) -> None:
+        rng = random.Random(k)
+        mine = lc.Result()
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
+            web = webs[k] if webs else c
+            ready.wait()
+            while time.perf_counter() < stop[0]:
+                req = lc.pick(rng, args.mix, pairs)
+                t0 = time.perf_counter()
+                r = (web if req.kind == "page" else c).request(req.method, req.path, json=req.body)
+                mine.latencies[req.kind].append((time.perf_counter() - t0) * 1000.0)
+                if r.status_code != req.expect:
+                    mine.errors.append(f"{r.status_code} {r.text[:100]}")
+                elif req.kind == "write":
+                    mine.writes_acknowledged += 1
+        with lock:
+            for key, v in mine.latencies.items():
+                out.latencies[key] += v
+            out.errors += mine.errors
+            out.writes_acknowledged += mine.writes_acknowledged
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def _py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [
+            str(exe) if exe.exists() else "py-spy",
+            *("record", "-p", str(pid), "--duration", str(int(seconds)), "-r", "200"),
+            *("--gil", "--subprocesses", "-f", "raw", "-o", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _pct(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 2)
+
+
+def measure(args: argparse.Namespace, rate: float | None) -> dict[str, object]:
+    """One run on a fresh server: setup, (warm-up,) the timed window, then the stored vitals
+    counted and the audit chain verified."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url, env = start_server(tmp, args.src, args.workers)
+        try:
+            headers, pairs = _setup(url, args.patients)
+            webs = _web_logins(url, args.clients) if args.mix == "pages" else []
+            for web in webs[:1]:  # the pages' first rendering before the timed window
+                pid0, sid0, plan0 = pairs[0]
+                for path in (f"/patients/{pid0}", f"/sessions/{sid0}", f"/plans/{plan0}"):
+                    web.get(path)
+            cookies = [f"{COOKIE}={w.cookies[COOKIE]}" for w in webs]
+            marks: dict[str, float] = {}
+
+            def on_start() -> None:
+                marks["t"] = time.perf_counter()
+                marks["server_cpu"] = _tree_cpu_s(proc.pid)
+                marks["client_cpu"] = _cpu_s(os.getpid())
+
+            warm = 0
+            if args.warmup_s > 0:  # discarded: first statements compiled, caches filled
+                w = lc.run_clients(
+                    url, headers, cookies, args.mix, pairs, args.clients, args.warmup_s, rate
+                )
+                warm = w.writes_acknowledged
+            spy = None
+            if args.py_spy is not None:
+                spy = _py_spy(proc.pid, args.seconds, args.py_spy)
+            if args.client == "threads":
+                res = _thread_clients(args, url, headers, webs, pairs, on_start)
+            else:
+                res = lc.run_clients(
+                    url,
+                    headers,
+                    cookies,
+                    args.mix,
+                    pairs,
+                    args.clients,
+                    args.seconds,
+                    rate,
+                    on_start,
+                )
+            elapsed = time.perf_counter() - marks["t"]
+            cpu_used = _tree_cpu_s(proc.pid) - marks["server_cpu"]
+            client_cpu = _cpu_s(os.getpid()) - marks["client_cpu"]
+            if spy is not None:
+                spy.wait(timeout=60)
+            for web in webs:
+                web.close()
+            with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
+                stored = sum(
+                    len(c.get(f"/api/v1/sessions/{sid}").json()["observations"])
+                    for _, sid, _ in pairs
+                )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        verify = subprocess.run(
+            [sys.executable, "-c", CODE, "clinic", "verify-audit"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+    lat = res.latencies
+    allv = lat["read"] + lat["write"] + lat["page"]
+    out: dict[str, object] = {
+        "mix": args.mix,
+        "server": str(args.src or "this tree"),
+        "client": args.client,
+        "clients": args.clients,
+        "server_processes": args.workers,
+        "offered_rate_per_s": rate if rate is not None else "closed loop",
+        "seconds": round(elapsed, 2),
+        "requests": len(allv),
+        "requests_per_s": round(len(allv) / elapsed, 1),
+        "p50_ms": _pct(allv, 50),
+        "p95_ms": _pct(allv, 95),
+        "p99_ms": _pct(allv, 99),
+        "max_ms": round(max(allv), 2),
+        "errors": len(res.errors),
+        "late_sends": res.late_sends,
+        "writes_acknowledged": res.writes_acknowledged,
+        # load-independent: the server's CPU time per request (all its processes)
+        "server_cpu_ms_per_request": round(1000.0 * cpu_used / max(1, len(allv)), 2),
+        # the clients (this process) share the machine's cores with the server
+        "client_cpu_ms_per_request": round(1000.0 * client_cpu / max(1, len(allv)), 2),
+        "observations_stored": stored,
+        # every acknowledged write (timed window and warm-up) is stored
+        "no_lost_write": stored >= res.writes_acknowledged + warm,
+        "audit_intact": verify.returncode == 0,
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+    for kind, v in lat.items():
+        if v:
+            out[f"{kind}_p50_ms"] = _pct(v, 50)
+            out[f"{kind}_p99_ms"] = _pct(v, 99)
+    if res.errors:
+        out["first_errors"] = res.errors[:3]
+    return out
+
+
+_COLUMNS = [
+    ("offered req/s", "offered_rate_per_s"),
+    ("req/s", "requests_per_s"),
+    ("p50 ms", "p50_ms"),
+    ("p95 ms", "p95_ms"),
+    ("p99 ms", "p99_ms"),
+    ("reads p99", "read_p99_ms"),
+    ("writes p99", "write_p99_ms"),
+    ("pages p99", "page_p99_ms"),
+    ("late sends", "late_sends"),
+    ("server CPU ms/req", "server_cpu_ms_per_request"),
+    ("client CPU ms/req", "client_cpu_ms_per_request"),
+    ("errors", "errors"),
+    ("load 1 min", "load_average_1min"),
+]
+
+
+def sweep_table(rows: list[dict[str, object]]) -> str:
+    """The sweep as a Markdown table (one row per offered rate)."""
+    cols = [(h, k) for h, k in _COLUMNS if any(k in r for r in rows)]
+    lines = ["| " + " | ".join(h for h, _ in cols) + " |", "|" + " --- |" * len(cols)]
+    lines += ["| " + " | ".join(str(r.get(k, "-")) for _, k in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clients", type=int, default=4)
@@ -209,181 +429,62 @@ def main() -> None:
         help="sample the server with py-spy during the load phase (raw stacks of "
         "the threads holding the GIL, to this file; needs py-spy)",
     )
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="constant rate (requests/s over all clients, latency from each request's "
+        "intended send time, as wrk2); default: closed loop (each client sends when answered)",
+    )
+    ap.add_argument(
+        "--sweep",
+        default=None,
+        help="comma-separated rates (requests/s): one constant-rate run each, on a fresh "
+        "server, printed as a table",
+    )
+    ap.add_argument(
+        "--client",
+        choices=["threads", "asyncio"],
+        default=None,
+        help="threads: a thread and an httpx connection per client (closed loop only; the "
+        "default without --rate/--sweep); asyncio: one event loop, raw HTTP/1.1 keep-alive "
+        "connections (the default with --rate/--sweep)",
+    )
+    ap.add_argument(
+        "--warmup-s",
+        type=float,
+        default=None,
+        dest="warmup_s",
+        help="seconds of the same load before the timed window, discarded (default 2 with "
+        "--rate/--sweep, 0 otherwise)",
+    )
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, url, env = start_server(tmp, args.src, args.workers)
-        try:
-            headers, pairs = _setup(url, args.patients)
-            lat: dict[str, list[float]] = {"read": [], "write": [], "page": []}
-            errors: list[str] = []
-            written = [0]
-            lock = threading.Lock()
-            # logins (a deliberately slow password hash) and the pages' first rendering happen
-            # before the timed window: every client starts when all are logged in
-            stop = [0.0]
-            cpu_start = [0.0]
-
-            client_cpu_start = [0.0]
-
-            def _go() -> None:  # runs once, when every client is ready
-                stop[0] = time.perf_counter() + args.seconds
-                cpu_start[0] = _tree_cpu_s(proc.pid)
-                client_cpu_start[0] = _cpu_s(os.getpid())
-
-            ready = threading.Barrier(args.clients + 1, action=_go)
-            login_lock = threading.Lock()
-            if args.mix == "pages":
-                with httpx.Client(base_url=url, timeout=60) as warm:
-                    warm.post(
-                        "/login", data={"username": "nurse", "password": PASSWORD, "next": "/"}
-                    )
-                    pid0, sid0, plan0 = pairs[0]
-                    for path in (f"/patients/{pid0}", f"/sessions/{sid0}", f"/plans/{plan0}"):
-                        warm.get(path)
-
-            def client(k: int) -> None:
-                rng = random.Random(k)
-                mine: dict[str, list[float]] = {"read": [], "write": [], "page": []}
-                n_w = 0
-                with (
-                    httpx.Client(base_url=url, headers=headers, timeout=30) as c,
-                    httpx.Client(base_url=url, timeout=30) as web,
-                ):
-                    if args.mix == "pages":
-                        # one login at a time: the server counts parallel attempts of one user
-                        # name against its login limit (and refuses the excess)
-                        with login_lock:
-                            r = web.post(
-                                "/login",
-                                data={"username": "nurse", "password": PASSWORD, "next": "/"},
-                            )
-                        if r.status_code != 303 or COOKIE not in web.cookies:
-                            errors.append(f"login {r.status_code}")
-                    ready.wait()
-                    while time.perf_counter() < stop[0]:
-                        pid, sid, plan = rng.choice(pairs)
-                        u = rng.random()
-                        t0 = time.perf_counter()
-                        if args.mix == "pages" and u < 0.5:
-                            kind = "page"
-                            r = web.get(
-                                rng.choice(
-                                    [f"/patients/{pid}", f"/sessions/{sid}", f"/plans/{plan}"]
-                                )
-                            )
-                            ok = r.status_code == 200
-                        elif (u - 0.5) * 2 < 0.3 if args.mix == "pages" else u < 0.3:
-                            kind = "write"
-                            r = c.post(
-                                f"/api/v1/sessions/{sid}/observations",
-                                json={
-                                    "minutes_after_dose": rng.randint(0, 120),
-                                    "sbp_mmhg": rng.randint(110, 150),
-                                    "dbp_mmhg": 80,
-                                    "spo2_percent": 97,
-                                },
-                            )
-                            ok = r.status_code == 201
-                            n_w += ok
-                        else:
-                            kind = "read"
-                            path = rng.choice(
-                                [
-                                    f"/api/v1/patients/{pid}",
-                                    f"/api/v1/sessions/{sid}",
-                                    "/api/v1/alerts?open_only=true",
-                                ]
-                            )
-                            r = c.get(path)
-                            ok = r.status_code == 200
-                        mine[kind].append((time.perf_counter() - t0) * 1000.0)
-                        if not ok:
-                            errors.append(f"{r.status_code} {r.text[:100]}")
-                with lock:
-                    for key in lat:
-                        lat[key] += mine[key]
-                    written[0] += n_w
-
-            threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
-            for t in threads:
-                t.start()
-            ready.wait()
-            t_start = stop[0] - args.seconds
-            spy = None
-            if args.py_spy is not None:
-                exe = Path(sys.executable).with_name("py-spy")
-                spy = subprocess.Popen(
-                    [
-                        str(exe) if exe.exists() else "py-spy",
-                        "record",
-                        "-p",
-                        str(proc.pid),
-                        "--duration",
-                        str(int(args.seconds)),
-                        "-r",
-                        "200",
-                        "--gil",
-                        "--subprocesses",
-                        "-f",
-                        "raw",
-                        "-o",
-                        str(args.py_spy),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                )
-            for t in threads:
-                t.join()
-            elapsed = time.perf_counter() - t_start
-            cpu_used = _tree_cpu_s(proc.pid) - cpu_start[0]
-            client_cpu = _cpu_s(os.getpid()) - client_cpu_start[0]
-            if spy is not None:
-                spy.wait(timeout=60)
-            with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
-                stored = sum(
-                    len(c.get(f"/api/v1/sessions/{sid}").json()["observations"])
-                    for _, sid, _ in pairs
-                )
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-        verify = subprocess.run(
-            [sys.executable, "-c", CODE, "clinic", "verify-audit"],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-    allv = np.array(lat["read"] + lat["write"] + lat["page"])
-    out: dict[str, object] = {
-        "mix": args.mix,
-        "server": str(args.src or "this tree"),
-        "clients": args.clients,
-        "server_processes": args.workers,
-        "seconds": round(elapsed, 2),
-        "requests": int(allv.size),
-        "requests_per_s": round(allv.size / elapsed, 1),
-        "p50_ms": round(float(np.percentile(allv, 50)), 2),
-        "p99_ms": round(float(np.percentile(allv, 99)), 2),
-        "errors": len(errors),
-        "writes_acknowledged": written[0],
-        # load-independent: the server's CPU time per request (all its processes)
-        "server_cpu_ms_per_request": round(1000.0 * cpu_used / max(1, allv.size), 2),
-        # the clients (this process) share the machine's cores with the server
-        "client_cpu_ms_per_request": round(1000.0 * client_cpu / max(1, allv.size), 2),
-        "observations_stored": stored,
-        "audit_intact": verify.returncode == 0,
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-    }
-    for kind, v in lat.items():
-        if v:
-            out[f"{kind}_p50_ms"] = round(float(np.percentile(v, 50)), 2)
-            out[f"{kind}_p99_ms"] = round(float(np.percentile(v, 99)), 2)
-    for k, v in out.items():
-        print(f"{k:>22}: {v}")
-    if errors:
-        print("first errors:", errors[:3])
+    rated = args.rate is not None or args.sweep is not None
+    if args.client is None:
+        args.client = "asyncio" if rated else "threads"
+    if rated and args.client == "threads":
+        ap.error("--client threads runs closed loop only: drop --rate/--sweep or use asyncio")
+    if args.warmup_s is None:
+        args.warmup_s = 2.0 if rated else 0.0
+    if args.sweep is None:
+        out = measure(args, args.rate)
+        for k, v in out.items():
+            print(f"{k:>26}: {v}")
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=1))
+        return
+    rows = []
+    for rate in [float(x) for x in args.sweep.split(",") if x.strip()]:
+        row = measure(args, rate)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    print(
+        f"mix {args.mix}, {args.clients} clients, {args.workers} server process(es), "
+        f"{args.seconds:g} s per rate, server {args.src or 'this tree'}"
+    )
+    print(sweep_table(rows))
     if args.json:
-        args.json.write_text(json.dumps(out, indent=1))
+        args.json.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

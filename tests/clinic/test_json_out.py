@@ -10,6 +10,7 @@ import pytest
 from clinic_support import dosed_session, ok, patient_with_plan
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from guard_support import DAY, complete_session
 
 from ketasim.clinic.api import schemas as sc
 from ketasim.clinic.db.models import TreatmentSession
@@ -70,6 +71,53 @@ def test_fast_json_is_byte_identical_to_fastapi_default(app: Any, as_role: dict[
     assert ok(nurse.get("/api/v1/alerts?open_only=true"))  # the 190 mmHg alert is there
     # errors keep their shape: unknown session 404 with a detail
     assert nurse.get(f"/api/v1/sessions/{sid + 999}").status_code == 404
+
+
+def test_session_read_without_orm_objects_is_byte_identical(
+    app: Any, as_role: dict[str, Any]
+) -> None:
+    """The session read built from Core rows (``api/session_read.py``) against the ORM object
+    validated by FastAPI's default path, on a session with every collection filled: vitals with
+    equal minutes (entry order decides), an adverse event, an amendment, findings, REMS
+    answers; and an unknown session is still a 404 naming it."""
+    _, plan_id = patient_with_plan(as_role)
+    nurse = as_role["nurse"]
+    sid = complete_session(as_role, plan_id, DAY)
+    ok(
+        nurse.post(
+            f"/api/v1/sessions/{sid}/adverse-events",
+            json={"category": "nausea-vomiting", "severity": "mild", "description": "nausea"},
+        ),
+        201,
+    )
+    # a discharged session still takes vitals; three at the same minute, entered in this order
+    for sbp in (150, 141, 147):
+        ok(
+            nurse.post(
+                f"/api/v1/sessions/{sid}/observations",
+                json={"minutes_after_dose": 40, "sbp_mmhg": sbp, "dbp_mmhg": 85},
+            ),
+            201,
+        )
+    why = "typed 90 in error; the chart says ready at 75 min"
+    ok(
+        nurse.post(
+            f"/api/v1/sessions/{sid}/amendments",
+            json={"field": "ready_to_leave_min", "value": 75, "reason": why},
+        ),
+        201,
+    )
+    ours = nurse.get(f"/api/v1/sessions/{sid}")
+    theirs = _reference_app(app).get(f"/sessions/{sid}")
+    assert ours.status_code == theirs.status_code == 200
+    assert ours.content == theirs.content
+    body = ours.json()
+    assert len(body["adverse_events"]) == 1 and len(body["amendments"]) == 1
+    assert body["predose_findings"] and body["ready_to_leave_min"] == 75
+    at_40 = [o["sbp_mmhg"] for o in body["observations"] if o["minutes_after_dose"] == 40]
+    assert at_40 == [130, 150, 141, 147]  # the checkpoint first, then entry order
+    missing = nurse.get(f"/api/v1/sessions/{sid + 999}")
+    assert missing.status_code == 404 and f"session {sid + 999}" in missing.json()["detail"]
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from ketasim.clinic.api import schemas as sc
 from ketasim.clinic.api.deps import DB, Anyone, Clinician, Id, QId, actor
 from ketasim.clinic.api.json_out import json_model
+from ketasim.clinic.api.session_read import session_public
 from ketasim.clinic.db.models import TreatmentSession
 from ketasim.clinic.services import sessions as se
 from ketasim.clinic.services import timezones as tz
@@ -50,7 +51,7 @@ def sessions_create(
 @router.get("/sessions/{session_id}", tags=["sessions"], response_model=sc.SessionPublic)
 def sessions_get(session_id: Id, user: Anyone, database: DB) -> Response:
     with database.read() as s:
-        return json_model(_session_out(get_or_404(s, TreatmentSession, session_id, "session")))
+        return json_model(session_public(s, session_id))
 
 
 @router.patch("/sessions/{session_id}", tags=["sessions"])

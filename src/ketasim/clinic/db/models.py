@@ -249,8 +249,9 @@ class TreatmentSession(Base):
     infusion_stop_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     rems_submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     rems_submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    # entry order among vitals taken at the same minute (deterministic on every database)
     observations: Mapped[list[Observation]] = relationship(
-        order_by="Observation.minutes_after_dose", lazy="selectin"
+        order_by="(Observation.minutes_after_dose, Observation.id)", lazy="selectin"
     )
     adverse_events: Mapped[list[AdverseEvent]] = relationship(
         order_by="AdverseEvent.id", lazy="selectin"
