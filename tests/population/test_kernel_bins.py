@@ -7,35 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from kernel_support import kernel_counts
 
-from ketasim.population.kernel import EndpointPlan, run_compiled
 from ketasim.population.summaries import LogBins
 
 BINS = LogBins(1e-3, 1e6)
 
 
 def _kernel_counts(values: np.ndarray) -> np.ndarray:
-    """Histogram the compiled kernel makes of ``values``: one state per patient, set by a
-    bolus of ``values`` at the only breakpoint, read with C = 1 and recorded there."""
-    P = values.size
-    hist = np.zeros((1, 1, BINS.n_bins), dtype=np.int32)
-    run_compiled(
-        np.ones((1, 1, 1, P)),  # phi (unused: one breakpoint, no step)
-        np.zeros((0, 1, P)),  # no drive
-        values.reshape(1, 1, P).astype(np.float64),  # bolus 0
-        np.ones((1, 1, P)),  # C
-        np.array([0], dtype=np.int64),  # bolus at breakpoint 0
-        np.array([0], dtype=np.int64),  # record grid index 0 there
-        np.zeros(0, dtype=np.int64),
-        np.zeros(0, dtype=np.int64),
-        np.array([0.0]),
-        BINS,
-        EndpointPlan.empty(),
-        hist,
-        np.zeros((0, P)),
-        np.zeros((0, 1, 1)),
-    )
-    return hist[0, 0].astype(np.int64)
+    return kernel_counts(values, BINS)
 
 
 def _reference_cells(values: np.ndarray) -> np.ndarray:

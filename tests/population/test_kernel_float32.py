@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from kernel_support import kernel_counts
 from typer.testing import CliRunner
 
 from ketasim.cli import app
 from ketasim.errors import InputError
 from ketasim.population import kernel, parse_trial_spec, run_trial
-from ketasim.population.kernel import EndpointPlan, run_compiled
 from ketasim.population.precision import MAX_BOUND, relative_error_bound
 from ketasim.population.summaries import LogBins
 
@@ -33,28 +33,7 @@ BINS = LogBins(1e-3, 1e6)
 
 
 def _kernel_counts(values: np.ndarray) -> np.ndarray:
-    """Histogram the float32 kernel makes of ``values`` (one state per patient, set by a bolus
-    at the only breakpoint, read with C = 1 and recorded there)."""
-    P = values.size
-    hist = np.zeros((1, 1, BINS.n_bins), dtype=np.int32)
-    run_compiled(
-        np.ones((1, 1, 1, P)),
-        np.zeros((0, 1, P)),
-        values.reshape(1, 1, P).astype(np.float64),
-        np.ones((1, 1, P)),
-        np.array([0], dtype=np.int64),
-        np.array([0], dtype=np.int64),
-        np.zeros(0, dtype=np.int64),
-        np.zeros(0, dtype=np.int64),
-        np.array([0.0]),
-        BINS,
-        EndpointPlan.empty(),
-        hist,
-        np.zeros((0, P)),
-        np.zeros((0, 1, 1)),
-        single=True,
-    )
-    return hist[0, 0].astype(np.int64)
+    return kernel_counts(values, BINS, single=True)
 
 
 def _reference_cells(values: np.ndarray) -> np.ndarray:
