@@ -8,6 +8,8 @@ Dosing: a bolus of ``load_mg`` at 0 and an infusion of ``rate_mg_per_min`` from 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -18,16 +20,11 @@ from ketasim.pk.system import individual_parameters
 SLOPE_PER_MIN = 0.0087 / 60.0  # Flint 2017 Table 3: +0.870% per hour after the first dose
 
 
-def flint_reference(
-    patient: Patient,
-    load_mg: float,
-    rate_mg_per_min: float,
-    infusion_end_min: float,
-    times_min: np.ndarray,
-    *,
-    cl_nk_factor: float = 1.0,
-) -> np.ndarray:
-    """S-ketamine and S-norketamine (ng/mL), columns, at ``times_min`` (ascending, > 0)."""
+def _equations(
+    patient: Patient, cl_nk_factor: float
+) -> tuple[Callable[..., list[float]], float, float]:
+    """dA/dt (mg/min) of central, peripheral and S-norketamine amounts, written by hand, with
+    the central and S-norketamine volumes (L)."""
     model = resolve_model("flint-2017")
     p = individual_parameters(model, patient.covariates())  # baseline values, TAFD = 0
     cl, v1, q, v2 = p["CL"], p["V1"], p["Q"], p["V2"]
@@ -41,6 +38,21 @@ def flint_reference(
             q * c1 - q * a[1] / v2,
             cl * c1 - cl_nk * a[2] / v_nk,
         ]
+
+    return rhs, float(v1), float(v_nk)
+
+
+def flint_reference(
+    patient: Patient,
+    load_mg: float,
+    rate_mg_per_min: float,
+    infusion_end_min: float,
+    times_min: np.ndarray,
+    *,
+    cl_nk_factor: float = 1.0,
+) -> np.ndarray:
+    """S-ketamine and S-norketamine (ng/mL), columns, at ``times_min`` (ascending, > 0)."""
+    rhs, v1, v_nk = _equations(patient, cl_nk_factor)
 
     end = max(float(times_min[-1]), infusion_end_min)
     first = solve_ivp(
@@ -75,19 +87,7 @@ def flint_reference_rates(
 ) -> np.ndarray:
     """The same equations under a pump's piecewise-constant rates (one per interval from 0):
     S-ketamine and S-norketamine (ng/mL) at every interval boundary, 0 included."""
-    model = resolve_model("flint-2017")
-    p = individual_parameters(model, patient.covariates())
-    cl, v1, q, v2 = p["CL"], p["V1"], p["Q"], p["V2"]
-    cl_nk0, v_nk = p["CL_nk"], p["V_nk"]
-
-    def rhs(t: float, a: np.ndarray, rate: float) -> list[float]:
-        c1 = a[0] / v1
-        cl_nk = cl_nk0 * (1.0 + SLOPE_PER_MIN * t)
-        return [
-            rate - cl * c1 - q * c1 + q * a[1] / v2,
-            q * c1 - q * a[1] / v2,
-            cl * c1 - cl_nk * a[2] / v_nk,
-        ]
+    rhs, v1, v_nk = _equations(patient, 1.0)
 
     a = np.zeros(3)
     out = [[0.0, 0.0]]
