@@ -5,61 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
+from flint_reference import flint_reference
 
 from ketasim.catalogue import resolve_model
 from ketasim.patient import Patient
 from ketasim.pk import Dose, Regimen, simulate
-from ketasim.pk.system import individual_parameters
 
 PATIENT = Patient(7.0, 0.5)
 LOAD_MG = 7.0  # 1 mg/kg bolus at 0
 RATE_MG_PER_MIN = 7.0 / 60.0  # 1 mg/kg/h
 INFUSION_END_MIN = 48 * 60.0
-SLOPE_PER_MIN = 0.0087 / 60.0  # Flint 2017 Table 3: +0.870% per hour
 
 
 def _reference(times_min: np.ndarray) -> np.ndarray:
     """S-ketamine and S-norketamine (ng/mL) from dA/dt written out by hand."""
-    model = resolve_model("flint-2017")
-    p = individual_parameters(model, PATIENT.covariates())  # baseline values, TAFD = 0
-    cl, v1, q, v2 = p["CL"], p["V1"], p["Q"], p["V2"]
-    cl_nk0, v_nk = p["CL_nk"], p["V_nk"]
-
-    def rhs(t: float, a: np.ndarray, rate: float) -> list[float]:
-        c1 = a[0] / v1
-        cl_nk = cl_nk0 * (1.0 + SLOPE_PER_MIN * t)  # time after the first dose (at 0)
-        return [
-            rate - cl * c1 - q * c1 + q * a[1] / v2,
-            q * c1 - q * a[1] / v2,
-            cl * c1 - cl_nk * a[2] / v_nk,
-        ]
-
-    first = solve_ivp(
-        rhs,
-        (0.0, INFUSION_END_MIN),
-        [LOAD_MG, 0.0, 0.0],
-        method="Radau",
-        rtol=1e-11,
-        atol=1e-14,
-        args=(RATE_MG_PER_MIN,),
-        dense_output=True,
-    )
-    second = solve_ivp(
-        rhs,
-        (INFUSION_END_MIN, float(times_min[-1])),
-        first.y[:, -1],
-        method="Radau",
-        rtol=1e-11,
-        atol=1e-14,
-        args=(0.0,),
-        dense_output=True,
-    )
-    out = []
-    for t in times_min:
-        a = first.sol(t) if t <= INFUSION_END_MIN else second.sol(t)
-        out.append([a[0] / v1 * 1000.0, a[2] / v_nk * 1000.0])
-    return np.array(out)
+    return flint_reference(PATIENT, LOAD_MG, RATE_MG_PER_MIN, INFUSION_END_MIN, times_min)
 
 
 def test_flint_time_varying_clearance_matches_scipy_ode() -> None:

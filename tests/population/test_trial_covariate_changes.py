@@ -184,3 +184,37 @@ def test_iov_on_the_observed_volume_matches_simulate_with_occasions(
             want = ref.concentrations_ng_per_ml[name]
             got = mine[f"{name}_ng_per_ml"].to_numpy()
             np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.max(want))
+
+
+def _herd_spec(at: str) -> dict[str, Any]:
+    """Herd 2007 (weights 10.8-74.8 kg): children of 70 kg whose weight is set to 80 kg."""
+    return {
+        "title": "weight leaves the model's range",
+        "n": 20,
+        "seed": 3,
+        "chunk_size": 10,
+        "population": {"kind": "fixed", "weight_kg": 70, "age_years": 10},
+        "outputs": {"until": "12h", "every": "30min"},
+        "arms": [
+            {
+                "name": "growing",
+                "model": "herd-2007",
+                "regimen": "1 mg/kg",
+                "covariate_changes": [{"at": at, "set": {"WT": 80}}],
+            }
+        ],
+    }
+
+
+def _validity_messages(at: str) -> list[str]:
+    result = run_trial(parse_trial_spec(_herd_spec(at)), compiled=False)
+    return [f.message for f in result.findings if f.rule_id == "population.validity"]
+
+
+def test_validity_counts_covariates_after_a_change() -> None:
+    """A weight set outside the model's range mid-trial is counted (it was judged at t0 only);
+    a change after the end of the outputs is not."""
+    inside = _validity_messages("20h")
+    assert inside == []
+    outside = _validity_messages("6h")
+    assert len(outside) == 1 and "20 of 20 virtual patients" in outside[0]

@@ -98,6 +98,7 @@ CLI_FLAGS: dict[str, str] = {
     "time_unit": "--time-unit",
     "amount_unit": "--amount-unit",
     "dv_unit": "--dv-unit",
+    "target_analyte": "--target-analyte",
 }
 """Domain field -> command-line flag: the one table where a domain error meets the door."""
 

@@ -22,6 +22,7 @@ from ketasim.errors import InputError
 from ketasim.estimation.problem import FD_STEP
 from ketasim.estimation.result import Z90, IndividualFit
 from ketasim.pk.system import LinearSystem
+from ketasim.pk.time_varying import check_fixed_target
 
 __all__ = ["DoseRecommendation", "recommend_infusion_rate"]
 
@@ -90,6 +91,8 @@ def recommend_infusion_rate(
     name = analyte or fit.problem.model.analyte_names[0]
     if not np.isfinite(target) or target <= 0:
         raise InputError("target", f"{target:g} must be > 0")
+    # a steady state or AUC of one fixed system: refused where TAFD_MIN changes the analyte
+    check_fixed_target(fit.problem.model, fit.problem.patient, name, field="target_analyte")
     u = fit.u_map
 
     def per_unit(uu: NDArray[np.float64]) -> float:

@@ -33,9 +33,18 @@ from ketasim.pk.events import SystemInputs
 from ketasim.pk.system import assemble_rate_matrices, individual_parameters
 from ketasim.types import FloatArray
 
-__all__ = ["RTOL", "TimeSegment", "rate_matrix_of_time", "solve_time_varying"]
+__all__ = [
+    "FIT_RTOL",
+    "RTOL",
+    "TimeSegment",
+    "check_fixed_target",
+    "rate_matrix_of_time",
+    "solve_time_varying",
+    "time_varying_outputs",
+]
 
 RTOL = 1e-10
+FIT_RTOL = 1e-8  # ``ketasim fit``: ~1e-8 relative, far below any assay's error, ~2x fewer steps
 
 
 def rate_matrix_of_time(
@@ -64,6 +73,64 @@ def rate_matrix_of_time(
     return (lambda t: mats(max(t, 0.0))[0]), C0
 
 
+def time_varying_outputs(
+    model: ModelSpec, patient: Patient, *, etas: Mapping[str, float] | None = None
+) -> frozenset[str]:
+    """Names of the outputs (``<analyte>_<site>``) that the time after the first dose changes.
+
+    A changed entry of ``K`` (row i) changes state i, and every state fed by a changed state
+    changes too; an output is time-varying when it reads one of them. Empty for a model
+    without ``TAFD_MIN``. For Flint 2017 only S-norketamine: the parent's states, and so a
+    parent TCI plan or a parent steady state, are those of one fixed system.
+    """
+    if not model.time_varying:
+        return frozenset()
+
+    def assembled(tafd: float) -> Any:
+        cov: dict[str, Any] = dict(patient.covariates())
+        cov["TAFD_MIN"] = tafd
+        return assemble_rate_matrices(model, individual_parameters(model, cov, etas), 1)
+
+    a0, far = assembled(0.0), assembled(10_000.0)
+    K0 = a0.K[0]
+    changed: set[int] = {
+        int(i)
+        for i in np.flatnonzero(np.any(~np.isclose(far.K[0], K0, rtol=1e-12, atol=0.0), axis=1))
+    }
+    grew = True
+    while grew:  # downstream closure: state j is fed by state i when K[j, i] != 0
+        fed = {int(j) for i in changed for j in np.flatnonzero(K0[:, i]) if j not in changed}
+        grew = bool(fed)
+        changed |= fed
+    rows = a0.rows[0]
+    idx = sorted(changed)
+    return frozenset(
+        name for k, (name, _, _) in enumerate(a0.outputs) if idx and np.any(rows[k, idx] != 0.0)
+    )
+
+
+def check_fixed_target(
+    model: ModelSpec,
+    patient: Patient,
+    analyte: str,
+    *,
+    etas: Mapping[str, float] | None = None,
+    field: str = "analyte",
+) -> frozenset[str]:
+    """The model's time-varying outputs; refuses (naming ``field``) when ``analyte``'s plasma
+    concentration is one of them."""
+    varying = time_varying_outputs(model, patient, etas=etas)
+    if f"{analyte}_plasma" in varying:
+        fixed = [a for a in model.analyte_names if f"{a}_plasma" not in varying]
+        raise InputError(
+            field,
+            f"{analyte} of {model.id} changes with the time after the first dose (TAFD_MIN); "
+            f"a TCI plan or steady state needs a fixed system: target "
+            f"{', '.join(fixed) or 'another model'}",
+        )
+    return varying
+
+
 @dataclass(frozen=True)
 class TimeSegment:
     """From ``start_min`` on (until the next segment): the patient's covariates and the
@@ -82,8 +149,12 @@ def solve_time_varying(
     *,
     etas: Mapping[str, float] | None = None,
     segments: Sequence[TimeSegment] = (),
+    rtol: float = RTOL,
 ) -> FloatArray:
     """Concentrations (mg/L) of every output at ``times_min`` (ascending).
+
+    ``rtol``: the solver's relative tolerance (default :data:`RTOL`; a fit's many evaluations
+    use a looser one, :data:`FIT_RTOL`).
 
     ``segments`` (ascending starts; the first holds from the beginning): covariates or
     occasions that change at known times (an event table's covariate changes, IOV occasions).
@@ -141,7 +212,7 @@ def solve_time_varying(
             x,
             method="Radau",
             jac=jac,
-            rtol=RTOL,
+            rtol=rtol,
             atol=1e-12 * max(1.0, float(np.max(np.abs(x)))),
             dense_output=True,
         )

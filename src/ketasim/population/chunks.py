@@ -38,7 +38,7 @@ from ketasim.population.pd_endpoints import (
     sample_pd_parameters,
 )
 from ketasim.population.precision import check_single
-from ketasim.population.segments import segment_batch
+from ketasim.population.segments import covariates_in_force, segment_batch
 from ketasim.population.spec import TrialSpec
 from ketasim.population.summaries import ChunkSummary, LogBins, sparse_counts
 from ketasim.population.variability import residual_observations, sample_etas
@@ -79,17 +79,20 @@ class ChunkTask:
     sparse: bool = True
 
 
-def _outside_validity(model: ModelSpec, cov: Mapping[str, FloatArray]) -> int:
-    bad = np.zeros(next(iter(cov.values())).size, dtype=bool)
-    for key, name in (("weight_kg", "WT"), ("age_years", "AGE"), ("height_cm", "HT")):
-        rng = model.validity.get(key)  # type: ignore[call-overload]
-        if rng is None or name not in cov:
-            continue
-        v = cov[name]
-        if rng.min is not None:
-            bad |= v < rng.min
-        if rng.max is not None:
-            bad |= v > rng.max
+def _outside_validity(model: ModelSpec, covs: Sequence[Mapping[str, FloatArray]]) -> int:
+    """Patients whose covariates leave the model's ranges at any time of the trial (``covs``:
+    the values in force at the start and after each covariate change)."""
+    bad = np.zeros(next(iter(covs[0].values())).size, dtype=bool)
+    for cov in covs:
+        for key, name in (("weight_kg", "WT"), ("age_years", "AGE"), ("height_cm", "HT")):
+            rng = model.validity.get(key)  # type: ignore[call-overload]
+            if rng is None or name not in cov:
+                continue
+            v = cov[name]
+            if rng.min is not None:
+                bad |= v < rng.min
+            if rng.max is not None:
+                bad |= v > rng.max
     return int(bad.sum())
 
 
@@ -212,7 +215,7 @@ def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None) 
         endpoint_min=values.min(axis=1) if n else np.full(plan.size, np.inf),
         endpoint_max=values.max(axis=1) if n else np.full(plan.size, -np.inf),
         exceed=exceed,
-        outside_validity=_outside_validity(arm.model, cov),
+        outside_validity=_outside_validity(arm.model, covariates_in_force(cov, arm.changes)),
         individuals=individuals,
         parameters=parameters,
         profile_dense=dense,

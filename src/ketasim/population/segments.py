@@ -53,7 +53,13 @@ from ketasim.population.pd_endpoints import add_pd_sites
 from ketasim.population.propagators import HAVE_NUMBA, compiled_propagators, propagators
 from ketasim.types import FloatArray
 
-__all__ = ["ArmChanges", "CovariateStep", "segment_batch", "tafd_segment_min"]
+__all__ = [
+    "ArmChanges",
+    "CovariateStep",
+    "covariates_in_force",
+    "segment_batch",
+    "tafd_segment_min",
+]
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,15 @@ def _covariates_at(
                 )
             cov[name] = cov[name] * float(factor)
     return cov
+
+
+def covariates_in_force(
+    base: Mapping[str, FloatArray], changes: ArmChanges
+) -> list[dict[str, FloatArray]]:
+    """The covariates at the start and after each of the arm's changes within the trial (up
+    to ``until_min``): every set of values a patient has during the trial."""
+    times = [s.at_min for s in changes.steps if s.at_min <= changes.until_min]
+    return [_covariates_at(base, changes, t) for t in [-np.inf, *times]]
 
 
 def _scaling(C0: FloatArray, C: FloatArray, model_id: str, field: str) -> FloatArray:

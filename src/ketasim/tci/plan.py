@@ -39,9 +39,11 @@ from ketasim.pk.events import Infusion, SystemInputs
 from ketasim.pk.simulate import check_validity, refuse_extrapolation
 from ketasim.pk.solve import ExactSolver
 from ketasim.pk.system import LinearSystem, build_system
+from ketasim.pk.time_varying import check_fixed_target
 from ketasim.tci.effect import EffectSiteInfo, _iv_state, resolve_effect_site
 from ketasim.tci.pump import Pump
 from ketasim.tci.schedule import TargetSchedule
+from ketasim.tci.time_varying import varying_concentrations
 from ketasim.types import FloatArray
 
 if TYPE_CHECKING:
@@ -268,6 +270,7 @@ def plan_tci(
             "analyte",
             f"{analyte!r} is not an analyte of {model.id} ({', '.join(model.analyte_names)})",
         )
+    varying = check_fixed_target(model, patient, analyte, etas=etas)
     system = build_system(model, patient, etas=etas)
     state = _iv_state(system)
     info: EffectSiteInfo | None = None
@@ -304,6 +307,11 @@ def plan_tci(
     states = replay_rates(system, state, rates, h)
     conc = states @ system.output_matrix().T * 1000.0
     concentrations = {o.name: conc[:, i] for i, o in enumerate(system.outputs)}
+    exact, notes = varying_concentrations(
+        model, patient, varying, state, rates, h, times, etas=etas
+    )
+    concentrations.update(exact)
+    findings.extend(notes)
     if np.any(rates >= pump.max_rate_mg_per_min * (1 - 1e-12)):
         seconds = float(np.sum(rates >= pump.max_rate_mg_per_min * (1 - 1e-12)) * h * 60)
         findings.append(
