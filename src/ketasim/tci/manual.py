@@ -28,10 +28,9 @@ How (everything on the exact propagators of :mod:`ketasim.pk`):
    settling and worst overshoot are reported with their times.
 
 The defaults (7 settings, 0.5 mL/h rate step, 5-min round times, 1-mg bolus step, 10 min to settle,
-10% overshoot) are settings, not evidence: they follow the request this feature answers (at most
-7 rate changes in the first hour, as SimTIVA-style manual schemes give; within +-10% after
-10 min) and are options of ``ketasim tci --manual``. The rate step a real pump accepts is in its
-manual; set ``--rate-step`` to it.
+10% overshoot) are settings, not evidence, from the request this feature answers (at most 7
+changes in the first hour, as SimTIVA-style schemes; +-10% after 10 min), options of ``ketasim
+tci --manual``; set ``--rate-step`` to what a real pump accepts (its manual).
 """
 
 from __future__ import annotations
@@ -168,14 +167,20 @@ class ManualScheme:
                 infusions.append(Infusion(s.time_min, end, state, s.rate_ml_per_h * conc / 60.0))
         return SystemInputs(boluses=boluses, infusions=tuple(infusions))
 
-    def concentrations_at(self, times_min: FloatArray | Sequence[float]) -> dict[str, FloatArray]:
-        """Concentrations (ng/mL) of every output at ``times_min`` (exact replay)."""
+    def concentrations_at(
+        self, times_min: FloatArray | Sequence[float], *, varying: bool = True
+    ) -> dict[str, FloatArray]:
+        """Concentrations (ng/mL) of every output at ``times_min`` (exact replay; ``varying``:
+        also the outputs the time after the first dose changes, on the ODE path)."""
         system = self.reference.system
         times = np.asarray(times_min, dtype=float)
         conc = ExactSolver(system.K).solve(
             self.inputs(), times, project=system.output_matrix() * 1000.0
         )
-        return {o.name: np.ascontiguousarray(conc[:, i]) for i, o in enumerate(system.outputs)}
+        out = {o.name: np.ascontiguousarray(conc[:, i]) for i, o in enumerate(system.outputs)}
+        if varying and (tv := self.reference.time_varying) is not None:  # Flint's S-NK
+            out.update(tv.concentrations(self.inputs(), times))
+        return out
 
     def cumulative_mg_at(self, times_min: FloatArray) -> FloatArray:
         """Drug given from 0 up to each time (mg), a bolus at that time included."""
@@ -201,7 +206,7 @@ class ManualScheme:
     def actions(self) -> list[dict[str, Any]]:
         """One row per bedside action: time, what to do, rate, bolus and the predicted levels."""
         times = [s.time_min for s in self.steps]
-        conc = self.concentrations_at(times) if times else {}
+        conc = self.concentrations_at(times, varying=False) if times else {}
         plasma = conc.get(f"{self.analyte}_plasma")
         effect = conc.get(f"{self.analyte}_effect")
         syringe = self.pump.syringe_mg_per_ml
@@ -378,7 +383,7 @@ def _judged(draft: ManualScheme) -> ManualScheme:
     settings = draft.settings
     duration = draft.duration_min
     times = np.arange(0.0, duration + 1e-9, _JUDGE_STEP_MIN)
-    c = draft.concentrations_at(times)[f"{draft.analyte}_{draft.site}"]
+    c = draft.concentrations_at(times, varying=False)[f"{draft.analyte}_{draft.site}"]
     target, assessed, capped, _ = windows(
         draft.targets, times, settle_times(draft.reference, settings), duration
     )

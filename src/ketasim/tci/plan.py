@@ -43,7 +43,7 @@ from ketasim.pk.time_varying import check_fixed_target
 from ketasim.tci.effect import EffectSiteInfo, _iv_state, resolve_effect_site
 from ketasim.tci.pump import Pump
 from ketasim.tci.schedule import TargetSchedule
-from ketasim.tci.time_varying import varying_concentrations
+from ketasim.tci.time_varying import TimeVaryingReplay, rate_inputs
 from ketasim.types import FloatArray
 
 if TYPE_CHECKING:
@@ -93,6 +93,9 @@ class TciPlan:
     input_state: int
     findings: tuple[Finding, ...] = ()
     provenance: Mapping[str, str] = field(default_factory=dict)
+    time_varying: TimeVaryingReplay | None = None
+    """Outputs that change with the time after the first dose (a ``TAFD_MIN`` model), replayed
+    on the ODE path; ``system`` is exact for every other output."""
 
     @property
     def rate_ml_per_h(self) -> FloatArray:
@@ -134,13 +137,17 @@ class TciPlan:
         """Concentrations (ng/mL) at any ``times_min`` under this schedule.
 
         ``system`` (same states as the plan's) replays the rates into another patient, e.g. a
-        "true" patient drawn from the model's variability.
+        "true" patient drawn from the model's variability. Without it, outputs that change with
+        the time after the first dose (:attr:`time_varying`) are replayed on the ODE path.
         """
         sys_ = system if system is not None else self.system
         times = np.asarray(times_min, dtype=float)
         states = ExactSolver(sys_.K).solve(self.inputs(), times)
         conc = states @ sys_.output_matrix().T * 1000.0
-        return {o.name: conc[:, i] for i, o in enumerate(sys_.outputs)}
+        out = {o.name: conc[:, i] for i, o in enumerate(sys_.outputs)}
+        if system is None and self.time_varying is not None:  # the plan's own patient
+            out.update(self.time_varying.concentrations(self.inputs(), times))
+        return out
 
     def to_dataframe(self) -> pd.DataFrame:
         """Columns ``time_min``, ``rate_ml_per_h``, ``cumulative_mg``, then the targeted
@@ -307,11 +314,10 @@ def plan_tci(
     states = replay_rates(system, state, rates, h)
     conc = states @ system.output_matrix().T * 1000.0
     concentrations = {o.name: conc[:, i] for i, o in enumerate(system.outputs)}
-    exact, notes = varying_concentrations(
-        model, patient, varying, state, rates, h, times, etas=etas
-    )
-    concentrations.update(exact)
-    findings.extend(notes)
+    replay = TimeVaryingReplay(model, patient, varying, dict(etas or {})) if varying else None
+    if replay is not None:
+        concentrations.update(replay.concentrations(rate_inputs(state, rates, h), times))
+        findings.append(replay.finding())
     if np.any(rates >= pump.max_rate_mg_per_min * (1 - 1e-12)):
         seconds = float(np.sum(rates >= pump.max_rate_mg_per_min * (1 - 1e-12)) * h * 60)
         findings.append(
@@ -341,6 +347,7 @@ def plan_tci(
         system=system,
         input_state=state,
         findings=tuple(findings),
+        time_varying=replay,
         provenance={
             "model_id": model.id,
             "doi": model.citation.doi or "",
