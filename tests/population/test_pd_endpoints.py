@@ -302,28 +302,3 @@ def test_bad_pd_endpoints_name_the_field(endpoint: dict[str, Any], field: str) -
     with pytest.raises(InputError) as err:
         run_trial(parse_trial_spec(spec), scheduler="local:1")
     assert str(err.value).startswith(field + ":") or str(err.value).startswith(field + " ")
-
-
-def test_iov_arm_with_antidepressant_endpoint_says_which_occasion_drives_exposure() -> None:
-    """Simons 2022 has inter-occasion variability; the antidepressant exposure memory is built
-    on the first occasion's system, and the trial says so (an arm without such an endpoint does
-    not carry the remark)."""
-
-    def iov_finding(endpoints: list[dict[str, str]]) -> str:
-        spec = parse_trial_spec(
-            {
-                "n": 20,
-                "seed": 5,
-                "chunk_size": 20,
-                "population": {"kind": "fixed", "weight_kg": 70.0, "age_years": 40.0},
-                "outputs": {"until": "3d", "every": "1h"},
-                "arms": [{"name": "iv", "model": "simons-2022", "regimen": "20 mg every 24h x 2"}],
-                "endpoints": endpoints,
-            }
-        )
-        result = run_trial(spec, scheduler="local:1")
-        return next(f.message for f in result.findings if f.rule_id == "population.iov")
-
-    with_ad = iov_finding([{"name": "resp", "kind": "response_rate", "at": "48h"}])
-    assert "first occasion's parameters" in with_ad
-    assert "first occasion" not in iov_finding([])

@@ -201,12 +201,6 @@ def resolve_arms(spec: TrialSpec) -> list[ResolvedArm]:
                 )
         names = (*names, *sites)
         changes = arm_changes(arm, model, where, regimen, float(spec.outputs.grid()[-1]))
-        if changes.any and response_plans:
-            raise InputError(
-                f"{where}.steady_state" if arm.steady_state else f"{where}.covariate_changes",
-                "antidepressant endpoints (response_rate, remission_rate, relapse_rate) do "
-                "not follow steady state or covariate changes; use them in another arm",
-            )
         arms.append(
             ResolvedArm(
                 i,

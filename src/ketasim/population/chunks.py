@@ -30,7 +30,7 @@ from ketasim.population.arms import (
 from ketasim.population.batch import BatchInputs, BatchSystem, batch_inputs, batch_system
 from ketasim.population.covariates import sample_covariates
 from ketasim.population.kernel import build_programs, run_group
-from ketasim.population.occasions import run_group_occasions
+from ketasim.population.occasions import OccasionBatch, run_group_occasions
 from ketasim.population.pd_endpoints import (
     add_pd_sites,
     antidepressant_outcomes,
@@ -169,7 +169,7 @@ def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None) 
     for j, ep in enumerate(spec.endpoints):
         if ep.kind == "probability_above":
             exceed[j] = int(np.sum(values[j] > (ep.threshold_ng_per_ml or 0.0)))
-    pd_params = _pd_chunk(task, arm, system, cov, values, exceed)
+    pd_params = _pd_chunk(task, arm, system, cov, values, exceed, occ)
     ep_counts = (
         np.stack([ENDPOINT_BINS.count(v) for v in values])
         if plan.size
@@ -229,10 +229,11 @@ def _pd_chunk(
     cov: Mapping[str, FloatArray],
     values: FloatArray,
     exceed: NDArray[np.int64],
+    occ: OccasionBatch | None = None,
 ) -> dict[str, FloatArray]:
     """PD endpoints of one chunk, in place: ``values[j]`` from the peak driver to the effect
     (or the response probability), ``exceed[j]`` the exact count of PD events. Returns the
-    per-patient PD parameters (for ``--individuals``)."""
+    per-patient PD parameters (for ``--individuals``). ``occ``: the arm's segments, if any."""
     spec = task.spec
     n = task.size
     gen = stream(spec.seed, 3, task.chunk_index)  # shared by the arms: paired comparisons
@@ -269,7 +270,7 @@ def _pd_chunk(
 
         for j, rplan in arm.response_plans.items():
             values[j], exceed[j] = antidepressant_outcomes(
-                rplan, arm.model, system, arm.regimen, cov["WT"], people, ratings_rng
+                rplan, arm.model, system, arm.regimen, cov["WT"], people, ratings_rng, occ
             )
         params_out.update(
             {

@@ -31,7 +31,7 @@ from ketasim.population.propagators import compiled_propagators, propagators
 from ketasim.population.summaries import LogBins
 from ketasim.types import FloatArray
 
-__all__ = ["OccasionBatch", "run_group_occasions"]
+__all__ = ["OccasionBatch", "run_group_occasions", "segmented_arrays"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class OccasionBatch:
     scales: tuple[FloatArray, ...] = ()
     """Per segment, ``S`` (P, n) with output rows ``C_k = C_0 S`` (empty: all ones); the
     kernel then runs on ``z = S x`` (:mod:`ketasim.population.segments`)."""
+    steady_interval_min: float | None = None
+    """The arm starts at steady state at its first dose with this dosing interval (min)."""
 
 
 def run_group_occasions(
@@ -69,6 +71,54 @@ def run_group_occasions(
     use_numba = kernel.HAVE_NUMBA if compiled is None else compiled
     if use_numba and not kernel.HAVE_NUMBA:
         raise RuntimeError("numba is not installed")
+    phi, drive, bolus, C, step_h, step_drive, h_values = segmented_arrays(
+        batch, program, use_numba=use_numba
+    )
+    n_pat = program.patients.size
+    n_prof = min(prof.shape[0], n_pat)
+    if use_numba:
+        kernel.run_compiled(
+            phi,
+            drive,
+            bolus,
+            C,
+            program.bolus_index,
+            program.record,
+            step_h,
+            step_drive,
+            grid,
+            bins,
+            endpoints,
+            hist,
+            acc,
+            prof,
+            single=single,
+        )
+        return
+    prog = Program(
+        program.patients,
+        program.times,
+        program.bolus,
+        program.bolus_index,
+        program.record,
+        h_values,
+        step_h,
+        program.rates,
+        step_drive,
+    )
+    kernel_numpy(phi, drive, bolus, C, prog, grid, bins, endpoints, hist, acc, prof, n_prof)
+
+
+def segmented_arrays(
+    batch: OccasionBatch, program: Program, *, use_numba: bool = False
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, Any, Any, FloatArray]:
+    """The kernel's arrays for a program whose steps run on their segments' systems.
+
+    Returns ``phi`` (H, n, n, P), ``drive`` (D, n, P), ``bolus`` (n_bolus, n, P), ``C``
+    (n_out, n, P) and the program's ``step_h`` / ``step_drive`` re-indexed to them, with the
+    step lengths ``h_values`` (min) of ``phi``'s entries: the layout of
+    :func:`ketasim.population.kernel_numpy.kernel_numpy` (``use_numba``: the propagators come
+    from the compiled routine, same values)."""
     occ = occasion_index(batch.starts_min, program.times[:-1])
     # the segment after each step: another one where the step reaches a segment's start
     nxt = occasion_index(batch.starts_min, program.times[1:]) if batch.scales else occ
@@ -122,35 +172,5 @@ def run_group_occasions(
         for b in np.flatnonzero(program.bolus_index >= 0).tolist():
             bolus[program.bolus_index[b]] *= scale[int(seg[b])].T
     C = np.ascontiguousarray(np.transpose(batch.systems[0].C[program.patients], (1, 2, 0)))
-    n_prof = min(prof.shape[0], n_pat)
-    if use_numba:
-        kernel.run_compiled(
-            phi,
-            drive,
-            bolus,
-            C,
-            program.bolus_index,
-            program.record,
-            step_h,
-            step_drive,
-            grid,
-            bins,
-            endpoints,
-            hist,
-            acc,
-            prof,
-            single=single,
-        )
-        return
-    prog = Program(
-        program.patients,
-        program.times,
-        program.bolus,
-        program.bolus_index,
-        program.record,
-        np.asarray([program.h_values[h] for _, h, _ in pairs]),
-        step_h,
-        program.rates,
-        step_drive,
-    )
-    kernel_numpy(phi, drive, bolus, C, prog, grid, bins, endpoints, hist, acc, prof, n_prof)
+    h_values = np.asarray([program.h_values[h] for _, h, _ in pairs])
+    return phi, drive, bolus, C, step_h, step_drive, h_values

@@ -50,7 +50,6 @@ from ketasim.pd import (
     Individuals,
     PDModelSpec,
     default_antidepressant_params,
-    exposure_memory_coefficients,
     individual_ratings,
     pd_ke0_per_min,
     placebo_parts,
@@ -64,7 +63,8 @@ from ketasim.pd.schema import Endpoint as PDEndpoint
 from ketasim.pk import Regimen
 from ketasim.pk.effect_site import append_effect_sites
 from ketasim.population.batch import NG_PER_ML_PER_MG_PER_L, BatchSystem, batch_inputs
-from ketasim.population.kernel import build_programs, propagators
+from ketasim.population.exposure_memory import exposure_memory_at
+from ketasim.population.occasions import OccasionBatch
 from ketasim.types import FloatArray
 from ketasim.units import MOLECULAR_WEIGHT_G_PER_MOL, convert
 
@@ -81,7 +81,6 @@ __all__ = [
 ]
 
 _PARENTS = ("ketamine", "esketamine", "arketamine")
-_STEP_MIN = 2.0  # the 2-min exposure grid of ketasim.pd.antidepressant
 ANTIDEPRESSANT_KINDS = ("response_rate", "remission_rate", "relapse_rate")
 
 
@@ -341,64 +340,28 @@ def _exposure_memory_at(
     regimen: Regimen,
     weight_kg: FloatArray,
     times_h: list[float],
+    segments: OccasionBatch | None = None,
 ) -> FloatArray:
-    """Per patient, the exposure memory Ce (ng/mL) at ``times_h``, shape (n, len(times)).
-
-    The parent plasma concentration is propagated exactly on a uniform 2-min grid from 0 and
-    Ce advanced with the exact step of :func:`ketasim.pd.antidepressant.exposure_memory`, for
-    all patients at once; values between grid points are interpolated linearly."""
-    n_pat = system.n_patients
-    out = np.zeros((n_pat, len(times_h)))
+    """Per patient, the racemic-equivalent exposure memory Ce (ng/mL) at ``times_h``, shape
+    (n, len(times)) (:mod:`ketasim.population.exposure_memory`); ``segments``: the arm's
+    segmented systems and inputs (steady state, covariate changes, IOV, TAFD), else one."""
     if plan.placebo:
-        return out
-    step_h = _STEP_MIN / 60.0
-    grid_h = np.arange(0.0, max(times_h) + step_h, step_h)
-    a, b0, b1 = exposure_memory_coefficients(step_h, plan.params.ke0_per_h)
-    k_hi = [
-        min(max(int(np.searchsorted(grid_h, t, side="left")), 1), grid_h.size - 1) for t in times_h
-    ]
-    wanted = set(k_hi) | {k - 1 for k in k_hi}
-    last = max(wanted)
-    inputs = batch_inputs(model, system, regimen, weight_kg)
-    out_index = system.output_names.index(plan.parent_output)
-    for prog in build_programs(inputs, grid_h * 60.0, system.K.shape[1]):
-        pts = prog.patients
-        K = system.K[pts]
-        row = system.C[pts, out_index, :]
-        props = [propagators(K, float(h)) for h in prog.h_values]
-        drives: dict[tuple[int, int], FloatArray] = {}
-        x = np.zeros((pts.size, K.shape[1]))
-        ce = np.zeros(pts.size)
-        c_prev = np.zeros(pts.size)
-        kept: dict[int, FloatArray] = {}
-        for b in range(prog.times.size):
-            bi = int(prog.bolus_index[b])
-            if bi >= 0:
-                x += prog.bolus[bi]
-            j = int(prog.record[b])
-            if j >= 0:
-                c = np.maximum(np.einsum("pk,pk->p", row, x), 0.0)
-                ce = a * ce + b0 * c + b1 * c_prev if j > 0 else np.zeros(pts.size)
-                c_prev = c
-                if j in wanted:
-                    kept[j] = ce.copy()
-                if j >= last:
-                    break
-            if b < prog.times.size - 1:
-                h = int(prog.step_h[b])
-                r = int(prog.step_rate[b])
-                phi, gamma = props[h]
-                x = np.einsum("pik,pk->pi", phi, x)
-                if r >= 0:
-                    key = (h, r)
-                    if key not in drives:
-                        drives[key] = np.einsum("pik,pk->pi", gamma, prog.rates[r])
-                    x = x + drives[key]
-        for i, (t, k) in enumerate(zip(times_h, k_hi, strict=True)):
-            t0, t1 = float(grid_h[k - 1]), float(grid_h[k])
-            w = (t - t0) / (t1 - t0)
-            out[pts, i] = kept[k - 1] + w * (kept[k] - kept[k - 1])
-    return out * potency_factor(plan.parent_output, plan.params)  # racemic-equivalent
+        return np.zeros((system.n_patients, len(times_h)))
+    if segments is None:
+        inputs = batch_inputs(model, system, regimen, weight_kg)
+        segments = OccasionBatch((system,), (-np.inf,), inputs, {})
+    ss = None
+    if segments.steady_interval_min is not None:  # the memory at its periodic steady state too
+        ss = (min(d.time_min for d in regimen) / 60.0, segments.steady_interval_min / 60.0)
+    ce = exposure_memory_at(
+        segments,
+        segments.inputs,
+        plan.parent_output,
+        plan.params.ke0_per_h,
+        times_h,
+        steady_state=ss,
+    )
+    return ce * potency_factor(plan.parent_output, plan.params)
 
 
 def antidepressant_outcomes(
@@ -409,6 +372,7 @@ def antidepressant_outcomes(
     weight_kg: FloatArray,
     individuals: Individuals,
     rating_rng: Callable[[float], np.random.Generator],
+    segments: OccasionBatch | None = None,
 ) -> tuple[FloatArray, int]:
     """Per drawn patient, the endpoint's 0/1 value and the count behind the rate.
 
@@ -417,7 +381,8 @@ def antidepressant_outcomes(
     ``relapse_rate``: 1 if the patient responded at the end of the course (last session + 24 h)
     and no longer does at ``at``; count = the responders at the end of the course (the
     denominator). ``rating_rng(t_h)``: the generator of the rating errors at time t (the same
-    for every endpoint, so one patient's ratings agree across endpoints). The model itself is
+    for every endpoint, so one patient's ratings agree across endpoints). ``segments``: the
+    arm's segmented systems and inputs, if any (the exposure follows them). The model itself is
     :mod:`ketasim.pd.antidepressant` (placebo parts, drug part, ratings).
     """
     p = plan.params
@@ -430,7 +395,7 @@ def antidepressant_outcomes(
             f"(last session + 24 h = {end_h:g} h)",
         )
     times = [end_h, plan.at_h] if plan.kind == "relapse_rate" else [plan.at_h]
-    ce = _exposure_memory_at(plan, model, system, regimen, weight_kg, times)
+    ce = _exposure_memory_at(plan, model, system, regimen, weight_kg, times, segments)
     rated = []
     for i, t in enumerate(times):
         parts = placebo_parts(np.array([t]), sessions, p, plan.background)  # type: ignore[arg-type]

@@ -309,13 +309,7 @@ def assemble_result(
                     "population.iov",
                     "info",
                     f"arm {arm.name!r}: inter-occasion variability of {arm.model.id} on "
-                    f"{', '.join(arm.model.iov)}: a new draw per dosing day (occasion)"
-                    + (
-                        "; the antidepressant endpoints' exposure uses the first occasion's "
-                        "parameters throughout"
-                        if arm.response_plans
-                        else ""
-                    ),
+                    f"{', '.join(arm.model.iov)}: a new draw per dosing day (occasion)",
                     f"model file {arm.model.id}",
                 )
             )

@@ -202,7 +202,12 @@ def segment_batch(
     if changes.interval_min is not None and doses:
         events += _steady_state_events(model, doses, covariates, systems, starts, changes)
     return OccasionBatch(
-        tuple(systems), tuple(starts), BatchInputs(tuple(events)), kappas, tuple(scales)
+        tuple(systems),
+        tuple(starts),
+        BatchInputs(tuple(events)),
+        kappas,
+        tuple(scales),
+        changes.interval_min if doses else None,
     )
 
 

@@ -1,0 +1,121 @@
+"""Antidepressant endpoints in trial arms whose systems change with time (covariate changes,
+steady state): the exposure memory follows the segments the concentration bands follow.
+
+References: for a covariate change, each patient's parent concentration from the single-patient
+piecewise solver (:func:`ketasim.pk.piecewise.solve_piecewise`, 70 kg then 56 kg, the state
+carried) and the PD layer's exposure memory (:func:`ketasim.pd.antidepressant_parts.
+exposure_memory`); for steady state, the same regimen given 50 intervals earlier (the memory's
+half-life is ~100 h, so 50 x 72 h leave < 1e-10 of its start)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ketasim.patient import Patient
+from ketasim.pd.antidepressant_parts import exposure_memory
+from ketasim.pk import Dose, SystemInputs, build_system
+from ketasim.pk.events import resolve_inputs
+from ketasim.pk.piecewise import Segment, solve_piecewise
+from ketasim.population import parse_trial_spec, run_trial
+from ketasim.population.arms import resolve_arms
+from ketasim.population.pd_endpoints import _exposure_memory_at
+from ketasim.population.segments import segment_batch
+from ketasim.population.variability import sample_etas
+
+N = 4
+II_H = 72.0
+
+
+def _spec(regimen: str, **arm: Any) -> dict[str, Any]:
+    return {
+        "n": N,
+        "seed": 9,
+        "chunk_size": N,
+        "population": {"kind": "fixed", "weight_kg": 70.0, "age_years": 40.0},
+        "outputs": {"until": "2h", "every": "1h"},
+        "arms": [
+            {
+                "name": "a",
+                "model": "domino",
+                "regimen": regimen,
+                "assumed_iiv": {"k10": {"cv_percent": 30.0, "source": "ASSUMED for the test"}},
+                **arm,
+            }
+        ],
+        "endpoints": [{"name": "resp", "kind": "response_rate", "at": "150h"}],
+    }
+
+
+def _memory(spec: dict[str, Any], times_h: list[float]) -> tuple[np.ndarray, dict[str, Any]]:
+    arm = resolve_arms(parse_trial_spec(spec))[0]
+    cov = {"WT": np.full(N, 70.0), "AGE": np.full(N, 40.0)}
+    etas = sample_etas(arm.omega, N, np.random.default_rng(3))
+    occ = segment_batch(
+        arm.model, arm.regimen, cov, etas, np.random.default_rng(4), arm.pd_sites, arm.changes
+    )
+    plan = next(iter(arm.response_plans.values()))
+    ce = _exposure_memory_at(plan, arm.model, occ.systems[0], arm.regimen, cov["WT"], times_h, occ)
+    return ce, {"arm": arm, "etas": etas, "plan": plan}
+
+
+def test_memory_follows_a_covariate_change() -> None:
+    regimen = "35 mg over 40 min every 72h x 3"  # mg, not mg/kg: the change shows
+    change = [{"at": "100h", "set": {"WT": 56.0}}]
+    times = [96.0, 150.0, 160.0]
+    ce, got = _memory(_spec(regimen, covariate_changes=change), times)
+    arm, etas, plan = got["arm"], got["etas"], got["plan"]
+    model = arm.model
+    grid_min = np.arange(0.0, 160.0 * 60.0 + 1.0, 2.0)
+    for p in range(N):
+        mine = {k: float(v[p]) for k, v in etas.items()}
+        before = build_system(model, Patient(70.0, 40.0), etas=mine)
+        after = build_system(model, Patient(56.0, 40.0), etas=mine)
+        doses = [
+            *resolve_inputs(
+                before,
+                [Dose(35.0, "mg", time_min=t, duration_min=40.0) for t in (0.0, 4320.0)],
+                70.0,
+            ).infusions,
+            *resolve_inputs(
+                after, [Dose(35.0, "mg", time_min=8640.0, duration_min=40.0)], 56.0
+            ).infusions,
+        ]
+        segments = [
+            Segment(-np.inf, before.K, before.output_matrix() * 1000.0),
+            Segment(6000.0, after.K, after.output_matrix() * 1000.0),
+        ]
+        conc = solve_piecewise(segments, SystemInputs(infusions=tuple(doses)), grid_min)
+        c = conc[:, [o.name for o in before.outputs].index("ketamine_plasma")]
+        ref = exposure_memory(c, 2.0 / 60.0, plan.params.ke0_per_h)
+        want = ref[np.round(np.array(times) * 30.0).astype(int)]
+        np.testing.assert_allclose(ce[p], want, rtol=1e-9)
+    # the change matters (smaller volumes from 100 h); before it, the arms agree
+    plain, _ = _memory(_spec(regimen), times)
+    assert np.all(ce[:, 1] > 1.05 * plain[:, 1])
+    np.testing.assert_allclose(ce[:, 0], plain[:, 0], rtol=1e-12)
+
+
+def test_memory_at_steady_state_equals_a_long_course() -> None:
+    times = [0.5, 24.0, 71.0, 100.0]
+    ss, _ = _memory(
+        _spec("0.5 mg/kg over 40 min every 72h x 2", steady_state=True, interval_h=II_H), times
+    )
+    shift = 50 * II_H
+    long, _ = _memory(_spec("0.5 mg/kg over 40 min every 72h x 52"), [t + shift for t in times])
+    np.testing.assert_allclose(ss, long, rtol=1e-7)
+    assert np.all(ss[:, 0] > 0.5 * ss[:, 2])  # carried from before t0, not starting at 0
+
+
+def test_trial_runs_antidepressant_endpoints_with_changes() -> None:
+    """Refused before this change; now an arm at steady state and one with a covariate change
+    report their rates."""
+    for arm in (
+        {"steady_state": True, "interval_h": II_H},
+        {"covariate_changes": [{"at": "100h", "scale": {"WT": 0.8}}]},
+    ):
+        spec = _spec("0.5 mg/kg over 40 min every 72h x 3", **arm)
+        spec["n"], spec["chunk_size"] = 200, 200
+        row = run_trial(parse_trial_spec(spec), scheduler="local:1").endpoints.iloc[0]
+        assert row["denominator"] == 200 and 0.0 <= row["probability"] <= 1.0
