@@ -119,3 +119,21 @@ def test_trial_runs_antidepressant_endpoints_with_changes() -> None:
         spec["n"], spec["chunk_size"] = 200, 200
         row = run_trial(parse_trial_spec(spec), scheduler="local:1").endpoints.iloc[0]
         assert row["denominator"] == 200 and 0.0 <= row["probability"] <= 1.0
+
+
+def test_trial_warns_about_patients_under_18() -> None:
+    """The antidepressant model is calibrated on adults: a trial counts the virtual patients
+    under 18 in arms with antidepressant endpoints (and not elsewhere)."""
+
+    def warnings(age: float, endpoints: bool) -> list[str]:
+        spec = _spec("35 mg over 40 min")
+        spec["population"]["age_years"] = age
+        if not endpoints:
+            spec["endpoints"] = []
+        result = run_trial(parse_trial_spec(spec), scheduler="local:1")
+        return [f.message for f in result.findings if f.rule_id == "antidepressant.age"]
+
+    assert warnings(40.0, True) == []
+    assert warnings(16.0, False) == []
+    (message,) = warnings(16.0, True)
+    assert f"{N} of {N} virtual patients are under 18" in message

@@ -142,6 +142,10 @@ def antidepressant_command(
         raise InputError("--weight", "required (kg)")
     m = resolve_model(model)
     patient = Patient(weight_kg=weight, age_years=age)
+    from ketasim.pd.antidepressant_population_range import check_antidepressant_age
+
+    for f in check_antidepressant_age(age, allow=allow_extrapolation):
+        print(f"ketasim: warning: {f.message}", file=sys.stderr)
     print(_INFO, file=sys.stderr)
     if optimise:
         from ketasim.cli._antidepressant_extra import run_optimise

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from ketasim.catalogue.schema import ModelSpec
 from ketasim.pd import default_antidepressant_params, draw_individuals, resolve_pd_model
+from ketasim.pd.antidepressant_population_range import ANTIDEPRESSANT_MIN_AGE_YEARS
 from ketasim.pd.schema import Endpoint as PDEndpoint
 from ketasim.population.arms import (
     ResolvedArm,
@@ -94,6 +95,13 @@ def _outside_validity(model: ModelSpec, covs: Sequence[Mapping[str, FloatArray]]
             if rng.max is not None:
                 bad |= v > rng.max
     return int(bad.sum())
+
+
+def _minors(cov: Mapping[str, FloatArray]) -> int:
+    """Patients under the antidepressant model's adult age (none without an AGE covariate)."""
+    if "AGE" not in cov:
+        return 0
+    return int(np.sum(np.asarray(cov["AGE"]) < ANTIDEPRESSANT_MIN_AGE_YEARS))
 
 
 def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None) -> ChunkSummary:
@@ -216,6 +224,7 @@ def run_chunk(task: ChunkTask, profile: NDArray[np.integer[Any]] | None = None) 
         endpoint_max=values.max(axis=1) if n else np.full(plan.size, -np.inf),
         exceed=exceed,
         outside_validity=_outside_validity(arm.model, covariates_in_force(cov, arm.changes)),
+        antidepressant_minors=_minors(cov) if arm.response_plans else 0,
         individuals=individuals,
         parameters=parameters,
         profile_dense=dense,

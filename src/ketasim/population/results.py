@@ -303,6 +303,17 @@ def assemble_result(
                     f"model file {arm.model.id}",
                 )
             )
+        if acc.antidepressant_minors:
+            findings.append(
+                Finding(
+                    "antidepressant.age",
+                    "warn",
+                    f"arm {arm.name!r}: {acc.antidepressant_minors} of {acc.n_patients} virtual "
+                    "patients are under 18; the empirical antidepressant model is calibrated "
+                    "on adults, so their response, remission and relapse are extrapolations",
+                    "ketasim.pd.antidepressant_population_range",
+                )
+            )
         if arm.model.iov:
             findings.append(
                 Finding(

@@ -204,6 +204,8 @@ class ChunkSummary:
     individuals: dict[str, NDArray[np.generic]] | None = None
     parameters: dict[str, NDArray[np.generic]] | None = None
     profile_dense: NDArray[np.integer[Any]] | None = None
+    antidepressant_minors: int = 0
+    """Patients under 18 in an arm with antidepressant endpoints (an adult model)."""
 
 
 class Accumulator:
@@ -222,6 +224,7 @@ class Accumulator:
         self.endpoint_max = np.full(n_endpoints, -np.inf)
         self.exceed = np.zeros(n_endpoints, dtype=np.int64)
         self.outside_validity = 0
+        self.antidepressant_minors = 0
         self.individuals: list[dict[str, NDArray[np.generic]]] = []
         self.parameters: list[dict[str, NDArray[np.generic]]] = []
 
@@ -242,6 +245,7 @@ class Accumulator:
         np.maximum(self.endpoint_max, chunk.endpoint_max, out=self.endpoint_max)
         self.exceed += chunk.exceed
         self.outside_validity += chunk.outside_validity
+        self.antidepressant_minors += chunk.antidepressant_minors
         if chunk.individuals is not None:
             self.individuals.append(chunk.individuals)
         if chunk.parameters is not None:
