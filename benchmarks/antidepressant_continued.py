@@ -4,7 +4,9 @@ calibration data only.
 Candidates, each refitted on the calibration data (``use = fit``, with Khan 2008's drug arm and
 Geddes 2003's continued arm since the sixth session):
 
-- ``stored``: the fifth session's structure (the expectancy part fades, half-time 39 weeks);
+- ``stored``: the parameter file (the fifth session's structure, kept in the sixth: the
+  expectancy part fades, half-time 39 weeks; relapse on the trajectory);
+- ``rated``: relapse judged on rated MADRS at visits (``relapse_on_ratings``), no fluctuation;
 - ``ou SD TAU``: plus a within-patient Ornstein-Uhlenbeck fluctuation on log MADRS of
   stationary SD ``SD`` and correlation time ``TAU`` weeks (relapse then judged on rated MADRS at
   visits, :mod:`ketasim.pd.antidepressant_relapse`); a grid, since with a few relapse values the
@@ -17,9 +19,10 @@ Carlo error when a fluctuation is on), the Geddes withdrawn arm (``use = check``
 the must-shows (Daly spread, ketamine 0.1 vs 0.5 mg/kg, a course vs one session) and, for
 information only, never to choose, the TRANSFORM-2 difference and SUSTAIN-1 relapse.
 
-Run ``.venv/bin/python benchmarks/antidepressant_continued.py stored "ou 0.2 4" "tol 52"``;
-add ``--loso`` for leave-one-study-out (slow). A measurement, not a test: its figures are in
-docs/antidepressant-model.md (sixth session).
+``fade`` in a candidate also fits the fading rate (smooth only with relapse on ratings).
+Run ``.venv/bin/python benchmarks/antidepressant_continued.py stored "ou 0.2 4 fade" "tol 52"``;
+add ``--loso`` for leave-one-study-out (slow), ``--no-refit`` to evaluate without fitting. A
+measurement, not a test: its figures are in docs/antidepressant-model.md (sixth session).
 """
 
 from __future__ import annotations

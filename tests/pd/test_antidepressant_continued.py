@@ -182,3 +182,25 @@ def test_parameter_files_of_schema_5_still_load() -> None:
     with pytest.raises(InputError, match="fluctuation_tau_h"):
         replace(p, fluctuation_sd_log=0.2)
     assert ndtr(0.0) == 0.5
+
+
+def test_course_relapse_on_ratings_matches_the_calibration_definition() -> None:
+    # with relapse_on_ratings the CLI's course relapse (weekly visits from the end of the
+    # course) is the calibration's prediction of the same design (Murrough 2013's course)
+    from ketasim.pd.antidepressant import antidepressant_course
+    from ketasim.pd.calibration.antidepressant_points import exposures
+
+    p = replace(P, relapse_on_ratings=1.0)
+    (pt,) = [
+        q
+        for q in calibration_points()
+        if q.study == "Murrough 2013 Biol Psychiatry" and q.quantity == "relapse_rate"
+    ]
+    conc, sessions = exposures()[pt.regimen]
+    grid = np.arange(conc.size) / 30.0
+    c = antidepressant_course(grid, conc, sessions, [200.0, pt.time_h], params=p)
+    assert c.relapse_probability[0] == 0.0  # before the end of the course
+    rated = c.relapse_probability[1]
+    assert rated == pytest.approx(predict_points(p, (pt,))[0], abs=1e-9)
+    trajectory = antidepressant_course(grid, conc, sessions, [pt.time_h], params=P)
+    assert 0.0 < trajectory.relapse_probability[0] < 1.0 and 0.0 < rated < 1.0
