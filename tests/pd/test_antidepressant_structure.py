@@ -113,10 +113,11 @@ def test_normal_non_specific_factor_and_its_cap() -> None:
 
 
 def test_khan_2008_point_takes_its_responders_at_week_7() -> None:
-    (pt,) = [p for p in calibration_points() if p.study == "Khan 2008"]
+    pts = [p for p in calibration_points() if p.study == "Khan 2008"]
+    (pt,) = [p for p in pts if p.regimen == "oral_placebo_continuation"]  # + the drug arm
     assert responders_from_h()[pt.regimen] == 7 * WEEK_H
     assert pt.time_h == 19 * WEEK_H and pt.quantity == "relapse_rate"
-    p = replace(default_antidepressant_params(), expectancy_fade_per_h=1e-4)
+    p = replace(default_antidepressant_params(), expectancy_fade_per_h=1e-4, relapse_on_ratings=0.0)
     t = np.array([7.0, 19.0]) * WEEK_H
     parts = placebo_parts(t, [0.0], p)
     hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]

@@ -54,6 +54,7 @@ from ketasim.pd.antidepressant_params import (
 from ketasim.pd.antidepressant_parts import (
     Background,
     drug_part,
+    drug_tolerance,
     exposure_memory,
     exposure_memory_coefficients,
     madrs_scores,
@@ -63,6 +64,12 @@ from ketasim.pd.antidepressant_population import (
     OutcomeProbabilities,
     outcome_probabilities,
     relapse_probability,
+)
+from ketasim.pd.antidepressant_relapse import (
+    fluctuation_variance,
+    rated_relapse_probability,
+    relapse_is_rated,
+    visit_times,
 )
 from ketasim.pk import Regimen, simulate
 
@@ -101,7 +108,7 @@ class AntidepressantCourse:
     ``placebo_change``: the same sessions without drug; ``drug_change``: their difference (the
     drug-attributable part); ``placebo_parts``: the named parts of the typical patient (log scale);
     probabilities per time; ``relapse_probability``: after the course's end (last session + 24 h),
-    among responders then, 0 before.
+    among responders then, 0 before (on ratings at weekly visits with ``relapse_on_ratings``).
     """
 
     times_h: FloatArray
@@ -164,16 +171,15 @@ def antidepressant_course(
     ce_grid = exposure_memory(conc, float(h), p.ke0_per_h)
     ce = np.zeros_like(out_t) if placebo else np.interp(out_t, grid, ce_grid)
     end_h = max(sessions_h) + 24.0
-    total = outcome_probabilities(bl, hp, ce, p, remission_cutoff=remission_cutoff)
-    pbo = outcome_probabilities(bl, hp, np.zeros_like(ce), p, remission_cutoff=remission_cutoff)
-    relapse = np.zeros_like(out_t)
-    after = out_t > end_h
-    if np.any(after):  # trajectories from the end of the course to each later output time
-        t_rel = np.concatenate(([end_h], out_t[after]))
-        parts_r = placebo_parts(t_rel, sessions_h, p, background)
-        hp_r = parts_r["session"] + parts_r["expectancy"] + parts_r["new_oral_ad"]
-        ce_r = np.zeros_like(t_rel) if placebo else np.interp(t_rel, grid, ce_grid)
-        relapse[after] = relapse_probability(bl, hp_r, ce_r, p, 0)[1:]
+    tol = drug_tolerance(out_t, sessions_h, p)
+    var = fluctuation_variance(out_t, p)
+    total, pbo = (
+        outcome_probabilities(
+            bl, hp, c, p, remission_cutoff=remission_cutoff, drug_scale=tol, fluctuation_var=var
+        )
+        for c in (ce, np.zeros_like(ce))
+    )
+    relapse = _relapse_after(bl, grid, ce_grid, sessions_h, out_t, end_h, p, background, placebo)
     return AntidepressantCourse(
         out_t,
         total.mean_change,
@@ -190,6 +196,42 @@ def antidepressant_course(
         end_h,
         placebo,
     )
+
+
+def _relapse_after(
+    bl: float,
+    grid: FloatArray,
+    ce_grid: FloatArray,
+    sessions_h: Sequence[float],
+    out_t: FloatArray,
+    end_h: float,
+    p: AntidepressantParams,
+    background: Background,
+    placebo: bool,
+) -> FloatArray:
+    """Relapse among the responders at ``end_h`` by each output time (0 up to ``end_h``): on
+    the trajectory at that time, or (``relapse_on_ratings``) on ratings at weekly visits."""
+    relapse = np.zeros_like(out_t)
+    after = out_t > end_h
+    if not np.any(after):
+        return relapse
+
+    def inputs(t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        parts = placebo_parts(t, sessions_h, p, background)
+        hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
+        ce = np.zeros_like(t) if placebo else np.interp(t, grid, ce_grid)
+        return hp, ce, drug_tolerance(t, sessions_h, p)
+
+    if relapse_is_rated(p):
+        for i in np.flatnonzero(after):
+            t_v = visit_times(end_h, float(out_t[i]))
+            hp, ce, tol = inputs(t_v)
+            relapse[i] = rated_relapse_probability(bl, hp, ce, t_v, p, drug_scale=tol).probability
+        return relapse
+    t_rel = np.concatenate(([end_h], out_t[after]))  # trajectories from the end of the course
+    hp, ce, tol = inputs(t_rel)
+    relapse[after] = relapse_probability(bl, hp, ce, p, 0, tol)[1:]
+    return relapse
 
 
 def session_times_h(regimen: Regimen) -> list[float]:

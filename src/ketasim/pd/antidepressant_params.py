@@ -48,6 +48,11 @@ class AntidepressantParams:
     emax_ceiling_ratio: float = 0.0  # 0: off; > 1: logit-normal Emax up to ratio x emax
     expectancy_fade_per_h: float = 0.0  # 0: the expectancy part never fades; see placebo_parts
     placebo_eta_normal: float = 0.0  # 0: factor exp(eta_P); 1: factor 1 + eta_P; madrs_scores
+    # sixth session (schema 6): loss of benefit on continued treatment, both 0 (off) by default
+    fluctuation_sd_log: float = 0.0  # within-patient OU fluctuation on log MADRS (stationary SD)
+    fluctuation_tau_h: float = 0.0  # its correlation time (h); > 0 when fluctuation_sd_log > 0
+    drug_tolerance_per_h: float = 0.0  # drug parts decay exp(-k t) on continued treatment
+    relapse_on_ratings: float = 0.0  # 0: on the trajectory at the time; 1: rated, at visits
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -66,6 +71,10 @@ class AntidepressantParams:
         ):
             if getattr(self, name) <= 0:
                 raise InputError(name, f"{getattr(self, name)!r} must be > 0")
+        if self.relapse_on_ratings not in (0.0, 1.0):
+            raise InputError(
+                "relapse_on_ratings", "must be 0 (trajectory) or 1 (ratings at visits)"
+            )
         if self.placebo_eta_normal not in (0.0, 1.0):
             raise InputError("placebo_eta_normal", "must be 0 (log-normal) or 1 (normal)")
         if self.emax_share_of_drug_eta > 1:
@@ -76,6 +85,8 @@ class AntidepressantParams:
             raise InputError(
                 "emax_ceiling_ratio", "a logit-normal Emax needs emax_share_of_drug_eta = 0"
             )
+        if self.fluctuation_sd_log > 0 and not self.fluctuation_tau_h > 0:
+            raise InputError("fluctuation_tau_h", "must be > 0 h when fluctuation_sd_log > 0")
         if self.overlap_q < 1:
             raise InputError("overlap_q", f"{self.overlap_q!r} must be >= 1")
         if self.typical_baseline_madrs > 60:

@@ -22,6 +22,7 @@ from ketasim.pd.antidepressant_params import AntidepressantParams
 __all__ = [
     "Background",
     "drug_part",
+    "drug_tolerance",
     "exposure_memory",
     "exposure_memory_coefficients",
     "individual_scores",
@@ -98,18 +99,37 @@ def drug_part(
     return np.asarray(emax * r / (1.0 + r), dtype=np.float64)
 
 
+def drug_tolerance(
+    times_h: FloatArray | Sequence[float],
+    sessions_h: Sequence[float],
+    params: AntidepressantParams,
+) -> FloatArray:
+    """Factor on the drug parts (the ketamine drug part and a newly started oral
+    antidepressant) for a slow loss of their effect on continued treatment:
+    ``exp(-drug_tolerance_per_h (t - first session))``, 1 before the first session and
+    everywhere when the rate is 0 (the default)."""
+    t = np.asarray(times_h, dtype=np.float64)
+    since = np.maximum(t - min(sessions_h), 0.0)
+    return np.asarray(np.exp(-params.drug_tolerance_per_h * since), dtype=np.float64)
+
+
 def placebo_parts(
     times_h: FloatArray | Sequence[float],
     sessions_h: Sequence[float],
     params: AntidepressantParams,
     background: Background = "continuing",
+    *,
+    oral_ad_stop_h: float | None = None,
 ) -> dict[str, FloatArray]:
     """The named placebo parts (log scale of the remaining MADRS) at ``times_h``.
 
     ``session`` (expectancy of each session), ``expectancy`` (slow non-specific improvement from
     the first session, ``A_e (1 - exp(-k_e t)) exp(-k_f t)``: it fades at ``k_f =
     expectancy_fade_per_h``, 0 by default, sessions or not) and ``new_oral_ad`` (an oral
-    antidepressant started with the course).
+    antidepressant started with the course, times :func:`drug_tolerance`).
+    ``oral_ad_stop_h``: the oral antidepressant is stopped (switched to placebo) at that time
+    (h after the first session); its part then decays at the rate it rose,
+    ``part(t_stop) exp(-k_e (t - t_stop))`` (an assumption: no source for the offset was found).
     Every part is 0 before the first session.
     """
     if background not in ("continuing", "new_oral_ad"):
@@ -127,6 +147,18 @@ def placebo_parts(
     since = np.maximum(t - min(sessions_h), 0.0)
     rise = -np.expm1(-p.expectancy_rate_per_h * since)
     new_ad = p.new_oral_ad_effect * rise if background == "new_oral_ad" else np.zeros_like(t)
+    if p.drug_tolerance_per_h:
+        new_ad = new_ad * drug_tolerance(t, sessions_h, p)
+    if oral_ad_stop_h is not None and background == "new_oral_ad":
+        stop = float(oral_ad_stop_h)
+        if not (math.isfinite(stop) and stop >= min(sessions_h)):
+            raise InputError("oral_ad_stop_h", f"{stop!r} must be >= the first session (h)")
+        at_stop = p.new_oral_ad_effect * -math.expm1(-p.expectancy_rate_per_h * stop)
+        at_stop *= math.exp(-p.drug_tolerance_per_h * (stop - min(sessions_h)))
+        after = t > stop
+        new_ad = np.where(
+            after, at_stop * np.exp(-p.expectancy_rate_per_h * np.maximum(t - stop, 0.0)), new_ad
+        )
     fade = np.exp(-p.expectancy_fade_per_h * since)
     return {
         "session": np.maximum(session, 0.0),
@@ -185,13 +217,15 @@ def individual_scores(
     params: AntidepressantParams,
     eta_placebo: FloatArray | float,
     eta_drug: FloatArray | float,
+    drug_scale: FloatArray | float = 1.0,
 ) -> FloatArray:
     """Individual MADRS scores (no rating error) of patients with random effects (eta_P, eta_D):
-    :func:`madrs_scores` of the drug part :func:`drug_part` with ``params``' structure."""
+    :func:`madrs_scores` of the drug part :func:`drug_part` with ``params``' structure;
+    ``drug_scale`` (T,) multiplies the drug part (:func:`drug_tolerance`)."""
     return madrs_scores(
         baseline_madrs,
         placebo_h,
-        drug_part(ce_ng_per_ml, params, eta_drug),
+        drug_part(ce_ng_per_ml, params, eta_drug) * np.asarray(drug_scale, dtype=np.float64),
         eta_placebo,
         params.overlap_q,
         normal_placebo=params.placebo_eta_normal > 0,

@@ -30,6 +30,7 @@ _QUAD_DRUG = 64  # equal-probability nodes over eta_D
 _QUAD_PLACEBO = 64  # and over eta_P
 _HERMITE_DRUG = 41  # Gauss-Hermite nodes over eta_D for the mean change
 _HERMITE_PLACEBO = 15  # and over eta_P
+_HERMITE_FLUCTUATION = 7  # Gauss-Hermite nodes over a within-patient fluctuation
 
 
 @cache
@@ -89,21 +90,36 @@ def outcome_probabilities(
     remission_cutoff: float = 10.0,
     nodes: tuple[int, int] = (_QUAD_PLACEBO, _QUAD_DRUG),
     probabilities: bool = True,
+    drug_scale: FloatArray | float = 1.0,
+    fluctuation_var: FloatArray | None = None,
 ) -> OutcomeProbabilities:
     """Mean MADRS change and the probabilities that a patient's rating meets response
     (<= 50% of baseline) or remission (<= ``remission_cutoff``), for a patient of known
     baseline, the rating error integrated exactly. The mean (a smooth integrand) by a product
     Gauss-Hermite rule; the probabilities (thresholds) by the equal-probability rule of
     :func:`quadrature_nodes` (``nodes`` per axis). ``probabilities=False`` skips response and
-    remission (returned as NaN)."""
+    remission (returned as NaN). ``drug_scale``: factor on the drug part (T,);
+    ``fluctuation_var``: the variance (T,) of a within-patient fluctuation ``x`` on log MADRS
+    at each time (scores times ``exp(x)``, x normal and independent of the random effects;
+    the mean exactly, the probabilities over 7 Gauss-Hermite nodes of x)."""
     hp_e, hd_e, hw = _hermite_nodes(params)
-    smooth = individual_scores(baseline_madrs, placebo_h, ce_ng_per_ml, params, hp_e, hd_e)
+    smooth = individual_scores(
+        baseline_madrs, placebo_h, ce_ng_per_ml, params, hp_e, hd_e, drug_scale
+    )
+    var = None if fluctuation_var is None else np.asarray(fluctuation_var, dtype=np.float64)
+    if var is not None:
+        smooth = smooth * np.exp(0.5 * var)
     mean = hw @ (smooth - baseline_madrs)
     if not probabilities:
         nan = np.full(mean.shape, np.nan)
         return OutcomeProbabilities(np.asarray(mean), nan, nan)
     ep, ed, w = quadrature_nodes(params, nodes)
-    scores = individual_scores(baseline_madrs, placebo_h, ce_ng_per_ml, params, ep, ed)
+    scores = individual_scores(baseline_madrs, placebo_h, ce_ng_per_ml, params, ep, ed, drug_scale)
+    if var is not None and np.any(var > 0):
+        zx, wx = _hermite(_HERMITE_FLUCTUATION)
+        fx = np.exp(math.sqrt(2.0) * np.outer(zx, np.sqrt(var)))  # (7, T)
+        scores = (scores[None, :, :] * fx[:, None, :]).reshape(-1, scores.shape[1])
+        w = np.outer(wx / math.sqrt(math.pi), w).ravel()
     sd = params.residual_sd_madrs
     if sd > 0:
         resp = w @ ndtr((0.5 * baseline_madrs - scores) / sd)
@@ -120,11 +136,14 @@ def relapse_probability(
     ce_ng_per_ml: FloatArray,
     params: AntidepressantParams,
     end_index: int,
+    drug_scale: FloatArray | float = 1.0,
 ) -> FloatArray:
     """P(no longer a responder at t | responder at ``times[end_index]``), from the individual
-    trajectories without rating error; 0 at and before the end-of-course time."""
+    trajectories without rating error; 0 at and before the end-of-course time.
+    ``drug_scale``: factor on the drug part (T,). Without a within-patient fluctuation; with
+    one, :func:`ketasim.pd.antidepressant_relapse.rated_relapse_probability`."""
     ep, ed, w = quadrature_nodes(params)
-    scores = individual_scores(baseline_madrs, placebo_h, ce_ng_per_ml, params, ep, ed)
+    scores = individual_scores(baseline_madrs, placebo_h, ce_ng_per_ml, params, ep, ed, drug_scale)
     resp = scores <= 0.5 * baseline_madrs
     at_end = resp[:, end_index]
     denom = float(w @ at_end)

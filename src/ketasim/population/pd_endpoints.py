@@ -57,6 +57,7 @@ from ketasim.pd import (
     resolve_pd_model,
     session_times_h,
 )
+from ketasim.pd.antidepressant_relapse import relapse_is_rated, visit_times
 from ketasim.pd.effects import _same_drug, analyte_role  # the PD layer's drug matching
 from ketasim.pd.response import fractional_inhibitory, hill_fraction, linear_effect, sigmoid_emax
 from ketasim.pd.schema import Endpoint as PDEndpoint
@@ -379,7 +380,8 @@ def antidepressant_outcomes(
     ``response_rate`` / ``remission_rate``: 1 if the patient's rating at ``at`` meets response
     (<= 50% of their baseline) / remission (<= the cutoff); count = those patients.
     ``relapse_rate``: 1 if the patient responded at the end of the course (last session + 24 h)
-    and no longer does at ``at``; count = the responders at the end of the course (the
+    and no longer does at ``at`` (or, with ``relapse_on_ratings``, at any weekly visit up to
+    ``at``); count = the responders at the end of the course (the
     denominator). ``rating_rng(t_h)``: the generator of the rating errors at time t (the same
     for every endpoint, so one patient's ratings agree across endpoints). ``segments``: the
     arm's segmented systems and inputs, if any (the exposure follows them). The model itself is
@@ -395,6 +397,8 @@ def antidepressant_outcomes(
             f"(last session + 24 h = {end_h:g} h)",
         )
     times = [end_h, plan.at_h] if plan.kind == "relapse_rate" else [plan.at_h]
+    if plan.kind == "relapse_rate" and relapse_is_rated(p):  # ratings at weekly visits
+        times = [float(t) for t in visit_times(end_h, plan.at_h)]
     ce = _exposure_memory_at(plan, model, system, regimen, weight_kg, times, segments)
     rated = []
     for i, t in enumerate(times):
@@ -409,5 +413,5 @@ def antidepressant_outcomes(
         v = rated[0] <= plan.remission_cutoff
         return v.astype(np.float64), int(v.sum())
     responders = rated[0] <= 0.5 * bl
-    relapsed = responders & (rated[1] > 0.5 * bl)
+    relapsed = responders & np.any(np.stack(rated[1:]) > 0.5 * bl, axis=0)
     return relapsed.astype(np.float64), int(responders.sum())

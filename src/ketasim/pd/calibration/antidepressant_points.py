@@ -36,6 +36,13 @@ from ketasim.pd.antidepressant import (
     potency_factor,
     relapse_probability,
 )
+from ketasim.pd.antidepressant_parts import drug_tolerance
+from ketasim.pd.antidepressant_relapse import (
+    fluctuation_variance,
+    rated_relapse_probability,
+    relapse_is_rated,
+    visit_times,
+)
 from ketasim.pk import Dose, Regimen, simulate
 from ketasim.units import parse_duration_min, parse_quantity
 
@@ -54,7 +61,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 # Pooled estimates over several trials (meta-analyses): no single trial's effect applies.
-POOLED_STUDIES = frozenset({"Han 2016", "Cochrane 2021", "Khan 2008"})
+POOLED_STUDIES = frozenset({"Han 2016", "Cochrane 2021", "Khan 2008", "Geddes 2003"})
 
 RESPONSE_SE_FLOOR = 0.05
 RATES = ("response_rate", "remission_rate", "relapse_rate")
@@ -196,6 +203,33 @@ def responders_from_h() -> dict[str, float]:
 
 
 @cache
+def oral_ad_stop_h() -> dict[str, float | None]:
+    """Per design regimen: when a newly started oral antidepressant is stopped (switched to
+    placebo), h after the first session; None: continued (design field ``oral_ad_stop_h``)."""
+    return {
+        name: float(spec["oral_ad_stop_h"]) if "oral_ad_stop_h" in spec else None  # type: ignore[arg-type]
+        for name, spec in _design().items()
+    }
+
+
+@cache
+def relapse_visits_every_h() -> dict[str, float]:
+    """Per design regimen: the spacing of the rating visits at which relapse is judged when the
+    model has a within-patient fluctuation (design field ``relapse_visit_every_h``; weekly by
+    default)."""
+    return {
+        name: float(spec.get("relapse_visit_every_h", 168.0))  # type: ignore[arg-type]
+        for name, spec in _design().items()
+    }
+
+
+def relapse_visits(regimen: str, from_h: float, to_h: float) -> FloatArray:
+    """The reference time, then the visits every ``relapse_visits_every_h`` up to ``to_h``
+    (the last visit at ``to_h``)."""
+    return visit_times(from_h, to_h, relapse_visits_every_h()[regimen])
+
+
+@cache
 def _grid() -> FloatArray:
     return np.arange(0.0, HORIZON_H + GRID_STEP_H / 2, GRID_STEP_H)
 
@@ -219,13 +253,23 @@ def _regimen_value(
         ce_cache[regimen] = exposure_memory(conc * scale, GRID_STEP_H, params.ke0_per_h)
     end_h = responders_from_h()[regimen]  # the end of a course unless the design says so
     relapse = pt.quantity == "relapse_rate"
-    t = np.array([end_h, pt.time_h]) if relapse else np.array([pt.time_h])
-    parts = placebo_parts(t, sessions, params, pt.background)
+    rated = relapse_is_rated(params)
+    if relapse and rated:
+        t = relapse_visits(regimen, end_h, pt.time_h)
+    elif relapse:
+        t = np.array([end_h, pt.time_h])
+    else:
+        t = np.array([pt.time_h])
+    stop = oral_ad_stop_h()[regimen]
+    parts = placebo_parts(t, sessions, params, pt.background, oral_ad_stop_h=stop)
     hp = trial_scale * (parts["session"] + parts["expectancy"] + parts["new_oral_ad"])
     ce = np.interp(t, _grid(), ce_cache[regimen])
+    tolerance = drug_tolerance(t, sessions, params)
     bl = pt.baseline_madrs if pt.baseline_madrs is not None else params.typical_baseline_madrs
+    if relapse and rated:
+        return rated_relapse_probability(bl, hp, ce, t, params, drug_scale=tolerance).probability
     if relapse:
-        return float(relapse_probability(bl, hp, ce, params, 0)[1])
+        return float(relapse_probability(bl, hp, ce, params, 0, tolerance)[1])
     rates = pt.quantity in RATES
     o = outcome_probabilities(
         bl,
@@ -235,6 +279,8 @@ def _regimen_value(
         nodes=FIT_NODES,
         probabilities=rates,
         remission_cutoff=JANSSEN_REMISSION_CUTOFF,
+        drug_scale=tolerance,
+        fluctuation_var=fluctuation_variance(t, params),
     )
     if pt.quantity == "response_rate":
         return float(o.response[0])

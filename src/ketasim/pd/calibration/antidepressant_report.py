@@ -20,9 +20,12 @@ from ketasim.pd.calibration.antidepressant_fit import (
     FitResult,
     ProfileInterval,
     StudyError,
+    calibration_points,
+    summarise,
 )
 from ketasim.pd.calibration.antidepressant_interval import new_trial_intervals
 from ketasim.pd.calibration.antidepressant_points import RATES, RESPONSE_SE_FLOOR, exposures
+from ketasim.pd.calibration.antidepressant_sources import SEARCHED
 from ketasim.pd.calibration.antidepressant_sustain import sustain_lines
 from ketasim.pd.calibration.antidepressant_trial_effects import estimate_trial_sd, trial_effects
 
@@ -34,58 +37,6 @@ __all__ = [
     "point_rows",
     "stored_calibration",
 ]
-
-SEARCHED = (
-    "Looked for a published PK/PD model of ketamine/esketamine on MADRS (search corpora pages, "
-    "docs, issues, code; 2026-12-04): Abuhelwa et al. Clin Pharmacol Ther 2022 (DOI "
-    "10.1002/cpt.2640): only the abstract record (ebusca.uv.mx), cut off before the PD "
-    "results, no parameters; FDA clinical-pharmacology review of NDA 211243: not found (only "
-    "openFDA label/NDC records); Janssen exposure-response for MADRS: not found (Perez-Ruixo "
-    "2021 is PK only). So the model stays EMPIRICAL. Covariates looked for: age, sex, body "
-    "weight, baseline severity, ethnicity (Chen 2020 Taiwan open-label: lower response and "
-    "blood levels in Taiwanese patients, n = 6, no effect size usable); none is supported by a "
-    "usable published effect size, so the model has none (weight acts only through the PK). "
-    "MADRS-PHQ-9 crosswalk: Kim et al. J Affect Disord 2024 (OPTIMUM, older adults, "
-    "equipercentile) exists, its table was not read and its authors caution against individual "
-    "use: ratings are accepted as MADRS only. Looked again (2026-12-04, second session): "
-    "Abuhelwa 2022 and the NDA 211243 clinical-pharmacology review still not found; Fava 2018 "
-    "(Mol Psychiatry, PMC6447473; NCT01920555 results on ClinicalTrials.gov): only the abstract "
-    "and registry descriptions were reachable, no per-arm numbers (the primary outcome is "
-    "HAM-D-6, MADRS not rated at day 1); Su 2017 (Neuropsychopharmacology, 0.2 vs 0.5 mg/kg, "
-    "n = 71): only secondary summaries (dose-related response, about 50% at 0.5 mg/kg per Chen "
-    "2020 Taiwanese J Psychiatry), no numbers usable; Singh 2016 per-arm n not read. Both stay "
-    "checks in words, not calibration points. Third session (2026-12-04): esketamine vs "
-    "racemic potency: Correia-Melo 2020 (J Affect Disord 264:527, head-to-head IV esketamine "
-    "0.25 vs racemic 0.5 mg/kg) found and added as calibration points; between-trial variation "
-    "of placebo response: Jones 2021 JAMA Netw Open (PMC8463940, 50 TRD RCTs: pooled placebo g "
-    "1.05, 'heterogeneity was large', larger with open-label prospective treatment before "
-    "randomisation, industry sponsorship and later publication year, smaller with more failed "
-    "treatments) read as an abstract, its tau/I2 not read; Holper 2020 (Front Psychiatry, "
-    "I2 85% for continuous placebo efficacy) abstract only: so omega_trial_placebo is "
-    "estimated from the calibration trials themselves; durability after a course: Murrough "
-    "2013 Biol Psychiatry (median 18 days) and Shiroma 2014 (6/11 relapsed within 4 weeks) "
-    "added as calibration points; relapse on continued vs withdrawn oral antidepressant: "
-    "Geddes 2003 Lancet (31 trials, 4410 patients: 41% on placebo vs 18% on continued drug, "
-    "mostly 12-month trials) read but not usable without a within-patient fluctuation model "
-    "(not built); published week-to-week within-patient MADRS variability: not found. "
-    "Fourth session (2026-12-05): SUSTAIN-1's relapse and stable-remission definitions found "
-    "in the ClinicalTrials.gov results of NCT02493868 (via meddatax.com) and implemented; "
-    "week-to-week within-patient variability searched again (MADRS test-retest over days to "
-    "weeks, longitudinal HAM-D/MADRS models with autocorrelated residuals, placebo-response "
-    "models, EMA and autocorrelation studies of remitted patients): Trajkovic G et al. "
-    "Psychiatry Res 2011;189:1 (HAM-D reliability meta-analysis, abstract) reports test-retest "
-    "0.65-0.98, falling with the interval (Spearman r -0.74), no interval function usable; "
-    "no size or correlation time of the fluctuation was found, so it is shown as a "
-    "sensitivity range only. Fifth session (2026-12-05): the persistence of the placebo "
-    "response: Khan A et al. J Psychiatr Res 2008;42:791, PMID 18036616 (abstract: 79% of "
-    "placebo responders stayed well over > 12 weeks of continued placebo, 93% of drug "
-    "responders on drug) added as a calibration value; Quitkin 1993 (nonpersistent drug "
-    "responders relapse more), McGrath 2006 Am J Psychiatry 163:1542 (pattern of response not "
-    "predictive, prospectively), Rutherford 2014 PMC4221413 (worsening after randomisation in "
-    "both arms) read as context; the spread of the individual placebo response: growth-mixture "
-    "analyses (Gueorguieva 2011 PMC3339151: one placebo trajectory; PMC8407446: three placebo "
-    "trajectories), no published SD found."
-)
 
 
 def _point_lines(result: FitResult) -> list[str]:
@@ -268,6 +219,10 @@ def fit_report(
         "Checks against findings not used in the fit:",
     ]
     lines += _checks(result.params)
+    check = calibration_points("check")
+    if check:  # published calibration values kept out of the fit (their sources say why)
+        lines += ["", "Calibration values not fitted (use = check):"]
+        lines += _point_lines(summarise(result.params, check))
     if test is not None:
         lines += ["", "TEST: esketamine phase 3 (TRANSFORM; never used in the fit):"]
         lines += _point_lines(test)
@@ -298,7 +253,7 @@ def params_toml(
         "# EMPIRICAL antidepressant model parameters (ketasim's own model, not a published one).",
         "# Written by: python -m ketasim.pd.calibration.fit_antidepressant --write",
         "# Data: antidepressant_data.csv and antidepressant_design.toml beside this file.",
-        "schema_version = 5",
+        "schema_version = 6",
         'model = "ketasim empirical antidepressant response (slow exposure memory, Emax)"',
         "",
         "[parameters]",

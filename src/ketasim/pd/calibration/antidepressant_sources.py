@@ -6,7 +6,12 @@ printed by the calibration report.
 
 from __future__ import annotations
 
-__all__ = ["EXPECTANCY_FADE_PER_H", "FIXED_SOURCES", "SLOW_RATE_PER_H"]
+__all__ = [
+    "EXPECTANCY_FADE_PER_H",
+    "FIXED_SOURCES",
+    "SEARCHED",
+    "SLOW_RATE_PER_H",
+]
 
 SLOW_RATE_PER_H = 0.41672649 / 168.0
 SLOW_RATE_SOURCE = (
@@ -42,23 +47,6 @@ SESSION_ONSET_SOURCE = (
 
 EXPECTANCY_FADE_HALF_TIME_WEEKS = 39.0
 EXPECTANCY_FADE_PER_H = 0.6931471805599453 / (EXPECTANCY_FADE_HALF_TIME_WEEKS * 168.0)
-EXPECTANCY_FADE_SOURCE = (
-    "estimated by a profile over half-times (fifth session; the other fitted parameters "
-    "refitted at each; omega_drug 1.5): the expectancy part fades as exp(-k_f t) from the first "
-    "session, sessions or not. Its evidence is one calibration point: Khan A, Redding N, Brown "
-    "WA, J Psychiatr Res 2008;42:791, PMID 18036616 (abstract; 8 placebo-controlled "
-    "antidepressant trials, 3,063 patients): 79% of placebo responders after 6-8 weeks stayed "
-    "well over more than 12 weeks of continued placebo (93% of drug responders), i.e. 21% "
-    "relapsed; without fading the model gives 0%. Weighted chi2 on the 49 calibration values "
-    "by half-time: none 132.5, 52 weeks 120.3, 39 weeks 115.9 (the grid's minimum), 26 weeks "
-    "116.2, 18 weeks 116.8, 12 weeks 126.7; flat from 18 to 39 weeks (within the optimiser's "
-    "noise of about 1); 95% profile interval (chi2 + 3.84, linear between grid points) about "
-    "16 to 50 weeks. Fitted by least squares "
-    "the rate stalls (relapse among responders is a step function of the parameters on the "
-    "quadrature nodes), hence the grid. Model relapse of placebo responders (weeks 7 to 19): "
-    "20% at 39 weeks. Relapse criteria of the trials taken as loss of response; the number of "
-    "placebo responders was not read (SE floor 0.05)"
-)
 OMEGA_DRUG_SOURCE = (
     "FIXED at 1.5, a plausibility choice (95% of patients within a ~20-fold potency range "
     "either way), NOT data: no published between-patient spread of ketamine or esketamine "
@@ -158,6 +146,60 @@ OMEGA_TRIAL_SOURCE = (
     "Holper L, Front Psychiatry 2020;11:633 (placebo efficacy in antidepressant trials, "
     "unexplained I2 85%, abstract). Used only for the prediction interval of a new trial"
 )
+EXPECTANCY_FADE_SOURCE = (
+    "estimated by a profile over half-times (fifth session; the other fitted parameters "
+    "refitted at each; omega_drug 1.5): the expectancy part fades as exp(-k_f t) from the first "
+    "session, sessions or not. Its evidence is one calibration point: Khan A, Redding N, Brown "
+    "WA, J Psychiatr Res 2008;42:791, PMID 18036616 (abstract; 8 placebo-controlled "
+    "antidepressant trials, 3,063 patients): 79% of placebo responders after 6-8 weeks stayed "
+    "well over more than 12 weeks of continued placebo (93% of drug responders), i.e. 21% "
+    "relapsed; without fading the model gives 0%. Weighted chi2 on the 49 calibration values "
+    "by half-time: none 132.5, 52 weeks 120.3, 39 weeks 115.9 (the grid's minimum), 26 weeks "
+    "116.2, 18 weeks 116.8, 12 weeks 126.7; flat from 18 to 39 weeks (within the optimiser's "
+    "noise of about 1); 95% profile interval (chi2 + 3.84, linear between grid points) about "
+    "16 to 50 weeks. Fitted by least squares "
+    "the rate stalls (relapse among responders is a step function of the parameters on the "
+    "quadrature nodes), hence the grid. Model relapse of placebo responders (weeks 7 to 19): "
+    "20% at 39 weeks. Relapse criteria of the trials taken as loss of response; the number of "
+    "placebo responders was not read (SE floor 0.05)"
+)
+RELAPSE_ON_RATINGS_SOURCE = (
+    "FIXED at 0 (relapse on the patient's trajectory at the time asked). Tested in the sixth "
+    "session: relapse on RATED MADRS (trajectory plus rating error) at visits, a responder "
+    "relapsing at the first visit that no longer meets response (ketasim.pd."
+    "antidepressant_relapse; visits weekly after a ketamine course and every 4 weeks in the "
+    "oral-antidepressant continuation designs, both ASSUMED). Its predictions are smooth in the "
+    "parameters, so least squares can fit the fading rate too. With Geddes 2003's switched arm "
+    "fitted (52 values) it gives weighted chi2 117.0 against 126.8 for the trajectory "
+    "definition (refitted; switched arm 42% vs 56%, published 41%) but a worse "
+    "leave-one-study-out error (3.81 MADRS / 16.3 rate points against 2.99 / 13.8); on the 51 "
+    "values (switched arm a check) 115.1 against 116.1, within the optimiser's noise, and "
+    "again a worse leave-one-study-out error (3.89 / 14.9 against 3.22 / 13.9; the trajectory "
+    "definition's refits partly stall, which flatters its left-out errors). Not better on "
+    "both: rejected"
+)
+FLUCTUATION_SOURCE = (
+    "FIXED at 0 (off), not identifiable: a within-patient Ornstein-Uhlenbeck fluctuation on log "
+    "MADRS (ketasim.pd.antidepressant_fluctuation), relapse then on ratings at visits with "
+    "common random numbers (Monte Carlo error of each relapse value <= 0.3 percentage points), "
+    "profiled in the sixth session with the other parameters and the fading rate refitted at "
+    "each point. On the 51 calibration values: chi2 116.1 without it (stored); SD 0.1: 115.8 / "
+    "116.0 / 115.6 at correlation times 1 / 4 / 12 weeks; SD 0.2: 115.2 / 115.9 / 116.2; SD "
+    "0.3: 121.6 / 120.3 / 117.4. With Geddes 2003's switched arm fitted (52 values): 117.0 at SD "
+    "0; SD 0.1: 115.7 / 116.1 / 116.6; SD 0.2: 115.8 / 116.2 / 116.2; SD 0.3: 120.4 (4 weeks), "
+    "117.7 (12 weeks). Flat within 1.3 (the optimiser's noise is about 1) from 0 to 0.2 at "
+    "every correlation time: neither the size nor the correlation time is identifiable from "
+    "these relapse values, and no value is better than none; kept off. No published "
+    "week-to-week MADRS variability was found (fourth and fifth sessions)"
+)
+DRUG_TOLERANCE_SOURCE = (
+    "FIXED at 0 (off): a slow loss of the drug parts' effect on continued treatment (the "
+    "ketamine drug part and a newly started oral antidepressant times exp(-k t) from the first "
+    "session), tested in the sixth session at half-times of 26 / 52 / 104 / 208 weeks (other "
+    "parameters refitted, 51 values): chi2 170.7 / 135.6 / 122.3 / 116.4 against 116.1 without "
+    "it; with Geddes' switched arm fitted (52 values) 137.7 at 208 weeks against 126.8; worse "
+    "at every half-time tested, rejected. No source for its size was found"
+)
 FIXED_SOURCES = {
     "omega_trial_placebo": OMEGA_TRIAL_SOURCE,
     "esketamine_potency": ESKETAMINE_POTENCY_SOURCE,
@@ -166,6 +208,10 @@ FIXED_SOURCES = {
     "emax_share_of_drug_eta": EMAX_SHARE_SOURCE,
     "overlap_q": OVERLAP_SOURCE,
     "expectancy_fade_per_h": EXPECTANCY_FADE_SOURCE,
+    "relapse_on_ratings": RELAPSE_ON_RATINGS_SOURCE,
+    "fluctuation_sd_log": FLUCTUATION_SOURCE,
+    "fluctuation_tau_h": FLUCTUATION_SOURCE,
+    "drug_tolerance_per_h": DRUG_TOLERANCE_SOURCE,
     "emax_ceiling_ratio": EMAX_CEILING_SOURCE,
     "placebo_eta_normal": PLACEBO_NORMAL_SOURCE,
     "expectancy_rate_per_h": SLOW_RATE_SOURCE,
@@ -174,3 +220,70 @@ FIXED_SOURCES = {
     "typical_baseline_madrs": TYPICAL_BASELINE_SOURCE,
     "baseline_sd_madrs": BASELINE_SD_SOURCE,
 }
+
+SEARCHED = (
+    "Looked for a published PK/PD model of ketamine/esketamine on MADRS (search corpora pages, "
+    "docs, issues, code; 2026-12-04): Abuhelwa et al. Clin Pharmacol Ther 2022 (DOI "
+    "10.1002/cpt.2640): only the abstract record (ebusca.uv.mx), cut off before the PD "
+    "results, no parameters; FDA clinical-pharmacology review of NDA 211243: not found (only "
+    "openFDA label/NDC records); Janssen exposure-response for MADRS: not found (Perez-Ruixo "
+    "2021 is PK only). So the model stays EMPIRICAL. Covariates looked for: age, sex, body "
+    "weight, baseline severity, ethnicity (Chen 2020 Taiwan open-label: lower response and "
+    "blood levels in Taiwanese patients, n = 6, no effect size usable); none is supported by a "
+    "usable published effect size, so the model has none (weight acts only through the PK). "
+    "MADRS-PHQ-9 crosswalk: Kim et al. J Affect Disord 2024 (OPTIMUM, older adults, "
+    "equipercentile) exists, its table was not read and its authors caution against individual "
+    "use: ratings are accepted as MADRS only. Looked again (2026-12-04, second session): "
+    "Abuhelwa 2022 and the NDA 211243 clinical-pharmacology review still not found; Fava 2018 "
+    "(Mol Psychiatry, PMC6447473; NCT01920555 results on ClinicalTrials.gov): only the abstract "
+    "and registry descriptions were reachable, no per-arm numbers (the primary outcome is "
+    "HAM-D-6, MADRS not rated at day 1); Su 2017 (Neuropsychopharmacology, 0.2 vs 0.5 mg/kg, "
+    "n = 71): only secondary summaries (dose-related response, about 50% at 0.5 mg/kg per Chen "
+    "2020 Taiwanese J Psychiatry), no numbers usable; Singh 2016 per-arm n not read. Both stay "
+    "checks in words, not calibration points. Third session (2026-12-04): esketamine vs "
+    "racemic potency: Correia-Melo 2020 (J Affect Disord 264:527, head-to-head IV esketamine "
+    "0.25 vs racemic 0.5 mg/kg) found and added as calibration points; between-trial variation "
+    "of placebo response: Jones 2021 JAMA Netw Open (PMC8463940, 50 TRD RCTs: pooled placebo g "
+    "1.05, 'heterogeneity was large', larger with open-label prospective treatment before "
+    "randomisation, industry sponsorship and later publication year, smaller with more failed "
+    "treatments) read as an abstract, its tau/I2 not read; Holper 2020 (Front Psychiatry, "
+    "I2 85% for continuous placebo efficacy) abstract only: so omega_trial_placebo is "
+    "estimated from the calibration trials themselves; durability after a course: Murrough "
+    "2013 Biol Psychiatry (median 18 days) and Shiroma 2014 (6/11 relapsed within 4 weeks) "
+    "added as calibration points; relapse on continued vs withdrawn oral antidepressant: "
+    "Geddes 2003 Lancet (31 trials, 4410 patients: 41% on placebo vs 18% on continued drug, "
+    "mostly 12-month trials) read but not usable without a within-patient fluctuation model "
+    "(not built); published week-to-week within-patient MADRS variability: not found. "
+    "Fourth session (2026-12-05): SUSTAIN-1's relapse and stable-remission definitions found "
+    "in the ClinicalTrials.gov results of NCT02493868 (via meddatax.com) and implemented; "
+    "week-to-week within-patient variability searched again (MADRS test-retest over days to "
+    "weeks, longitudinal HAM-D/MADRS models with autocorrelated residuals, placebo-response "
+    "models, EMA and autocorrelation studies of remitted patients): Trajkovic G et al. "
+    "Psychiatry Res 2011;189:1 (HAM-D reliability meta-analysis, abstract) reports test-retest "
+    "0.65-0.98, falling with the interval (Spearman r -0.74), no interval function usable; "
+    "no size or correlation time of the fluctuation was found, so it is shown as a "
+    "sensitivity range only. Fifth session (2026-12-05): the persistence of the placebo "
+    "response: Khan A et al. J Psychiatr Res 2008;42:791, PMID 18036616 (abstract: 79% of "
+    "placebo responders stayed well over > 12 weeks of continued placebo, 93% of drug "
+    "responders on drug) added as a calibration value; Quitkin 1993 (nonpersistent drug "
+    "responders relapse more), McGrath 2006 Am J Psychiatry 163:1542 (pattern of response not "
+    "predictive, prospectively), Rutherford 2014 PMC4221413 (worsening after randomisation in "
+    "both arms) read as context; the spread of the individual placebo response: growth-mixture "
+    "analyses (Gueorguieva 2011 PMC3339151: one placebo trajectory; PMC8407446: three placebo "
+    "trajectories), no published SD found. Sixth session (2026-12-05): relapse on continued vs "
+    "stopped treatment: Khan 2008's drug arm (93% of antidepressant responders stayed well on "
+    "continued drug) added as a calibration value; Geddes JR et al. Lancet 2003;361:653, PMID "
+    "12606176 (abstract read on PubMed and ScienceDirect: 31 randomised trials, 4,410 "
+    "participants who had responded to acute treatment; average relapse 41% on placebo vs 18% "
+    "on continued antidepressant; most trials of 12 months; odds of relapse reduced 70%, "
+    "largely independent of the duration of treatment before randomisation and of the "
+    "allocated therapy) added, the continued arm as a calibration value and the arm switched "
+    "to placebo (new design field oral_ad_stop_h) as a check, not fitted; its relapse "
+    "definitions vary across trials and the acute duration before randomisation was not read "
+    "(8 weeks taken). STAR*D naturalistic follow-up (Rush AJ et al. Am J Psychiatry "
+    "2006;163:1905, PMID 17074942, abstract): relapse rises with the number of treatment "
+    "steps and is lower for remitters at follow-up entry; "
+    "relapse defined on QIDS-SR16 >= 11, the per-step percentages were not read in the "
+    "abstract and the design (self-report scale, naturalistic treatment changes) cannot be "
+    "expressed in this model's MADRS terms: context only."
+)

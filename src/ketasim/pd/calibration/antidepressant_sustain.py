@@ -49,7 +49,7 @@ from ketasim.pd.antidepressant import (
 )
 from ketasim.pd.antidepressant_fluctuation import ou_paths
 from ketasim.pd.antidepressant_individuals import draw_individuals
-from ketasim.pd.antidepressant_parts import individual_scores
+from ketasim.pd.antidepressant_parts import drug_tolerance, individual_scores
 from ketasim.pk import Dose, Regimen, simulate
 
 __all__ = [
@@ -183,6 +183,7 @@ def simulate_sustain(
     idx = np.rint(visits_h / GRID_STEP_H).astype(int)
     parts = placebo_parts(visits_h, sessions, params, "new_oral_ad")
     hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
+    tolerance = drug_tolerance(visits_h, sessions, params)
     rng = np.random.default_rng(seed)
     ind = draw_individuals(params, n, rng, baseline_madrs=baseline_madrs)
     tau_h = fluctuation_tau_weeks * WEEK_H
@@ -192,7 +193,7 @@ def simulate_sustain(
     def ratings(ce: FloatArray) -> FloatArray:
         ce_n = np.broadcast_to(ce[idx], (n, idx.size))
         true = individual_scores(
-            ind.baseline_madrs, hp, ce_n, params, ind.eta_placebo, ind.eta_drug
+            ind.baseline_madrs, hp, ce_n, params, ind.eta_placebo, ind.eta_drug, tolerance
         )
         return np.asarray(np.clip(true * fluct + error, 0.0, 60.0), dtype=np.float64)
 
