@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 
 from ketasim.patient import Patient
+from ketasim.pd import potency_factor
 from ketasim.pd.antidepressant_parts import exposure_memory
-from ketasim.pk import Dose, SystemInputs, build_system
+from ketasim.pk import Dose, SystemInputs, build_system, simulate
 from ketasim.pk.events import resolve_inputs
+from ketasim.pk.occasions import Occasion
 from ketasim.pk.piecewise import Segment, solve_piecewise
 from ketasim.population import parse_trial_spec, run_trial
 from ketasim.population.arms import resolve_arms
@@ -137,3 +139,51 @@ def test_trial_warns_about_patients_under_18() -> None:
     assert warnings(16.0, False) == []
     (message,) = warnings(16.0, True)
     assert f"{N} of {N} virtual patients are under 18" in message
+
+
+def test_memory_follows_occasions() -> None:
+    """Simons 2022 (inter-occasion variability on sublingual absorption and bioavailability):
+    each dosing day's kappas drive the memory, as in the single-patient ``simulate`` with the
+    same occasions followed by the PD layer's ``exposure_memory``."""
+    spec = {
+        "n": N,
+        "seed": 2,
+        "chunk_size": N,
+        "population": {"kind": "fixed", "weight_kg": 70.0, "age_years": 25.0},
+        "outputs": {"until": "2h", "every": "1h"},
+        "arms": [
+            {"name": "a", "model": "simons-2022", "regimen": "20 mg sublingual every 24h x 3"}
+        ],
+        "endpoints": [{"name": "resp", "kind": "response_rate", "at": "60h"}],
+    }
+    arm = resolve_arms(parse_trial_spec(spec))[0]
+    cov = {"WT": np.full(N, 70.0), "AGE": np.full(N, 25.0)}
+    etas = sample_etas(arm.omega, N, np.random.default_rng(3))
+    occ = segment_batch(
+        arm.model, arm.regimen, cov, etas, np.random.default_rng(4), arm.pd_sites, arm.changes
+    )
+    assert len(occ.systems) == 3  # one occasion per dosing day
+    plan = next(iter(arm.response_plans.values()))
+    times = [30.0, 60.0]
+    ce = _exposure_memory_at(plan, arm.model, occ.systems[0], arm.regimen, cov["WT"], times, occ)
+    grid_min = np.arange(0.0, 60.0 * 60.0 + 1.0, 2.0)
+    factor = potency_factor(plan.parent_output, plan.params)
+    for p in range(N):
+        occasions = [
+            Occasion(start, {k: float(v[p, j]) for k, v in occ.kappas.items()})
+            for j, start in enumerate((0.0, 1440.0, 2880.0))
+        ]
+        res = simulate(
+            arm.model,
+            Patient(70.0, 25.0),
+            arm.regimen,
+            times_min=grid_min,
+            etas={k: float(v[p]) for k, v in etas.items()},
+            occasions=occasions,
+        )
+        c = res.concentrations_ng_per_ml[plan.parent_output]
+        ref = exposure_memory(c, 2.0 / 60.0, plan.params.ke0_per_h) * factor
+        want = ref[np.round(np.array(times) * 30.0).astype(int)]
+        np.testing.assert_allclose(ce[p], want, rtol=1e-8)
+    first_only = _exposure_memory_at(plan, arm.model, occ.systems[0], arm.regimen, cov["WT"], times)
+    assert not np.allclose(ce[:, 1], first_only[:, 1], rtol=1e-3)  # the occasions matter
