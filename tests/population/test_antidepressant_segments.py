@@ -51,15 +51,18 @@ def _spec(regimen: str, **arm: Any) -> dict[str, Any]:
 
 
 def _memory(spec: dict[str, Any], times_h: list[float]) -> tuple[np.ndarray, dict[str, Any]]:
+    """The trial's exposure memory of the spec's first arm (fixed population) at ``times_h``,
+    with what it was made from: arm, covariates, etas, segments and plan."""
     arm = resolve_arms(parse_trial_spec(spec))[0]
-    cov = {"WT": np.full(N, 70.0), "AGE": np.full(N, 40.0)}
+    pop = spec["population"]
+    cov = {"WT": np.full(N, pop["weight_kg"]), "AGE": np.full(N, pop["age_years"])}
     etas = sample_etas(arm.omega, N, np.random.default_rng(3))
     occ = segment_batch(
         arm.model, arm.regimen, cov, etas, np.random.default_rng(4), arm.pd_sites, arm.changes
     )
     plan = next(iter(arm.response_plans.values()))
     ce = _exposure_memory_at(plan, arm.model, occ.systems[0], arm.regimen, cov["WT"], times_h, occ)
-    return ce, {"arm": arm, "etas": etas, "plan": plan}
+    return ce, {"arm": arm, "cov": cov, "etas": etas, "occ": occ, "plan": plan}
 
 
 def test_memory_follows_a_covariate_change() -> None:
@@ -156,16 +159,10 @@ def test_memory_follows_occasions() -> None:
         ],
         "endpoints": [{"name": "resp", "kind": "response_rate", "at": "60h"}],
     }
-    arm = resolve_arms(parse_trial_spec(spec))[0]
-    cov = {"WT": np.full(N, 70.0), "AGE": np.full(N, 25.0)}
-    etas = sample_etas(arm.omega, N, np.random.default_rng(3))
-    occ = segment_batch(
-        arm.model, arm.regimen, cov, etas, np.random.default_rng(4), arm.pd_sites, arm.changes
-    )
-    assert len(occ.systems) == 3  # one occasion per dosing day
-    plan = next(iter(arm.response_plans.values()))
     times = [30.0, 60.0]
-    ce = _exposure_memory_at(plan, arm.model, occ.systems[0], arm.regimen, cov["WT"], times, occ)
+    ce, got = _memory(spec, times)
+    arm, cov, etas, occ, plan = got["arm"], got["cov"], got["etas"], got["occ"], got["plan"]
+    assert len(occ.systems) == 3  # one occasion per dosing day
     grid_min = np.arange(0.0, 60.0 * 60.0 + 1.0, 2.0)
     factor = potency_factor(plan.parent_output, plan.params)
     for p in range(N):

@@ -307,9 +307,7 @@ def run_group(
     ``compiled``: force (True) or forbid (False) the numba kernel; default: numba if available.
     ``single``: the compiled kernel in float32 (:func:`run_compiled`; the numpy one ignores it).
     """
-    use_numba = HAVE_NUMBA if compiled is None else compiled
-    if use_numba and not HAVE_NUMBA:
-        raise RuntimeError("numba is not installed")
+    use_numba = use_compiled(compiled)
     K = system.K[program.patients]
     n_pat, n, _ = K.shape
     H = program.h_values.size
@@ -341,6 +339,57 @@ def run_group(
         drive[di] = np.einsum("pik,pk->ip", gammas[hi], program.rates[r])
     bolus = np.ascontiguousarray(np.transpose(program.bolus, (0, 2, 1)))
     C = np.ascontiguousarray(np.transpose(system.C[program.patients], (1, 2, 0)))
+    run_arrays(
+        phi,
+        drive,
+        bolus,
+        C,
+        program,
+        program.step_h,
+        step_drive,
+        program.h_values,
+        grid,
+        bins,
+        endpoints,
+        hist,
+        acc,
+        prof,
+        use_numba=use_numba,
+        single=single,
+    )
+
+
+def use_compiled(compiled: bool | None) -> bool:
+    """Whether to run the numba kernel: ``compiled`` forces (True) or forbids (False) it;
+    default: numba if available."""
+    use_numba = HAVE_NUMBA if compiled is None else compiled
+    if use_numba and not HAVE_NUMBA:
+        raise RuntimeError("numba is not installed")
+    return use_numba
+
+
+def run_arrays(
+    phi: FloatArray,
+    drive: FloatArray,
+    bolus: FloatArray,
+    C: FloatArray,
+    program: Program,
+    step_h: Any,
+    step_drive: Any,
+    h_values: FloatArray,
+    grid: FloatArray,
+    bins: LogBins,
+    endpoints: EndpointPlan,
+    hist: NDArray[np.integer[Any]],
+    acc: FloatArray,
+    prof: FloatArray,
+    *,
+    use_numba: bool,
+    single: bool = False,
+) -> None:
+    """Run the kernel (compiled or numpy) on prepared arrays: ``phi`` (H, n, n, P), ``drive``
+    (D, n, P), ``bolus`` (n_bolus, n, P), ``C`` (n_out, n, P), with the program's steps indexed
+    by ``step_h`` into ``phi`` (lengths ``h_values``, min) and ``step_drive`` into ``drive``."""
     if use_numba:
         run_compiled(
             phi,
@@ -349,7 +398,7 @@ def run_group(
             C,
             program.bolus_index,
             program.record,
-            program.step_h,
+            step_h,
             step_drive,
             grid,
             bins,
@@ -366,22 +415,10 @@ def run_group(
         program.bolus,
         program.bolus_index,
         program.record,
-        program.h_values,
-        program.step_h,
+        h_values,
+        step_h,
         program.rates,
         step_drive,
     )
-    kernel_numpy(
-        phi,
-        drive,
-        bolus,
-        C,
-        prog,
-        grid,
-        bins,
-        endpoints,
-        hist,
-        acc,
-        prof,
-        min(prof.shape[0], n_pat),
-    )
+    n_prof = min(prof.shape[0], program.patients.size)
+    kernel_numpy(phi, drive, bolus, C, prog, grid, bins, endpoints, hist, acc, prof, n_prof)

@@ -26,7 +26,6 @@ from ketasim.pk.occasions import occasion_index
 from ketasim.population import kernel
 from ketasim.population.batch import BatchInputs, BatchSystem
 from ketasim.population.kernel import EndpointPlan, Program
-from ketasim.population.kernel_numpy import kernel_numpy
 from ketasim.population.propagators import compiled_propagators, propagators
 from ketasim.population.summaries import LogBins
 from ketasim.types import FloatArray
@@ -68,45 +67,28 @@ def run_group_occasions(
     single: bool = False,
 ) -> None:
     """:func:`ketasim.population.kernel.run_group` with each step on its occasion's system."""
-    use_numba = kernel.HAVE_NUMBA if compiled is None else compiled
-    if use_numba and not kernel.HAVE_NUMBA:
-        raise RuntimeError("numba is not installed")
+    use_numba = kernel.use_compiled(compiled)
     phi, drive, bolus, C, step_h, step_drive, h_values = segmented_arrays(
         batch, program, use_numba=use_numba
     )
-    n_pat = program.patients.size
-    n_prof = min(prof.shape[0], n_pat)
-    if use_numba:
-        kernel.run_compiled(
-            phi,
-            drive,
-            bolus,
-            C,
-            program.bolus_index,
-            program.record,
-            step_h,
-            step_drive,
-            grid,
-            bins,
-            endpoints,
-            hist,
-            acc,
-            prof,
-            single=single,
-        )
-        return
-    prog = Program(
-        program.patients,
-        program.times,
-        program.bolus,
-        program.bolus_index,
-        program.record,
-        h_values,
+    kernel.run_arrays(
+        phi,
+        drive,
+        bolus,
+        C,
+        program,
         step_h,
-        program.rates,
         step_drive,
+        h_values,
+        grid,
+        bins,
+        endpoints,
+        hist,
+        acc,
+        prof,
+        use_numba=use_numba,
+        single=single,
     )
-    kernel_numpy(phi, drive, bolus, C, prog, grid, bins, endpoints, hist, acc, prof, n_prof)
 
 
 def segmented_arrays(
