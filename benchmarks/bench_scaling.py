@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -94,13 +93,18 @@ def _trees(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 
 def _variants(args: argparse.Namespace) -> list[tuple[str, str | None, list[str]]]:
-    """This tree once per ``--precision`` (``--precision X`` passed on), then the baseline
-    (which runs its own default: its specs know no precision)."""
+    """This tree once per ``--precision`` (``--precision X`` passed on), then the baseline:
+    once at its own default (older specs know no precision), or once per precision with
+    ``--baseline-precision``."""
     rows: list[tuple[str, str | None, list[str]]] = []
-    for p in args.precision.split(","):
-        label = "this tree" if p == "float64" else f"this tree {p}"
-        rows.append((label, str(ROOT / "src"), [] if p == "float64" else ["--precision", p]))
-    if args.baseline_src:
+    trees = [("this tree", str(ROOT / "src"))]
+    if args.baseline_src and args.baseline_precision:
+        trees.append(("baseline", args.baseline_src))
+    for name, src in trees:
+        for p in args.precision.split(","):
+            label = name if p == "float64" else f"{name} {p}"
+            rows.append((label, src, [] if p == "float64" else ["--precision", p]))
+    if args.baseline_src and not args.baseline_precision:
         rows.append(("baseline", args.baseline_src, []))
     return rows
 
@@ -118,7 +122,8 @@ def _band_differences(tmp: Path, case: str, labels: list[str]) -> None:
         for c in cols:
             a, b = base[c].to_numpy(), other[c].to_numpy()
             rel = abs(a - b) / abs(a).clip(min=1e-300)
-            diffs.append(f"{c} {rel[a > 0].max():.1e}")
+            pos = rel[a > 0]  # a baseline that records nothing has no positive value
+            diffs.append(f"{c} {pos.max():.1e}" if pos.size else f"{c} n/a")
         same = (tmp / f"{case}-0-baseline" / "bands.csv").read_bytes() == (
             tmp / f"{case}-0-{label.replace(' ', '_')}" / "bands.csv"
         ).read_bytes()
@@ -171,7 +176,7 @@ def e2e(args: argparse.Namespace) -> list[dict[str, Any]]:
                         flush=True,
                     )
             if args.baseline_src:
-                labels = [label for label, _, _ in _variants(args) if label != "baseline"]
+                labels = [lb for lb, _, _ in _variants(args) if not lb.startswith("baseline")]
                 _band_differences(Path(tmp), case, labels)
     return rows
 
@@ -382,103 +387,6 @@ def timeline(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
-def _start_cluster(workers: int, src: str | None) -> tuple[str, list[subprocess.Popen[bytes]]]:
-    dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or "dask"
-    tmp = tempfile.mkdtemp()
-    sched_file = Path(tmp) / "scheduler.json"
-    env = _env(src)
-    procs = [
-        subprocess.Popen(
-            [
-                dask,
-                "scheduler",
-                "--scheduler-file",
-                str(sched_file),
-                "--dashboard-address",
-                ":0",
-                "--port",
-                "0",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    for _ in range(100):
-        if sched_file.exists():
-            break
-        time.sleep(0.2)
-    address = json.loads(sched_file.read_text())["address"]
-    for _ in range(workers):
-        procs.append(
-            subprocess.Popen(
-                [
-                    dask,
-                    "worker",
-                    address,
-                    "--nthreads",
-                    "1",
-                    "--nworkers",
-                    "1",
-                    "--dashboard-address",
-                    ":0",
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-    from distributed import Client
-
-    with Client(address) as client:  # type: ignore[no-untyped-call]
-        client.wait_for_workers(workers, timeout=120)
-    return address, procs
-
-
-def dask(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Local threads vs LocalCluster vs a tcp:// scheduler with 1..W worker processes."""
-    rows = []
-    w = args.workers
-    steps = args.n * TIMES
-    for case in args.cases.split(","):
-        for label, src in _trees(args):
-            for sched in (f"local:{w}", f"local-cluster:{w}"):
-                row = _child(SPECS[case], args.n, sched, src)
-                rows.append({"case": case, "tree": label, "scheduler": sched, "n": args.n, **row})
-                print(
-                    f"dask {case:<7} {label:<10} {sched:<16} run {row['run_s']:6.2f} s "
-                    f"(load {row['load']:.1f})",
-                    flush=True,
-                )
-            for k in range(1, w + 1):
-                address, procs = _start_cluster(k, src)
-                try:
-                    row = _child(SPECS[case], args.n, address, src)
-                finally:
-                    for p in reversed(procs):
-                        p.terminate()
-                    for p in procs:
-                        p.wait(timeout=30)
-                per_worker = steps / row["run_s"] / k
-                rows.append(
-                    {
-                        "case": case,
-                        "tree": label,
-                        "scheduler": "tcp",
-                        "workers": k,
-                        "n": args.n,
-                        "patient_steps_per_s_per_worker": per_worker,
-                        **row,
-                    }
-                )
-                print(
-                    f"dask {case:<7} {label:<10} tcp:// {k} worker(s)  run {row['run_s']:6.2f} s"
-                    f"  {per_worker:.3g} patient-steps/s per worker (load {row['load']:.1f})",
-                    flush=True,
-                )
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one measurement."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -493,12 +401,22 @@ def main(argv: list[str] | None = None) -> int:
         default="float64",
         help="e2e, threads, timeline: this tree once per precision, e.g. float64,float32",
     )
+    parser.add_argument(
+        "--baseline-precision",
+        action="store_true",
+        help="run the baseline once per --precision too (a baseline that knows --precision)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.n is None:
         args.n = 1_000_000 if args.what in ("e2e", "phases", "timeline") else 200_000
-    run = {"e2e": e2e, "threads": threads, "phases": phases, "timeline": timeline, "dask": dask}
-    rows = run[args.what](args)
+    if args.what == "dask":
+        from bench_scaling_dask import dask  # the Dask measurement, in its own module
+
+        rows = dask(args)
+    else:
+        run = {"e2e": e2e, "threads": threads, "phases": phases, "timeline": timeline}
+        rows = run[args.what](args)
     if args.json:
         args.json.write_text(
             json.dumps({"what": args.what, "cpus": os.cpu_count(), "rows": rows}, indent=2) + "\n"
