@@ -206,7 +206,7 @@ def placebo_responder_relapse(p: AntidepressantParams, *, acute_weeks: float = 7
 def run_alternative(alt: Alternative, *, loso: bool = True) -> AlternativeResult:
     """Refit ``alt`` on the calibration data; leave-one-study-out with the same fitted set."""
     bounds = {k: v for k, v in {**FITTED, **alt.extra_fitted}.items() if k not in alt.not_fitted}
-    start = replace(START, **{"expectancy_fade_per_h": 0.0, **alt.fixed})  # no fading unless set
+    start = replace(START, **{"expectancy_fade_per_h": 0.0, "exposure_power": 1.0, **alt.fixed})
     fit = fit_antidepressant(start=start, bounds=bounds)
     lm = lr = math.nan
     if loso:

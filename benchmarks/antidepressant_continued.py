@@ -42,7 +42,7 @@ from ketasim.pd.antidepressant import (
     placebo_parts,
     potency_factor,
 )
-from ketasim.pd.antidepressant_parts import drug_tolerance
+from ketasim.pd.antidepressant_parts import drug_time_factor
 from ketasim.pd.antidepressant_relapse import rated_relapse_probability, relapse_is_rated
 from ketasim.pd.calibration.antidepressant_fit import (
     FITTED,
@@ -102,9 +102,11 @@ def relapse_lines(p: AntidepressantParams) -> list[str]:
                 hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
                 parent = parent_outputs()[pt.regimen]
                 k = potency_factor(parent, p) if parent else 0.0
-                ce_grid = exposure_memory(conc * k, GRID_STEP_H, p.ke0_per_h)
+                ce_grid = exposure_memory(
+                    conc * k, GRID_STEP_H, p.ke0_per_h, power=p.exposure_power
+                )
                 ce = np.interp(t, GRID_STEP_H * np.arange(conc.size), ce_grid)
-                tol = drug_tolerance(t, sessions, p)
+                tol = drug_time_factor(t, sessions, p)
                 r = rated_relapse_probability(
                     p.typical_baseline_madrs, hp, ce, t, p, drug_scale=tol
                 )

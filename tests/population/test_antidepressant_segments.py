@@ -4,8 +4,9 @@ steady state): the exposure memory follows the segments the concentration bands 
 References: for a covariate change, each patient's parent concentration from the single-patient
 piecewise solver (:func:`ketasim.pk.piecewise.solve_piecewise`, 70 kg then 56 kg, the state
 carried) and the PD layer's exposure memory (:func:`ketasim.pd.antidepressant_parts.
-exposure_memory`); for steady state, the same regimen given 50 intervals earlier (the memory's
-half-life is ~100 h, so 50 x 72 h leave < 1e-10 of its start)."""
+exposure_memory`, of the model's powered concentration since the seventh session); for steady
+state, the same regimen given 50 intervals earlier (the memory's half-life is ~100 h, so
+50 x 72 h leave < 1e-10 of its start)."""
 
 from __future__ import annotations
 
@@ -93,7 +94,10 @@ def test_memory_follows_a_covariate_change() -> None:
         ]
         conc = solve_piecewise(segments, SystemInputs(infusions=tuple(doses)), grid_min)
         c = conc[:, [o.name for o in before.outputs].index("ketamine_plasma")]
-        ref = exposure_memory(c, 2.0 / 60.0, plan.params.ke0_per_h)
+        # the memory of C^p (exposure_power, seventh session; domino's potency factor is 1)
+        ref = exposure_memory(
+            c, 2.0 / 60.0, plan.params.ke0_per_h, power=plan.params.exposure_power
+        )
         want = ref[np.round(np.array(times) * 30.0).astype(int)]
         np.testing.assert_allclose(ce[p], want, rtol=1e-9)
     # the change matters (smaller volumes from 100 h); before it, the arms agree
@@ -179,7 +183,9 @@ def test_memory_follows_occasions() -> None:
             occasions=occasions,
         )
         c = res.concentrations_ng_per_ml[plan.parent_output]
-        ref = exposure_memory(c, 2.0 / 60.0, plan.params.ke0_per_h) * factor
+        ref = exposure_memory(
+            c * factor, 2.0 / 60.0, plan.params.ke0_per_h, power=plan.params.exposure_power
+        )
         want = ref[np.round(np.array(times) * 30.0).astype(int)]
         np.testing.assert_allclose(ce[p], want, rtol=1e-8)
     first_only = _exposure_memory_at(plan, arm.model, occ.systems[0], arm.regimen, cov["WT"], times)

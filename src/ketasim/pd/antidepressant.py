@@ -54,7 +54,7 @@ from ketasim.pd.antidepressant_params import (
 from ketasim.pd.antidepressant_parts import (
     Background,
     drug_part,
-    drug_tolerance,
+    drug_time_factor,
     exposure_memory,
     exposure_memory_coefficients,
     madrs_scores,
@@ -168,10 +168,10 @@ def antidepressant_course(
         raise InputError("remission_cutoff", f"{remission_cutoff!r} must lie in [0, 60] MADRS")
     parts = placebo_parts(out_t, sessions_h, p, background)
     hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
-    ce_grid = exposure_memory(conc, float(h), p.ke0_per_h)
+    ce_grid = exposure_memory(conc, float(h), p.ke0_per_h, power=p.exposure_power)
     ce = np.zeros_like(out_t) if placebo else np.interp(out_t, grid, ce_grid)
     end_h = max(sessions_h) + 24.0
-    tol = drug_tolerance(out_t, sessions_h, p)
+    tol = drug_time_factor(out_t, sessions_h, p)
     var = fluctuation_variance(out_t, p)
     total, pbo = (
         outcome_probabilities(
@@ -220,7 +220,7 @@ def _relapse_after(
         parts = placebo_parts(t, sessions_h, p, background)
         hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
         ce = np.zeros_like(t) if placebo else np.interp(t, grid, ce_grid)
-        return hp, ce, drug_tolerance(t, sessions_h, p)
+        return hp, ce, drug_time_factor(t, sessions_h, p)
 
     if relapse_is_rated(p):
         for i in np.flatnonzero(after):

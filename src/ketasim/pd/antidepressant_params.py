@@ -53,6 +53,9 @@ class AntidepressantParams:
     fluctuation_tau_h: float = 0.0  # its correlation time (h); > 0 when fluctuation_sd_log > 0
     drug_tolerance_per_h: float = 0.0  # drug parts decay exp(-k t) on continued treatment
     relapse_on_ratings: float = 0.0  # 0: on the trajectory at the time; 1: rated, at visits
+    # seventh session (schema 7): how the drug part rises, both at the old behaviour by default
+    drug_onset_per_h: float = 0.0  # 0: off; > 0: drug part times 1 - exp(-k (t - first session))
+    exposure_power: float = 1.0  # the memory integrates (C / 1 ng/mL)^power ng/mL; 1: C itself
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -68,6 +71,7 @@ class AntidepressantParams:
             "expectancy_rate_per_h",
             "typical_baseline_madrs",
             "esketamine_potency",
+            "exposure_power",
         ):
             if getattr(self, name) <= 0:
                 raise InputError(name, f"{getattr(self, name)!r} must be > 0")

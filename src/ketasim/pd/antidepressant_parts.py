@@ -21,7 +21,9 @@ from ketasim.pd.antidepressant_params import AntidepressantParams
 
 __all__ = [
     "Background",
+    "drug_onset",
     "drug_part",
+    "drug_time_factor",
     "drug_tolerance",
     "exposure_memory",
     "exposure_memory_coefficients",
@@ -50,13 +52,22 @@ def exposure_memory(
     concentration_ng_per_ml: FloatArray,
     step_h: float,
     ke0_per_h: float,
+    *,
+    power: float = 1.0,
 ) -> FloatArray:
     """``dCe/dt = ke0 (C - Ce)``, Ce(0) = 0, exact for C linear between grid points.
 
     ``concentration_ng_per_ml``: samples on a uniform grid from t = 0 (last axis = time; any
-    leading axes are patients). Returns Ce at the grid points, same shape.
+    leading axes are patients). Returns Ce at the grid points, same shape. ``power``
+    (``exposure_power``, seventh session): the memory integrates ``(C / 1 ng/mL)^power`` ng/mL
+    instead of C (above 1 it weighs the peak more than the area; 1, the default, is C itself,
+    linear between the grid points of the powered samples).
     """
+    if not (math.isfinite(power) and power > 0):
+        raise InputError("exposure_power", f"{power!r} must be > 0")
     c = np.asarray(concentration_ng_per_ml, dtype=np.float64)
+    if power != 1.0:
+        c = np.power(np.maximum(c, 0.0), power)
     a, b0, b1 = exposure_memory_coefficients(step_h, ke0_per_h)
     # y[n] = a y[n-1] + b0 c[n] + b1 c[n-1]; y[0] = 0 because c[0] enters with weight b0:
     # start the filter from the state that makes y[0] = 0.
@@ -111,6 +122,31 @@ def drug_tolerance(
     t = np.asarray(times_h, dtype=np.float64)
     since = np.maximum(t - min(sessions_h), 0.0)
     return np.asarray(np.exp(-params.drug_tolerance_per_h * since), dtype=np.float64)
+
+
+def drug_onset(
+    times_h: FloatArray | Sequence[float],
+    sessions_h: Sequence[float],
+    params: AntidepressantParams,
+) -> FloatArray:
+    """Factor on the ketamine drug part for a drug effect that builds over days from the first
+    session (seventh session): ``1 - exp(-drug_onset_per_h (t - first session))``; 1 everywhere
+    when the rate is 0 (the default: the drug part follows the exposure memory alone)."""
+    t = np.asarray(times_h, dtype=np.float64)
+    if not params.drug_onset_per_h:
+        return np.ones_like(t)
+    since = np.maximum(t - min(sessions_h), 0.0)
+    return np.asarray(-np.expm1(-params.drug_onset_per_h * since), dtype=np.float64)
+
+
+def drug_time_factor(
+    times_h: FloatArray | Sequence[float],
+    sessions_h: Sequence[float],
+    params: AntidepressantParams,
+) -> FloatArray:
+    """The time factor on the ketamine drug part: :func:`drug_tolerance` (slow loss on continued
+    treatment) times :func:`drug_onset` (build-up from the first session); 1 with both off."""
+    return drug_tolerance(times_h, sessions_h, params) * drug_onset(times_h, sessions_h, params)
 
 
 def placebo_parts(
