@@ -10,7 +10,9 @@ since the seventh session):
 - ``onset H``: the same with ``k`` fixed at a build-up half-time of ``H`` hours (a profile);
 - ``power``: the exposure memory integrates ``C^p`` (peak weighed more than area for p > 1),
   ``p`` (``exposure_power``) fitted;
-- ``power P``: the same with ``p`` fixed at ``P`` (a profile).
+- ``power P``: the same with ``p`` fixed at ``P`` (a profile);
+- ``omega W``: the between-patient potency SD ``omega_drug`` fixed at ``W`` (stored 1.5, no
+  source), to see whether the exposure power changes the earlier sessions' trade-off.
 
 Printed per candidate: weighted chi2 on the fit values, leave-one-study-out (``--loso``), the
 must-shows of issue 11 (Daly 2018 spread 28 vs 84 mg at day 7, ketamine 0.1 vs 0.5 mg/kg at
@@ -70,6 +72,8 @@ def candidate(
         if len(words) > 1:
             return replace(base, exposure_power=float(words[1])), bounds
         return replace(base, exposure_power=1.2), {**bounds, "exposure_power": POWER_BOUNDS}
+    if words[0] == "omega":  # the between-patient potency SD, fixed (a profile)
+        return replace(base, omega_drug=float(words[1])), bounds
     raise SystemExit(f"unknown candidate {spec!r}")
 
 

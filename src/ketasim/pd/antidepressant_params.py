@@ -24,7 +24,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AntidepressantParams:
-    """Parameters of the empirical model (rates per hour; Ce and EC50 in ng/mL; MADRS points)."""
+    """Parameters of the empirical model (rates per hour; MADRS points; Ce and EC50 in the
+    memory's units, (ng/mL)^exposure_power: ng/mL when the power is 1)."""
 
     ke0_per_h: float
     ec50_ng_per_ml: float
