@@ -35,8 +35,6 @@ import sys
 import time
 from dataclasses import replace
 
-import numpy as np
-
 from ketasim.pd.antidepressant import AntidepressantParams, default_antidepressant_params
 from ketasim.pd.calibration.antidepressant_fit import (
     FITTED,
@@ -49,8 +47,24 @@ from ketasim.pd.calibration.antidepressant_fit import (
 from ketasim.pd.calibration.antidepressant_points import RATES
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from antidepressant_alternatives import _drug_change, course_gain, daly_spread
+from antidepressant_alternatives import (
+    course_gain,
+    daly_spread,
+    ketamine_spread,
+    loso_rms,
+    param_line,
+)
 
+SHOWN = (  # the fitted parameters, printed per candidate
+    "ke0_per_h",
+    "ec50_ng_per_ml",
+    "emax",
+    "session_effect",
+    "session_decay_per_h",
+    "expectancy_effect",
+    "new_oral_ad_effect",
+    "omega_placebo",
+)
 ONSET_BOUNDS = (1e-3, 20.0)  # per h: build-up half-times from 2 min to 29 days
 POWER_BOUNDS = (0.25, 4.0)
 
@@ -89,39 +103,18 @@ def _values(fit: FitResult, study: str, quantity: str) -> str:
 def report(name: str, fit: FitResult, loso: bool, bounds: dict[str, tuple[float, float]]) -> None:
     p = fit.params
     print(f"{name}: chi2 {fit.chi2:.1f} on {len(fit.points)} values, {len(bounds)} fitted")
-    print(
-        "  params: "
-        + ", ".join(
-            f"{k} {getattr(p, k):.4g}"
-            for k in (
-                "ke0_per_h",
-                "ec50_ng_per_ml",
-                "emax",
-                "session_effect",
-                "session_decay_per_h",
-                "expectancy_effect",
-                "new_oral_ad_effect",
-                "omega_placebo",
-                "drug_onset_per_h",
-                "exposure_power",
-            )
-        )
-    )
+    print(param_line(p, (*SHOWN, "omega_drug", "drug_onset_per_h", "exposure_power")))
     if loso:
         errs = leave_one_study_out(fit, bounds=bounds)
-        m = [e.rmse_left_out for e in errs if e.quantity == "MADRS points"]
-        r = [e.rmse_left_out for e in errs if e.quantity != "MADRS points"]
+        lm, lr = loso_rms(errs)
         inside = sum(e.inside_90 or 0 for e in errs)
         n_single = sum(e.n_points for e in errs if e.inside_90 is not None)
         print(
-            f"  LOSO RMS {math.sqrt(np.mean(np.square(m))):.2f} MADRS / "
-            f"{math.sqrt(np.mean(np.square(r))):.1f} rate points; {inside} of {n_single} "
+            f"  LOSO RMS {lm:.2f} MADRS / {lr:.1f} rate points; {inside} of {n_single} "
             "left-out values of single trials inside their 90% interval; "
             + "; ".join(f"{e.study} {e.rmse_in_sample:.2f}/{e.rmse_left_out:.2f}" for e in errs)
         )
-    ket = _drug_change("domino", "0.1 mg/kg", 24.0, p, over="40min") - _drug_change(
-        "domino", "0.5 mg/kg", 24.0, p, over="40min"
-    )
+    ket = ketamine_spread(p)
     print(
         f"  must-shows: Daly spread {daly_spread(p):.2f} (pub 5.5); ketamine 0.1-0.5 {ket:.2f} "
         f"(>= 2); course gain {course_gain(p):.2f} (> 0)"
