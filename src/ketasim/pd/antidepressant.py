@@ -10,11 +10,12 @@ parent drug, ng/mL, from whatever PK model and route is simulated):
 
 - exposure memory: a slow effect compartment ``dCe/dt = ke0 ((C / 1 ng/mL)^p - Ce)`` (p =
   ``exposure_power``, 1.75 since the seventh session, so a higher, shorter peak counts more than
-  the same area; Ce in (ng/mL)^p; with a half-life of days it integrates each session's exposure
+  the same area; Ce in (ng/mL)^p, its half-maximal level EC50^p with EC50 in ng/mL; with a
+  half-life of days it integrates each session's exposure
   and carries it between sessions, so a course builds on itself and the benefit fades after the
   last session);
-- drug part (log scale of the remaining MADRS): ``Hd = Emax Ce^g / (EC50^g + Ce^g)`` (typical;
-  g the Hill coefficient);
+- drug part (log scale of the remaining MADRS): ``Hd = Emax Ce^g / ((EC50^p)^g + Ce^g)``
+  (typical; g the Hill coefficient; EC50 in ng/mL);
 - placebo parts, each named and 0 before the first session:
 
   - ``session``: the expectancy/session effect of each session (drug or placebo),

@@ -24,8 +24,9 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AntidepressantParams:
-    """Parameters of the empirical model (rates per hour; MADRS points; Ce and EC50 in the
-    memory's units, (ng/mL)^exposure_power: ng/mL when the power is 1)."""
+    """Parameters of the empirical model (rates per hour; MADRS points; EC50 in ng/mL: the
+    constant concentration at which the typical patient's drug part is half its maximum; the
+    memory Ce is in (ng/mL)^exposure_power, so its half-maximal level is EC50^exposure_power)."""
 
     ke0_per_h: float
     ec50_ng_per_ml: float

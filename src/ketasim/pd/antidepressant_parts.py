@@ -82,8 +82,10 @@ def exposure_memory(
 def drug_part(
     ce_ng_per_ml: FloatArray, params: AntidepressantParams, eta_drug: FloatArray | float = 0.0
 ) -> FloatArray:
-    """Drug part on the log scale of the remaining MADRS, ``Emax_i x^g / (EC50^g + x^g)``
-    (g: Hill; eta_D: the patient's drug random effect).
+    """Drug part on the log scale of the remaining MADRS, ``Emax_i x^g / ((EC50^p)^g + x^g)``
+    (g: Hill; eta_D: the patient's drug random effect; p: ``exposure_power``, the memory ``Ce``
+    being in (ng/mL)^p; ``EC50`` in ng/mL, the constant concentration at which the typical
+    patient's drug part is half its maximum).
 
     - ``emax_ceiling_ratio`` 0 (default): ``x = Ce exp((1 - s) eta_D)`` and
       ``Emax_i = Emax exp(s eta_D)`` (s = ``emax_share_of_drug_eta``: 0 puts eta_D all on
@@ -96,16 +98,19 @@ def drug_part(
     ``ce_ng_per_ml``: (T,) or (n, T); ``eta_drug``: scalar or (n,) (patients on the first axis).
     """
     ce = np.maximum(np.asarray(ce_ng_per_ml, dtype=np.float64), 0.0)
+    # the memory integrates C^p: its half-maximal level is EC50^p, EC50 in ng/mL (the constant
+    # concentration at which the typical patient's drug part is half its maximum)
+    ec50 = params.ec50_ng_per_ml**params.exposure_power
     eta = np.asarray(eta_drug, dtype=np.float64)
     eta_x = eta[..., None] if eta.ndim else eta
     ratio = params.emax_ceiling_ratio
     if ratio:
-        r = (ce / params.ec50_ng_per_ml) ** params.hill
+        r = (ce / ec50) ** params.hill
         emax = ratio * params.emax * expit(eta_x - math.log(ratio - 1.0))
         return np.asarray(emax * r / (1.0 + r), dtype=np.float64)
     s = params.emax_share_of_drug_eta
     x = ce * np.exp((1.0 - s) * eta_x)
-    r = (x / params.ec50_ng_per_ml) ** params.hill
+    r = (x / ec50) ** params.hill
     emax = params.emax * np.exp(s * eta_x)
     return np.asarray(emax * r / (1.0 + r), dtype=np.float64)
 

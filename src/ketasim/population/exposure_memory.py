@@ -42,7 +42,7 @@ def exposure_memory_at(
     scale: float = 1.0,
     power: float = 1.0,
 ) -> FloatArray:
-    """Per patient, the exposure memory Ce (ng/mL, the parent's units) at ``times_h``, shape
+    """Per patient, the exposure memory Ce ((ng/mL)^power of the parent) at ``times_h``, shape
     (n_patients, len(times_h)). ``inputs``: the arm's doses on ``segments`` (their events).
     The memory integrates ``(scale C)^power`` (``scale``: the parent's potency factor;
     ``power``: ``exposure_power`` of the antidepressant model, 1 integrates C itself), as
