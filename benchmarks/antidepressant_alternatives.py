@@ -34,6 +34,7 @@ from ketasim.pd.calibration.antidepressant_fit import (
     OMEGA_DRUG_FREE,
     START,
     FitResult,
+    StudyError,
     calibration_points,
     fit_antidepressant,
     leave_one_study_out,
@@ -50,7 +51,16 @@ FADE_HALF_TIMES_WEEKS = (52.0, 26.0, 18.0, 12.0)
 FADE_FREE: dict[str, tuple[float, float]] = {"expectancy_fade_per_h": (1e-6, 1e-2)}
 FADE_START_PER_H = math.log(2.0) / (26.0 * 168.0)  # a starting value (half-time 26 weeks)
 
-__all__ = ["ALTERNATIVES", "Alternative", "AlternativeResult", "daly_spread", "run_alternative"]
+__all__ = [
+    "ALTERNATIVES",
+    "Alternative",
+    "AlternativeResult",
+    "daly_spread",
+    "ketamine_spread",
+    "loso_rms",
+    "param_line",
+    "run_alternative",
+]
 
 
 @dataclass(frozen=True)
@@ -183,6 +193,25 @@ def daly_spread(p: AntidepressantParams) -> float:
     )
 
 
+def ketamine_spread(p: AntidepressantParams) -> float:
+    """Drug-attributable change at 24 h after one 40-min infusion: 0.1 minus 0.5 mg/kg."""
+    return _drug_change("domino", "0.1 mg/kg", 24.0, p, over="40min") - _drug_change(
+        "domino", "0.5 mg/kg", 24.0, p, over="40min"
+    )
+
+
+def loso_rms(errs: list[StudyError]) -> tuple[float, float]:
+    """Root mean square over the studies of the left-out RMSE: (MADRS points, rate points)."""
+    m = [e.rmse_left_out for e in errs if e.quantity == "MADRS points"]
+    r = [e.rmse_left_out for e in errs if e.quantity != "MADRS points"]
+    return float(np.sqrt(np.mean(np.square(m)))), float(np.sqrt(np.mean(np.square(r))))
+
+
+def param_line(p: AntidepressantParams, names: tuple[str, ...]) -> str:
+    """``  params: name value, ...`` for the named parameters."""
+    return "  params: " + ", ".join(f"{k} {getattr(p, k):.4g}" for k in names)
+
+
 def course_gain(p: AntidepressantParams) -> float:
     """Drug part 84 h after one 0.5 mg/kg session minus 84 h after the last of 8 twice-weekly
     sessions (positive: the course builds on itself)."""
@@ -206,19 +235,13 @@ def placebo_responder_relapse(p: AntidepressantParams, *, acute_weeks: float = 7
 def run_alternative(alt: Alternative, *, loso: bool = True) -> AlternativeResult:
     """Refit ``alt`` on the calibration data; leave-one-study-out with the same fitted set."""
     bounds = {k: v for k, v in {**FITTED, **alt.extra_fitted}.items() if k not in alt.not_fitted}
-    start = replace(START, **{"expectancy_fade_per_h": 0.0, **alt.fixed})  # no fading unless set
+    start = replace(START, **{"expectancy_fade_per_h": 0.0, "exposure_power": 1.0, **alt.fixed})
     fit = fit_antidepressant(start=start, bounds=bounds)
     lm = lr = math.nan
     if loso:
-        errs = leave_one_study_out(fit, bounds=bounds)
-        m = [e.rmse_left_out for e in errs if e.quantity == "MADRS points"]
-        r = [e.rmse_left_out for e in errs if e.quantity != "MADRS points"]
-        lm = float(np.sqrt(np.mean(np.square(m))))
-        lr = float(np.sqrt(np.mean(np.square(r))))
+        lm, lr = loso_rms(leave_one_study_out(fit, bounds=bounds))
     p = fit.params
-    ket = _drug_change("domino", "0.1 mg/kg", 24.0, p, over="40min") - _drug_change(
-        "domino", "0.5 mg/kg", 24.0, p, over="40min"
-    )
+    ket = ketamine_spread(p)
     test = summarise(p, calibration_points("test"))
     return AlternativeResult(
         alt,

@@ -42,7 +42,7 @@ from ketasim.pd.antidepressant import (
     placebo_parts,
     potency_factor,
 )
-from ketasim.pd.antidepressant_parts import drug_tolerance
+from ketasim.pd.antidepressant_parts import drug_time_factor
 from ketasim.pd.antidepressant_relapse import rated_relapse_probability, relapse_is_rated
 from ketasim.pd.calibration.antidepressant_fit import (
     FITTED,
@@ -62,7 +62,13 @@ from ketasim.pd.calibration.antidepressant_points import (
 from ketasim.pd.calibration.antidepressant_sustain import simulate_sustain
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from antidepressant_alternatives import _drug_change, course_gain, daly_spread
+from antidepressant_alternatives import (
+    course_gain,
+    daly_spread,
+    ketamine_spread,
+    loso_rms,
+    param_line,
+)
 
 WEEK_H = 168.0
 
@@ -102,9 +108,11 @@ def relapse_lines(p: AntidepressantParams) -> list[str]:
                 hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
                 parent = parent_outputs()[pt.regimen]
                 k = potency_factor(parent, p) if parent else 0.0
-                ce_grid = exposure_memory(conc * k, GRID_STEP_H, p.ke0_per_h)
+                ce_grid = exposure_memory(
+                    conc * k, GRID_STEP_H, p.ke0_per_h, power=p.exposure_power
+                )
                 ce = np.interp(t, GRID_STEP_H * np.arange(conc.size), ce_grid)
-                tol = drug_tolerance(t, sessions, p)
+                tol = drug_time_factor(t, sessions, p)
                 r = rated_relapse_probability(
                     p.typical_baseline_madrs, hp, ce, t, p, drug_scale=tol
                 )
@@ -118,41 +126,33 @@ def relapse_lines(p: AntidepressantParams) -> list[str]:
 def report(name: str, fit: FitResult, loso: bool, bounds: dict[str, tuple[float, float]]) -> None:
     p = fit.params
     print(f"{name}: chi2 {fit.chi2:.1f} on {len(fit.points)} values")
+    shown = ("ke0_per_h", "ec50_ng_per_ml", "emax", "session_effect", "expectancy_effect")
     print(
-        "  params: "
-        + ", ".join(
-            f"{k} {getattr(p, k):.4g}"
-            for k in (
-                "ke0_per_h",
-                "ec50_ng_per_ml",
-                "emax",
-                "session_effect",
-                "expectancy_effect",
+        param_line(
+            p,
+            (
+                *shown,
                 "new_oral_ad_effect",
                 "omega_placebo",
                 "fluctuation_sd_log",
                 "fluctuation_tau_h",
                 "drug_tolerance_per_h",
                 "expectancy_fade_per_h",
-            )
+            ),
         )
     )
     for line in relapse_lines(p):
         print(line)
     if loso:
         errs = leave_one_study_out(fit, bounds=bounds)
-        m = [e.rmse_left_out for e in errs if e.quantity == "MADRS points"]
-        r = [e.rmse_left_out for e in errs if e.quantity != "MADRS points"]
+        lm, lr = loso_rms(errs)
         print(
-            f"  LOSO RMS {math.sqrt(np.mean(np.square(m))):.2f} MADRS / "
-            f"{math.sqrt(np.mean(np.square(r))):.1f} rate points; "
+            f"  LOSO RMS {lm:.2f} MADRS / {lr:.1f} rate points; "
             + "; ".join(
                 f"{e.study} {e.rmse_left_out:.1f}" for e in errs if e.quantity != "MADRS points"
             )
         )
-    ket = _drug_change("domino", "0.1 mg/kg", 24.0, p, over="40min") - _drug_change(
-        "domino", "0.5 mg/kg", 24.0, p, over="40min"
-    )
+    ket = ketamine_spread(p)
     print(
         f"  must-shows: Daly spread {daly_spread(p):.2f}; ketamine 0.1-0.5 {ket:.2f}; "
         f"course gain {course_gain(p):.2f}"

@@ -203,7 +203,8 @@ def test_calibration_data_have_sources_and_weights() -> None:
     assert len(fit) >= 40 and len(test) >= 5
     assert all(p.source and p.se > 0 for p in fit + test)
     assert not {p.study for p in fit} & {p.study for p in test}
-    assert all("TRANSFORM" in p.study for p in test)  # phase 3: the test, never the fit
+    # phase 3 (TRANSFORM; ASPIRE I/II since the seventh session): the test, never the fit
+    assert all("TRANSFORM" in p.study or p.study.startswith("ASPIRE") for p in test)
 
 
 def test_stored_fit_is_current_and_reports_loso() -> None:

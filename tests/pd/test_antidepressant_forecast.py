@@ -41,7 +41,10 @@ def test_forecast_beats_the_population_prediction_and_its_bands_cover() -> None:
     hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
     from ketasim.pd.antidepressant import exposure_memory
 
-    ce = np.interp(t, exp.grid_h, exposure_memory(exp.concentration_ng_per_ml, 1 / 30, p.ke0_per_h))
+    memory = exposure_memory(
+        exp.concentration_ng_per_ml, 1 / 30, p.ke0_per_h, power=p.exposure_power
+    )  # the patients are drawn from the model itself (exposure_power since the seventh session)
+    ce = np.interp(t, exp.grid_h, memory)
     ratings = individual_ratings(
         people, hp, np.broadcast_to(ce, (n, t.size)), p, np.random.default_rng(7)
     )
@@ -62,6 +65,7 @@ def test_forecast_beats_the_population_prediction_and_its_bands_cover() -> None:
     rmse_map = float(np.sqrt(np.mean(np.square(err_map))))
     rmse_pop = float(np.sqrt(np.mean(np.square(err_pop))))
     coverage = float(np.mean(inside))
+    print(f"forecast: MAP RMSE {rmse_map:.2f}, population {rmse_pop:.2f}, coverage {coverage:.3f}")
     assert rmse_map <= 0.7 * rmse_pop, (rmse_map, rmse_pop)
     assert 0.85 <= coverage <= 0.95, coverage
 

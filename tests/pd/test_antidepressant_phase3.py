@@ -53,8 +53,9 @@ def test_slow_parts_follow_the_published_antidepressant_time_course() -> None:
 def test_a_new_oral_antidepressant_is_calibrated_on_a_trial_that_started_one() -> None:
     fit = calibration_points()
     new_ad = {pt.study for pt in fit if pt.background == "new_oral_ad"}
-    # sixth session: and the oral-antidepressant continuation designs (Khan 2008, Geddes 2003)
-    assert new_ad == {"STAR*D level 2", "Khan 2008", "Geddes 2003"}
+    # sixth session: and the oral-antidepressant continuation designs (Khan 2008, Geddes 2003);
+    # seventh: Canuso 2018 (standard of care with a newly started or optimised antidepressant)
+    assert new_ad == {"STAR*D level 2", "Khan 2008", "Geddes 2003", "Canuso 2018"}
     # the Japanese phase 2b started its oral antidepressant 6 weeks before randomisation
     assert {pt.background for pt in fit if pt.study == "Japanese phase 2b"} == {"continuing"}
 

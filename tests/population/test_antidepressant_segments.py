@@ -4,8 +4,9 @@ steady state): the exposure memory follows the segments the concentration bands 
 References: for a covariate change, each patient's parent concentration from the single-patient
 piecewise solver (:func:`ketasim.pk.piecewise.solve_piecewise`, 70 kg then 56 kg, the state
 carried) and the PD layer's exposure memory (:func:`ketasim.pd.antidepressant_parts.
-exposure_memory`); for steady state, the same regimen given 50 intervals earlier (the memory's
-half-life is ~100 h, so 50 x 72 h leave < 1e-10 of its start)."""
+exposure_memory`, of the model's powered concentration since the seventh session); for steady
+state, the same regimen given 50 intervals earlier (the memory's half-life is ~100 h, so
+50 x 72 h leave < 1e-10 of its start)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ketasim.pk.occasions import Occasion
 from ketasim.pk.piecewise import Segment, solve_piecewise
 from ketasim.population import parse_trial_spec, run_trial
 from ketasim.population.arms import resolve_arms
+from ketasim.population.exposure_memory import exposure_memory_at
 from ketasim.population.pd_endpoints import _exposure_memory_at
 from ketasim.population.segments import segment_batch
 from ketasim.population.variability import sample_etas
@@ -93,7 +95,10 @@ def test_memory_follows_a_covariate_change() -> None:
         ]
         conc = solve_piecewise(segments, SystemInputs(infusions=tuple(doses)), grid_min)
         c = conc[:, [o.name for o in before.outputs].index("ketamine_plasma")]
-        ref = exposure_memory(c, 2.0 / 60.0, plan.params.ke0_per_h)
+        # the memory of C^p (exposure_power, seventh session; domino's potency factor is 1)
+        ref = exposure_memory(
+            c, 2.0 / 60.0, plan.params.ke0_per_h, power=plan.params.exposure_power
+        )
         want = ref[np.round(np.array(times) * 30.0).astype(int)]
         np.testing.assert_allclose(ce[p], want, rtol=1e-9)
     # the change matters (smaller volumes from 100 h); before it, the arms agree
@@ -179,8 +184,25 @@ def test_memory_follows_occasions() -> None:
             occasions=occasions,
         )
         c = res.concentrations_ng_per_ml[plan.parent_output]
-        ref = exposure_memory(c, 2.0 / 60.0, plan.params.ke0_per_h) * factor
+        ref = exposure_memory(
+            c * factor, 2.0 / 60.0, plan.params.ke0_per_h, power=plan.params.exposure_power
+        )
         want = ref[np.round(np.array(times) * 30.0).astype(int)]
         np.testing.assert_allclose(ce[p], want, rtol=1e-8)
     first_only = _exposure_memory_at(plan, arm.model, occ.systems[0], arm.regimen, cov["WT"], times)
     assert not np.allclose(ce[:, 1], first_only[:, 1], rtol=1e-3)  # the occasions matter
+
+
+def test_memory_powers_the_scaled_concentration() -> None:
+    """The potency factor scales the concentration before the exposure power (seventh session):
+    the memory of (2 C)^p is 2^p times the memory of C^p, and p = 1 gives C's memory."""
+    times = [24.0, 100.0]
+    _, got = _memory(_spec("0.5 mg/kg over 40 min every 72h x 2"), times)
+    occ, plan = got["occ"], got["plan"]
+    args = (occ, occ.inputs, plan.parent_output, plan.params.ke0_per_h, times)
+    one = exposure_memory_at(*args, scale=1.0, power=1.75)
+    two = exposure_memory_at(*args, scale=2.0, power=1.75)
+    np.testing.assert_allclose(two, 2.0**1.75 * one, rtol=1e-12)
+    lin = exposure_memory_at(*args, scale=2.0, power=1.0)
+    np.testing.assert_allclose(lin, 2.0 * exposure_memory_at(*args), rtol=1e-12)
+    assert np.all(one > 10.0 * exposure_memory_at(*args))  # C^1.75 vs C, peaks of tens of ng/mL

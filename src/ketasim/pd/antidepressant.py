@@ -8,11 +8,14 @@ published trial summaries by :mod:`ketasim.pd.calibration.antidepressant_fit`.
 Structure (t in hours after the first session; C(t) = plasma concentration of the administered
 parent drug, ng/mL, from whatever PK model and route is simulated):
 
-- exposure memory: a slow effect compartment ``dCe/dt = ke0 (C - Ce)`` (Ce in ng/mL; with a
-  half-life of days it integrates each session's exposure and carries it between sessions, so a
-  course builds on itself and the benefit fades after the last session);
-- drug part (log scale of the remaining MADRS): ``Hd = Emax Ce^g / (EC50^g + Ce^g)`` (typical;
-  g the Hill coefficient);
+- exposure memory: a slow effect compartment ``dCe/dt = ke0 ((C / 1 ng/mL)^p - Ce)`` (p =
+  ``exposure_power``, 1.75 since the seventh session, so a higher, shorter peak counts more than
+  the same area; Ce in (ng/mL)^p, its half-maximal level EC50^p with EC50 in ng/mL; with a
+  half-life of days it integrates each session's exposure
+  and carries it between sessions, so a course builds on itself and the benefit fades after the
+  last session);
+- drug part (log scale of the remaining MADRS): ``Hd = Emax Ce^g / ((EC50^p)^g + Ce^g)``
+  (typical; g the Hill coefficient; EC50 in ng/mL);
 - placebo parts, each named and 0 before the first session:
 
   - ``session``: the expectancy/session effect of each session (drug or placebo),
@@ -54,7 +57,7 @@ from ketasim.pd.antidepressant_params import (
 from ketasim.pd.antidepressant_parts import (
     Background,
     drug_part,
-    drug_tolerance,
+    drug_time_factor,
     exposure_memory,
     exposure_memory_coefficients,
     madrs_scores,
@@ -168,10 +171,10 @@ def antidepressant_course(
         raise InputError("remission_cutoff", f"{remission_cutoff!r} must lie in [0, 60] MADRS")
     parts = placebo_parts(out_t, sessions_h, p, background)
     hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
-    ce_grid = exposure_memory(conc, float(h), p.ke0_per_h)
+    ce_grid = exposure_memory(conc, float(h), p.ke0_per_h, power=p.exposure_power)
     ce = np.zeros_like(out_t) if placebo else np.interp(out_t, grid, ce_grid)
     end_h = max(sessions_h) + 24.0
-    tol = drug_tolerance(out_t, sessions_h, p)
+    tol = drug_time_factor(out_t, sessions_h, p)
     var = fluctuation_variance(out_t, p)
     total, pbo = (
         outcome_probabilities(
@@ -220,7 +223,7 @@ def _relapse_after(
         parts = placebo_parts(t, sessions_h, p, background)
         hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
         ce = np.zeros_like(t) if placebo else np.interp(t, grid, ce_grid)
-        return hp, ce, drug_tolerance(t, sessions_h, p)
+        return hp, ce, drug_time_factor(t, sessions_h, p)
 
     if relapse_is_rated(p):
         for i in np.flatnonzero(after):

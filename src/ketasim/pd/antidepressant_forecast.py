@@ -81,7 +81,10 @@ def _parts(
         times_h,
         grid,
         exposure_memory(
-            exposure.concentration_ng_per_ml, float(grid[1] - grid[0]), params.ke0_per_h
+            exposure.concentration_ng_per_ml,
+            float(grid[1] - grid[0]),
+            params.ke0_per_h,
+            power=params.exposure_power,
         ),
     )
     return hp, ce

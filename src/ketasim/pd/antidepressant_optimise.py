@@ -204,7 +204,10 @@ def rank_courses(
         )
         parts = placebo_parts(t_assess, sessions, p, background)
         hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
-        ce = np.interp(t_assess, grid, exposure_memory(conc, float(grid[1] - grid[0]), p.ke0_per_h))
+        step = float(grid[1] - grid[0])
+        ce = np.interp(
+            t_assess, grid, exposure_memory(conc, step, p.ke0_per_h, power=p.exposure_power)
+        )
         bands = _bands(bl, hp, ce, p)
         out.append(
             RankedCourse(

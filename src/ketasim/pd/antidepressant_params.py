@@ -24,7 +24,9 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AntidepressantParams:
-    """Parameters of the empirical model (rates per hour; Ce and EC50 in ng/mL; MADRS points)."""
+    """Parameters of the empirical model (rates per hour; MADRS points; EC50 in ng/mL: the
+    constant concentration at which the typical patient's drug part is half its maximum; the
+    memory Ce is in (ng/mL)^exposure_power, so its half-maximal level is EC50^exposure_power)."""
 
     ke0_per_h: float
     ec50_ng_per_ml: float
@@ -53,6 +55,9 @@ class AntidepressantParams:
     fluctuation_tau_h: float = 0.0  # its correlation time (h); > 0 when fluctuation_sd_log > 0
     drug_tolerance_per_h: float = 0.0  # drug parts decay exp(-k t) on continued treatment
     relapse_on_ratings: float = 0.0  # 0: on the trajectory at the time; 1: rated, at visits
+    # seventh session (schema 7): how the drug part rises, both at the old behaviour by default
+    drug_onset_per_h: float = 0.0  # 0: off; > 0: drug part times 1 - exp(-k (t - first session))
+    exposure_power: float = 1.0  # the memory integrates (C / 1 ng/mL)^power ng/mL; 1: C itself
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -68,6 +73,7 @@ class AntidepressantParams:
             "expectancy_rate_per_h",
             "typical_baseline_madrs",
             "esketamine_potency",
+            "exposure_power",
         ):
             if getattr(self, name) <= 0:
                 raise InputError(name, f"{getattr(self, name)!r} must be > 0")

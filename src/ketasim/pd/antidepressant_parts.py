@@ -21,7 +21,9 @@ from ketasim.pd.antidepressant_params import AntidepressantParams
 
 __all__ = [
     "Background",
+    "drug_onset",
     "drug_part",
+    "drug_time_factor",
     "drug_tolerance",
     "exposure_memory",
     "exposure_memory_coefficients",
@@ -50,13 +52,22 @@ def exposure_memory(
     concentration_ng_per_ml: FloatArray,
     step_h: float,
     ke0_per_h: float,
+    *,
+    power: float = 1.0,
 ) -> FloatArray:
     """``dCe/dt = ke0 (C - Ce)``, Ce(0) = 0, exact for C linear between grid points.
 
     ``concentration_ng_per_ml``: samples on a uniform grid from t = 0 (last axis = time; any
-    leading axes are patients). Returns Ce at the grid points, same shape.
+    leading axes are patients). Returns Ce at the grid points, same shape. ``power``
+    (``exposure_power``, seventh session): the memory integrates ``(C / 1 ng/mL)^power`` ng/mL
+    instead of C (above 1 it weighs the peak more than the area; 1, the default, is C itself,
+    linear between the grid points of the powered samples).
     """
+    if not (math.isfinite(power) and power > 0):
+        raise InputError("exposure_power", f"{power!r} must be > 0")
     c = np.asarray(concentration_ng_per_ml, dtype=np.float64)
+    if power != 1.0:
+        c = np.power(np.maximum(c, 0.0), power)
     a, b0, b1 = exposure_memory_coefficients(step_h, ke0_per_h)
     # y[n] = a y[n-1] + b0 c[n] + b1 c[n-1]; y[0] = 0 because c[0] enters with weight b0:
     # start the filter from the state that makes y[0] = 0.
@@ -71,8 +82,10 @@ def exposure_memory(
 def drug_part(
     ce_ng_per_ml: FloatArray, params: AntidepressantParams, eta_drug: FloatArray | float = 0.0
 ) -> FloatArray:
-    """Drug part on the log scale of the remaining MADRS, ``Emax_i x^g / (EC50^g + x^g)``
-    (g: Hill; eta_D: the patient's drug random effect).
+    """Drug part on the log scale of the remaining MADRS, ``Emax_i x^g / ((EC50^p)^g + x^g)``
+    (g: Hill; eta_D: the patient's drug random effect; p: ``exposure_power``, the memory ``Ce``
+    being in (ng/mL)^p; ``EC50`` in ng/mL, the constant concentration at which the typical
+    patient's drug part is half its maximum).
 
     - ``emax_ceiling_ratio`` 0 (default): ``x = Ce exp((1 - s) eta_D)`` and
       ``Emax_i = Emax exp(s eta_D)`` (s = ``emax_share_of_drug_eta``: 0 puts eta_D all on
@@ -85,16 +98,19 @@ def drug_part(
     ``ce_ng_per_ml``: (T,) or (n, T); ``eta_drug``: scalar or (n,) (patients on the first axis).
     """
     ce = np.maximum(np.asarray(ce_ng_per_ml, dtype=np.float64), 0.0)
+    # the memory integrates C^p: its half-maximal level is EC50^p, EC50 in ng/mL (the constant
+    # concentration at which the typical patient's drug part is half its maximum)
+    ec50 = params.ec50_ng_per_ml**params.exposure_power
     eta = np.asarray(eta_drug, dtype=np.float64)
     eta_x = eta[..., None] if eta.ndim else eta
     ratio = params.emax_ceiling_ratio
     if ratio:
-        r = (ce / params.ec50_ng_per_ml) ** params.hill
+        r = (ce / ec50) ** params.hill
         emax = ratio * params.emax * expit(eta_x - math.log(ratio - 1.0))
         return np.asarray(emax * r / (1.0 + r), dtype=np.float64)
     s = params.emax_share_of_drug_eta
     x = ce * np.exp((1.0 - s) * eta_x)
-    r = (x / params.ec50_ng_per_ml) ** params.hill
+    r = (x / ec50) ** params.hill
     emax = params.emax * np.exp(s * eta_x)
     return np.asarray(emax * r / (1.0 + r), dtype=np.float64)
 
@@ -111,6 +127,31 @@ def drug_tolerance(
     t = np.asarray(times_h, dtype=np.float64)
     since = np.maximum(t - min(sessions_h), 0.0)
     return np.asarray(np.exp(-params.drug_tolerance_per_h * since), dtype=np.float64)
+
+
+def drug_onset(
+    times_h: FloatArray | Sequence[float],
+    sessions_h: Sequence[float],
+    params: AntidepressantParams,
+) -> FloatArray:
+    """Factor on the ketamine drug part for a drug effect that builds over days from the first
+    session (seventh session): ``1 - exp(-drug_onset_per_h (t - first session))``; 1 everywhere
+    when the rate is 0 (the default: the drug part follows the exposure memory alone)."""
+    t = np.asarray(times_h, dtype=np.float64)
+    if not params.drug_onset_per_h:
+        return np.ones_like(t)
+    since = np.maximum(t - min(sessions_h), 0.0)
+    return np.asarray(-np.expm1(-params.drug_onset_per_h * since), dtype=np.float64)
+
+
+def drug_time_factor(
+    times_h: FloatArray | Sequence[float],
+    sessions_h: Sequence[float],
+    params: AntidepressantParams,
+) -> FloatArray:
+    """The time factor on the ketamine drug part: :func:`drug_tolerance` (slow loss on continued
+    treatment) times :func:`drug_onset` (build-up from the first session); 1 with both off."""
+    return drug_tolerance(times_h, sessions_h, params) * drug_onset(times_h, sessions_h, params)
 
 
 def placebo_parts(

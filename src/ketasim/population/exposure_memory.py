@@ -39,9 +39,14 @@ def exposure_memory_at(
     times_h: Sequence[float],
     *,
     steady_state: tuple[float, float] | None = None,
+    scale: float = 1.0,
+    power: float = 1.0,
 ) -> FloatArray:
-    """Per patient, the exposure memory Ce (ng/mL, the parent's units) at ``times_h``, shape
+    """Per patient, the exposure memory Ce ((ng/mL)^power of the parent) at ``times_h``, shape
     (n_patients, len(times_h)). ``inputs``: the arm's doses on ``segments`` (their events).
+    The memory integrates ``(scale C)^power`` (``scale``: the parent's potency factor;
+    ``power``: ``exposure_power`` of the antidepressant model, 1 integrates C itself), as
+    :func:`ketasim.pd.antidepressant.exposure_memory` does for one patient.
 
     ``steady_state`` (``t0_h``, ``interval_h``): the arm starts at steady state at its first
     dose ``t0`` (NONMEM SS = 1). The memory is then at its periodic steady state too: being
@@ -50,7 +55,15 @@ def exposure_memory_at(
     interval the concentration is the periodic one)."""
     if steady_state is not None:
         t0, ii = steady_state
-        both = exposure_memory_at(segments, inputs, parent_output, ke0_per_h, [*times_h, t0 + ii])
+        both = exposure_memory_at(
+            segments,
+            inputs,
+            parent_output,
+            ke0_per_h,
+            [*times_h, t0 + ii],
+            scale=scale,
+            power=power,
+        )
         decay = np.exp(-ke0_per_h * ii)
         ce_ss = both[:, -1] / (1.0 - decay)
         th = np.asarray(times_h, dtype=np.float64)
@@ -81,7 +94,9 @@ def exposure_memory_at(
                 x = x + bolus[bi]
             j = int(prog.record[b])
             if j >= 0:
-                c = np.maximum(np.einsum("kp,kp->p", row, x), 0.0)
+                c = scale * np.maximum(np.einsum("kp,kp->p", row, x), 0.0)
+                if power != 1.0:
+                    c = np.power(c, power)
                 ce = a * ce + b0 * c + b1 * c_prev if j > 0 else np.zeros(c.size)
                 c_prev = c
                 if j in wanted:

@@ -361,8 +361,10 @@ def _exposure_memory_at(
         plan.params.ke0_per_h,
         times_h,
         steady_state=ss,
+        scale=potency_factor(plan.parent_output, plan.params),
+        power=plan.params.exposure_power,
     )
-    return ce * potency_factor(plan.parent_output, plan.params)
+    return ce
 
 
 def antidepressant_outcomes(

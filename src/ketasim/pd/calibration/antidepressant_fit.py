@@ -36,6 +36,7 @@ from ketasim.pd.calibration.antidepressant_points import (
 )
 from ketasim.pd.calibration.antidepressant_sources import (
     EXPECTANCY_FADE_PER_H,
+    EXPOSURE_POWER,
     FIXED_SOURCES,
     SLOW_RATE_PER_H,
 )
@@ -94,6 +95,7 @@ START = AntidepressantParams(  # a starting guess (near an earlier fit), not dat
     esketamine_potency=1.0,
     omega_trial_placebo=0.0,
     expectancy_fade_per_h=EXPECTANCY_FADE_PER_H,  # profile over half-times (sources)
+    exposure_power=EXPOSURE_POWER,  # profile over fixed values (seventh session, sources)
 )
 
 

@@ -36,7 +36,7 @@ from ketasim.pd.antidepressant import (
     potency_factor,
     relapse_probability,
 )
-from ketasim.pd.antidepressant_parts import drug_tolerance
+from ketasim.pd.antidepressant_parts import drug_time_factor
 from ketasim.pd.antidepressant_relapse import (
     fluctuation_variance,
     rated_relapse_probability,
@@ -250,7 +250,9 @@ def _regimen_value(
     if regimen not in ce_cache:
         parent = parent_outputs()[regimen]
         scale = potency_factor(parent, params) if parent is not None else 0.0
-        ce_cache[regimen] = exposure_memory(conc * scale, GRID_STEP_H, params.ke0_per_h)
+        ce_cache[regimen] = exposure_memory(
+            conc * scale, GRID_STEP_H, params.ke0_per_h, power=params.exposure_power
+        )
     end_h = responders_from_h()[regimen]  # the end of a course unless the design says so
     relapse = pt.quantity == "relapse_rate"
     rated = relapse_is_rated(params)
@@ -264,7 +266,7 @@ def _regimen_value(
     parts = placebo_parts(t, sessions, params, pt.background, oral_ad_stop_h=stop)
     hp = trial_scale * (parts["session"] + parts["expectancy"] + parts["new_oral_ad"])
     ce = np.interp(t, _grid(), ce_cache[regimen])
-    tolerance = drug_tolerance(t, sessions, params)
+    tolerance = drug_time_factor(t, sessions, params)
     bl = pt.baseline_madrs if pt.baseline_madrs is not None else params.typical_baseline_madrs
     if relapse and rated:
         return rated_relapse_probability(bl, hp, ce, t, params, drug_scale=tolerance).probability

@@ -224,7 +224,7 @@ def fit_report(
         lines += ["", "Calibration values not fitted (use = check):"]
         lines += _point_lines(summarise(result.params, check))
     if test is not None:
-        lines += ["", "TEST: esketamine phase 3 (TRANSFORM; never used in the fit):"]
+        lines += ["", "TEST: esketamine phase 3 (TRANSFORM, ASPIRE I/II; never used in the fit):"]
         lines += _point_lines(test)
         lines += _transform_summary(test)
         lines += _interval_lines(result.params, test)
@@ -253,7 +253,7 @@ def params_toml(
         "# EMPIRICAL antidepressant model parameters (ketasim's own model, not a published one).",
         "# Written by: python -m ketasim.pd.calibration.fit_antidepressant --write",
         "# Data: antidepressant_data.csv and antidepressant_design.toml beside this file.",
-        "schema_version = 6",
+        "schema_version = 7",
         'model = "ketasim empirical antidepressant response (slow exposure memory, Emax)"',
         "",
         "[parameters]",

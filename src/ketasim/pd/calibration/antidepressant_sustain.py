@@ -49,7 +49,7 @@ from ketasim.pd.antidepressant import (
 )
 from ketasim.pd.antidepressant_fluctuation import ou_paths
 from ketasim.pd.antidepressant_individuals import draw_individuals
-from ketasim.pd.antidepressant_parts import drug_tolerance, individual_scores
+from ketasim.pd.antidepressant_parts import drug_time_factor, individual_scores
 from ketasim.pk import Dose, Regimen, simulate
 
 __all__ = [
@@ -173,17 +173,17 @@ def simulate_sustain(
     )
     conc = np.maximum(sim.concentrations_ng_per_ml["esketamine_plasma"], 0.0)
     conc = conc * potency_factor("esketamine_plasma", params)
-    ce_cont = exposure_memory(conc, GRID_STEP_H, params.ke0_per_h)
+    ce_cont = exposure_memory(conc, GRID_STEP_H, params.ke0_per_h, power=params.exposure_power)
     cut = round(16 * WEEK_H / GRID_STEP_H)  # randomisation at week 16 (before its dose)
     conc_stop = conc.copy()
     conc_stop[cut:] = 0.0
-    ce_stop = exposure_memory(conc_stop, GRID_STEP_H, params.ke0_per_h)
+    ce_stop = exposure_memory(conc_stop, GRID_STEP_H, params.ke0_per_h, power=params.exposure_power)
     # weekly visits, the day before each week's session (trough of the session effect)
     visits_h = np.array([w * WEEK_H - 24.0 for w in range(1, 17 + follow_weeks)])
     idx = np.rint(visits_h / GRID_STEP_H).astype(int)
     parts = placebo_parts(visits_h, sessions, params, "new_oral_ad")
     hp = parts["session"] + parts["expectancy"] + parts["new_oral_ad"]
-    tolerance = drug_tolerance(visits_h, sessions, params)
+    tolerance = drug_time_factor(visits_h, sessions, params)
     rng = np.random.default_rng(seed)
     ind = draw_individuals(params, n, rng, baseline_madrs=baseline_madrs)
     tau_h = fluctuation_tau_weeks * WEEK_H
