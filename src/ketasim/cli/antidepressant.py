@@ -147,6 +147,12 @@ def antidepressant_command(
     for f in check_antidepressant_age(age, allow=allow_extrapolation):
         print(f"ketasim: warning: {f.message}", file=sys.stderr)
     print(_INFO, file=sys.stderr)
+    if "esketamine" in m.analyte_names and not placebo:
+        from ketasim.pd.calibration.antidepressant_test_gap import esketamine_test_caution
+
+        caution = esketamine_test_caution()
+        if caution is not None:
+            print(f"ketasim: warning: {caution}", file=sys.stderr)
     if optimise:
         from ketasim.cli._antidepressant_extra import run_optimise
 
