@@ -55,3 +55,36 @@ def test_caution_goes_when_the_model_is_within_the_ratio() -> None:
     diffs = esketamine_test_differences(small)
     assert all(abs(d.model_madrs) <= 1.5 * abs(d.published_madrs) for d in diffs)
     assert esketamine_test_caution(small) is None
+
+
+def test_trial_arm_driven_by_esketamine_carries_the_caution() -> None:
+    """The same caution as a trial finding, for the esketamine arm with antidepressant
+    endpoints only (not its placebo arm, not racemic ketamine)."""
+    from ketasim.population import parse_trial_spec, run_trial
+
+    arms = [
+        {"name": "esk", "model": "perez-ruixo", "regimen": "56 mg intranasal"},
+        {"name": "pbo", "model": "perez-ruixo", "regimen": "56 mg intranasal", "placebo": True},
+        {"name": "ket", "model": "domino", "regimen": "0.5 mg/kg over 40 min"},
+    ]
+    for arm in arms:
+        arm["assumed_iiv"] = {"k10": {"cv_percent": 20, "source": "ASSUMED for a test"}}
+    arms[0]["assumed_iiv"] = {}
+    arms[1]["assumed_iiv"] = {}
+    spec = parse_trial_spec(
+        {
+            "n": 200,
+            "seed": 5,
+            "population": {"kind": "fixed", "weight_kg": 70.0, "age_years": 45.0},
+            "outputs": {"until": "1h", "every": "10min"},
+            "arms": arms,
+            "endpoints": [{"name": "resp", "kind": "response_rate", "at": "24h"}],
+        }
+    )
+    found = run_trial(spec, scheduler="local:1").findings
+    cautions = [f for f in found if f.rule_id == "antidepressant.esketamine_test"]
+    expected = esketamine_test_caution()
+    if expected is None:
+        assert cautions == []
+    else:
+        assert [f.message for f in cautions] == [f"arm 'esk': {expected}"]

@@ -141,6 +141,21 @@ def _has_pd_iiv(plan: PDPlan) -> bool:
     )
 
 
+def _esketamine_caution(arm: ResolvedArm) -> str | None:
+    """The esketamine phase-3 caution (as ``ketasim antidepressant`` prints it) for an arm
+    whose antidepressant endpoints are driven by esketamine, else None."""
+    plans = [
+        p
+        for p in arm.response_plans.values()
+        if p.parent_output == "esketamine_plasma" and not p.placebo
+    ]
+    if not plans:
+        return None
+    from ketasim.pd.calibration.antidepressant_test_gap import esketamine_test_caution
+
+    return esketamine_test_caution(plans[0].params)
+
+
 def _pd_findings(arm: ResolvedArm) -> list[Finding]:
     out: list[Finding] = []
     seen: set[str] = set()
@@ -312,6 +327,16 @@ def assemble_result(
                     "patients are under 18; the empirical antidepressant model is calibrated "
                     "on adults, so their response, remission and relapse are extrapolations",
                     "ketasim.pd.antidepressant_population_range",
+                )
+            )
+        caution = _esketamine_caution(arm)
+        if caution is not None:
+            findings.append(
+                Finding(
+                    "antidepressant.esketamine_test",
+                    "warn",
+                    f"arm {arm.name!r}: {caution}",
+                    "ketasim.pd.calibration.antidepressant_test_gap",
                 )
             )
         if arm.model.iov:
