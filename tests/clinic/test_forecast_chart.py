@@ -157,3 +157,24 @@ def test_no_madrs_after_a_dose_says_why(as_role: dict[str, Any]) -> None:
     assert "at least one MADRS rating dated after a dose" in html
     svg = _chart(html)
     assert "forecast-band" not in svg and "forecast (MAP" not in svg
+
+
+def test_esketamine_forecast_carries_the_model_caution(as_role: dict[str, Any]) -> None:
+    """The protocol's PK model is of esketamine: the forecast says how far the model's
+    esketamine-minus-placebo differences are from its phase-3 test (never fitted), as
+    ``ketasim antidepressant`` does, whenever the stored model is beyond 1.5x of it."""
+    from ketasim.pd.calibration.antidepressant_test_gap import esketamine_test_caution
+
+    pid, plan_id = patient_with_plan(as_role)
+    d1 = TODAY - dt.timedelta(days=6)
+    _session(as_role, plan_id, d1, 56.0)
+    _rate(as_role, pid, "MADRS", d1 - dt.timedelta(days=1), 33)
+    _rate(as_role, pid, "MADRS", TODAY - dt.timedelta(days=2), 25)
+    html = as_role["prescriber"].get(f"/patients/{pid}?forecast=1").text
+    expected = esketamine_test_caution()
+    assert "forecast-band" in _chart(html)
+    if expected is None:
+        assert 'id="forecast-caution"' not in html
+    else:
+        assert 'id="forecast-caution"' in html
+        assert f"Model caution: {expected}." in html.replace("&#39;", "'")

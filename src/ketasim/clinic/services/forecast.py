@@ -27,6 +27,7 @@ from ketasim.clinic.services.base import ServiceError
 from ketasim.clinic.services.clinical import library_protocol, patient_record
 from ketasim.errors import KetasimError
 from ketasim.pd.antidepressant_forecast import Exposure, exposure_of, forecast_from_ratings
+from ketasim.pd.calibration.antidepressant_test_gap import stored_esketamine_test_caution
 from ketasim.pk import Dose, Regimen
 from ketasim.safety import default_rules
 
@@ -55,6 +56,7 @@ class ForecastInputs:
     ratings_madrs: NDArray[np.float64]
     observed: Exposure
     forecast_times_h: NDArray[np.float64]
+    esketamine: bool = False  # the protocol's PK model is of esketamine
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class PatientForecast:
     high_madrs: list[float]
     note: str
     label: str = LABEL
+    caution: str = ""  # how far the model is from its esketamine phase-3 test, if too far
 
     @property
     def available(self) -> bool:
@@ -159,8 +162,9 @@ def _inputs(session: Session, patient_id: int, now: dt.datetime) -> ForecastInpu
     now_h = min(max(start_h, (now - t0).total_seconds() / 3600.0), start_h + HORIZON_DAYS * 24.0)
     end_h = now_h + HORIZON_DAYS * 24.0
     forecast_times = np.arange(start_h, end_h + 1e-9, STEP_H)
+    model = resolve_model(protocol.model)
     observed = exposure_of(
-        resolve_model(protocol.model),
+        model,
         record.patient,
         Regimen(tuple(doses)),
         float(forecast_times[-1]),
@@ -172,6 +176,7 @@ def _inputs(session: Session, patient_id: int, now: dt.datetime) -> ForecastInpu
         np.asarray([float(r.score) for r in ratings], dtype=np.float64),
         observed,
         forecast_times,
+        esketamine="esketamine" in model.analyte_names,
     )
 
 
@@ -194,10 +199,12 @@ def forecast_for(
     except (KetasimError, ServiceError) as exc:
         return PatientForecast([], [], [], [], f"No forecast: {exc}")
     at = [inputs.first_dose_at + dt.timedelta(hours=float(h)) for h in fc.times_h]
+    caution = stored_esketamine_test_caution() if inputs.esketamine else None
     return PatientForecast(
         at,
         [float(v) for v in fc.map_madrs],
         [float(v) for v in fc.low_madrs],
         [float(v) for v in fc.high_madrs],
         "",
+        caution=f"Model caution: {caution}." if caution else "",
     )

@@ -9,12 +9,19 @@ a second), so the caution follows the model: it disappears once every difference
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ketasim.pd.antidepressant import AntidepressantParams, default_antidepressant_params
 from ketasim.pd.calibration.antidepressant_fit import calibration_points, summarise
 
-__all__ = ["RATIO", "TestDifference", "esketamine_test_caution", "esketamine_test_differences"]
+__all__ = [
+    "RATIO",
+    "TestDifference",
+    "esketamine_test_caution",
+    "esketamine_test_differences",
+    "stored_esketamine_test_caution",
+]
 
 RATIO = 1.5  # a model difference beyond 1.5x the published one is reported
 
@@ -58,3 +65,10 @@ def esketamine_test_caution(params: AntidepressantParams | None = None) -> str |
         f"{published[0]:.1f} to {published[-1]:.1f} published; its drug part is the size of "
         "the phase-2 trials it was calibrated on (see ketasim calibration antidepressant)"
     )
+
+
+@functools.cache
+def stored_esketamine_test_caution() -> str | None:
+    """:func:`esketamine_test_caution` of the stored model, computed once per process (the
+    clinic shows it beside every esketamine forecast)."""
+    return esketamine_test_caution()
