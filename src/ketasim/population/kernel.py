@@ -20,7 +20,7 @@ the block-by-block store of patients) and a numpy one (the fallback,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -308,6 +308,44 @@ def run_group(
     ``single``: the compiled kernel in float32 (:func:`run_compiled`; the numpy one ignores it).
     """
     use_numba = use_compiled(compiled)
+    arrays = plain_arrays(system, program, use_numba=use_numba)
+    run_arrays(
+        arrays, program, grid, bins, endpoints, hist, acc, prof, use_numba=use_numba, single=single
+    )
+
+
+class KernelArrays(NamedTuple):
+    """What the kernel runs on: ``phi`` (H, n, n, P) propagators, ``drive`` (D, n, P) input
+    terms, ``bolus`` (n_bolus, n, P), ``C`` (n_out, n, P) output rows, and the program's steps
+    indexed by ``step_h`` into ``phi`` (step lengths ``h_values``, min) and by ``step_drive``
+    into ``drive`` (-1: no input)."""
+
+    phi: FloatArray
+    drive: FloatArray
+    bolus: FloatArray
+    C: FloatArray
+    step_h: NDArray[np.int64]
+    step_drive: NDArray[np.int64]
+    h_values: FloatArray
+
+
+def drive_table(
+    step_h: Any, step_rate: Any
+) -> tuple[dict[tuple[int, int], int], NDArray[np.int64]]:
+    """One drive entry per (step entry, input) pair the program uses: the pairs in entry order
+    and each step's entry (-1: no input)."""
+    pairs: dict[tuple[int, int], int] = {}
+    step_drive = np.full(step_h.size, -1, dtype=np.int64)
+    for b in range(step_h.size):
+        r = int(step_rate[b])
+        if r >= 0:
+            step_drive[b] = pairs.setdefault((int(step_h[b]), r), len(pairs))
+    return pairs, step_drive
+
+
+def plain_arrays(system: BatchSystem, program: Program, *, use_numba: bool) -> KernelArrays:
+    """The kernel's arrays for a group on one system (``use_numba``: the propagators from the
+    compiled routine, same values, in its layout)."""
     K = system.K[program.patients]
     n_pat, n, _ = K.shape
     H = program.h_values.size
@@ -323,40 +361,13 @@ def run_group(
             ph, ga = propagators(K, float(h))
             phi[hi] = np.transpose(ph, (1, 2, 0))
             gammas.append(ga)
-    # drive table: one entry per (step length, input) pair used by the program
-    pairs: dict[tuple[int, int], int] = {}
-    step_drive = np.full(program.step_h.size, -1, dtype=np.int64)
-    for b in range(program.step_h.size):
-        r = int(program.step_rate[b])
-        if r < 0:
-            continue
-        key = (int(program.step_h[b]), r)
-        if key not in pairs:
-            pairs[key] = len(pairs)
-        step_drive[b] = pairs[key]
+    pairs, step_drive = drive_table(program.step_h, program.step_rate)
     drive = np.empty((len(pairs), n, n_pat))
     for (hi, r), di in pairs.items():
         drive[di] = np.einsum("pik,pk->ip", gammas[hi], program.rates[r])
     bolus = np.ascontiguousarray(np.transpose(program.bolus, (0, 2, 1)))
     C = np.ascontiguousarray(np.transpose(system.C[program.patients], (1, 2, 0)))
-    run_arrays(
-        phi,
-        drive,
-        bolus,
-        C,
-        program,
-        program.step_h,
-        step_drive,
-        program.h_values,
-        grid,
-        bins,
-        endpoints,
-        hist,
-        acc,
-        prof,
-        use_numba=use_numba,
-        single=single,
-    )
+    return KernelArrays(phi, drive, bolus, C, program.step_h, step_drive, program.h_values)
 
 
 def use_compiled(compiled: bool | None) -> bool:
@@ -369,14 +380,8 @@ def use_compiled(compiled: bool | None) -> bool:
 
 
 def run_arrays(
-    phi: FloatArray,
-    drive: FloatArray,
-    bolus: FloatArray,
-    C: FloatArray,
+    arrays: KernelArrays,
     program: Program,
-    step_h: Any,
-    step_drive: Any,
-    h_values: FloatArray,
     grid: FloatArray,
     bins: LogBins,
     endpoints: EndpointPlan,
@@ -387,19 +392,19 @@ def run_arrays(
     use_numba: bool,
     single: bool = False,
 ) -> None:
-    """Run the kernel (compiled or numpy) on prepared arrays: ``phi`` (H, n, n, P), ``drive``
-    (D, n, P), ``bolus`` (n_bolus, n, P), ``C`` (n_out, n, P), with the program's steps indexed
-    by ``step_h`` into ``phi`` (lengths ``h_values``, min) and ``step_drive`` into ``drive``."""
+    """Run the kernel (compiled or numpy) on prepared ``arrays`` for ``program``'s patients,
+    its bolus and record indices taken from ``program``."""
+    a = arrays
     if use_numba:
         run_compiled(
-            phi,
-            drive,
-            bolus,
-            C,
+            a.phi,
+            a.drive,
+            a.bolus,
+            a.C,
             program.bolus_index,
             program.record,
-            step_h,
-            step_drive,
+            a.step_h,
+            a.step_drive,
             grid,
             bins,
             endpoints,
@@ -415,10 +420,10 @@ def run_arrays(
         program.bolus,
         program.bolus_index,
         program.record,
-        h_values,
-        step_h,
+        a.h_values,
+        a.step_h,
         program.rates,
-        step_drive,
+        a.step_drive,
     )
     n_prof = min(prof.shape[0], program.patients.size)
-    kernel_numpy(phi, drive, bolus, C, prog, grid, bins, endpoints, hist, acc, prof, n_prof)
+    kernel_numpy(a.phi, a.drive, a.bolus, a.C, prog, grid, bins, endpoints, hist, acc, prof, n_prof)

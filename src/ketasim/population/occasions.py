@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from ketasim.pk.occasions import occasion_index
 from ketasim.population import kernel
 from ketasim.population.batch import BatchInputs, BatchSystem
-from ketasim.population.kernel import EndpointPlan, Program
+from ketasim.population.kernel import EndpointPlan, KernelArrays, Program
 from ketasim.population.propagators import compiled_propagators, propagators
 from ketasim.population.summaries import LogBins
 from ketasim.types import FloatArray
@@ -68,37 +68,19 @@ def run_group_occasions(
 ) -> None:
     """:func:`ketasim.population.kernel.run_group` with each step on its occasion's system."""
     use_numba = kernel.use_compiled(compiled)
-    phi, drive, bolus, C, step_h, step_drive, h_values = segmented_arrays(
-        batch, program, use_numba=use_numba
-    )
+    arrays = segmented_arrays(batch, program, use_numba=use_numba)
     kernel.run_arrays(
-        phi,
-        drive,
-        bolus,
-        C,
-        program,
-        step_h,
-        step_drive,
-        h_values,
-        grid,
-        bins,
-        endpoints,
-        hist,
-        acc,
-        prof,
-        use_numba=use_numba,
-        single=single,
+        arrays, program, grid, bins, endpoints, hist, acc, prof, use_numba=use_numba, single=single
     )
 
 
 def segmented_arrays(
     batch: OccasionBatch, program: Program, *, use_numba: bool = False
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, Any, Any, FloatArray]:
+) -> KernelArrays:
     """The kernel's arrays for a program whose steps run on their segments' systems.
 
-    Returns ``phi`` (H, n, n, P), ``drive`` (D, n, P), ``bolus`` (n_bolus, n, P), ``C``
-    (n_out, n, P) and the program's ``step_h`` / ``step_drive`` re-indexed to them, with the
-    step lengths ``h_values`` (min) of ``phi``'s entries: the layout of
+    ``phi``'s entries are (segment, step length, next segment) triples, the program's
+    ``step_h`` / ``step_drive`` re-indexed to them, ``h_values`` their lengths (min): the layout of
     :func:`ketasim.population.kernel_numpy.kernel_numpy` (``use_numba``: the propagators come
     from the compiled routine, same values)."""
     occ = occasion_index(batch.starts_min, program.times[:-1])
@@ -134,12 +116,7 @@ def segmented_arrays(
                 ph = ph * jump[:, :, None]
             phi[len(gammas)] = np.transpose(ph, (1, 2, 0))
             gammas.append(ga)
-    drives: dict[tuple[int, int], int] = {}
-    step_drive = np.full(step_h.size, -1, dtype=np.int64)
-    for b in range(step_h.size):
-        r = int(program.step_rate[b])
-        if r >= 0:
-            step_drive[b] = drives.setdefault((int(step_h[b]), r), len(drives))
+    drives, step_drive = kernel.drive_table(step_h, program.step_rate)
     entries = sorted(pairs, key=lambda k: pairs[k])
     drive = np.empty((len(drives), n, n_pat))
     for (hi, r), di in drives.items():
@@ -155,4 +132,4 @@ def segmented_arrays(
             bolus[program.bolus_index[b]] *= scale[int(seg[b])].T
     C = np.ascontiguousarray(np.transpose(batch.systems[0].C[program.patients], (1, 2, 0)))
     h_values = np.asarray([program.h_values[h] for _, h, _ in pairs])
-    return phi, drive, bolus, C, step_h, step_drive, h_values
+    return KernelArrays(phi, drive, bolus, C, step_h, step_drive, h_values)
