@@ -27,7 +27,7 @@ from ketasim.clinic.services.base import ServiceError
 from ketasim.clinic.services.clinical import library_protocol, patient_record
 from ketasim.errors import KetasimError
 from ketasim.pd.antidepressant_forecast import Exposure, exposure_of, forecast_from_ratings
-from ketasim.pd.calibration.antidepressant_test_gap import stored_esketamine_test_caution
+from ketasim.pd.calibration.antidepressant_test_gap import esketamine_test_caution
 from ketasim.pk import Dose, Regimen
 from ketasim.safety import default_rules
 
@@ -199,7 +199,7 @@ def forecast_for(
     except (KetasimError, ServiceError) as exc:
         return PatientForecast([], [], [], [], f"No forecast: {exc}")
     at = [inputs.first_dose_at + dt.timedelta(hours=float(h)) for h in fc.times_h]
-    caution = stored_esketamine_test_caution() if inputs.esketamine else None
+    caution = esketamine_test_caution() if inputs.esketamine else None
     return PatientForecast(
         at,
         [float(v) for v in fc.map_madrs],

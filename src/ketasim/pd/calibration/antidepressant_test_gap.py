@@ -20,7 +20,6 @@ __all__ = [
     "TestDifference",
     "esketamine_test_caution",
     "esketamine_test_differences",
-    "stored_esketamine_test_caution",
 ]
 
 RATIO = 1.5  # a model difference beyond 1.5x the published one is reported
@@ -51,7 +50,13 @@ def esketamine_test_differences(
 
 def esketamine_test_caution(params: AntidepressantParams | None = None) -> str | None:
     """A one-line caution when any model difference exceeds ``RATIO`` x the published one,
-    else None."""
+    else None (``params``: the stored model by default; computed once per parameter set and
+    process: the CLI, every esketamine arm of a trial and the clinic's forecast ask for it)."""
+    return _caution(params if params is not None else default_antidepressant_params())
+
+
+@functools.lru_cache(maxsize=8)
+def _caution(params: AntidepressantParams) -> str | None:
     diffs = esketamine_test_differences(params)
     far = [d for d in diffs if abs(d.model_madrs) > RATIO * abs(d.published_madrs)]
     if not far:
@@ -65,10 +70,3 @@ def esketamine_test_caution(params: AntidepressantParams | None = None) -> str |
         f"{published[0]:.1f} to {published[-1]:.1f} published; its drug part is the size of "
         "the phase-2 trials it was calibrated on (see ketasim calibration antidepressant)"
     )
-
-
-@functools.cache
-def stored_esketamine_test_caution() -> str | None:
-    """:func:`esketamine_test_caution` of the stored model, computed once per process (the
-    clinic shows it beside every esketamine forecast)."""
-    return esketamine_test_caution()
